@@ -1,0 +1,42 @@
+// swift-tools-version: 6.0
+// Layers, bottom to top: CLibPQ (libpq binding) → PostgresClient (data layer) →
+// JobQueue (queue engine, domain-free) → CleaningPlatform (the platform's jobs) →
+// executables. A target only depends on targets below it.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "cleaning-queue",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "PostgresClient", targets: ["PostgresClient"]),
+        .library(name: "JobQueue", targets: ["JobQueue"]),
+        .executable(name: "jobsctl", targets: ["jobsctl"]),
+        .executable(name: "queue-worker", targets: ["queue-worker"]),
+        .executable(name: "pg-bench", targets: ["pg-bench"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .target(name: "PostgresClient", dependencies: ["CLibPQ"], swiftSettings: strict),
+        .target(name: "JobQueue", dependencies: ["PostgresClient"], swiftSettings: strict),
+        .target(name: "CleaningPlatform", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
+        .executableTarget(
+            name: "jobsctl", dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient"], swiftSettings: strict),
+        .executableTarget(
+            name: "queue-worker", dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient"],
+            swiftSettings: strict),
+        .executableTarget(name: "pg-bench", dependencies: ["PostgresClient"], swiftSettings: strict),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"], swiftSettings: strict),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)
