@@ -1,0 +1,1 @@
+// Queue engine: see JobQueue/*.swift

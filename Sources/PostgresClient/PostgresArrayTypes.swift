@@ -1,0 +1,59 @@
+/// An element type that has a PostgreSQL array type, so `[Element]` is a parameter.
+public protocol PostgresArrayElement: PostgresEncodable {
+    static var postgresArrayType: PostgresDataType { get }
+}
+
+extension Int16: PostgresArrayElement { public static var postgresArrayType: PostgresDataType { .int2Array } }
+extension Int32: PostgresArrayElement { public static var postgresArrayType: PostgresDataType { .int4Array } }
+extension Int64: PostgresArrayElement { public static var postgresArrayType: PostgresDataType { .int8Array } }
+extension Int: PostgresArrayElement { public static var postgresArrayType: PostgresDataType { .int8Array } }
+extension String: PostgresArrayElement { public static var postgresArrayType: PostgresDataType { .textArray } }
+extension Bool: PostgresArrayElement { public static var postgresArrayType: PostgresDataType { .boolArray } }
+extension Double: PostgresArrayElement { public static var postgresArrayType: PostgresDataType { .float8Array } }
+
+// Binary array layout: ndim, has-null flag, element OID, then per dimension
+// (size, lower bound), then each element as length + bytes (-1 = NULL).
+extension Array: PostgresEncodable where Element: PostgresArrayElement {
+    public static var postgresType: PostgresDataType { Element.postgresArrayType }
+
+    public func encode(into writer: inout PostgresByteWriter) throws {
+        writer.write(Int32(isEmpty ? 0 : 1))
+        writer.write(Int32(0))
+        writer.write(Element.postgresType.rawValue)
+        if !isEmpty {
+            writer.write(Int32(count))
+            writer.write(Int32(1))
+        }
+        for element in self {
+            let at = writer.reserveLength()
+            try element.encode(into: &writer)
+            writer.patchLength(at: at)
+        }
+    }
+}
+
+extension Array: PostgresDecodable where Element: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> [Element] {
+        var reader = try cell.reader(for: [Element].self)
+        let dimensions = try reader.read(Int32.self)
+        _ = try reader.read(Int32.self)  // has-null flag; NULL elements are seen per element
+        let elementType = PostgresDataType(try reader.read(UInt32.self))
+        if dimensions == 0 { return [] }
+        guard dimensions == 1 else {
+            throw PostgresError.decoding(
+                "column \"\(cell.columnName)\" is a \(dimensions)-dimensional array; only 1 dimension decodes")
+        }
+        let count = Int(try reader.read(Int32.self))
+        _ = try reader.read(Int32.self)  // lower bound
+        guard count >= 0, count <= reader.remaining / 4 else { throw PostgresError.decoding("malformed array") }
+        var result: [Element] = []
+        result.reserveCapacity(count)
+        for index in 0..<count {
+            let length = Int(try reader.read(Int32.self))
+            let bytes = length < 0 ? nil : try reader.readBytes(length)
+            let element = PostgresCell(type: elementType, bytes: bytes, columnName: "\(cell.columnName)[\(index + 1)]")
+            result.append(try Element.decode(from: element))
+        }
+        return result
+    }
+}
