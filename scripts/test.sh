@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: builds with warnings as errors, starts a throwaway PostgreSQL
+# cluster on a free loopback port, runs every test against it, and deletes the
+# cluster afterwards. Extra arguments go to `swift test` (e.g. --filter PoolTests).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
+
+export DEVDB_DIR="$ROOT/.testdb/cluster"
+export DEVDB_SCRIPT="$ROOT/scripts/devdb.sh"
+"$DEVDB_SCRIPT" destroy >/dev/null 2>&1 || true
+trap '"$DEVDB_SCRIPT" destroy >/dev/null 2>&1 || true' EXIT
+
+TEST_DATABASE_URL="$("$DEVDB_SCRIPT" start)"
+export TEST_DATABASE_URL
+echo "test database: $TEST_DATABASE_URL"
+
+swift build --build-tests -Xswiftc -warnings-as-errors
+swift test --skip-build "$@"
