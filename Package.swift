@@ -35,8 +35,11 @@ let package = Package(
             name: "queue-worker", dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient"],
             swiftSettings: strict),
         .executableTarget(name: "pg-bench", dependencies: ["PostgresClient"], swiftSettings: strict),
-        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"], swiftSettings: strict),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(
+            name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "JobQueueTests", dependencies: ["JobQueue", "PostgresClient", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -104,12 +104,15 @@ public final class PostgresConnection {
 
     /// Cheap check without a round trip: the connection is open, outside any
     /// transaction, and the server has not closed it (a restarted server leaves an
-    /// error message and EOF on the idle socket, which this reads).
+    /// error message and then EOF on the idle socket; libpq sees the EOF only on a
+    /// read after the message, so this reads while the socket stays readable).
     public func isHealthy() -> Bool {
         guard isOpen, transactionStatus == .idle else { return false }
         var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
         guard descriptor.fd >= 0 else { return false }
-        if poll(&descriptor, 1, 0) > 0 {
+        for _ in 0..<8 {
+            descriptor.revents = 0
+            guard poll(&descriptor, 1, 0) > 0 else { break }
             if PQconsumeInput(handle) == 0 { return false }
         }
         return isOpen

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import TestSupport
 import XCTest
 
 final class PoolTests: XCTestCase {

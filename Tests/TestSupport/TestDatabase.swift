@@ -1,0 +1,39 @@
+public import PostgresClient
+import Foundation
+
+/// The private server `scripts/test.sh` starts. Tests that touch data fail (not
+/// skip) without it: a green run must mean they ran.
+public enum TestDatabase {
+    public static var url: String {
+        get throws {
+            guard let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty else {
+                throw PostgresError(kind: .client, message: "TEST_DATABASE_URL is not set: run the tests with scripts/test.sh")
+            }
+            return url
+        }
+    }
+
+    public static var configuration: PostgresConfiguration {
+        get throws { PostgresConfiguration(conninfo: try url, applicationName: "tests") }
+    }
+
+    public static func connect() throws -> PostgresConnection {
+        try PostgresConnection.connect(try configuration)
+    }
+
+    /// Runs `scripts/devdb.sh <command>` on the test cluster (restart, stop, start).
+    public static func control(_ command: String) throws {
+        guard let script = ProcessInfo.processInfo.environment["DEVDB_SCRIPT"] else {
+            throw PostgresError(kind: .client, message: "DEVDB_SCRIPT is not set: run the tests with scripts/test.sh")
+        }
+        let status = try ChildProcess.run(script, [command])
+        guard status == 0 else {
+            throw PostgresError(kind: .client, message: "devdb.sh \(command) exited \(status)")
+        }
+    }
+
+    /// A table name unique to one test run, so tests do not collide.
+    public static func uniqueName(_ prefix: String) -> String {
+        "\(prefix)_\(UInt32.random(in: 0...UInt32.max))"
+    }
+}
