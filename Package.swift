@@ -12,7 +12,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "cleaning-queue",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
         .library(name: "JobQueue", targets: ["JobQueue"]),
@@ -29,10 +29,14 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ"], swiftSettings: strict),
         .target(name: "JobQueue", dependencies: ["PostgresClient"], swiftSettings: strict),
         .target(name: "CleaningPlatform", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
+        .target(name: "CommandLineInterface", dependencies: ["PostgresClient"], swiftSettings: strict),
         .executableTarget(
-            name: "jobsctl", dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient"], swiftSettings: strict),
+            name: "jobsctl",
+            dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface"],
+            swiftSettings: strict),
         .executableTarget(
-            name: "queue-worker", dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient"],
+            name: "queue-worker",
+            dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface"],
             swiftSettings: strict),
         .executableTarget(name: "pg-bench", dependencies: ["PostgresClient"], swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport", swiftSettings: strict),

@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What every command and command group shows in help.
+public protocol CommandDescription: Sendable {
+    /// The word that selects it, e.g. "migrate".
+    static var name: String { get }
+    /// One line for the parent command's list.
+    static var summary: String { get }
+    /// Full help: usage line, options, examples.
+    static var help: String { get }
+}
+
+/// One command of a command-line tool. Small types, one per subcommand: each
+/// parses its own arguments and carries its own help text.
+public protocol Command: CommandDescription {
+    init(arguments: inout Arguments) throws
+    func run() async throws
+}
+
+/// A command that only selects subcommands (`jobs list`, `jobs show` …).
+public protocol CommandGroup: CommandDescription {
+    static var subcommands: [any CommandDescription.Type] { get }
+}
+
+/// Dispatches argv to the right command, prints help and errors, and exits.
+public enum CommandRunner {
+    public static func main(
+        _ root: any CommandGroup.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst())
+    ) async -> Never {
+        var status: Int32 = 0
+        do {
+            try await dispatch(root, arguments: arguments, path: root.name)
+        } catch let error as CommandError {
+            writeError("error: \(error)")
+            status = error.exitCode
+        } catch {
+            writeError("error: \(error)")
+            status = 1
+        }
+        exit(status)
+    }
+
+    private static func dispatch(_ command: any CommandDescription.Type, arguments: [String], path: String) async throws {
+        if let group = command as? any CommandGroup.Type {
+            try await dispatchGroup(group, arguments: arguments, path: path)
+        } else if let leaf = command as? any Command.Type {
+            try await runLeaf(leaf, arguments: arguments, path: path)
+        }
+    }
+
+    private static func dispatchGroup(_ group: any CommandGroup.Type, arguments: [String], path: String) async throws {
+        let word = arguments.first ?? ""
+        if word == "--help" || word == "-h" {
+            print(groupHelp(group, path: path))
+            return
+        }
+        if word.isEmpty {
+            print(groupHelp(group, path: path))
+            throw CommandError.usage("\(path) needs a command", command: path)
+        }
+        guard let sub = group.subcommands.first(where: { $0.name == word }) else {
+            let known = group.subcommands.map { $0.name }.joined(separator: ", ")
+            throw CommandError.usage("unknown command \"\(word)\"; commands: \(known)", command: path)
+        }
+        try await dispatch(sub, arguments: Array(arguments.dropFirst()), path: path + " " + word)
+    }
+
+    private static func runLeaf(_ command: any Command.Type, arguments: [String], path: String) async throws {
+        var parsed = Arguments(arguments, commandName: path)
+        if parsed.wantsHelp {
+            print(command.help)
+            return
+        }
+        let instance = try command.init(arguments: &parsed)
+        try parsed.finish()
+        try await instance.run()
+    }
+
+    private static func groupHelp(_ command: any CommandGroup.Type, path: String) -> String {
+        let width = command.subcommands.map { $0.name.count }.max() ?? 0
+        let lines = command.subcommands.map { sub in
+            "  " + sub.name + String(repeating: " ", count: width - sub.name.count + 2) + sub.summary
+        }
+        return command.help + "\n\nCommands:\n" + lines.joined(separator: "\n")
+            + "\n\nRun `\(path) COMMAND --help` for a command's options."
+    }
+
+    public static func writeError(_ text: String) {
+        let line = text.hasSuffix("\n") ? text : text + "\n"
+        // write(2) on fd 2 rather than the C `stderr` global, which Swift 6 treats as shared mutable state.
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}

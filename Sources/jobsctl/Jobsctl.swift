@@ -1,0 +1,13 @@
+import CommandLineInterface
+
+/// The admin CLI: migrations, enqueueing and managing jobs.
+struct Jobsctl: CommandGroup {
+    static let name = "jobsctl"
+    static let summary = "administer the job queue"
+    static let help = """
+        jobsctl — administer the job queue and the platform's batch work
+
+        Usage: jobsctl COMMAND [OPTIONS]
+        """
+    static let subcommands: [any CommandDescription.Type] = [MigrateCommand.self]
+}
