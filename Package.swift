@@ -29,7 +29,10 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ"], swiftSettings: strict),
         .target(name: "JobQueue", dependencies: ["PostgresClient"], swiftSettings: strict),
         .target(name: "CleaningPlatform", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
-        .target(name: "CommandLineInterface", dependencies: ["PostgresClient"], swiftSettings: strict),
+        .target(name: "CommandLineInterface", dependencies: ["PostgresClient", "JobQueue"], swiftSettings: strict),
+        .executableTarget(
+            name: "queue-testbed", dependencies: ["JobQueue", "PostgresClient", "CommandLineInterface"],
+            swiftSettings: strict),
         .executableTarget(
             name: "jobsctl",
             dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface"],

@@ -29,7 +29,7 @@ public protocol CommandGroup: CommandDescription {
 /// Dispatches argv to the right command, prints help and errors, and exits.
 public enum CommandRunner {
     public static func main(
-        _ root: any CommandGroup.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst())
+        _ root: any CommandDescription.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst())
     ) async -> Never {
         var status: Int32 = 0
         do {

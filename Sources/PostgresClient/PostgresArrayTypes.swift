@@ -1,6 +1,28 @@
 /// An element type that has a PostgreSQL array type, so `[Element]` is a parameter.
 public protocol PostgresArrayElement: PostgresEncodable {
     static var postgresArrayType: PostgresDataType { get }
+    /// Writes the element with its length prefix (-1 for NULL).
+    func encodeElement(into writer: inout PostgresByteWriter) throws
+}
+
+extension PostgresArrayElement {
+    public func encodeElement(into writer: inout PostgresByteWriter) throws {
+        let at = writer.reserveLength()
+        try encode(into: &writer)
+        writer.patchLength(at: at)
+    }
+}
+
+/// `[Int64?]`, `[String?]` …: arrays with NULL elements.
+extension Optional: PostgresArrayElement where Wrapped: PostgresArrayElement {
+    public static var postgresArrayType: PostgresDataType { Wrapped.postgresArrayType }
+
+    public func encodeElement(into writer: inout PostgresByteWriter) throws {
+        switch self {
+        case .some(let value): try value.encodeElement(into: &writer)
+        case .none: writer.write(Int32(-1))
+        }
+    }
 }
 
 extension Int16: PostgresArrayElement { public static var postgresArrayType: PostgresDataType { .int2Array } }
@@ -25,9 +47,7 @@ extension Array: PostgresEncodable where Element: PostgresArrayElement {
             writer.write(Int32(1))
         }
         for element in self {
-            let at = writer.reserveLength()
-            try element.encode(into: &writer)
-            writer.patchLength(at: at)
+            try element.encodeElement(into: &writer)
         }
     }
 }

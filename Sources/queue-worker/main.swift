@@ -1,1 +1,3 @@
-print("todo")
+import CommandLineInterface
+
+await CommandRunner.main(QueueWorkerCommand.self)

@@ -1,0 +1,60 @@
+public import JobQueue
+import Foundation
+
+/// The flags every worker executable shares.
+public struct WorkerOptions: Sendable {
+    public var configuration: WorkerConfiguration
+    public var verbose: Bool
+
+    public static let help = """
+          --queues LIST        queues to work, with optional per-queue concurrency:
+                               "default,mail=4" (default: default)
+          --concurrency N      jobs run at once per queue without its own =N (default 10)
+          --poll-interval S    seconds between polls of an idle queue (default 1)
+          --no-listen          poll only; do not LISTEN for NOTIFY wake-ups
+          --lease S            seconds a claim lasts without a heartbeat (default 15)
+          --grace S            on SIGTERM/SIGINT, seconds running jobs get to finish (default 25)
+          --batch N            most jobs claimed per round trip (default 20)
+          --worker-id ID       name in job rows and logs (default host-pid)
+          --verbose            log every job (debug level)
+        """
+
+    public init(arguments: inout Arguments) throws {
+        let command = arguments.commandName
+        let concurrency = try arguments.option("--concurrency", as: Int.self) ?? 10
+        guard concurrency >= 1 else { throw CommandError.usage("--concurrency must be at least 1", command: command) }
+        var queues: [String: Int] = [:]
+        let list = try arguments.option("--queues") ?? JobRequest.defaultQueue
+        for item in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 {
+                guard let limit = Int(parts[1]), limit >= 1 else {
+                    throw CommandError.usage("--queues: \"\(item)\" needs a whole number ≥ 1 after =", command: command)
+                }
+                queues[parts[0]] = limit
+            } else {
+                queues[parts[0]] = concurrency
+            }
+        }
+        guard !queues.isEmpty else { throw CommandError.usage("--queues lists no queue", command: command) }
+        let poll = try Self.seconds(&arguments, "--poll-interval", default: 1)
+        let lease = try Self.seconds(&arguments, "--lease", default: 15)
+        let grace = try Self.seconds(&arguments, "--grace", default: 25)
+        let batch = try arguments.option("--batch", as: Int.self) ?? 20
+        guard batch >= 1 else { throw CommandError.usage("--batch must be at least 1", command: command) }
+        let listens = !arguments.flag("--no-listen")
+        verbose = arguments.flag("--verbose")
+        configuration = WorkerConfiguration(
+            queues: queues, workerID: try arguments.option("--worker-id") ?? WorkerConfiguration.defaultWorkerID(),
+            pollInterval: poll, listens: listens, leaseDuration: lease, shutdownGracePeriod: grace,
+            claimBatchSize: batch)
+    }
+
+    private static func seconds(_ arguments: inout Arguments, _ name: String, default value: Double) throws -> Duration {
+        let seconds = try arguments.option(name, as: Double.self) ?? value
+        guard seconds > 0, seconds < 86_400 else {
+            throw CommandError.usage("\(name) must be between 0 and 86400 seconds", command: arguments.commandName)
+        }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+}

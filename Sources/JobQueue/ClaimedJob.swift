@@ -1,0 +1,28 @@
+public import Foundation
+
+/// A job as a worker holds it: the row's fields plus the lease that fences every
+/// acknowledgement of this attempt.
+public struct ClaimedJob: Sendable {
+    public var id: Int64
+    public var lease: JobLease
+    public var kind: String
+    public var queue: String
+    public var argumentsJSON: String
+    /// This attempt's number, starting at 1.
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var priority: Int
+    public var tags: [String]
+    public var createdAt: Date
+    public var runAt: Date
+
+    public var isLastAttempt: Bool { attempt >= maxAttempts }
+}
+
+/// The fencing token of one claim. The database hands out a new `leaseID` on every
+/// claim; complete, fail, snooze and heartbeat only apply while it still matches,
+/// so a worker that stalled past its lease cannot touch the newer attempt.
+public struct JobLease: Sendable, Hashable {
+    public var jobID: Int64
+    public var leaseID: Int64
+}

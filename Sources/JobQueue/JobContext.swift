@@ -1,0 +1,44 @@
+public import PostgresClient
+import Synchronization
+
+/// What a handler gets besides its arguments: the job, the database, and the one
+/// way to make database effects exactly-once.
+public struct JobContext: Sendable {
+    public let job: ClaimedJob
+    public let database: PostgresPool
+    public let workerID: String
+    public let log: JobLog
+    let completion: CompletionMarker
+
+    /// Runs `body` in a transaction that also completes this job, fenced by its
+    /// lease. If the lease was lost meanwhile (the job was rescued and another attempt
+    /// owns it), the whole transaction rolls back: the effects and the completion
+    /// happen together or not at all — exactly once, even across crashes.
+    @discardableResult
+    public func completeInTransaction<T: Sendable>(
+        isolation: PostgresConnection.IsolationLevel? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        let lease = job.lease
+        let value = try await database.withTransaction(isolation: isolation) { connection in
+            let value = try body(connection)
+            let applied = try connection.execute(JobAckStatements.completeOne, [lease.jobID, lease.leaseID])
+            if applied == 0 { throw JobQueueError.leaseLost(jobID: lease.jobID) }
+            return value
+        }
+        completion.markCompleted()
+        return value
+    }
+
+    /// An idempotency key for calls to outside services, stable across retries of
+    /// this job (e.g. an HTTP provider's Idempotency-Key header).
+    public var idempotencyKey: String { "job-\(job.id)" }
+}
+
+/// Set once a handler completed its job inside its own transaction, so the runtime
+/// does not acknowledge it a second time.
+final class CompletionMarker: Sendable {
+    private let completed = Mutex(false)
+    func markCompleted() { completed.withLock { $0 = true } }
+    var isCompleted: Bool { completed.withLock { $0 } }
+}

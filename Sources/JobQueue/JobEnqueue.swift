@@ -1,0 +1,102 @@
+public import PostgresClient
+import Foundation
+
+/// What enqueueing one request produced.
+public struct EnqueueResult: Sendable, Equatable {
+    public var id: Int64
+    /// False when a job with the same unique key already existed; `id` is that job.
+    public var inserted: Bool
+}
+
+extension PostgresConnection {
+    /// Enqueues one job on this connection — inside the caller's transaction when one
+    /// is open, so the job exists if and only if the caller's own rows commit.
+    @discardableResult
+    public func enqueue(_ request: JobRequest) throws -> EnqueueResult {
+        try enqueue([request])[0]
+    }
+
+    /// Enqueues many jobs in one statement (tested with 10 000+ per call); results are
+    /// in the order of `requests`. Idle workers are woken by one NOTIFY per queue,
+    /// delivered when the transaction commits.
+    public func enqueue(_ requests: [JobRequest]) throws -> [EnqueueResult] {
+        guard !requests.isEmpty else { return [] }
+        for request in requests { try request.validate() }
+        let tags = try requests.map { String(decoding: try JobJSON.encoder.encode($0.tags), as: UTF8.self) }
+        let result = try query(
+            JobEnqueueStatements.insert,
+            [
+                requests.map(\.kind), requests.map(\.queue), requests.map(\.argumentsJSON),
+                requests.map { Int64($0.priority) }, requests.map { $0.runAt.map(JobTime.microseconds) },
+                requests.map { Int64($0.maxAttempts) }, tags, requests.map(\.uniqueKey),
+                requests.map(\.retainUniqueKey),
+            ])
+        var results = [EnqueueResult?](repeating: nil, count: requests.count)
+        for row in result.rows {
+            let (ordinal, id) = try row.decode((Int64, Int64?).self)
+            if let id { results[Int(ordinal) - 1] = EnqueueResult(id: id, inserted: true) }
+        }
+        // Jobs not inserted lost a unique-key conflict: report the job holding the key.
+        let missing = results.indices.filter { results[$0] == nil }
+        if !missing.isEmpty {
+            let keys = missing.compactMap { requests[$0].uniqueKey }
+            var holders: [String: Int64] = [:]
+            for row in try query(JobEnqueueStatements.uniqueHolders, [keys]).rows {
+                let (key, id) = try row.decode((String, Int64).self)
+                holders[key] = id
+            }
+            for index in missing {
+                guard let key = requests[index].uniqueKey, let id = holders[key] else {
+                    throw PostgresError(kind: .client, message: "job \(index + 1) was not inserted and no job holds its unique key")
+                }
+                results[index] = EnqueueResult(id: id, inserted: false)
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
+enum JobEnqueueStatements {
+    /// One row per request (arrays zipped by `unnest`). Ids are drawn from the
+    /// identity sequence up front so each result maps back to its request. A unique
+    /// key already taken skips the row (`ON CONFLICT DO NOTHING`); the caller then
+    /// looks the holder up. The NOTIFY rides in the same statement: one per queue
+    /// that got runnable work, sent at commit, never one per row.
+    static let insert = """
+        WITH input AS (
+            SELECT i.*, nextval('queue.jobs_id_seq') AS id
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::text[],
+                        $8::text[], $9::bool[])
+                 WITH ORDINALITY AS i(kind, queue, args, priority, run_at_us, max_attempts, tags, unique_key,
+                                      unique_retained, ordinal)
+        ), timed AS (
+            SELECT input.*, COALESCE(timestamptz 'epoch' + run_at_us * interval '1 microsecond', now()) AS run_at
+            FROM input
+        ), inserted AS (
+            INSERT INTO queue.jobs (id, kind, queue, args, priority, run_at, max_attempts, tags, unique_key,
+                                    unique_retained, state)
+            OVERRIDING SYSTEM VALUE
+            SELECT id, kind, queue, args::jsonb, priority::int2, run_at, max_attempts::int4,
+                   ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), unique_key, unique_retained,
+                   CASE WHEN run_at > now() THEN 'scheduled' ELSE 'available' END
+            FROM timed
+            ORDER BY ordinal
+            ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
+                AND (unique_retained OR state IN ('scheduled', 'available', 'running', 'retryable'))
+            DO NOTHING
+            RETURNING id, queue, state
+        ), woken AS (
+            SELECT count(pg_notify('queue_jobs', queue)) AS n
+            FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS q
+        )
+        SELECT input.ordinal, inserted.id
+        FROM input LEFT JOIN inserted ON inserted.id = input.id
+        CROSS JOIN woken
+        """
+
+    static let uniqueHolders = """
+        SELECT unique_key, id FROM queue.jobs
+        WHERE unique_key = ANY($1::text[])
+          AND (unique_retained OR state IN ('scheduled', 'available', 'running', 'retryable'))
+        """
+}

@@ -1,1 +1,0 @@
-// Queue engine: see JobQueue/*.swift

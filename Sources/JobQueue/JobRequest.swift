@@ -1,0 +1,93 @@
+public import Foundation
+
+/// A job to enqueue: kind, JSON arguments and scheduling options.
+public struct JobRequest: Sendable {
+    public var kind: String
+    /// The arguments as JSON text.
+    public var argumentsJSON: String
+    public var queue: String
+    /// Smaller runs first; 0 is the most urgent.
+    public var priority: Int
+    /// Not before this time; nil means now.
+    public var runAt: Date?
+    public var maxAttempts: Int
+    public var tags: [String]
+    /// At most one job per key while pending or running (see `retainUniqueKey`).
+    public var uniqueKey: String?
+    /// Keep the key taken after the job finished too (until it is pruned).
+    public var retainUniqueKey: Bool
+
+    public static let defaultQueue = "default"
+    public static let defaultMaxAttempts = 20
+
+    public init(
+        kind: String, argumentsJSON: String = "{}", queue: String = JobRequest.defaultQueue, priority: Int = 0,
+        runAt: Date? = nil, maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [],
+        uniqueKey: String? = nil, retainUniqueKey: Bool = false
+    ) {
+        self.kind = kind
+        self.argumentsJSON = argumentsJSON
+        self.queue = queue
+        self.priority = priority
+        self.runAt = runAt
+        self.maxAttempts = maxAttempts
+        self.tags = tags
+        self.uniqueKey = uniqueKey
+        self.retainUniqueKey = retainUniqueKey
+    }
+
+    /// A job of `Arguments.kind` with typed arguments encoded as JSON.
+    public init<Arguments: JobArguments>(
+        _ arguments: Arguments, queue: String = JobRequest.defaultQueue, priority: Int = 0, runAt: Date? = nil,
+        maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [], uniqueKey: String? = nil,
+        retainUniqueKey: Bool = false
+    ) throws {
+        let data = try JobJSON.encoder.encode(arguments)
+        self.init(
+            kind: Arguments.kind, argumentsJSON: String(decoding: data, as: UTF8.self), queue: queue,
+            priority: priority, runAt: runAt, maxAttempts: maxAttempts, tags: tags, uniqueKey: uniqueKey,
+            retainUniqueKey: retainUniqueKey)
+    }
+
+    /// Checks what the database would reject, with a message a caller can act on.
+    func validate() throws {
+        if kind.isEmpty || kind.count > 200 { throw JobQueueError.invalidJob("kind must be 1 to 200 characters") }
+        if queue.isEmpty || queue.count > 100 { throw JobQueueError.invalidJob("queue must be 1 to 100 characters") }
+        if !(0...Int(Int16.max)).contains(priority) {
+            throw JobQueueError.invalidJob("priority must be between 0 and \(Int16.max), got \(priority)")
+        }
+        if !(1...Int(Int32.max)).contains(maxAttempts) {
+            throw JobQueueError.invalidJob("max attempts must be at least 1, got \(maxAttempts)")
+        }
+        if argumentsJSON.utf8.count > JobRequest.maxArgumentsBytes {
+            throw JobQueueError.invalidJob(
+                "arguments are \(argumentsJSON.utf8.count) bytes; the limit is \(JobRequest.maxArgumentsBytes)")
+        }
+        guard let data = argumentsJSON.data(using: .utf8),
+            (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
+        else {
+            throw JobQueueError.invalidJob("arguments are not valid JSON: \(argumentsJSON.prefix(80))")
+        }
+        if argumentsJSON.contains("\u{0}") || argumentsJSON.contains("\\u0000") {
+            throw JobQueueError.invalidJob("arguments contain a NUL character, which PostgreSQL cannot store in jsonb")
+        }
+    }
+
+    /// Arguments larger than this are refused: job rows stay small and fast to claim.
+    public static let maxArgumentsBytes = 256 * 1024
+}
+
+/// The JSON coders for job arguments: ISO 8601 dates, sorted keys (stable text).
+enum JobJSON {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}

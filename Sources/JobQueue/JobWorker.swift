@@ -1,0 +1,131 @@
+public import PostgresClient
+import Synchronization
+
+/// A worker process's engine: runs the registered handlers for its queues until
+/// `shutdown()`, with LISTEN/NOTIFY wake-ups, polling, batched outcomes, lease
+/// heartbeats and the housekeeping (staging due jobs, rescuing lapsed leases).
+///
+///     var handlers = JobHandlerRegistry()
+///     handlers.register(SendReceipt.self) { arguments, context in … }
+///     let worker = JobWorker(database: .fromEnvironment(), handlers: handlers)
+///     try await worker.run()   // returns after shutdown() once jobs are done or released
+public final class JobWorker: Sendable {
+    public let configuration: WorkerConfiguration
+    private let environment: WorkerEnvironment
+    private let producers: [String: QueueProducer]
+    private let databaseConfiguration: PostgresConfiguration
+    private let listenerWakeup: PostgresWakeup
+    private let shutdownSignal = WakeSignal()
+    private let shuttingDown = Mutex(false)
+
+    public init(
+        database: PostgresConfiguration, handlers: JobHandlerRegistry,
+        configuration: WorkerConfiguration = WorkerConfiguration(), log: JobLog = JobLog()
+    ) throws {
+        self.configuration = configuration
+        self.databaseConfiguration = database
+        var log = log
+        log.fields.append(("worker", configuration.workerID))
+        let pool = PostgresPool(configuration: database, maxConnections: configuration.maxConnections, name: "worker")
+        let environment = WorkerEnvironment(
+            configuration: configuration, database: pool, registry: handlers, running: RunningJobs(),
+            acknowledger: JobAcknowledger(database: pool, log: log), log: log)
+        self.environment = environment
+        self.producers = configuration.queues.reduce(into: [:]) { producers, queue in
+            producers[queue.key] = QueueProducer(queue: queue.key, concurrency: queue.value, environment: environment)
+        }
+        self.listenerWakeup = try PostgresWakeup()
+    }
+
+    /// The pool the worker uses; handlers get it as `JobContext.database`.
+    public var database: PostgresPool { environment.database }
+
+    /// Outcomes the database refused because the lease had moved on (fencing).
+    public func fencedOutcomeCount() async -> Int { await environment.acknowledger.fencedCount }
+
+    /// Stop claiming, let running jobs finish within the grace period, release the
+    /// rest; `run()` then returns. Safe to call from any thread, more than once.
+    public func shutdown() {
+        let first = shuttingDown.withLock { state in
+            defer { state = true }
+            return !state
+        }
+        guard first else { return }
+        environment.log.info("shutting down: no new claims; waiting for running jobs", [
+            ("running", "\(environment.running.count)"),
+            ("grace_s", "\(configuration.shutdownGracePeriod.components.seconds)"),
+        ])
+        for producer in producers.values { producer.stopClaiming() }
+        shutdownSignal.signal()
+    }
+
+    public func run() async throws {
+        let environment = environment
+        let log = environment.log
+        log.info("worker started", [
+            ("queues", configuration.queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                .joined(separator: ",")),
+            ("listen", "\(configuration.listens)"), ("kinds", environment.registry.kinds.joined(separator: ",")),
+        ])
+        await withTaskGroup(of: Void.self) { services in
+            services.addTask { await environment.acknowledger.run() }
+            services.addTask {
+                await LeaseKeeper(
+                    database: environment.database, running: environment.running,
+                    configuration: environment.configuration, log: log
+                ).run()
+            }
+            services.addTask { await self.maintain() }
+            if configuration.listens {
+                services.addTask {
+                    await JobNotificationListener(
+                        configuration: self.databaseConfiguration, producers: self.producers, log: log,
+                        wakeup: self.listenerWakeup
+                    ).run()
+                }
+            }
+            await withDiscardingTaskGroup { queues in
+                for producer in producers.values {
+                    queues.addTask { await producer.run() }
+                }
+            }
+            // Every producer has stopped and its jobs have finished or been released.
+            await environment.acknowledger.drain(timeout: .seconds(10))
+            services.cancelAll()
+        }
+        await environment.database.closeIdle()
+        log.info("worker stopped", [("fenced_outcomes", "\(await environment.acknowledger.fencedCount)")])
+    }
+
+    /// Stages due jobs and rescues lapsed leases on their own timers.
+    private func maintain() async {
+        let clock = ContinuousClock()
+        var nextStage = clock.now
+        var nextRescue = clock.now
+        while !Task.isCancelled {
+            if clock.now >= nextStage {
+                nextStage = clock.now + configuration.stageInterval
+                do {
+                    let staged = try await JobMaintenance.stageDueJobs(on: environment.database)
+                    if staged > 0 && !configuration.listens {
+                        for producer in producers.values { producer.wake.signal() }
+                    }
+                } catch {
+                    environment.log.error("staging due jobs failed", [("error", "\(error)")])
+                }
+            }
+            if clock.now >= nextRescue {
+                nextRescue = clock.now + configuration.rescueInterval
+                do {
+                    for rescued in try await JobMaintenance.rescueLapsedLeases(on: environment.database) {
+                        environment.log.warning(
+                            "rescued a job whose lease lapsed", [("job_id", "\(rescued.id)"), ("state", rescued.state)])
+                    }
+                } catch {
+                    environment.log.error("rescuing lapsed leases failed", [("error", "\(error)")])
+                }
+            }
+            try? await Task.sleep(until: min(nextStage, nextRescue), clock: clock)
+        }
+    }
+}

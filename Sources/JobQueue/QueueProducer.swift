@@ -1,0 +1,175 @@
+import Foundation
+import PostgresClient
+import Synchronization
+
+/// Works one queue in one process: claims as many jobs as it has free slots (in one
+/// round trip), runs each in a child task, and sleeps until a NOTIFY, a freed slot
+/// or the poll interval wakes it.
+final class QueueProducer: Sendable {
+    let queue: String
+    let concurrency: Int
+    let wake = WakeSignal()
+    private let stopping = Mutex(false)
+    private let inFlight = Mutex(0)
+    private let environment: WorkerEnvironment
+
+    init(queue: String, concurrency: Int, environment: WorkerEnvironment) {
+        self.queue = queue
+        self.concurrency = max(1, concurrency)
+        self.environment = environment
+    }
+
+    /// Stop claiming; running jobs go on.
+    func stopClaiming() {
+        stopping.withLock { $0 = true }
+        wake.signal()
+    }
+
+    private var isStopping: Bool { stopping.withLock { $0 } }
+
+    /// Runs until `stopClaiming`, then until its jobs have finished or been released.
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            var failures = 0
+            while !isStopping {
+                let free = concurrency - inFlight.withLock { $0 }
+                var claimedFull = false
+                if free > 0 {
+                    let limit = min(free, environment.configuration.claimBatchSize)
+                    do {
+                        let jobs = try await JobClaimer.claim(
+                            queue: queue, limit: limit, workerID: environment.configuration.workerID,
+                            lease: environment.configuration.leaseDuration, on: environment.database)
+                        failures = 0
+                        claimedFull = jobs.count == limit
+                        inFlight.withLock { $0 += jobs.count }
+                        for job in jobs {
+                            let execution = JobExecution(
+                                job: job, leaseDeadline: .now + environment.configuration.leaseDuration)
+                            environment.running.add(execution)
+                            group.addTask {
+                                await self.execute(execution)
+                                self.inFlight.withLock { $0 -= 1 }
+                                self.wake.signal()
+                            }
+                        }
+                    } catch {
+                        failures += 1
+                        environment.log.error(
+                            "claiming failed; will retry", [("queue", queue), ("error", "\(error)")])
+                        try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5000)))
+                        continue
+                    }
+                }
+                if claimedFull && !isStopping { continue }
+                await wake.wait(timeout: environment.configuration.pollInterval)
+            }
+            await waitForRunningJobs()
+        }
+    }
+
+    /// Shutdown: wait for running jobs up to the grace period, then stop them; their
+    /// outcome becomes "released" (back to the queue, attempt given back).
+    private func waitForRunningJobs() async {
+        let deadline = ContinuousClock.now + environment.configuration.shutdownGracePeriod
+        while inFlight.withLock({ $0 }) > 0 && ContinuousClock.now < deadline {
+            await wake.wait(timeout: .milliseconds(100))
+        }
+        for execution in environment.running.all where execution.job.queue == queue {
+            execution.stop(.shutdown)
+        }
+    }
+
+    /// Runs one attempt and hands its outcome to the acknowledger.
+    private func execute(_ execution: JobExecution) async {
+        let job = execution.job
+        let log = environment.log
+        let started = ContinuousClock.now
+        defer { environment.running.remove(execution) }
+        guard let entry = environment.registry.entry(for: job.kind) else {
+            let known = environment.registry.kinds.joined(separator: ", ")
+            await finish(execution, .discarded(error: "unknown job kind \"\(job.kind)\"; this worker handles: \(known)"))
+            return
+        }
+        let completion = CompletionMarker()
+        let context = JobContext(
+            job: job, database: environment.database, workerID: environment.configuration.workerID, log: log,
+            completion: completion)
+        let handler = Task { try await entry.run(job.argumentsJSON, context) }
+        execution.attach(handler)
+        let timer: Task<Void, Never>? = entry.options.timeout.map { limit in
+            Task {
+                try? await Task.sleep(for: limit)
+                if !Task.isCancelled { execution.stop(.timedOut(limit)) }
+            }
+        }
+        let result = await handler.result
+        timer?.cancel()
+        let elapsed = ContinuousClock.now - started
+        let fields = [
+            ("job_id", "\(job.id)"), ("kind", job.kind), ("queue", job.queue), ("attempt", "\(job.attempt)"),
+            ("duration_ms", "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)"),
+        ]
+
+        switch (result, execution.stopReason) {
+        case (_, .leaseLost?):
+            log.warning("job stopped: lease lost, its outcome is left to the attempt that owns it", fields)
+        case (.success, _) where completion.isCompleted:
+            log.debug("job completed", fields)
+        case (.success, _):
+            log.debug("job completed", fields)
+            await finish(execution, .completed)
+        case (.failure, .shutdown?):
+            log.info("job released at shutdown", fields)
+            await finish(execution, .released)
+        case (.failure(let error), .timedOut(let limit)?):
+            await fail(execution, error: "timed out after \(limit) (\(error))", entry: entry, fields: fields)
+        case (.failure(let error as JobCancelled), _):
+            log.info("job cancelled by its handler", fields + [("reason", error.reason)])
+            await finish(execution, .cancelled(reason: error.reason))
+        case (.failure(let error as JobDiscarded), _):
+            log.warning("job discarded", fields + [("error", error.reason)])
+            await finish(execution, .discarded(error: error.reason))
+        case (.failure(let error as JobSnoozed), _):
+            log.info("job snoozed", fields + [("delay", "\(error.delay)")])
+            await finish(execution, .snoozed(until: Date().addingTimeInterval(error.delay.seconds)))
+        case (.failure(JobQueueError.leaseLost), _):
+            log.warning("job's lease was lost before it could complete", fields)
+        case (.failure(let error), _):
+            await fail(execution, error: Self.describe(error), entry: entry, fields: fields)
+        }
+    }
+
+    private func fail(
+        _ execution: JobExecution, error: String, entry: JobHandlerRegistry.Entry, fields: [(String, String)]
+    ) async {
+        let job = execution.job
+        if job.isLastAttempt {
+            environment.log.warning("job failed on its last attempt; discarded", fields + [("error", error)])
+            await finish(execution, .discarded(error: error))
+        } else {
+            let delay = entry.options.retryPolicy.delay(afterAttempt: job.attempt)
+            environment.log.warning("job failed; will retry", fields + [("error", error), ("retry_in", "\(delay)")])
+            await finish(execution, .retry(at: Date().addingTimeInterval(delay.seconds), error: error))
+        }
+    }
+
+    private func finish(_ execution: JobExecution, _ result: JobOutcome.Result) async {
+        await environment.acknowledger.submit(JobOutcome(lease: execution.job.lease, result: result))
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        return text.count > 2000 ? String(text.prefix(2000)) + "…" : text
+    }
+}
+
+/// What the parts of one worker share.
+struct WorkerEnvironment: Sendable {
+    let configuration: WorkerConfiguration
+    let database: PostgresPool
+    let registry: JobHandlerRegistry
+    let running: RunningJobs
+    let acknowledger: JobAcknowledger
+    let log: JobLog
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// How a worker process runs. Defaults suit a handful of processes against one
+/// server; every value is a flag of `queue-worker`.
+public struct WorkerConfiguration: Sendable {
+    /// Queues to work and how many jobs of each may run at once in this process.
+    public var queues: [String: Int]
+    /// Shown in job rows (`leased_by`) and log lines.
+    public var workerID: String
+    /// How often an idle queue is polled when no NOTIFY arrives (and the only
+    /// trigger when `listens` is false).
+    public var pollInterval: Duration
+    /// Wake on LISTEN/NOTIFY; false means polling only.
+    public var listens: Bool
+    /// How long a claim stays valid without a heartbeat. A killed worker's jobs are
+    /// rescued this long after its last heartbeat (plus up to `rescueInterval`).
+    public var leaseDuration: Duration
+    public var heartbeatInterval: Duration
+    public var rescueInterval: Duration
+    /// How often due scheduled and retryable jobs are made available.
+    public var stageInterval: Duration
+    /// On shutdown, how long running jobs may take to finish before they are
+    /// cancelled and released back to the queue.
+    public var shutdownGracePeriod: Duration
+    /// Most jobs claimed per round trip.
+    public var claimBatchSize: Int
+    /// Database connections this worker opens (claims, outcomes, heartbeats,
+    /// maintenance, and handlers that use `JobContext.database`).
+    public var maxConnections: Int
+
+    public init(
+        queues: [String: Int] = [JobRequest.defaultQueue: 10], workerID: String = WorkerConfiguration.defaultWorkerID(),
+        pollInterval: Duration = .seconds(1), listens: Bool = true, leaseDuration: Duration = .seconds(15),
+        heartbeatInterval: Duration? = nil, rescueInterval: Duration = .seconds(2), stageInterval: Duration = .seconds(1),
+        shutdownGracePeriod: Duration = .seconds(25), claimBatchSize: Int = 20, maxConnections: Int? = nil
+    ) {
+        self.queues = queues
+        self.workerID = workerID
+        self.pollInterval = pollInterval
+        self.listens = listens
+        self.leaseDuration = leaseDuration
+        self.heartbeatInterval = heartbeatInterval ?? leaseDuration / 3
+        self.rescueInterval = rescueInterval
+        self.stageInterval = stageInterval
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.claimBatchSize = max(1, claimBatchSize)
+        self.maxConnections = maxConnections ?? min(4 + queues.count + queues.values.reduce(0, +) / 4, 32)
+    }
+
+    /// host-pid, unique per process on a host.
+    public static func defaultWorkerID() -> String {
+        "\(ProcessInfo.processInfo.hostName.prefix(40))-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}

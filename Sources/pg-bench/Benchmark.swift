@@ -1,0 +1,118 @@
+import Foundation
+import PostgresClient
+
+/// The whole run: checks, setup, the alternating measurements, cleanup, report.
+struct Benchmark {
+    let options: BenchOptions
+
+    func run() throws {
+        let pgbench = try Pgbench.locate(explicit: options.pgbenchPath)
+        let configuration = PostgresConfiguration.fromEnvironment(
+            explicit: options.databaseURL, applicationName: "pg-bench")
+        let admin = try connect(configuration)
+        let serverVersion = try admin.query("SHOW server_version").scalar(String.self)
+
+        let target = configuration.conninfo.isEmpty ? "libpq defaults (PG* variables)" : configuration.redactedConninfo
+        let scriptArguments = pgbench.arguments(seconds: options.seconds, scriptPath: "<script>", variables: [:])
+        Console.line("pg-bench: PostgresClient wrapper vs pgbench, 1 connection, \(options.seconds) s per run, "
+            + "\(options.rounds) round(s) per workload")
+        Console.line("server:   PostgreSQL \(serverVersion) at \(target)")
+        Console.line("pgbench:  \(pgbench.path) (\(pgbench.version))")
+        Console.line("          run as: PGDATABASE=<url> pgbench \(scriptArguments.joined(separator: " "))")
+        Console.line("machine:  \(ProcessInfo.processInfo.activeProcessorCount) CPU cores, shared by the server, "
+            + "pgbench and the wrapper")
+
+        try BenchTables.create(on: admin)
+        var results: [WorkloadResult] = []
+        do {
+            for workload in Workload.all {
+                results.append(try measure(workload, pgbench: pgbench, configuration: configuration))
+            }
+            try verifyInserts(results, on: admin)
+        } catch {
+            dropTablesAfterFailure(admin, configuration: configuration)
+            throw error
+        }
+        try BenchTables.drop(on: admin)
+        Report.summary(results, rounds: options.rounds, seconds: options.seconds)
+    }
+
+    /// Alternates pgbench and the wrapper, so drift and noise show up in both columns.
+    private func measure(
+        _ workload: Workload, pgbench: Pgbench, configuration: PostgresConfiguration
+    ) throws -> WorkloadResult {
+        Console.line()
+        Console.line("\(workload.name): \(workload.summary)")
+        let variables = workload.pgbenchVariables.map { " -D \($0.key)=\($0.value)" }.sorted().joined()
+        Console.line("  pgbench script\(variables.isEmpty ? "" : " (with\(variables))"):")
+        for line in workload.pgbenchScript.split(separator: "\n") { Console.line("    \(line)") }
+        var result = WorkloadResult(workload: workload)
+        for round in 1...options.rounds {
+            let reference = try pgbench.run(
+                script: workload.pgbenchScript, variables: workload.pgbenchVariables, seconds: options.seconds,
+                conninfo: configuration.conninfo)
+            let connection = try connect(configuration)
+            let ours = try WrapperLoop.run(
+                workload, on: connection, seconds: options.seconds, seed: 0x5EED_0000 + UInt64(round))
+            let pair = WorkloadResult.Round(pgbench: reference, wrapper: ours)
+            result.rounds.append(pair)
+            Console.line(Report.roundLine(round, of: options.rounds, pair))
+        }
+        return result
+    }
+
+    /// Every transaction either side reported must be a row in the insert table:
+    /// a check that both counts (and so both rates) are real.
+    private func verifyInserts(_ results: [WorkloadResult], on connection: PostgresConnection) throws {
+        guard let inserts = results.first(where: { $0.workload.name == Workload.insert.name }) else { return }
+        let reported = inserts.rounds.reduce(0) { $0 + $1.pgbench.transactions + $1.wrapper.transactions }
+        let rows = try BenchTables.insertedRows(on: connection)
+        guard rows == Int64(reported) else {
+            throw BenchFailure(
+                "insert check failed: \(BenchTables.insert) holds \(rows) rows, but pgbench and the wrapper "
+                    + "reported \(reported) inserts together")
+        }
+        Console.line("  checked: \(rows) rows in \(BenchTables.insert) = inserts reported by pgbench and the wrapper")
+    }
+
+    private func connect(_ configuration: PostgresConfiguration) throws -> PostgresConnection {
+        do {
+            return try PostgresConnection.connect(configuration)
+        } catch let error as PostgresError {
+            throw BenchFailure(
+                "cannot reach the database: \(error.message)",
+                hint: "start the server, or point pg-bench at it with --database-url URL or DATABASE_URL "
+                    + "(tried: \(configuration.conninfo.isEmpty ? "libpq defaults" : configuration.redactedConninfo))")
+        }
+    }
+
+    /// Best effort: the run has already failed, and that error is the one to report.
+    private func dropTablesAfterFailure(_ admin: PostgresConnection, configuration: PostgresConfiguration) {
+        let connection = admin.isOpen ? admin : try? PostgresConnection.connect(configuration)
+        guard let connection, (try? BenchTables.drop(on: connection)) != nil else {
+            Console.error(
+                "pg-bench: could not drop \(BenchTables.keyValue) and \(BenchTables.insert); "
+                    + "the next run replaces them, or drop them yourself")
+            return
+        }
+    }
+}
+
+/// Both sides' figures for one workload, round by round.
+struct WorkloadResult {
+    struct Round {
+        let pgbench: PgbenchRun
+        let wrapper: WrapperLoop.Run
+        var ratio: Double { wrapper.transactionsPerSecond / pgbench.transactionsPerSecond }
+    }
+
+    let workload: Workload
+    var rounds: [Round] = []
+
+    var pgbenchMean: Double { mean(rounds.map(\.pgbench.transactionsPerSecond)) }
+    var wrapperMean: Double { mean(rounds.map(\.wrapper.transactionsPerSecond)) }
+    /// The ratio of the means (not the mean of the ratios).
+    var ratio: Double { wrapperMean / pgbenchMean }
+
+    private func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(values.count, 1)) }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Formats the figures: one line per round as it finishes, then a summary table.
+enum Report {
+    /// The ratio the issue asks for: the wrapper at ≥ 0.9 of pgbench's rate.
+    static let goal = 0.9
+
+    static func roundLine(_ round: Int, of rounds: Int, _ pair: WorkloadResult.Round) -> String {
+        let pgbenchCPU = microseconds(pair.pgbench.cpuSeconds, per: pair.pgbench.transactions)
+        let wrapperCPU = microseconds(pair.wrapper.cpuSeconds, per: pair.wrapper.transactions)
+        return "  round \(round)/\(rounds): pgbench \(rate(pair.pgbench.transactionsPerSecond)) tx/s (\(pgbenchCPU) µs CPU/tx), "
+            + "wrapper \(rate(pair.wrapper.transactionsPerSecond)) tx/s (\(wrapperCPU) µs CPU/tx), ratio \(ratio(pair.ratio))"
+    }
+
+    static func summary(_ results: [WorkloadResult], rounds: Int, seconds: Int) {
+        Console.line()
+        Console.line("Summary: mean of \(rounds) round(s) of \(seconds) s, 1 connection; ratio = wrapper / pgbench")
+        let header = ["workload", "pgbench tx/s", "wrapper tx/s", "ratio", "per round"]
+        var table = [header]
+        for result in results {
+            table.append([
+                result.workload.name, rate(result.pgbenchMean), rate(result.wrapperMean), ratio(result.ratio),
+                result.rounds.map { ratio($0.ratio) }.joined(separator: " "),
+            ])
+        }
+        let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
+        for row in table {
+            let cells = row.enumerated().map { column, cell in
+                // Left-align the names, right-align the numbers.
+                column == 0 || column == row.count - 1
+                    ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[column] - cell.count) + cell
+            }
+            Console.line("  " + cells.joined(separator: "   "))
+        }
+        let missed = results.filter { $0.ratio < goal }.map(\.workload.name)
+        Console.line(
+            missed.isEmpty
+                ? "Goal (ratio ≥ \(goal)) met for every workload."
+                : "Goal (ratio ≥ \(goal)) NOT met for: \(missed.joined(separator: ", ")).")
+    }
+
+    static func microseconds(_ seconds: Double, per transactions: Int) -> String {
+        String(format: "%.1f", seconds * 1e6 / Double(max(transactions, 1)))
+    }
+
+    static func rate(_ value: Double) -> String { String(format: "%.0f", value) }
+    static func ratio(_ value: Double) -> String { String(format: "%.2f", value) }
+}

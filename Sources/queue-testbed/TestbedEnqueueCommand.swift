@@ -1,0 +1,52 @@
+import CommandLineInterface
+import JobQueue
+import PostgresClient
+
+struct TestbedEnqueueCommand: Command {
+    static let name = "enqueue"
+    static let summary = "enqueue N synthetic jobs in batches"
+    static let help = """
+        Usage: queue-testbed enqueue --kind KIND [--count N] [--batch N] [--args JSON] [--queue Q]
+
+        Options:
+          --kind KIND          testbed.noop, testbed.effect, testbed.sleep or testbed.fail
+          --count N            jobs to enqueue (default 1000)
+          --batch N            jobs per statement (default 10000)
+          --args JSON          arguments of every job (default {})
+          --queue Q            queue (default "default")
+        \(DatabaseOptions.help)
+        """
+
+    let kind: String
+    let count: Int
+    let batch: Int
+    let argumentsJSON: String
+    let queue: String
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        guard let kind = try arguments.option("--kind") else {
+            throw CommandError.usage("--kind is required", command: arguments.commandName)
+        }
+        self.kind = kind
+        count = try arguments.option("--count", as: Int.self) ?? 1000
+        batch = max(1, try arguments.option("--batch", as: Int.self) ?? 10_000)
+        argumentsJSON = try arguments.option("--args") ?? "{}"
+        queue = try arguments.option("--queue") ?? JobRequest.defaultQueue
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-testbed")
+    }
+
+    func run() async throws {
+        let connection = try PostgresConnection.connect(database.configuration)
+        let request = JobRequest(kind: kind, argumentsJSON: argumentsJSON, queue: queue)
+        var remaining = count
+        while remaining > 0 {
+            let size = min(batch, remaining)
+            try connection.withTransaction { connection in
+                _ = try connection.enqueue(Array(repeating: request, count: size))
+            }
+            remaining -= size
+        }
+        print("enqueued \(count) \(kind) jobs")
+    }
+}
