@@ -18,4 +18,6 @@ export TEST_DATABASE_URL
 echo "test database: $TEST_DATABASE_URL"
 
 swift build --build-tests -Xswiftc -warnings-as-errors
+BIN_DIR="$(swift build --show-bin-path)"
+export BIN_DIR
 swift test --skip-build "$@"

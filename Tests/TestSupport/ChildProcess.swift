@@ -99,5 +99,6 @@ public struct ChildProcess: Sendable {
 
 public struct ChildProcessError: Error, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

@@ -1,5 +1,5 @@
 public import PostgresClient
-import Foundation
+public import Foundation
 
 /// The private server `scripts/test.sh` starts. Tests that touch data fail (not
 /// skip) without it: a green run must mean they ran.
@@ -35,5 +35,27 @@ public enum TestDatabase {
     /// A table name unique to one test run, so tests do not collide.
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix)_\(UInt32.random(in: 0...UInt32.max))"
+    }
+}
+
+extension TestDatabase {
+    /// The repository's `sql/` folder (found from this file's location).
+    public static var migrationsFolder: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("sql")
+    }
+
+    /// Applies the repository's migrations to the test database (idempotent).
+    public static func migrate() throws {
+        let connection = try connect()
+        try PostgresMigrator(directory: migrationsFolder).migrate(on: connection)
+    }
+
+    /// An executable built next to the tests (`scripts/test.sh` exports BIN_DIR).
+    public static func executable(_ name: String) throws -> String {
+        guard let folder = ProcessInfo.processInfo.environment["BIN_DIR"] else {
+            throw PostgresError(kind: .client, message: "BIN_DIR is not set: run the tests with scripts/test.sh")
+        }
+        return folder + "/" + name
     }
 }

@@ -1,0 +1,177 @@
+import Foundation
+@testable import JobQueue
+import PostgresClient
+import TestSupport
+import XCTest
+
+final class EnqueueTests: XCTestCase {
+    func testTypedJobIsStoredWithItsFields() async throws {
+        let fixture = try QueueFixture()
+        let later = Date().addingTimeInterval(3600)
+        let request = try JobRequest(
+            Payload(number: 7, label: "家电清洗 \"quoted\""), queue: fixture.queue, priority: 3, runAt: later,
+            maxAttempts: 4, tags: ["a", "b c"], uniqueKey: "payload-\(fixture.queue)")
+        let result = try await fixture.client.enqueue(request)
+        XCTAssertTrue(result.inserted)
+        let row = try await fixture.pool.query(
+            """
+            SELECT kind, queue, args->>'label', (args->>'number')::int8, priority::int8, state, max_attempts::int8,
+                   tags, unique_key, run_at
+            FROM queue.jobs WHERE id = $1
+            """, [result.id]
+        ).first!
+        XCTAssertEqual(try row.decode(0, as: String.self), "test.payload")
+        XCTAssertEqual(try row.decode(1, as: String.self), fixture.queue)
+        XCTAssertEqual(try row.decode(2, as: String.self), "家电清洗 \"quoted\"")
+        XCTAssertEqual(try row.decode(3, as: Int64.self), 7)
+        XCTAssertEqual(try row.decode(4, as: Int64.self), 3)
+        XCTAssertEqual(try row.decode(5, as: String.self), "scheduled", "a future run-at waits as scheduled")
+        XCTAssertEqual(try row.decode(6, as: Int64.self), 4)
+        XCTAssertEqual(try row.decode(7, as: [String].self), ["a", "b c"])
+        XCTAssertEqual(try row.decode(8, as: String.self), "payload-\(fixture.queue)")
+        XCTAssertEqual(try row.decode(9, as: Date.self).timeIntervalSince1970, later.timeIntervalSince1970, accuracy: 0.001)
+    }
+
+    func testBulkEnqueueOfTwelveThousandInOneCallKeepsOrder() async throws {
+        let fixture = try QueueFixture()
+        let requests = (0..<12_000).map { fixture.request("test.bulk", "{\"n\": \($0)}") }
+        let results = try await fixture.client.enqueue(requests)
+        XCTAssertEqual(results.count, 12_000)
+        XCTAssertTrue(results.allSatisfy(\.inserted))
+        // Result i is the job made from request i.
+        let check = try await fixture.pool.query(
+            "SELECT id, (args->>'n')::int8 FROM queue.jobs WHERE id = ANY($1::int8[])",
+            [[results[0].id, results[5_000].id, results[11_999].id]])
+        var numberByID: [Int64: Int64] = [:]
+        for row in check.rows {
+            let (id, number) = try row.decode((Int64, Int64).self)
+            numberByID[id] = number
+        }
+        XCTAssertEqual(numberByID[results[0].id], 0)
+        XCTAssertEqual(numberByID[results[5_000].id], 5_000)
+        XCTAssertEqual(numberByID[results[11_999].id], 11_999)
+        let counts = try await fixture.counts()
+        XCTAssertEqual(counts["available"], 12_000)
+    }
+
+    func testEnqueueInsideARolledBackTransactionLeavesNoJob() async throws {
+        let fixture = try QueueFixture()
+        struct BusinessRuleBroken: Error {}
+        let request = fixture.request("test.tx")
+        do {
+            try await fixture.pool.withTransaction { connection in
+                try connection.enqueue(request)
+                throw BusinessRuleBroken()
+            }
+            XCTFail("the transaction should have thrown")
+        } catch is BusinessRuleBroken {}
+        let countsAfterRollback = try await fixture.counts()
+        XCTAssertEqual(countsAfterRollback, [:])
+
+        _ = try await fixture.pool.withTransaction { connection in
+            try connection.enqueue(request)
+        }
+        let countsAfterCommit = try await fixture.counts()
+        XCTAssertEqual(countsAfterCommit, ["available": 1])
+    }
+
+    func testNotifyIsSentAtCommitOncePerQueue() async throws {
+        let fixture = try QueueFixture()
+        let listener = try TestDatabase.connect()
+        try listener.listen("queue_jobs")
+        let enqueuer = try TestDatabase.connect()
+        try enqueuer.withTransaction { connection in
+            _ = try connection.enqueue((0..<50).map { _ in fixture.request("test.notify") })
+            XCTAssertEqual(try listener.waitForNotifications(timeout: .milliseconds(200)), [], "nothing before commit")
+        }
+        let received = try listener.waitForNotifications(timeout: .seconds(5))
+        XCTAssertEqual(received.map(\.payload), [fixture.queue], "one notification for 50 jobs")
+        XCTAssertEqual(try listener.waitForNotifications(timeout: .milliseconds(200)), [])
+
+        _ = try enqueuer.enqueue(fixture.request("test.notify", runAt: Date().addingTimeInterval(600)))
+        XCTAssertEqual(
+            try listener.waitForNotifications(timeout: .milliseconds(300)), [], "scheduled work wakes nobody yet")
+    }
+
+    func testUniqueKeyReturnsTheExistingJobWhilePending() async throws {
+        let fixture = try QueueFixture()
+        var request = fixture.request("test.unique")
+        request.uniqueKey = "order-42-\(fixture.queue)"
+        let first = try await fixture.client.enqueue(request)
+        let second = try await fixture.client.enqueue(request)
+        XCTAssertTrue(first.inserted)
+        XCTAssertFalse(second.inserted)
+        XCTAssertEqual(first.id, second.id)
+
+        // Once the job is finished, the key is free again…
+        _ = try await fixture.pool.query(
+            "UPDATE queue.jobs SET state = 'completed', finalized_at = now() WHERE id = $1", [first.id])
+        let third = try await fixture.client.enqueue(request)
+        XCTAssertTrue(third.inserted)
+        XCTAssertNotEqual(third.id, first.id)
+
+        // …unless the job asked to keep it (e.g. one enqueue per cron tick).
+        var retained = fixture.request("test.unique")
+        retained.uniqueKey = "tick-\(fixture.queue)"
+        retained.retainUniqueKey = true
+        let tick = try await fixture.client.enqueue(retained)
+        _ = try await fixture.pool.query(
+            "UPDATE queue.jobs SET state = 'completed', finalized_at = now() WHERE id = $1", [tick.id])
+        let again = try await fixture.client.enqueue(retained)
+        XCTAssertEqual(again, EnqueueResult(id: tick.id, inserted: false))
+    }
+
+    func testUniqueKeyUnderConcurrentEnqueuersInsertsOnce() async throws {
+        let fixture = try QueueFixture()
+        var race = fixture.request("test.unique")
+        race.uniqueKey = "race-\(fixture.queue)"
+        let request = race
+        let configuration = fixture.configuration
+        let results = try await withThrowingTaskGroup(of: EnqueueResult.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    let session = PostgresSession(configuration: configuration)
+                    return try await session.withConnection { connection in
+                        try connection.withTransaction { try $0.enqueue(request) }
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(results.filter(\.inserted).count, 1)
+        XCTAssertEqual(Set(results.map(\.id)).count, 1, "every caller gets the one job's id")
+        let counts = try await fixture.counts()
+        XCTAssertEqual(counts, ["available": 1])
+    }
+
+    func testDuplicateKeysInOneBatchCollapse() async throws {
+        let fixture = try QueueFixture()
+        var request = fixture.request("test.unique")
+        request.uniqueKey = "batch-\(fixture.queue)"
+        let results = try await fixture.client.enqueue([request, request, request])
+        XCTAssertEqual(results.filter(\.inserted).count, 1)
+        XCTAssertEqual(Set(results.map(\.id)).count, 1)
+    }
+
+    func testInvalidRequestsAreRejectedWithAReason() async throws {
+        let fixture = try QueueFixture()
+        let cases: [(JobRequest, String)] = [
+            (fixture.request("test.bad", "{not json"), "not valid JSON"),
+            (fixture.request("", "{}"), "kind"),
+            (JobRequest(kind: "k", queue: fixture.queue, priority: -1), "priority"),
+            (fixture.request("test.bad", "{}", maxAttempts: 0), "max attempts"),
+            (fixture.request("test.bad", "{\"s\": \"\\u0000\"}"), "NUL"),
+            (fixture.request("test.bad", "\"" + String(repeating: "x", count: JobRequest.maxArgumentsBytes) + "\""), "limit"),
+        ]
+        for (request, expected) in cases {
+            do {
+                try await fixture.client.enqueue(request)
+                XCTFail("accepted \(request.kind) \(request.argumentsJSON.prefix(40))")
+            } catch let error as JobQueueError {
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should mention \(expected)")
+            }
+        }
+        let counts = try await fixture.counts()
+        XCTAssertEqual(counts, [:], "nothing partial was written")
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+@testable import JobQueue
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// A worker that stalled past its lease must not be able to touch the attempt that
+/// replaced it: complete, fail, snooze, heartbeat and in-transaction completion
+/// are all refused for the old lease.
+final class FencingTests: XCTestCase {
+    private func claimOne(_ fixture: QueueFixture, worker: String) async throws -> ClaimedJob {
+        let jobs = try await JobClaimer.claim(
+            queue: fixture.queue, limit: 1, workerID: worker, lease: .seconds(30), on: fixture.pool)
+        return try XCTUnwrap(jobs.first)
+    }
+
+    /// Simulates the stall: the lease lapses and the rescuer hands the job back.
+    private func expireAndRescue(_ job: ClaimedJob, _ fixture: QueueFixture) async throws {
+        _ = try await fixture.pool.query(
+            "UPDATE queue.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [job.id])
+        let rescued = try await JobMaintenance.rescueLapsedLeases(on: fixture.pool)
+        XCTAssertTrue(rescued.contains { $0.id == job.id && $0.state == "retryable" })
+        _ = try await fixture.pool.query("UPDATE queue.jobs SET run_at = now() WHERE id = $1", [job.id])
+        _ = try await JobMaintenance.stageDueJobs(on: fixture.pool)
+    }
+
+    func testAStaleWorkerCannotOverwriteTheNewerAttempt() async throws {
+        let fixture = try QueueFixture()
+        let id = try await fixture.client.enqueue(fixture.request("test.fence")).id
+        let stale = try await claimOne(fixture, worker: "stalled")
+        XCTAssertEqual(stale.attempt, 1)
+        try await expireAndRescue(stale, fixture)
+        let current = try await claimOne(fixture, worker: "healthy")
+        XCTAssertEqual(current.id, id)
+        XCTAssertEqual(current.attempt, 2)
+        XCTAssertNotEqual(current.lease, stale.lease)
+
+        // The stalled worker wakes up and reports every kind of outcome: all refused.
+        let acknowledger = JobAcknowledger(database: fixture.pool, log: .silent)
+        for result: JobOutcome.Result in [
+            .completed, .retry(at: Date(), error: "late"), .discarded(error: "late"), .cancelled(reason: "late"),
+            .snoozed(until: Date()), .released,
+        ] {
+            await acknowledger.submit(JobOutcome(lease: stale.lease, result: result))
+        }
+        await acknowledger.drain(timeout: .seconds(10))
+        let fenced = await acknowledger.fencedCount
+        XCTAssertEqual(fenced, 6)
+        var row = try await fixture.row(id)
+        XCTAssertEqual(row.state, "running")
+        XCTAssertEqual(row.attempt, 2)
+
+        // Its heartbeat does not extend the new attempt's lease either.
+        let renewed = try await fixture.pool.query(
+            LeaseKeeper.renew, [[stale.id], [stale.lease.leaseID], Int64(60_000)])
+        XCTAssertEqual(renewed.rowCount, 0)
+
+        // The current attempt's outcome is applied.
+        await acknowledger.submit(JobOutcome(lease: current.lease, result: .completed))
+        await acknowledger.drain(timeout: .seconds(10))
+        row = try await fixture.row(id)
+        XCTAssertEqual(row.state, "completed")
+        XCTAssertEqual(row.errors.count, 1, "only the rescue recorded an error")
+        XCTAssertTrue(row.errors[0].contains("lease expired"))
+    }
+
+    func testAStaleInTransactionCompletionRollsBackItsEffects() async throws {
+        let fixture = try QueueFixture()
+        let table = TestDatabase.uniqueName("fx")
+        _ = try await fixture.pool.query("CREATE TABLE \(table) (job_id int8 NOT NULL, attempt int4 NOT NULL)")
+        let id = try await fixture.client.enqueue(fixture.request("test.fence")).id
+        let stale = try await claimOne(fixture, worker: "stalled")
+        try await expireAndRescue(stale, fixture)
+        let current = try await claimOne(fixture, worker: "healthy")
+
+        func context(for job: ClaimedJob) -> JobContext {
+            JobContext(job: job, database: fixture.pool, workerID: "w", log: .silent, completion: CompletionMarker())
+        }
+        let insert = { @Sendable (job: ClaimedJob) in
+            { @Sendable (connection: PostgresConnection) throws in
+                try connection.execute("INSERT INTO \(table) VALUES ($1, $2)", [job.id, Int32(job.attempt)])
+            }
+        }
+        do {
+            try await context(for: stale).completeInTransaction(insert(stale))
+            XCTFail("a stale lease cannot complete")
+        } catch let error as JobQueueError {
+            XCTAssertEqual(error, .leaseLost(jobID: id))
+        }
+        try await context(for: current).completeInTransaction(insert(current))
+        let effects = try await fixture.pool.query("SELECT attempt FROM \(table)")
+        XCTAssertEqual(try effects.rows.map { try $0.decode(0, as: Int32.self) }, [2], "only the current attempt's effect")
+        let row = try await fixture.row(id)
+        XCTAssertEqual(row.state, "completed")
+    }
+
+    func testTwoClaimersNeverGetTheSameJob() async throws {
+        let fixture = try QueueFixture()
+        try await fixture.client.enqueue((0..<500).map { _ in fixture.request("test.claim") })
+        let pool = fixture.pool
+        let queue = fixture.queue
+        let claimed = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var mine: [Int64] = []
+                    while true {
+                        let jobs = try await JobClaimer.claim(
+                            queue: queue, limit: 7, workerID: "w\(worker)", lease: .seconds(30), on: pool)
+                        if jobs.isEmpty { return mine }
+                        mine += jobs.map(\.id)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        XCTAssertEqual(claimed.count, 500)
+        XCTAssertEqual(Set(claimed).count, 500)
+    }
+
+    func testClaimsUseTheRunnableOnlyIndex() async throws {
+        let fixture = try QueueFixture()
+        let connection = try TestDatabase.connect()
+        try connection.executeScript("SET enable_seqscan = off")
+        let plan = try connection.query(
+            "EXPLAIN " + JobClaimer.claim.replacingOccurrences(of: "$1", with: "'\(fixture.queue)'")
+                .replacingOccurrences(of: "$2", with: "10").replacingOccurrences(of: "$3", with: "'w'")
+                .replacingOccurrences(of: "$4", with: "1000"))
+        let text = try plan.rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
+        XCTAssertTrue(text.contains("jobs_claim_idx"), text)
+    }
+}

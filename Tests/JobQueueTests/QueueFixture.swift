@@ -1,0 +1,101 @@
+import Foundation
+@testable import JobQueue
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// A private queue name per test on the shared test database, so tests never see
+/// each other's jobs, plus small helpers to read job rows.
+struct QueueFixture {
+    let pool: PostgresPool
+    let queue: String
+    let configuration: PostgresConfiguration
+
+    init() throws {
+        try TestDatabase.migrate()
+        configuration = try TestDatabase.configuration
+        pool = PostgresPool(configuration: configuration, maxConnections: 4)
+        queue = TestDatabase.uniqueName("q")
+    }
+
+    var client: JobQueueClient { JobQueueClient(database: pool) }
+
+    func request(_ kind: String, _ json: String = "{}", maxAttempts: Int = 5, runAt: Date? = nil) -> JobRequest {
+        JobRequest(kind: kind, argumentsJSON: json, queue: queue, runAt: runAt, maxAttempts: maxAttempts)
+    }
+
+    func worker(
+        _ handlers: JobHandlerRegistry, concurrency: Int = 4, log: JobLog = .silent,
+        configure: (inout WorkerConfiguration) -> Void = { _ in }
+    ) throws -> JobWorker {
+        var settings = WorkerConfiguration(
+            queues: [queue: concurrency], workerID: TestDatabase.uniqueName("worker"), pollInterval: .milliseconds(200),
+            leaseDuration: .seconds(5), rescueInterval: .milliseconds(200), stageInterval: .milliseconds(100),
+            shutdownGracePeriod: .seconds(5))
+        configure(&settings)
+        return try JobWorker(database: configuration, handlers: handlers, configuration: settings, log: log)
+    }
+
+    struct Row: Sendable {
+        var state: String
+        var attempt: Int
+        var errors: [String]
+        var runAt: Date
+    }
+
+    func row(_ id: Int64) async throws -> Row {
+        let result = try await pool.query(
+            "SELECT state, attempt, errors::text, run_at FROM queue.jobs WHERE id = $1", [id])
+        guard let row = result.first else { throw ChildProcessError(message: "job \(id) does not exist") }
+        let (state, attempt, errorsJSON, runAt) = try row.decode((String, Int32, String, Date).self)
+        let entries = try JSONSerialization.jsonObject(with: Data(errorsJSON.utf8)) as? [[String: Any]] ?? []
+        return Row(
+            state: state, attempt: Int(attempt), errors: entries.map { "\($0["error"] ?? "")" }, runAt: runAt)
+    }
+
+    /// Counts of this queue's jobs by state.
+    func counts() async throws -> [String: Int] {
+        let result = try await pool.query(
+            "SELECT state, count(*)::int8 FROM queue.jobs WHERE queue = $1 GROUP BY state", [queue])
+        var counts: [String: Int] = [:]
+        for row in result.rows {
+            let (state, count) = try row.decode((String, Int64).self)
+            counts[state] = Int(count)
+        }
+        return counts
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes (a generous bound, not a
+    /// timing goal: the assertion is on the outcome).
+    func eventually(
+        timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+    ) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    /// Runs `worker` while `body` runs, then shuts it down and waits for it.
+    func running<T>(_ worker: JobWorker, _ body: () async throws -> T) async throws -> T {
+        let task = Task { try await worker.run() }
+        do {
+            let value = try await body()
+            worker.shutdown()
+            try await task.value
+            return value
+        } catch {
+            worker.shutdown()
+            try? await task.value
+            throw error
+        }
+    }
+}
+
+struct Payload: JobArguments {
+    static let kind = "test.payload"
+    var number: Int
+    var label: String
+}

@@ -1,0 +1,265 @@
+import Foundation
+@testable import JobQueue
+import PostgresClient
+import Synchronization
+import TestSupport
+import XCTest
+
+/// Collects values from handlers running on other tasks.
+final class Recorder<Value: Sendable>: Sendable {
+    private let values = Mutex<[Value]>([])
+    func append(_ value: Value) { values.withLock { $0.append(value) } }
+    var all: [Value] { values.withLock { $0 } }
+}
+
+struct Flaky: JobArguments {
+    static let kind = "test.flaky"
+    var failures: Int
+}
+
+struct Slow: JobArguments {
+    static let kind = "test.slow"
+    var ms: Int
+}
+
+struct Snoozer: JobArguments {
+    static let kind = "test.snoozer"
+}
+
+struct Quitter: JobArguments {
+    static let kind = "test.quitter"
+}
+
+final class WorkerTests: XCTestCase {
+    func testRunsJobsWithTypedArguments() async throws {
+        let fixture = try QueueFixture()
+        let seen = Recorder<Int>()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Payload.self) { arguments, _ in seen.append(arguments.number) }
+        let requests = try (0..<200).map { try JobRequest(Payload(number: $0, label: "x"), queue: fixture.queue) }
+        try await fixture.client.enqueue(requests)
+        try await fixture.running(try fixture.worker(handlers)) {
+            let done = try await fixture.eventually { try await fixture.counts() == ["completed": 200] }
+            let counts = try await fixture.counts()
+            XCTAssertTrue(done, "\(counts)")
+        }
+        XCTAssertEqual(seen.all.sorted(), Array(0..<200))
+    }
+
+    func testUnknownKindAndUndecodableArgumentsAreDiscardedAndTheWorkerGoesOn() async throws {
+        let fixture = try QueueFixture()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Payload.self) { _, _ in }
+        let unknown = try await fixture.client.enqueue(fixture.request("test.nobody-handles-this"))
+        let wrongType = try await fixture.client.enqueue(fixture.request("test.payload", #"{"number": "seven", "label": "x"}"#))
+        let missing = try await fixture.client.enqueue(fixture.request("test.payload", #"{"label": "x"}"#))
+        let good = try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: "ok"), queue: fixture.queue))
+        try await fixture.running(try fixture.worker(handlers)) {
+            _ = try await fixture.eventually {
+                let counts = try await fixture.counts()
+                return counts["available", default: 0] == 0 && counts["running", default: 0] == 0
+            }
+        }
+        let unknownRow = try await fixture.row(unknown.id)
+        XCTAssertEqual(unknownRow.state, "discarded")
+        XCTAssertTrue(unknownRow.errors.first?.contains("unknown job kind \"test.nobody-handles-this\"") ?? false, "\(unknownRow.errors)")
+        XCTAssertTrue(unknownRow.errors.first?.contains("test.payload") ?? false, "lists the kinds it knows")
+        let wrongRow = try await fixture.row(wrongType.id)
+        XCTAssertEqual(wrongRow.state, "discarded")
+        XCTAssertTrue(wrongRow.errors.first?.contains("number") ?? false, "\(wrongRow.errors)")
+        XCTAssertEqual(wrongRow.attempt, 1, "bad input is not retried")
+        let missingRow = try await fixture.row(missing.id)
+        XCTAssertTrue(missingRow.errors.first?.contains("missing field \"number\"") ?? false, "\(missingRow.errors)")
+        let goodRow = try await fixture.row(good.id)
+        XCTAssertEqual(goodRow.state, "completed")
+    }
+
+    func testFailuresRetryWithBackoffAndKeepEveryError() async throws {
+        let fixture = try QueueFixture()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Flaky.self, options: JobKindOptions(retryPolicy: RetryPolicy(baseDelay: .milliseconds(100)))) {
+            arguments, context in
+            if context.job.attempt <= arguments.failures {
+                throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "boom \(context.job.attempt)"])
+            }
+        }
+        let recovers = try await fixture.client.enqueue(
+            try JobRequest(Flaky(failures: 2), queue: fixture.queue, maxAttempts: 5))
+        let givesUp = try await fixture.client.enqueue(
+            try JobRequest(Flaky(failures: 10), queue: fixture.queue, maxAttempts: 3))
+        try await fixture.running(try fixture.worker(handlers)) {
+            let settled = try await fixture.eventually {
+                let counts = try await fixture.counts()
+                return counts["completed"] == 1 && counts["discarded"] == 1
+            }
+            let counts = try await fixture.counts()
+            XCTAssertTrue(settled, "\(counts)")
+        }
+        let recovered = try await fixture.row(recovers.id)
+        XCTAssertEqual(recovered.state, "completed")
+        XCTAssertEqual(recovered.attempt, 3)
+        XCTAssertEqual(recovered.errors.count, 2)
+        let discarded = try await fixture.row(givesUp.id)
+        XCTAssertEqual(discarded.state, "discarded")
+        XCTAssertEqual(discarded.attempt, 3)
+        XCTAssertEqual(discarded.errors.count, 3, "one error per attempt")
+        // The history records attempt number and worker too.
+        let history = try await fixture.pool.query(
+            "SELECT e->>'attempt', e->>'worker', e->>'at' FROM queue.jobs, jsonb_array_elements(errors) e WHERE id = $1",
+            [givesUp.id])
+        XCTAssertEqual(try history.rows.map { try $0.decode(0, as: String.self) }, ["1", "2", "3"])
+        XCTAssertTrue(try history.rows.allSatisfy { try !$0.decode(1, as: String.self).isEmpty })
+    }
+
+    func testBackoffGrowsAndIsJittered() {
+        let policy = RetryPolicy(baseDelay: .seconds(1), maxDelay: .seconds(60), jitter: 0.2)
+        XCTAssertEqual(policy.delay(afterAttempt: 1, random: 0), .seconds(1))
+        XCTAssertEqual(policy.delay(afterAttempt: 4, random: 0), .seconds(8))
+        XCTAssertEqual(policy.delay(afterAttempt: 30, random: 0), .seconds(60), "capped")
+        XCTAssertEqual(policy.delay(afterAttempt: 4, random: 1), .milliseconds(9600))
+        XCTAssertEqual(policy.delay(afterAttempt: 4, random: -1), .milliseconds(6400))
+        let spread = Set((0..<50).map { _ in policy.delay(afterAttempt: 5) })
+        XCTAssertGreaterThan(spread.count, 10, "jitter spreads retries")
+    }
+
+    func testSnoozeGivesTheAttemptBackAndCancelFromInsideEndsTheJob() async throws {
+        let fixture = try QueueFixture()
+        var handlers = JobHandlerRegistry()
+        let snoozes = Recorder<Int64>()
+        handlers.register(Snoozer.self) { _, context in
+            if snoozes.all.isEmpty {
+                snoozes.append(context.job.id)
+                throw JobSnoozed(for: .milliseconds(300))
+            }
+        }
+        handlers.register(Quitter.self) { _, _ in throw JobCancelled("customer withdrew the order") }
+        let snoozed = try await fixture.client.enqueue(try JobRequest(Snoozer(), queue: fixture.queue, maxAttempts: 1))
+        let quit = try await fixture.client.enqueue(try JobRequest(Quitter(), queue: fixture.queue))
+        try await fixture.running(try fixture.worker(handlers)) {
+            _ = try await fixture.eventually {
+                let counts = try await fixture.counts()
+                return counts["completed"] == 1 && counts["cancelled"] == 1
+            }
+        }
+        let snoozedRow = try await fixture.row(snoozed.id)
+        XCTAssertEqual(snoozedRow.state, "completed", "a snooze did not use up the only attempt")
+        XCTAssertEqual(snoozedRow.attempt, 1)
+        XCTAssertEqual(snoozedRow.errors, [])
+        XCTAssertEqual(snoozes.all, [snoozed.id], "it did snooze once")
+        let quitRow = try await fixture.row(quit.id)
+        XCTAssertEqual(quitRow.state, "cancelled")
+        XCTAssertEqual(quitRow.attempt, 1)
+        XCTAssertEqual(quitRow.errors, ["cancelled: customer withdrew the order"])
+    }
+
+    func testAHandlerOverItsTimeLimitIsCancelledAndTheAttemptFails() async throws {
+        let fixture = try QueueFixture()
+        let cancelled = Recorder<Bool>()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Slow.self, options: JobKindOptions(timeout: .milliseconds(200))) { arguments, _ in
+            do {
+                try await Task.sleep(for: .milliseconds(arguments.ms))
+            } catch {
+                cancelled.append(true)
+                throw error
+            }
+        }
+        let job = try await fixture.client.enqueue(try JobRequest(Slow(ms: 20_000), queue: fixture.queue, maxAttempts: 1))
+        try await fixture.running(try fixture.worker(handlers)) {
+            _ = try await fixture.eventually { try await fixture.counts()["discarded"] == 1 }
+        }
+        let row = try await fixture.row(job.id)
+        XCTAssertEqual(row.state, "discarded")
+        XCTAssertTrue(row.errors.first?.hasPrefix("timed out after 0.2 seconds") ?? false, "\(row.errors)")
+        XCTAssertEqual(cancelled.all, [true], "the handler saw the cancellation")
+    }
+
+    func testScheduledJobsWaitForTheirTime() async throws {
+        let fixture = try QueueFixture()
+        let started = Recorder<Date>()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Payload.self) { _, _ in started.append(Date()) }
+        let runAt = Date().addingTimeInterval(1.5)
+        try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: "later"), queue: fixture.queue, runAt: runAt))
+        try await fixture.running(try fixture.worker(handlers)) {
+            _ = try await fixture.eventually { try await fixture.counts()["completed"] == 1 }
+        }
+        XCTAssertEqual(started.all.count, 1)
+        XCTAssertGreaterThanOrEqual(started.all[0].timeIntervalSince(runAt), -0.001, "never before run-at")
+    }
+
+    func testCompletingInsideTheHandlersTransactionWritesEffectsOnce() async throws {
+        let fixture = try QueueFixture()
+        let table = TestDatabase.uniqueName("effects")
+        _ = try await fixture.pool.query("CREATE TABLE \(table) (job_id int8 NOT NULL)")
+        var handlers = JobHandlerRegistry()
+        handlers.register(Payload.self) { _, context in
+            let id = context.job.id
+            try await context.completeInTransaction { connection in
+                try connection.execute("INSERT INTO \(table) (job_id) VALUES ($1)", [id])
+            }
+        }
+        try await fixture.client.enqueue(
+            try (0..<300).map { try JobRequest(Payload(number: $0, label: ""), queue: fixture.queue) })
+        try await fixture.running(try fixture.worker(handlers, concurrency: 8)) {
+            _ = try await fixture.eventually { try await fixture.counts() == ["completed": 300] }
+        }
+        let effects = try await fixture.pool.query("SELECT count(*)::int8, count(DISTINCT job_id)::int8 FROM \(table)")
+        let (total, distinct) = try effects.first!.decode((Int64, Int64).self)
+        XCTAssertEqual(total, 300)
+        XCTAssertEqual(distinct, 300)
+    }
+
+    func testAnIdleListeningWorkerWakesOnNotifyLongBeforeItsPollInterval() async throws {
+        let fixture = try QueueFixture()
+        let started = Recorder<ContinuousClock.Instant>()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Payload.self) { _, _ in started.append(.now) }
+        let worker = try fixture.worker(handlers) { $0.pollInterval = .seconds(60); $0.stageInterval = .seconds(60) }
+        try await fixture.running(worker) {
+            try await Task.sleep(for: .milliseconds(500))  // idle: listening, first poll done
+            let enqueued = ContinuousClock.now
+            try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: ""), queue: fixture.queue))
+            let ran = try await fixture.eventually(timeout: .seconds(20)) { !started.all.isEmpty }
+            XCTAssertTrue(ran, "NOTIFY did not wake the worker (its next poll was a minute away)")
+            if let first = started.all.first { XCTAssertLessThan(first - enqueued, .seconds(20)) }
+        }
+    }
+
+    func testPollingOnlyModeStillRunsEverything() async throws {
+        let fixture = try QueueFixture()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Payload.self) { _, _ in }
+        let worker = try fixture.worker(handlers) { $0.listens = false; $0.pollInterval = .milliseconds(100) }
+        try await fixture.running(worker) {
+            try await Task.sleep(for: .milliseconds(300))
+            try await fixture.client.enqueue(
+                try (0..<20).map { try JobRequest(Payload(number: $0, label: ""), queue: fixture.queue) })
+            let done = try await fixture.eventually { try await fixture.counts() == ["completed": 20] }
+            XCTAssertTrue(done)
+        }
+    }
+
+    func testShutdownLetsRunningJobsFinishThenReleasesWhatOverrunsTheGracePeriod() async throws {
+        let fixture = try QueueFixture()
+        let finished = Recorder<Int>()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Slow.self) { arguments, _ in
+            try await Task.sleep(for: .milliseconds(arguments.ms))
+            finished.append(arguments.ms)
+        }
+        let short = try await fixture.client.enqueue(try JobRequest(Slow(ms: 300), queue: fixture.queue, priority: 0))
+        let long = try await fixture.client.enqueue(try JobRequest(Slow(ms: 60_000), queue: fixture.queue, priority: 1))
+        let worker = try fixture.worker(handlers) { $0.shutdownGracePeriod = .seconds(1) }
+        let task = Task { try await worker.run() }
+        _ = try await fixture.eventually { try await fixture.counts()["running"] == 2 }
+        worker.shutdown()
+        try await task.value
+        let shortRow = try await fixture.row(short.id)
+        XCTAssertEqual(shortRow.state, "completed", "a job finishing within the grace period completes")
+        let longRow = try await fixture.row(long.id)
+        XCTAssertEqual(longRow.state, "available", "an overrunning job goes back to the queue")
+        XCTAssertEqual(longRow.attempt, 0, "and gets its attempt back")
+        XCTAssertEqual(finished.all, [300])
+    }
+}
