@@ -1,0 +1,146 @@
+import Foundation
+import JobQueue
+import PostgresClient
+import TestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real worker processes (`queue-testbed work`) started, stopped and killed.
+final class WorkerProcessTests: XCTestCase {
+    private var logFolder = ""
+
+    override func setUp() async throws {
+        logFolder = NSTemporaryDirectory() + TestDatabase.uniqueName("worker-logs")
+        try FileManager.default.createDirectory(atPath: logFolder, withIntermediateDirectories: true)
+    }
+
+    private func startWorker(_ fixture: QueueFixture, _ extra: [String] = [], name: String) throws -> ChildProcess {
+        try ChildProcess(
+            executable: try TestDatabase.executable("queue-testbed"),
+            arguments: ["work", "--queues", fixture.queue, "--poll-interval", "0.2", "--worker-id", name] + extra,
+            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: "\(logFolder)/\(name).log")
+    }
+
+    private func logs() -> String {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: logFolder)) ?? []
+        return names.sorted().map { name in
+            let text = (try? String(contentsOfFile: "\(logFolder)/\(name)", encoding: .utf8)) ?? ""
+            return "== \(name)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// Effects of this queue's jobs: (rows, distinct jobs).
+    private func effects(_ fixture: QueueFixture) async throws -> (Int64, Int64) {
+        try await fixture.pool.query(
+            """
+            SELECT count(*)::int8, count(DISTINCT e.job_id)::int8
+            FROM testbed_effects e JOIN queue.jobs j ON j.id = e.job_id WHERE j.queue = $1
+            """, [fixture.queue]
+        ).first!.decode((Int64, Int64).self)
+    }
+
+    private func ensureEffectsTable(_ fixture: QueueFixture) async throws {
+        _ = try await fixture.pool.query(
+            "CREATE TABLE IF NOT EXISTS testbed_effects (job_id bigint NOT NULL, attempt integer NOT NULL, "
+                + "worker text NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+    }
+
+    func testEightWorkerProcessesRunEveryJobExactlyOnce() async throws {
+        let fixture = try QueueFixture()
+        try await ensureEffectsTable(fixture)
+        let jobs = Int(ProcessInfo.processInfo.environment["QUEUE_TEST_JOBS"] ?? "") ?? 20_000
+        var remaining = jobs
+        while remaining > 0 {
+            let size = min(remaining, 10_000)
+            try await fixture.client.enqueue(Array(repeating: fixture.request("testbed.effect"), count: size))
+            remaining -= size
+        }
+        let workers = try (0..<8).map { try startWorker(fixture, ["--concurrency", "4"], name: "w\($0)") }
+        let done = try await fixture.eventually(timeout: .seconds(300)) {
+            try await fixture.counts() == ["completed": jobs]
+        }
+        workers.forEach { $0.signal(SIGTERM) }
+        var statuses: [Int32] = []
+        for worker in workers { statuses.append(await worker.wait(timeout: .seconds(30)) ?? -99) }
+        let counts = try await fixture.counts()
+        XCTAssertTrue(done, "\(counts)\n\(logs())")
+        XCTAssertEqual(statuses, Array(repeating: 0, count: 8), "every worker exits 0 on SIGTERM\n\(logs())")
+        let (rows, distinct) = try await effects(fixture)
+        XCTAssertEqual(rows, Int64(jobs), "each job's effect exactly once")
+        XCTAssertEqual(distinct, Int64(jobs))
+    }
+
+    func testAKilledWorkersJobsAreRescuedAndTheirEffectsHappenOnce() async throws {
+        let fixture = try QueueFixture()
+        try await ensureEffectsTable(fixture)
+        let jobs = 60
+        try await fixture.client.enqueue(
+            Array(repeating: fixture.request("testbed.effect", #"{"sleepMs": 400}"#), count: jobs))
+        let doomed = try startWorker(fixture, ["--concurrency", "10", "--lease", "2"], name: "doomed")
+        let busy = try await fixture.eventually { try await fixture.counts()["running", default: 0] >= 10 }
+        XCTAssertTrue(busy, logs())
+        doomed.signal(SIGKILL)
+        let status = await doomed.wait()
+        XCTAssertEqual(status, 128 + SIGKILL)
+        let orphans = try await fixture.counts()["running", default: 0]
+        XCTAssertGreaterThan(orphans, 0, "the kill left jobs running")
+
+        let rescuer = try startWorker(fixture, ["--concurrency", "10", "--lease", "2"], name: "rescuer")
+        let done = try await fixture.eventually(timeout: .seconds(120)) {
+            try await fixture.counts() == ["completed": jobs]
+        }
+        rescuer.signal(SIGTERM)
+        let rescuerStatus = await rescuer.wait(timeout: .seconds(30))
+        let counts = try await fixture.counts()
+        XCTAssertTrue(done, "\(counts)\n\(logs())")
+        XCTAssertEqual(rescuerStatus, 0)
+        let (rows, distinct) = try await effects(fixture)
+        XCTAssertEqual(rows, Int64(jobs), "no effect lost, none doubled")
+        XCTAssertEqual(distinct, Int64(jobs))
+        let rescued = try await fixture.pool.query(
+            "SELECT count(*)::int8 FROM queue.jobs WHERE queue = $1 AND attempt = 2 AND errors::text LIKE '%lease expired%'",
+            [fixture.queue]
+        ).scalar(Int64.self)
+        XCTAssertEqual(rescued, Int64(orphans), "each orphan was rescued as a counted attempt")
+    }
+
+    func testSigtermLetsRunningJobsFinishAndExitsZero() async throws {
+        let fixture = try QueueFixture()
+        try await fixture.client.enqueue(Array(repeating: fixture.request("testbed.sleep", #"{"ms": 700}"#), count: 5))
+        try await fixture.client.enqueue(
+            Array(repeating: fixture.request("testbed.sleep", #"{"ms": 700}"#, runAt: Date().addingTimeInterval(3600)),
+                  count: 3))
+        let worker = try startWorker(fixture, ["--concurrency", "5"], name: "graceful")
+        let busy = try await fixture.eventually { try await fixture.counts()["running", default: 0] == 5 }
+        XCTAssertTrue(busy, logs())
+        worker.signal(SIGTERM)
+        let status = await worker.wait(timeout: .seconds(30))
+        XCTAssertEqual(status, 0, logs())
+        let counts = try await fixture.counts()
+        XCTAssertEqual(counts, ["completed": 5, "scheduled": 3])
+        XCTAssertTrue(logs().contains("shutting down"), logs())
+    }
+
+    func testBadCommandLinesFailWithAReason() async throws {
+        let cases: [([String], String)] = [
+            (["work", "--concurrency", "0"], "--concurrency must be at least 1"),
+            (["work", "--queues", "a=x"], "needs a whole number"),
+            (["work", "--database-url", "postgresql://u:hunter2@localhost/db"], "must not contain a password"),
+            (["work", "--frobnicate"], "unknown option --frobnicate"),
+            (["enqueue"], "--kind is required"),
+        ]
+        for (arguments, expected) in cases {
+            let output = "\(logFolder)/cli-\(UInt32.random(in: 0...UInt32.max)).log"
+            let process = try ChildProcess(
+                executable: try TestDatabase.executable("queue-testbed"), arguments: arguments, outputPath: output)
+            let status = await process.wait(timeout: .seconds(30))
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            XCTAssertEqual(status, 64, "\(arguments): \(text)")
+            XCTAssertTrue(text.contains(expected), "\(arguments): \(text)")
+            XCTAssertFalse(text.contains("hunter2"), "the password is never echoed")
+        }
+    }
+}
