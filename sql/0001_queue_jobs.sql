@@ -26,9 +26,10 @@ CREATE TABLE queue.jobs (
     max_attempts     integer     NOT NULL DEFAULT 20 CHECK (max_attempts >= 1),
     tags             text[]      NOT NULL DEFAULT '{}',
     unique_key       text,
-    -- Keep the unique key reserved after the job finished (until it is pruned),
-    -- e.g. "this cron tick was enqueued", not only while it is pending or running.
-    unique_retained  boolean     NOT NULL DEFAULT false,
+    -- Which states hold the unique key: 'pending' (scheduled, available, retryable),
+    -- 'active' (pending or running) or 'always' (every state, until the row is
+    -- pruned — e.g. "this cron tick was enqueued").
+    unique_scope     text        NOT NULL DEFAULT 'active' CHECK (unique_scope IN ('pending', 'active', 'always')),
     -- One entry per failed attempt: {attempt, at, error, worker}.
     errors           jsonb       NOT NULL DEFAULT '[]'::jsonb,
     -- The current claim: a fresh lease_id per claim fences complete/fail/snooze/
@@ -63,11 +64,12 @@ CREATE INDEX jobs_finalized_idx ON queue.jobs (finalized_at)
     WHERE finalized_at IS NOT NULL;
 CREATE INDEX jobs_kind_state_idx ON queue.jobs (kind, state);
 
--- A unique key is taken while its job is pending or running, and for good when
--- the job asked for it to be retained.
+-- A unique key is taken while its job is in a state its scope covers.
 CREATE UNIQUE INDEX jobs_unique_key_idx ON queue.jobs (unique_key)
-    WHERE unique_key IS NOT NULL
-      AND (unique_retained OR state IN ('scheduled', 'available', 'running', 'retryable'));
+    WHERE unique_key IS NOT NULL AND (
+        unique_scope = 'always'
+        OR (unique_scope = 'active' AND state IN ('scheduled', 'available', 'running', 'retryable'))
+        OR (unique_scope = 'pending' AND state IN ('scheduled', 'available', 'retryable')));
 
 -- Hot table: small fill factor headroom for HOT updates of state/lease columns.
 ALTER TABLE queue.jobs SET (fillfactor = 80);

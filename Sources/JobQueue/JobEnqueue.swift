@@ -29,7 +29,7 @@ extension PostgresConnection {
                 requests.map(\.kind), requests.map(\.queue), requests.map(\.argumentsJSON),
                 requests.map { Int64($0.priority) }, requests.map { $0.runAt.map(JobTime.microseconds) },
                 requests.map { Int64($0.maxAttempts) }, tags, requests.map(\.uniqueKey),
-                requests.map(\.retainUniqueKey),
+                requests.map(\.uniqueScope.rawValue),
             ])
         var results = [EnqueueResult?](repeating: nil, count: requests.count)
         for row in result.rows {
@@ -66,23 +66,25 @@ enum JobEnqueueStatements {
         WITH input AS (
             SELECT i.*, nextval('queue.jobs_id_seq') AS id
             FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::text[],
-                        $8::text[], $9::bool[])
+                        $8::text[], $9::text[])
                  WITH ORDINALITY AS i(kind, queue, args, priority, run_at_us, max_attempts, tags, unique_key,
-                                      unique_retained, ordinal)
+                                      unique_scope, ordinal)
         ), timed AS (
             SELECT input.*, COALESCE(timestamptz 'epoch' + run_at_us * interval '1 microsecond', now()) AS run_at
             FROM input
         ), inserted AS (
             INSERT INTO queue.jobs (id, kind, queue, args, priority, run_at, max_attempts, tags, unique_key,
-                                    unique_retained, state)
+                                    unique_scope, state)
             OVERRIDING SYSTEM VALUE
             SELECT id, kind, queue, args::jsonb, priority::int2, run_at, max_attempts::int4,
-                   ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), unique_key, unique_retained,
+                   ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), unique_key, unique_scope,
                    CASE WHEN run_at > now() THEN 'scheduled' ELSE 'available' END
             FROM timed
             ORDER BY ordinal
-            ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
-                AND (unique_retained OR state IN ('scheduled', 'available', 'running', 'retryable'))
+            ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND (
+                unique_scope = 'always'
+                OR (unique_scope = 'active' AND state IN ('scheduled', 'available', 'running', 'retryable'))
+                OR (unique_scope = 'pending' AND state IN ('scheduled', 'available', 'retryable')))
             DO NOTHING
             RETURNING id, queue, state
         ), woken AS (
@@ -96,7 +98,9 @@ enum JobEnqueueStatements {
 
     static let uniqueHolders = """
         SELECT unique_key, id FROM queue.jobs
-        WHERE unique_key = ANY($1::text[])
-          AND (unique_retained OR state IN ('scheduled', 'available', 'running', 'retryable'))
+        WHERE unique_key = ANY($1::text[]) AND (
+            unique_scope = 'always'
+            OR (unique_scope = 'active' AND state IN ('scheduled', 'available', 'running', 'retryable'))
+            OR (unique_scope = 'pending' AND state IN ('scheduled', 'available', 'retryable')))
         """
 }

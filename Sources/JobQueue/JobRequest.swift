@@ -12,10 +12,10 @@ public struct JobRequest: Sendable {
     public var runAt: Date?
     public var maxAttempts: Int
     public var tags: [String]
-    /// At most one job per key while pending or running (see `retainUniqueKey`).
+    /// At most one job per key among the jobs in `uniqueScope`'s states; enqueueing
+    /// a duplicate returns the existing job instead of failing.
     public var uniqueKey: String?
-    /// Keep the key taken after the job finished too (until it is pruned).
-    public var retainUniqueKey: Bool
+    public var uniqueScope: UniqueScope
 
     public static let defaultQueue = "default"
     public static let defaultMaxAttempts = 20
@@ -23,7 +23,7 @@ public struct JobRequest: Sendable {
     public init(
         kind: String, argumentsJSON: String = "{}", queue: String = JobRequest.defaultQueue, priority: Int = 0,
         runAt: Date? = nil, maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [],
-        uniqueKey: String? = nil, retainUniqueKey: Bool = false
+        uniqueKey: String? = nil, uniqueScope: UniqueScope = .active
     ) {
         self.kind = kind
         self.argumentsJSON = argumentsJSON
@@ -33,20 +33,20 @@ public struct JobRequest: Sendable {
         self.maxAttempts = maxAttempts
         self.tags = tags
         self.uniqueKey = uniqueKey
-        self.retainUniqueKey = retainUniqueKey
+        self.uniqueScope = uniqueScope
     }
 
     /// A job of `Arguments.kind` with typed arguments encoded as JSON.
     public init<Arguments: JobArguments>(
         _ arguments: Arguments, queue: String = JobRequest.defaultQueue, priority: Int = 0, runAt: Date? = nil,
         maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [], uniqueKey: String? = nil,
-        retainUniqueKey: Bool = false
+        uniqueScope: UniqueScope = .active
     ) throws {
         let data = try JobJSON.encoder.encode(arguments)
         self.init(
             kind: Arguments.kind, argumentsJSON: String(decoding: data, as: UTF8.self), queue: queue,
             priority: priority, runAt: runAt, maxAttempts: maxAttempts, tags: tags, uniqueKey: uniqueKey,
-            retainUniqueKey: retainUniqueKey)
+            uniqueScope: uniqueScope)
     }
 
     /// Checks what the database would reject, with a message a caller can act on.
@@ -75,6 +75,17 @@ public struct JobRequest: Sendable {
 
     /// Arguments larger than this are refused: job rows stay small and fast to claim.
     public static let maxArgumentsBytes = 256 * 1024
+}
+
+/// Which of a job's states hold its unique key.
+public enum UniqueScope: String, Sendable, Codable {
+    /// Scheduled, available or retryable: a new job may be enqueued once the previous
+    /// one has started (debounce).
+    case pending
+    /// Pending or running (the default): one job per key at a time.
+    case active
+    /// Every state, until the row is pruned: e.g. once per cron tick or per period.
+    case always
 }
 
 /// The JSON coders for job arguments: ISO 8601 dates, sorted keys (stable text).

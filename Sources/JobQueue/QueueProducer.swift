@@ -115,9 +115,9 @@ final class QueueProducer: Sendable {
         case (_, .leaseLost?):
             log.warning("job stopped: lease lost, its outcome is left to the attempt that owns it", fields)
         case (.success, _) where completion.isCompleted:
-            log.debug("job completed", fields)
+            log.info("job completed", fields)
         case (.success, _):
-            log.debug("job completed", fields)
+            log.info("job completed", fields)
             await finish(execution, .completed)
         case (.failure, .shutdown?):
             log.info("job released at shutdown", fields)
