@@ -26,10 +26,11 @@ CREATE TABLE queue.jobs (
     max_attempts     integer     NOT NULL DEFAULT 20 CHECK (max_attempts >= 1),
     tags             text[]      NOT NULL DEFAULT '{}',
     unique_key       text,
-    -- Which states hold the unique key: 'pending' (scheduled, available, retryable),
-    -- 'active' (pending or running) or 'always' (every state, until the row is
-    -- pruned — e.g. "this cron tick was enqueued").
-    unique_scope     text        NOT NULL DEFAULT 'active' CHECK (unique_scope IN ('pending', 'active', 'always')),
+    -- Which states hold the unique key: 'active' (every state but completed,
+    -- cancelled and discarded) or 'always' (every state, until the row is pruned —
+    -- e.g. "this cron tick was enqueued"). No scope leaves out 'running': a running
+    -- job that fails goes back to waiting and must still own its key.
+    unique_scope     text        NOT NULL DEFAULT 'active' CHECK (unique_scope IN ('active', 'always')),
     -- One entry per failed attempt: {attempt, at, error, worker}.
     errors           jsonb       NOT NULL DEFAULT '[]'::jsonb,
     -- The current claim: a fresh lease_id per claim fences complete/fail/snooze/
@@ -67,9 +68,7 @@ CREATE INDEX jobs_kind_state_idx ON queue.jobs (kind, state);
 -- A unique key is taken while its job is in a state its scope covers.
 CREATE UNIQUE INDEX jobs_unique_key_idx ON queue.jobs (unique_key)
     WHERE unique_key IS NOT NULL AND (
-        unique_scope = 'always'
-        OR (unique_scope = 'active' AND state IN ('scheduled', 'available', 'running', 'retryable'))
-        OR (unique_scope = 'pending' AND state IN ('scheduled', 'available', 'retryable')));
+        unique_scope = 'always' OR state IN ('scheduled', 'available', 'running', 'retryable'));
 
 -- Hot table: small fill factor headroom for HOT updates of state/lease columns.
 ALTER TABLE queue.jobs SET (fillfactor = 80);

@@ -15,6 +15,8 @@ public struct ClaimedJob: Sendable {
     public var tags: [String]
     public var createdAt: Date
     public var runAt: Date
+    /// Must start by then (see `JobRequest.deadline`).
+    public var deadline: Date?
 
     public var isLastAttempt: Bool { attempt >= maxAttempts }
 }

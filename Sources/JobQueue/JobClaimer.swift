@@ -6,12 +6,29 @@ enum JobClaimer {
     /// Locks up to $2 runnable jobs with SKIP LOCKED through the partial index on
     /// available rows, and leases them in the same statement: a new lease id per claim
     /// (the fencing token), attempt + 1, and a lease that heartbeats must renew.
-    static let claim = """
+    /// A paused queue yields nothing (checked in the statement, so a pause holds for
+    /// every process at once).
+    static let claim = claimStatement(limit: "$2")
+
+    /// For a queue with a concurrency limit across processes: runs after the queue's
+    /// claim lock is taken in the same transaction, so its snapshot sees every
+    /// committed claim and the running count is exact.
+    static let claimWithinLimit = claimStatement(limit: """
+        LEAST($2, GREATEST(0,
+            COALESCE((SELECT concurrency_limit FROM queue.queues WHERE name = $1), 2147483647)
+            - (SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'running')))
+        """)
+
+    static let lockQueueClaims = "SELECT pg_advisory_xact_lock(hashtext('queue.claim'), hashtext($1))"
+
+    private static func claimStatement(limit: String) -> String {
+        """
         WITH picked AS (
             SELECT id FROM queue.jobs
             WHERE state = 'available' AND queue = $1
+              AND NOT EXISTS (SELECT 1 FROM queue.queues WHERE name = $1 AND paused)
             ORDER BY priority, run_at, id
-            LIMIT $2
+            LIMIT \(limit)
             FOR UPDATE SKIP LOCKED
         )
         UPDATE queue.jobs AS j SET
@@ -24,14 +41,24 @@ enum JobClaimer {
         FROM picked
         WHERE j.id = picked.id
         RETURNING j.id, j.lease_id, j.kind, j.queue, j.args::text, j.attempt, j.max_attempts, j.priority,
-                  j.tags, j.created_at, j.run_at
+                  j.tags, j.created_at, j.run_at, j.deadline_at
         """
+    }
 
     static func claim(
-        queue: String, limit: Int, workerID: String, lease: Duration, on database: PostgresPool
+        queue: String, limit: Int, workerID: String, lease: Duration, withinQueueLimit: Bool = false,
+        on database: PostgresPool
     ) async throws -> [ClaimedJob] {
-        let leaseMilliseconds = lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
-        let result = try await database.query(claim, [queue, Int64(limit), workerID, leaseMilliseconds])
+        let parameters: [any PostgresEncodable] = [queue, Int64(limit), workerID, lease.milliseconds]
+        let result: PostgresResult
+        if withinQueueLimit {
+            result = try await database.withTransaction { connection in
+                try connection.query(lockQueueClaims, [queue])
+                return try connection.query(claimWithinLimit, parameters)
+            }
+        } else {
+            result = try await database.query(claim, parameters)
+        }
         return try result.rows.map { row in
             let (id, leaseID, kind, queue, args, attempt, maxAttempts, priority) = try row.decode(
                 (Int64, Int64, String, String, String, Int32, Int32, Int16).self)
@@ -39,7 +66,7 @@ enum JobClaimer {
                 id: id, lease: JobLease(jobID: id, leaseID: leaseID), kind: kind, queue: queue, argumentsJSON: args,
                 attempt: Int(attempt), maxAttempts: Int(maxAttempts), priority: Int(priority),
                 tags: try row.decode(8, as: [String].self), createdAt: try row.decode(9, as: Date.self),
-                runAt: try row.decode(10, as: Date.self))
+                runAt: try row.decode(10, as: Date.self), deadline: try row.decode(11, as: Date?.self))
         }.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
     }
 }

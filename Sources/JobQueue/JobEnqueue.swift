@@ -21,15 +21,19 @@ extension PostgresConnection {
     /// delivered when the transaction commits.
     public func enqueue(_ requests: [JobRequest]) throws -> [EnqueueResult] {
         guard !requests.isEmpty else { return [] }
-        for request in requests { try request.validate() }
+        for request in requests { try request.validateForEnqueue() }
         let tags = try requests.map { String(decoding: try JobJSON.encoder.encode($0.tags), as: UTF8.self) }
+        let dependencies = try requests.map {
+            String(decoding: try JobJSON.encoder.encode($0.dependsOn), as: UTF8.self)
+        }
         let result = try query(
             JobEnqueueStatements.insert,
             [
                 requests.map(\.kind), requests.map(\.queue), requests.map(\.argumentsJSON),
                 requests.map { Int64($0.priority) }, requests.map { $0.runAt.map(JobTime.microseconds) },
                 requests.map { Int64($0.maxAttempts) }, tags, requests.map(\.uniqueKey),
-                requests.map(\.uniqueScope.rawValue),
+                requests.map(\.uniqueScope.rawValue), requests.map { $0.deadline.map(JobTime.microseconds) },
+                dependencies, requests.map(\.batchID), requests.map(\.callbackForBatch),
             ])
         var results = [EnqueueResult?](repeating: nil, count: requests.count)
         for row in result.rows {
@@ -57,6 +61,13 @@ extension PostgresConnection {
 }
 
 enum JobEnqueueStatements {
+    /// The states in which a job holds its unique key, per scope (the predicate of
+    /// the partial unique index `jobs_unique_key_idx`, which ON CONFLICT must repeat).
+    static let holdsUniqueKey = """
+        unique_key IS NOT NULL AND (
+            unique_scope = 'always' OR state IN ('pending', 'scheduled', 'available', 'running', 'retryable'))
+        """
+
     /// One row per request (arrays zipped by `unnest`). Ids are drawn from the
     /// identity sequence up front so each result maps back to its request. A unique
     /// key already taken skips the row (`ON CONFLICT DO NOTHING`); the caller then
@@ -66,25 +77,28 @@ enum JobEnqueueStatements {
         WITH input AS (
             SELECT i.*, nextval('queue.jobs_id_seq') AS id
             FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::text[],
-                        $8::text[], $9::text[])
+                        $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[], $13::text[])
                  WITH ORDINALITY AS i(kind, queue, args, priority, run_at_us, max_attempts, tags, unique_key,
-                                      unique_scope, ordinal)
+                                      unique_scope, deadline_us, depends_on, batch_id, callback_for_batch, ordinal)
         ), timed AS (
-            SELECT input.*, COALESCE(timestamptz 'epoch' + run_at_us * interval '1 microsecond', now()) AS run_at
+            SELECT input.*,
+                   COALESCE(timestamptz 'epoch' + run_at_us * interval '1 microsecond', now()) AS run_at,
+                   ARRAY(SELECT jsonb_array_elements_text(depends_on::jsonb)::int8) AS dependencies
             FROM input
         ), inserted AS (
             INSERT INTO queue.jobs (id, kind, queue, args, priority, run_at, max_attempts, tags, unique_key,
-                                    unique_scope, state)
+                                    unique_scope, deadline_at, depends_on, batch_id, callback_for_batch, state)
             OVERRIDING SYSTEM VALUE
             SELECT id, kind, queue, args::jsonb, priority::int2, run_at, max_attempts::int4,
                    ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), unique_key, unique_scope,
-                   CASE WHEN run_at > now() THEN 'scheduled' ELSE 'available' END
+                   timestamptz 'epoch' + deadline_us * interval '1 microsecond', dependencies, batch_id,
+                   callback_for_batch,
+                   CASE WHEN cardinality(dependencies) > 0 OR callback_for_batch IS NOT NULL THEN 'pending'
+                        WHEN run_at > now() THEN 'scheduled'
+                        ELSE 'available' END
             FROM timed
             ORDER BY ordinal
-            ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND (
-                unique_scope = 'always'
-                OR (unique_scope = 'active' AND state IN ('scheduled', 'available', 'running', 'retryable'))
-                OR (unique_scope = 'pending' AND state IN ('scheduled', 'available', 'retryable')))
+            ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
             DO NOTHING
             RETURNING id, queue, state
         ), woken AS (
@@ -98,9 +112,6 @@ enum JobEnqueueStatements {
 
     static let uniqueHolders = """
         SELECT unique_key, id FROM queue.jobs
-        WHERE unique_key = ANY($1::text[]) AND (
-            unique_scope = 'always'
-            OR (unique_scope = 'active' AND state IN ('scheduled', 'available', 'running', 'retryable'))
-            OR (unique_scope = 'pending' AND state IN ('scheduled', 'available', 'retryable')))
+        WHERE unique_key = ANY($1::text[]) AND \(holdsUniqueKey)
         """
 }

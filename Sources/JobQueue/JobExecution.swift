@@ -7,6 +7,8 @@ final class JobExecution: Sendable {
         case timedOut(Duration)
         case leaseLost
         case shutdown
+        /// An operator asked to cancel the running job (`jobsctl jobs cancel`).
+        case cancelRequested
     }
 
     private struct State {

@@ -16,6 +16,16 @@ public struct JobRequest: Sendable {
     /// a duplicate returns the existing job instead of failing.
     public var uniqueKey: String?
     public var uniqueScope: UniqueScope
+    /// Not started by then → discarded as expired.
+    public var deadline: Date?
+    /// Runs only after all these jobs completed; cancelled if one of them fails for good.
+    public var dependsOn: [Int64]
+    /// Groups jobs for a batch callback.
+    public var batchID: String?
+    /// Makes this job the callback of a batch: it runs once every job of the batch
+    /// has finished, with `{"batch": {"completed": n, "discarded": n, "cancelled": n}}`
+    /// merged into its arguments.
+    public var callbackForBatch: String?
 
     public static let defaultQueue = "default"
     public static let defaultMaxAttempts = 20
@@ -23,7 +33,8 @@ public struct JobRequest: Sendable {
     public init(
         kind: String, argumentsJSON: String = "{}", queue: String = JobRequest.defaultQueue, priority: Int = 0,
         runAt: Date? = nil, maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [],
-        uniqueKey: String? = nil, uniqueScope: UniqueScope = .active
+        uniqueKey: String? = nil, uniqueScope: UniqueScope = .active, deadline: Date? = nil,
+        dependsOn: [Int64] = [], batchID: String? = nil, callbackForBatch: String? = nil
     ) {
         self.kind = kind
         self.argumentsJSON = argumentsJSON
@@ -34,23 +45,29 @@ public struct JobRequest: Sendable {
         self.tags = tags
         self.uniqueKey = uniqueKey
         self.uniqueScope = uniqueScope
+        self.deadline = deadline
+        self.dependsOn = dependsOn
+        self.batchID = batchID
+        self.callbackForBatch = callbackForBatch
     }
 
     /// A job of `Arguments.kind` with typed arguments encoded as JSON.
     public init<Arguments: JobArguments>(
         _ arguments: Arguments, queue: String = JobRequest.defaultQueue, priority: Int = 0, runAt: Date? = nil,
         maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [], uniqueKey: String? = nil,
-        uniqueScope: UniqueScope = .active
+        uniqueScope: UniqueScope = .active, deadline: Date? = nil, dependsOn: [Int64] = [], batchID: String? = nil,
+        callbackForBatch: String? = nil
     ) throws {
         let data = try JobJSON.encoder.encode(arguments)
         self.init(
             kind: Arguments.kind, argumentsJSON: String(decoding: data, as: UTF8.self), queue: queue,
             priority: priority, runAt: runAt, maxAttempts: maxAttempts, tags: tags, uniqueKey: uniqueKey,
-            uniqueScope: uniqueScope)
+            uniqueScope: uniqueScope, deadline: deadline, dependsOn: dependsOn, batchID: batchID,
+            callbackForBatch: callbackForBatch)
     }
 
     /// Checks what the database would reject, with a message a caller can act on.
-    func validate() throws {
+    public func validateForEnqueue() throws {
         if kind.isEmpty || kind.count > 200 { throw JobQueueError.invalidJob("kind must be 1 to 200 characters") }
         if queue.isEmpty || queue.count > 100 { throw JobQueueError.invalidJob("queue must be 1 to 100 characters") }
         if !(0...Int(Int16.max)).contains(priority) {
@@ -68,6 +85,9 @@ public struct JobRequest: Sendable {
         else {
             throw JobQueueError.invalidJob("arguments are not valid JSON: \(argumentsJSON.prefix(80))")
         }
+        if !dependsOn.isEmpty && callbackForBatch != nil {
+            throw JobQueueError.invalidJob("a batch callback cannot also depend on jobs; put it in the batch's workflow")
+        }
         if argumentsJSON.contains("\u{0}") || argumentsJSON.contains("\\u0000") {
             throw JobQueueError.invalidJob("arguments contain a NUL character, which PostgreSQL cannot store in jsonb")
         }
@@ -78,11 +98,11 @@ public struct JobRequest: Sendable {
 }
 
 /// Which of a job's states hold its unique key.
+///
+/// There is deliberately no scope that leaves out `running`: a running job that
+/// fails returns to waiting and must still own its key, or two jobs would hold it.
 public enum UniqueScope: String, Sendable, Codable {
-    /// Scheduled, available or retryable: a new job may be enqueued once the previous
-    /// one has started (debounce).
-    case pending
-    /// Pending or running (the default): one job per key at a time.
+    /// Waiting or running (the default): one unfinished job per key at a time.
     case active
     /// Every state, until the row is pruned: e.g. once per cron tick or per period.
     case always

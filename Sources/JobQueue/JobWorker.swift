@@ -17,12 +17,14 @@ public final class JobWorker: Sendable {
     private let listenerWakeup: PostgresWakeup
     private let shutdownSignal = WakeSignal()
     private let shuttingDown = Mutex(false)
+    private let periodicJobs: [PeriodicJob]
 
     public init(
-        database: PostgresConfiguration, handlers: JobHandlerRegistry,
+        database: PostgresConfiguration, handlers: JobHandlerRegistry, periodicJobs: [PeriodicJob] = [],
         configuration: WorkerConfiguration = WorkerConfiguration(), log: JobLog = JobLog()
     ) throws {
         self.configuration = configuration
+        self.periodicJobs = periodicJobs
         self.databaseConfiguration = database
         var log = log
         log.fields.append(("worker", configuration.workerID))
@@ -76,6 +78,9 @@ public final class JobWorker: Sendable {
                 ).run()
             }
             services.addTask { await self.maintain() }
+            if configuration.runsLeaderServices {
+                services.addTask { await self.lead() }
+            }
             if configuration.listens {
                 services.addTask {
                     await JobNotificationListener(
@@ -95,6 +100,53 @@ public final class JobWorker: Sendable {
         }
         await environment.database.closeIdle()
         log.info("worker stopped", [("fenced_outcomes", "\(await environment.acknowledger.fencedCount)")])
+    }
+
+    /// While this process holds the leader lease: periodic jobs, workflow
+    /// resolution and deadlines, priority aging, and retention.
+    private func lead() async {
+        let log = environment.log
+        let database = environment.database
+        let lease = LeaderLease(
+            name: "maintenance", holder: configuration.workerID, duration: max(configuration.leaderInterval * 10, .seconds(5)))
+        let scheduler = CronScheduler(jobs: periodicJobs, log: log)
+        let clock = ContinuousClock()
+        var leading = false
+        var nextRetention = clock.now
+        while !Task.isCancelled {
+            do {
+                let acquired = try await lease.tryAcquire(on: database)
+                if acquired != leading {
+                    log.info(acquired ? "became leader" : "lost leadership", [("service", lease.name)])
+                }
+                leading = acquired
+            } catch {
+                if leading { log.error("leader lease renewal failed", [("error", "\(error)")]) }
+                leading = false
+            }
+            if leading {
+                await runLogged("periodic jobs") { try await scheduler.tick(on: database) }
+                await runLogged("workflow resolution") { _ = try await WorkflowResolver.resolve(on: database) }
+                await runLogged("priority aging") { _ = try await PriorityAging.run(on: database) }
+                if clock.now >= nextRetention {
+                    nextRetention = clock.now + configuration.retentionInterval
+                    await runLogged("retention") {
+                        let deleted = try await self.configuration.retention.prune(on: database)
+                        if deleted > 0 { log.info("pruned finished jobs", [("deleted", "\(deleted)")]) }
+                    }
+                }
+            }
+            try? await Task.sleep(for: configuration.leaderInterval)
+        }
+        if leading { await lease.resign(on: database) }
+    }
+
+    private func runLogged(_ service: String, _ body: () async throws -> Void) async {
+        do {
+            try await body()
+        } catch {
+            environment.log.error("\(service) failed", [("error", "\(error)")])
+        }
     }
 
     /// Stages due jobs and rescues lapsed leases on their own timers.

@@ -31,15 +31,20 @@ final class QueueProducer: Sendable {
     func run() async {
         await withDiscardingTaskGroup { group in
             var failures = 0
+            var settings = QueueSettings.unknown
             while !isStopping {
+                if settings.isStale {
+                    settings = (try? await QueueSettings.read(queue, on: environment.database)) ?? settings
+                }
                 let free = concurrency - inFlight.withLock { $0 }
                 var claimedFull = false
-                if free > 0 {
+                if free > 0 && !settings.paused {
                     let limit = min(free, environment.configuration.claimBatchSize)
                     do {
                         let jobs = try await JobClaimer.claim(
                             queue: queue, limit: limit, workerID: environment.configuration.workerID,
-                            lease: environment.configuration.leaseDuration, on: environment.database)
+                            lease: environment.configuration.leaseDuration,
+                            withinQueueLimit: settings.hasConcurrencyLimit, on: environment.database)
                         failures = 0
                         claimedFull = jobs.count == limit
                         inFlight.withLock { $0 += jobs.count }
@@ -91,6 +96,10 @@ final class QueueProducer: Sendable {
             await finish(execution, .discarded(error: "unknown job kind \"\(job.kind)\"; this worker handles: \(known)"))
             return
         }
+        if let deadline = job.deadline, deadline < Date() {
+            await finish(execution, .discarded(error: "expired: not started by its deadline \(deadline)"))
+            return
+        }
         let completion = CompletionMarker()
         let context = JobContext(
             job: job, database: environment.database, workerID: environment.configuration.workerID, log: log,
@@ -119,6 +128,9 @@ final class QueueProducer: Sendable {
         case (.success, _):
             log.info("job completed", fields)
             await finish(execution, .completed)
+        case (.failure, .cancelRequested?):
+            log.info("job cancelled on request", fields)
+            await finish(execution, .cancelled(reason: "cancelled on request while running"))
         case (.failure, .shutdown?):
             log.info("job released at shutdown", fields)
             await finish(execution, .released)

@@ -32,10 +32,3 @@ public struct RetryPolicy: Sendable, Equatable {
         return result
     }
 }
-
-extension Duration {
-    /// Seconds as a Double (for arithmetic on delays).
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

@@ -27,12 +27,21 @@ public struct WorkerConfiguration: Sendable {
     /// Database connections this worker opens (claims, outcomes, heartbeats,
     /// maintenance, and handlers that use `JobContext.database`).
     public var maxConnections: Int
+    /// Take part in the leader election for the singleton services (periodic jobs,
+    /// workflows, deadlines, priority aging, retention).
+    public var runsLeaderServices: Bool
+    /// How often the leader runs its services (and renews its lease).
+    public var leaderInterval: Duration
+    public var retention: RetentionPolicy
+    public var retentionInterval: Duration
 
     public init(
         queues: [String: Int] = [JobRequest.defaultQueue: 10], workerID: String = WorkerConfiguration.defaultWorkerID(),
         pollInterval: Duration = .seconds(1), listens: Bool = true, leaseDuration: Duration = .seconds(15),
         heartbeatInterval: Duration? = nil, rescueInterval: Duration = .seconds(2), stageInterval: Duration = .seconds(1),
-        shutdownGracePeriod: Duration = .seconds(25), claimBatchSize: Int = 20, maxConnections: Int? = nil
+        shutdownGracePeriod: Duration = .seconds(25), claimBatchSize: Int = 20, maxConnections: Int? = nil,
+        runsLeaderServices: Bool = true, leaderInterval: Duration = .seconds(1),
+        retention: RetentionPolicy = RetentionPolicy(), retentionInterval: Duration = .seconds(60)
     ) {
         self.queues = queues
         self.workerID = workerID
@@ -45,6 +54,10 @@ public struct WorkerConfiguration: Sendable {
         self.shutdownGracePeriod = shutdownGracePeriod
         self.claimBatchSize = max(1, claimBatchSize)
         self.maxConnections = maxConnections ?? min(4 + queues.count + queues.values.reduce(0, +) / 4, 32)
+        self.runsLeaderServices = runsLeaderServices
+        self.leaderInterval = leaderInterval
+        self.retention = retention
+        self.retentionInterval = retentionInterval
     }
 
     /// host-pid, unique per process on a host.

@@ -9,5 +9,8 @@ struct Jobsctl: CommandGroup {
 
         Usage: jobsctl COMMAND [OPTIONS]
         """
-    static let subcommands: [any CommandDescription.Type] = [MigrateCommand.self]
+    static let subcommands: [any CommandDescription.Type] = [
+        MigrateCommand.self, EnqueueCommand.self, JobsCommand.self, QueuesCommand.self, StatsCommand.self,
+        CronCommand.self,
+    ]
 }

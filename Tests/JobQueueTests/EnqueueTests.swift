@@ -119,18 +119,6 @@ final class EnqueueTests: XCTestCase {
             "UPDATE queue.jobs SET state = 'completed', finalized_at = now() WHERE id = $1", [tick.id])
         let again = try await fixture.client.enqueue(retained)
         XCTAssertEqual(again, EnqueueResult(id: tick.id, inserted: false))
-
-        // A pending-scope key frees up as soon as its job starts running.
-        var debounced = fixture.request("test.unique")
-        debounced.uniqueKey = "debounce-\(fixture.queue)"
-        debounced.uniqueScope = .pending
-        let waiting = try await fixture.client.enqueue(debounced)
-        let duplicate = try await fixture.client.enqueue(debounced)
-        XCTAssertEqual(duplicate, EnqueueResult(id: waiting.id, inserted: false))
-        _ = try await fixture.pool.query(
-            "UPDATE queue.jobs SET state = 'running', lease_id = 1, lease_expires_at = now() WHERE id = $1", [waiting.id])
-        let next = try await fixture.client.enqueue(debounced)
-        XCTAssertTrue(next.inserted)
     }
 
     func testUniqueKeyUnderConcurrentEnqueuersInsertsOnce() async throws {

@@ -1,0 +1,31 @@
+import PostgresClient
+
+/// Elects one process to run the singleton services (scheduler, workflow
+/// resolution, retention, priority aging) through a leased row: the holder renews
+/// it; if the holder dies, another process takes over once the lease lapsed.
+/// A leased row (rather than a session advisory lock) keeps working behind
+/// transaction-pooling proxies and shows who leads in `jobsctl queues list`.
+struct LeaderLease: Sendable {
+    let name: String
+    let holder: String
+    let duration: Duration
+
+    static let acquire = """
+        INSERT INTO queue.leaders (name, holder, expires_at)
+        VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+        ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+        WHERE queue.leaders.holder = EXCLUDED.holder OR queue.leaders.expires_at < now()
+        RETURNING holder
+        """
+
+    static let resign = "DELETE FROM queue.leaders WHERE name = $1 AND holder = $2"
+
+    /// True when this process holds (or just renewed) the lease.
+    func tryAcquire(on database: PostgresPool) async throws -> Bool {
+        try await database.query(Self.acquire, [name, holder, duration.milliseconds]).rowCount == 1
+    }
+
+    func resign(on database: PostgresPool) async {
+        _ = try? await database.query(Self.resign, [name, holder])
+    }
+}

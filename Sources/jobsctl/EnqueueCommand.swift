@@ -1,0 +1,103 @@
+import CleaningPlatform
+import CommandLineInterface
+import Foundation
+import JobQueue
+import PostgresClient
+
+/// `jobsctl enqueue KIND --args JSON …`
+struct EnqueueCommand: Command {
+    static let name = "enqueue"
+    static let summary = "enqueue one job"
+    static let help = """
+        Usage: jobsctl enqueue KIND [--args JSON] [--queue Q] [--priority N] [--run-at TIME]
+                               [--unique-key KEY] [--max-attempts N] [--tag TAG]... [--json]
+
+        Enqueues one job and prints its id; with a unique key that is already taken,
+        prints the existing job's id instead.
+
+        Options:
+          --args JSON          the job's arguments (default {})
+          --queue Q            queue (default: default)
+          --priority N         0 (most urgent, the default) to 32767
+          --run-at TIME        ISO 8601 time (2026-11-23T10:00:00+08:00) or a delay: +30s, +10m, +2h, +1d
+          --unique-key KEY     at most one pending or running job with this key
+          --max-attempts N     attempts before it is discarded (default 20)
+          --tag TAG            repeatable
+        \(OutputFormat.help)
+        \(DatabaseOptions.help)
+        """
+
+    let request: JobRequest
+    let format: OutputFormat
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        let command = arguments.commandName
+        let kind = try arguments.required("KIND (one of: \(Self.knownKinds.joined(separator: ", ")))")
+        guard Self.knownKinds.contains(kind) else {
+            throw CommandError.usage(
+                "unknown kind \"\(kind)\"; known kinds: \(Self.knownKinds.joined(separator: ", "))", command: command)
+        }
+        let json = try arguments.option("--args") ?? "{}"
+        guard let data = json.data(using: .utf8),
+            (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
+        else {
+            throw CommandError.usage("--args is not valid JSON: \(json.prefix(80))", command: command)
+        }
+        let runAt = try (try arguments.option("--run-at")).map { try Self.parseTime($0, command: command) }
+        var request = JobRequest(
+            kind: kind, argumentsJSON: json, queue: try arguments.option("--queue") ?? JobRequest.defaultQueue,
+            priority: try arguments.option("--priority", as: Int.self) ?? 0, runAt: runAt,
+            maxAttempts: try arguments.option("--max-attempts", as: Int.self) ?? JobRequest.defaultMaxAttempts,
+            tags: try arguments.options("--tag"), uniqueKey: try arguments.option("--unique-key"))
+        do {
+            try request.validateForEnqueue()
+        } catch let error as JobQueueError {
+            throw CommandError.usage("\(error)", command: command)
+        }
+        request.argumentsJSON = json
+        self.request = request
+        format = OutputFormat(arguments: &arguments)
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+    }
+
+    static var knownKinds: [String] { PlatformJobs.handlers().kinds }
+
+    func run() async throws {
+        let pool = PostgresPool(configuration: database.configuration, maxConnections: 1)
+        let result = try await JobQueueClient(database: pool).enqueue(request)
+        switch format {
+        case .json:
+            struct Output: Encodable { var id: Int64; var inserted: Bool }
+            print(try OutputFormat.json(Output(id: result.id, inserted: result.inserted)))
+        case .table:
+            if result.inserted {
+                print(result.id)
+            } else {
+                print(result.id)
+                CommandRunner.writeError("note: job \(result.id) already holds unique key \"\(request.uniqueKey ?? "")\"")
+            }
+        }
+    }
+
+    /// ISO 8601 with a zone, or +N followed by s, m, h or d.
+    static func parseTime(_ text: String, command: String) throws -> Date {
+        if text.hasPrefix("+"), let unit = text.last, let amount = Double(text.dropFirst().dropLast()), amount >= 0 {
+            let seconds: Double? = switch unit {
+            case "s": amount
+            case "m": amount * 60
+            case "h": amount * 3600
+            case "d": amount * 86_400
+            default: nil
+            }
+            if let seconds { return Date().addingTimeInterval(seconds) }
+        }
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        throw CommandError.usage(
+            "--run-at \"\(text)\" is neither an ISO 8601 time with a zone (2026-11-23T10:00:00+08:00) "
+                + "nor a delay like +10m", command: command)
+    }
+}

@@ -1,0 +1,177 @@
+import CommandLineInterface
+import JobQueue
+
+/// `jobsctl queues list|pause|resume|limit|aging`
+struct QueuesCommand: CommandGroup {
+    static let name = "queues"
+    static let summary = "list queues; pause, resume, limit concurrency across all workers"
+    static let help = "Usage: jobsctl queues COMMAND [OPTIONS]"
+    static let subcommands: [any CommandDescription.Type] = [
+        QueuesListCommand.self, QueuesPauseCommand.self, QueuesResumeCommand.self, QueuesLimitCommand.self,
+        QueuesAgingCommand.self,
+    ]
+}
+
+struct QueuesListCommand: Command {
+    static let name = "list"
+    static let summary = "queues with their settings and waiting/running counts"
+    static let help = """
+        Usage: jobsctl queues list [--json]
+
+        \(OutputFormat.help)
+        \(DatabaseOptions.help)
+        """
+
+    let format: OutputFormat
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        format = OutputFormat(arguments: &arguments)
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+    }
+
+    func run() async throws {
+        let queues = try await AdminConnection.administration(database).queues()
+        if format == .json {
+            print(try OutputFormat.json(queues))
+            return
+        }
+        var table = TextTable(["queue", "paused", "limit", "aging", "available", "running", "scheduled"])
+        for queue in queues {
+            table.append([
+                queue.name, queue.paused ? "yes" : "no", queue.concurrencyLimit.map(String.init) ?? "-",
+                queue.priorityAgingSeconds.map { "\($0)s" } ?? "-", "\(queue.available)", "\(queue.running)",
+                "\(queue.scheduled)",
+            ])
+        }
+        print(queues.isEmpty ? "no queues yet" : table.render())
+    }
+}
+
+/// Reads the QUEUE argument the single-queue commands share.
+private func queueName(_ arguments: inout Arguments) throws -> String {
+    let name = try arguments.required("QUEUE")
+    guard (1...100).contains(name.count) else {
+        throw CommandError.usage("a queue name has 1 to 100 characters", command: arguments.commandName)
+    }
+    return name
+}
+
+struct QueuesPauseCommand: Command {
+    static let name = "pause"
+    static let summary = "stop every worker from claiming from a queue"
+    static let help = """
+        Usage: jobsctl queues pause QUEUE
+
+        Running jobs finish; no worker process claims new ones until `queues resume`.
+
+        \(DatabaseOptions.help)
+        """
+
+    let queue: String
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        queue = try queueName(&arguments)
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+    }
+
+    func run() async throws {
+        try await AdminConnection.administration(database).setPaused(queue, true)
+        print("queue \(queue) paused")
+    }
+}
+
+struct QueuesResumeCommand: Command {
+    static let name = "resume"
+    static let summary = "let workers claim from a paused queue again"
+    static let help = """
+        Usage: jobsctl queues resume QUEUE
+
+        \(DatabaseOptions.help)
+        """
+
+    let queue: String
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        queue = try queueName(&arguments)
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+    }
+
+    func run() async throws {
+        try await AdminConnection.administration(database).setPaused(queue, false)
+        print("queue \(queue) resumed")
+    }
+}
+
+struct QueuesLimitCommand: Command {
+    static let name = "limit"
+    static let summary = "cap a queue's running jobs across all worker processes"
+    static let help = """
+        Usage: jobsctl queues limit QUEUE (N | none)
+
+        At most N jobs of QUEUE run at once, counted over every worker process
+        (each process's own --concurrency still applies). `none` removes the cap.
+
+        \(DatabaseOptions.help)
+        """
+
+    let queue: String
+    let limit: Int?
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        queue = try queueName(&arguments)
+        let text = try arguments.required("N or none")
+        if text == "none" {
+            limit = nil
+        } else {
+            guard let value = Int(text), value >= 1 else {
+                throw CommandError.usage("the limit must be a whole number ≥ 1 or none", command: arguments.commandName)
+            }
+            limit = value
+        }
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+    }
+
+    func run() async throws {
+        try await AdminConnection.administration(database).setConcurrencyLimit(queue, limit)
+        print("queue \(queue): " + (limit.map { "at most \($0) running across all workers" } ?? "no global limit"))
+    }
+}
+
+struct QueuesAgingCommand: Command {
+    static let name = "aging"
+    static let summary = "raise waiting jobs' priority over time so none starves"
+    static let help = """
+        Usage: jobsctl queues aging QUEUE (SECONDS | none)
+
+        A job that waited SECONDS at its priority moves up one step (towards 0).
+
+        \(DatabaseOptions.help)
+        """
+
+    let queue: String
+    let seconds: Int?
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        queue = try queueName(&arguments)
+        let text = try arguments.required("SECONDS or none")
+        if text == "none" {
+            seconds = nil
+        } else {
+            guard let value = Int(text), value >= 1 else {
+                throw CommandError.usage("SECONDS must be a whole number ≥ 1 or none", command: arguments.commandName)
+            }
+            seconds = value
+        }
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+    }
+
+    func run() async throws {
+        try await AdminConnection.administration(database).setPriorityAging(queue, seconds: seconds)
+        print("queue \(queue): " + (seconds.map { "priority ages one step per \($0)s" } ?? "no priority aging"))
+    }
+}

@@ -1,0 +1,65 @@
+import CommandLineInterface
+import Foundation
+import JobQueue
+
+/// `jobsctl stats [--json] [--watch]`
+struct StatsCommand: Command {
+    static let name = "stats"
+    static let summary = "per-queue counts, throughput, failures and the oldest waiting job"
+    static let help = """
+        Usage: jobsctl stats [--json] [--watch [SECONDS]]
+
+        Per queue: jobs by state, completed in the last minute and hour, discarded
+        in the last hour, and how long the oldest runnable job has waited.
+
+        Options:
+          --watch [SECONDS]    refresh every SECONDS (default 2) until interrupted
+        \(OutputFormat.help)
+        \(DatabaseOptions.help)
+        """
+
+    let format: OutputFormat
+    let watchInterval: Double?
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        format = OutputFormat(arguments: &arguments)
+        if arguments.flag("--watch") {
+            let next = arguments.positional()
+            guard let seconds = next.map({ Double($0) }) ?? 2, seconds > 0 else {
+                throw CommandError.usage("--watch takes a number of seconds", command: arguments.commandName)
+            }
+            watchInterval = seconds
+        } else {
+            watchInterval = nil
+        }
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+    }
+
+    func run() async throws {
+        let administration = AdminConnection.administration(database)
+        repeat {
+            let statistics = try await administration.statistics()
+            let text = format == .json ? try OutputFormat.json(statistics) : Self.table(statistics)
+            if watchInterval != nil && OutputFormat.isTerminal {
+                print("\u{1B}[H\u{1B}[2J" + DisplayFormat.date(Date()) + "\n" + text)
+            } else {
+                print(text)
+            }
+            if let watchInterval { try await Task.sleep(for: .milliseconds(Int64(watchInterval * 1000))) }
+        } while watchInterval != nil
+    }
+
+    static func table(_ statistics: [JobAdministration.QueueStatistics]) -> String {
+        let states = ["available", "running", "scheduled", "retryable", "pending", "completed", "discarded", "cancelled"]
+        var table = TextTable(["queue"] + states + ["done/min", "done/h", "failed/h", "oldest wait"])
+        for queue in statistics {
+            table.append(
+                [queue.queue] + states.map { "\(queue.counts[$0, default: 0])" } + [
+                    "\(queue.completedLastMinute)", "\(queue.completedLastHour)", "\(queue.failedLastHour)",
+                    DisplayFormat.age(seconds: queue.oldestAvailableAgeSeconds),
+                ])
+        }
+        return statistics.isEmpty ? "no jobs yet" : table.render()
+    }
+}
