@@ -4,7 +4,9 @@ import Foundation
 /// The flags every worker executable shares.
 public struct WorkerOptions: Sendable {
     public var configuration: WorkerConfiguration
-    public var verbose: Bool
+    public var logLevel: JobLog.Level
+    /// Serve Prometheus metrics on 127.0.0.1:PORT.
+    public var metricsPort: Int?
 
     public static let help = """
           --queues LIST        queues to work, with optional per-queue concurrency:
@@ -16,7 +18,8 @@ public struct WorkerOptions: Sendable {
           --grace S            on SIGTERM/SIGINT, seconds running jobs get to finish (default 25)
           --batch N            most jobs claimed per round trip (default 20)
           --worker-id ID       name in job rows and logs (default host-pid)
-          --verbose            log every job (debug level)
+          --metrics-port PORT  serve Prometheus metrics at http://127.0.0.1:PORT/metrics
+          --log-level LEVEL    debug, info (default: one line per job outcome), warning or error
         """
 
     public init(arguments: inout Arguments) throws {
@@ -43,7 +46,17 @@ public struct WorkerOptions: Sendable {
         let batch = try arguments.option("--batch", as: Int.self) ?? 20
         guard batch >= 1 else { throw CommandError.usage("--batch must be at least 1", command: command) }
         let listens = !arguments.flag("--no-listen")
-        verbose = arguments.flag("--verbose")
+        let level = try arguments.option("--log-level") ?? "info"
+        guard let logLevel = JobLog.Level(rawValue: level) else {
+            throw CommandError.usage("--log-level must be debug, info, warning or error", command: command)
+        }
+        self.logLevel = logLevel
+        if let port = try arguments.option("--metrics-port", as: Int.self) {
+            guard (1...65_535).contains(port) else {
+                throw CommandError.usage("--metrics-port must be between 1 and 65535", command: command)
+            }
+            metricsPort = port
+        }
         configuration = WorkerConfiguration(
             queues: queues, workerID: try arguments.option("--worker-id") ?? WorkerConfiguration.defaultWorkerID(),
             pollInterval: poll, listens: listens, leaseDuration: lease, shutdownGracePeriod: grace,

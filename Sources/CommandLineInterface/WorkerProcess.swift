@@ -11,7 +11,17 @@ import Darwin
 /// claiming, finish or release running jobs) and returns. A second signal exits at
 /// once; the jobs still running then are rescued by their lapsed leases.
 public enum WorkerProcess {
-    public static func run(_ worker: JobWorker) async throws {
+    public static func run(_ worker: JobWorker, metricsPort: Int? = nil) async throws {
+        var server: MetricsHTTPServer?
+        if let metricsPort {
+            do {
+                server = try MetricsHTTPServer(port: metricsPort) { await worker.metricsText() }
+            } catch {
+                throw CommandError.failed("cannot serve metrics on port \(metricsPort): \(error); pick a free port")
+            }
+            server?.start()
+        }
+        defer { server?.stop() }
         let sources = installSignalHandlers { count in
             if count == 1 {
                 worker.shutdown()

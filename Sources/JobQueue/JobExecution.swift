@@ -18,6 +18,7 @@ final class JobExecution: Sendable {
     }
 
     let job: ClaimedJob
+    let claimedAt = ContinuousClock.now
     private let state: Mutex<State>
 
     init(job: ClaimedJob, leaseDeadline: ContinuousClock.Instant) {

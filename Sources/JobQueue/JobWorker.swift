@@ -31,7 +31,7 @@ public final class JobWorker: Sendable {
         let pool = PostgresPool(configuration: database, maxConnections: configuration.maxConnections, name: "worker")
         let environment = WorkerEnvironment(
             configuration: configuration, database: pool, registry: handlers, running: RunningJobs(),
-            acknowledger: JobAcknowledger(database: pool, log: log), log: log)
+            acknowledger: JobAcknowledger(database: pool, log: log), metrics: WorkerMetrics(), log: log)
         self.environment = environment
         self.producers = configuration.queues.reduce(into: [:]) { producers, queue in
             producers[queue.key] = QueueProducer(queue: queue.key, concurrency: queue.value, environment: environment)
@@ -41,6 +41,11 @@ public final class JobWorker: Sendable {
 
     /// The pool the worker uses; handlers get it as `JobContext.database`.
     public var database: PostgresPool { environment.database }
+
+    /// Prometheus text exposition of this worker's metrics (for `--metrics-port`).
+    public func metricsText() async -> String {
+        await environment.metrics.render(database: environment.database, running: environment.running.count)
+    }
 
     /// Outcomes the database refused because the lease had moved on (fencing).
     public func fencedOutcomeCount() async -> Int { await environment.acknowledger.fencedCount }
@@ -108,7 +113,7 @@ public final class JobWorker: Sendable {
         let log = environment.log
         let database = environment.database
         let lease = LeaderLease(
-            name: "maintenance", holder: configuration.workerID, duration: max(configuration.leaderInterval * 10, .seconds(5)))
+            name: "maintenance", holder: configuration.workerID, duration: max(configuration.leaderInterval * 10, .seconds(2)))
         let scheduler = CronScheduler(jobs: periodicJobs, log: log)
         let clock = ContinuousClock()
         var leading = false

@@ -41,11 +41,13 @@ final class QueueProducer: Sendable {
                 if free > 0 && !settings.paused {
                     let limit = min(free, environment.configuration.claimBatchSize)
                     do {
+                        let claimStarted = ContinuousClock.now
                         let jobs = try await JobClaimer.claim(
                             queue: queue, limit: limit, workerID: environment.configuration.workerID,
                             lease: environment.configuration.leaseDuration,
                             withinQueueLimit: settings.hasConcurrencyLimit, on: environment.database)
                         failures = 0
+                        environment.metrics.claimed(jobs: jobs.count, seconds: (ContinuousClock.now - claimStarted).seconds)
                         claimedFull = jobs.count == limit
                         inFlight.withLock { $0 += jobs.count }
                         for job in jobs {
@@ -125,6 +127,7 @@ final class QueueProducer: Sendable {
             log.warning("job stopped: lease lost, its outcome is left to the attempt that owns it", fields)
         case (.success, _) where completion.isCompleted:
             log.info("job completed", fields)
+            environment.metrics.jobFinished(kind: job.kind, outcome: "completed", seconds: elapsed.seconds)
         case (.success, _):
             log.info("job completed", fields)
             await finish(execution, .completed)
@@ -167,6 +170,16 @@ final class QueueProducer: Sendable {
     }
 
     private func finish(_ execution: JobExecution, _ result: JobOutcome.Result) async {
+        let outcome = switch result {
+        case .completed: "completed"
+        case .retry: "retried"
+        case .discarded: "discarded"
+        case .cancelled: "cancelled"
+        case .snoozed: "snoozed"
+        case .released: "released"
+        }
+        environment.metrics.jobFinished(
+            kind: execution.job.kind, outcome: outcome, seconds: (ContinuousClock.now - execution.claimedAt).seconds)
         await environment.acknowledger.submit(JobOutcome(lease: execution.job.lease, result: result))
     }
 
@@ -183,5 +196,6 @@ struct WorkerEnvironment: Sendable {
     let registry: JobHandlerRegistry
     let running: RunningJobs
     let acknowledger: JobAcknowledger
+    let metrics: WorkerMetrics
     let log: JobLog
 }

@@ -26,6 +26,14 @@ struct FailJob: JobArguments {
     var times: Int
 }
 
+/// Takes a permit under a shared rate limit, then records its effect.
+struct LimitedJob: JobArguments {
+    static let kind = "testbed.limited"
+    var key: String
+    var limit: Int
+    var windowMs: Int
+}
+
 struct TestbedError: Error, CustomStringConvertible {
     var description: String
 }
@@ -47,6 +55,16 @@ enum TestbedJobs {
         registry.register(NoopJob.self) { _, _ in }
         registry.register(EffectJob.self) { arguments, context in
             if let ms = arguments.sleepMs, ms > 0 { try await Task.sleep(for: .milliseconds(ms)) }
+            let job = context.job
+            let worker = context.workerID
+            _ = try await context.completeInTransaction { connection in
+                try connection.execute(
+                    "INSERT INTO testbed_effects (job_id, attempt, worker) VALUES ($1, $2, $3)",
+                    [job.id, Int32(job.attempt), worker])
+            }
+        }
+        registry.register(LimitedJob.self) { arguments, context in
+            try await context.acquire(RateLimit(key: arguments.key, limit: arguments.limit, per: .milliseconds(arguments.windowMs)))
             let job = context.job
             let worker = context.workerID
             _ = try await context.completeInTransaction { connection in

@@ -1,4 +1,5 @@
 import CommandLineInterface
+import Foundation
 import JobQueue
 import PostgresClient
 
@@ -10,18 +11,39 @@ struct TestbedWorkCommand: Command {
 
         Options:
           --sleep-timeout S    time limit for testbed.sleep jobs (default: none)
+          --cron "NAME|CRON|KIND"  a periodic job (repeatable); CRON may have a seconds field
+          --leader-interval S  seconds between the leader's rounds (default 1)
         \(WorkerOptions.help)
         \(DatabaseOptions.help)
         """
 
-    let options: WorkerOptions
+    var options: WorkerOptions
     let database: DatabaseOptions
     let sleepTimeout: Double?
+    let periodicJobs: [PeriodicJob]
 
     init(arguments: inout Arguments) throws {
         options = try WorkerOptions(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-testbed")
         sleepTimeout = try arguments.option("--sleep-timeout", as: Double.self)
+        let command = arguments.commandName
+        let queue = options.configuration.queues.keys.sorted()[0]
+        periodicJobs = try arguments.options("--cron").map { text in
+            let parts = text.split(separator: "|").map(String.init)
+            guard parts.count == 3 else {
+                throw CommandError.usage("--cron takes \"NAME|CRON|KIND\", got \"\(text)\"", command: command)
+            }
+            do {
+                return PeriodicJob(
+                    name: parts[0], schedule: try CronSchedule(parts[1], timeZone: .gmt),
+                    request: JobRequest(kind: parts[2], queue: queue))
+            } catch {
+                throw CommandError.usage("--cron \"\(text)\": \(error)", command: command)
+            }
+        }
+        if let interval = try arguments.option("--leader-interval", as: Double.self) {
+            options.configuration.leaderInterval = .milliseconds(Int64(interval * 1000))
+        }
     }
 
     func run() async throws {
@@ -34,8 +56,9 @@ struct TestbedWorkCommand: Command {
             }
         }
         let worker = try JobWorker(
-            database: database.configuration, handlers: handlers, configuration: options.configuration,
-            log: JobLog(minimumLevel: options.verbose ? .debug : .info))
-        try await WorkerProcess.run(worker)
+            database: database.configuration, handlers: handlers, periodicJobs: periodicJobs,
+            configuration: options.configuration,
+            log: JobLog(minimumLevel: options.logLevel))
+        try await WorkerProcess.run(worker, metricsPort: options.metricsPort)
     }
 }

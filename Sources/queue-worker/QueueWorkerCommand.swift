@@ -31,7 +31,7 @@ struct QueueWorkerCommand: Command {
     func run() async throws {
         let worker = try JobWorker(
             database: database.configuration, handlers: PlatformJobs.handlers(),
-            configuration: options.configuration, log: JobLog(minimumLevel: options.verbose ? .debug : .info))
-        try await WorkerProcess.run(worker)
+            configuration: options.configuration, log: JobLog(minimumLevel: options.logLevel))
+        try await WorkerProcess.run(worker, metricsPort: options.metricsPort)
     }
 }
