@@ -80,8 +80,10 @@ extension CronParseError.Field {
     var names: [String: Int] {
         switch self {
         case .month:
-            ["jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
-             "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12]
+            [
+                "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+                "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+            ]
         case .dayOfWeek:
             ["sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6]
         default:
@@ -101,7 +103,8 @@ extension CronField {
             }
             let parts = element.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count <= 2 else {
-                throw CronParseError(field: kind, token: String(element), reason: "\"\(element)\" has more than one step")
+                throw CronParseError(
+                    field: kind, token: String(element), reason: "\"\(element)\" has more than one step")
             }
             let step = parts.count == 2 ? try parseStep(parts[1], in: element, as: kind) : 1
             let base = parts[0]
@@ -141,7 +144,8 @@ extension CronField {
         }
         let step = Int(text) ?? Int.max
         guard step >= 1 else {
-            throw CronParseError(field: kind, token: String(text), reason: "step 0 in \"\(element)\" must be at least 1")
+            throw CronParseError(
+                field: kind, token: String(text), reason: "step 0 in \"\(element)\" must be at least 1")
         }
         return step
     }
@@ -159,11 +163,12 @@ extension CronField {
             return value
         }
         if let value = kind.names[text.lowercased()] { return value }
-        let expected = switch kind {
-        case .month: "a number or month name (jan–dec)"
-        case .dayOfWeek: "a number or day name (sun–sat)"
-        default: "a number"
-        }
+        let expected =
+            switch kind {
+            case .month: "a number or month name (jan–dec)"
+            case .dayOfWeek: "a number or day name (sun–sat)"
+            default: "a number"
+            }
         throw CronParseError(field: kind, token: String(text), reason: "\"\(text)\" is not \(expected)")
     }
 }

@@ -51,7 +51,8 @@ public struct CronSchedule: Sendable, Equatable {
                     + "got \(fields.count) in \"\(expression)\"")
         }
         let rest = fields.count == 6 ? fields.dropFirst() : fields[...]
-        seconds = try fields.count == 6 ? CronField.parse(fields[0], as: .second) : CronField(bits: 1, isWildcard: false)
+        seconds =
+            try fields.count == 6 ? CronField.parse(fields[0], as: .second) : CronField(bits: 1, isWildcard: false)
         minutes = try CronField.parse(rest[rest.startIndex], as: .minute)
         hours = try CronField.parse(rest[rest.startIndex + 1], as: .hour)
         daysOfMonth = try CronField.parse(rest[rest.startIndex + 2], as: .dayOfMonth)

@@ -3,9 +3,9 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why the metrics server could not listen.
@@ -151,8 +151,8 @@ public final class MetricsHTTPServer: Sendable {
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL, 0) | O_NONBLOCK)
         _ = fcntl(descriptor, F_SETFD, fcntl(descriptor, F_GETFD, 0) | FD_CLOEXEC)
         #if canImport(Darwin)
-        var one: Int32 = 1
-        _ = setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
+            var one: Int32 = 1
+            _ = setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
         #endif
     }
 
@@ -162,11 +162,11 @@ public final class MetricsHTTPServer: Sendable {
 }
 
 #if canImport(Glibc)
-private let streamSocketType = Int32(SOCK_STREAM.rawValue)
-private let sendFlags = Int32(MSG_NOSIGNAL)
+    private let streamSocketType = Int32(SOCK_STREAM.rawValue)
+    private let sendFlags = Int32(MSG_NOSIGNAL)
 #else
-private let streamSocketType = SOCK_STREAM
-private let sendFlags: Int32 = 0
+    private let streamSocketType = SOCK_STREAM
+    private let sendFlags: Int32 = 0
 #endif
 
 // MARK: - Serving thread
@@ -514,7 +514,8 @@ extension MetricsHTTPServer {
             extraHeaders: String = "", body: [UInt8]? = nil
         ) -> [UInt8] {
             let body = body ?? Array("\(status) \(reason)\n".utf8)
-            let head = "HTTP/1.1 \(status) \(reason)\r\n"
+            let head =
+                "HTTP/1.1 \(status) \(reason)\r\n"
                 + "Content-Type: \(contentType)\r\n"
                 + "Content-Length: \(body.count)\r\n"
                 + extraHeaders

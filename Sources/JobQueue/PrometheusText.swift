@@ -176,7 +176,8 @@ public struct PrometheusText: Sendable {
         var result = ""
         for (offset, scalar) in name.unicodeScalars.enumerated() {
             let value = scalar.value
-            let letter = (0x41...0x5A).contains(value) || (0x61...0x7A).contains(value) || value == 0x5F
+            let letter =
+                (0x41...0x5A).contains(value) || (0x61...0x7A).contains(value) || value == 0x5F
                 || (allowColon && value == 0x3A)
             let digit = (0x30...0x39).contains(value)
             result.unicodeScalars.append(letter || (digit && offset > 0) ? scalar : "_")
