@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// One rendered message, ready for a channel's gateway.
 public struct OutgoingMessage: Sendable, Equatable, Codable {

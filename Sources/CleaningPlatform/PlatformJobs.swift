@@ -1,8 +1,52 @@
+public import Foundation
 public import JobQueue
 
-/// The platform's job handlers, registered by kind.
+/// The platform's job handlers and periodic jobs.
 public enum PlatformJobs {
-    public static func handlers() -> JobHandlerRegistry {
-        JobHandlerRegistry()
+    /// Every kind the platform handles (for the admin CLI's checks).
+    public static let kinds = [
+        OrderReminder.kind, DispatchNotification.kind, ExpireCoupons.kind, RemindExpiringCoupons.kind,
+        ExpirePoints.kind,
+    ].sorted()
+
+    /// Queues the platform's workers should work, with a sensible concurrency each.
+    public static let queues: [String: Int] = [
+        JobRequest.defaultQueue: 4, OrderReminder.queue: 8, NotificationOutbox.dispatchQueue: 16, maintenanceQueue: 2,
+    ]
+
+    public static let maintenanceQueue = "maintenance"
+
+    public static func handlers(_ services: PlatformServices) -> JobHandlerRegistry {
+        var registry = JobHandlerRegistry()
+        registry.register(OrderReminder.self) { try await $0.run($1, services: services) }
+        registry.register(
+            DispatchNotification.self,
+            options: JobKindOptions(timeout: .seconds(30), retryPolicy: RetryPolicy(baseDelay: .seconds(5)))
+        ) { try await $0.run($1, services: services) }
+        registry.register(ExpireCoupons.self, options: JobKindOptions(timeout: .seconds(600))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(RemindExpiringCoupons.self, options: JobKindOptions(timeout: .seconds(600))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(ExpirePoints.self, options: JobKindOptions(timeout: .seconds(600))) {
+            try await $0.run($1, services: services)
+        }
+        return registry
+    }
+
+    /// Nightly and daily batch work, in the business time zone.
+    public static func periodicJobs(timeZone: TimeZone) throws -> [PeriodicJob] {
+        [
+            PeriodicJob(
+                name: "coupon-expiry", schedule: try CronSchedule("5 0 * * *", timeZone: timeZone),
+                request: JobRequest(kind: ExpireCoupons.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "coupon-expiry-reminder", schedule: try CronSchedule("0 10 * * *", timeZone: timeZone),
+                request: JobRequest(kind: RemindExpiringCoupons.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "points-expiry", schedule: try CronSchedule("15 0 * * *", timeZone: timeZone),
+                request: JobRequest(kind: ExpirePoints.kind, queue: maintenanceQueue)),
+        ]
     }
 }

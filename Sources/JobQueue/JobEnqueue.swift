@@ -115,3 +115,19 @@ enum JobEnqueueStatements {
         WHERE unique_key = ANY($1::text[]) AND \(holdsUniqueKey)
         """
 }
+
+extension PostgresConnection {
+    /// Cancels every waiting (not yet running) job carrying `tag`, inside the caller's
+    /// transaction when one is open — e.g. the reminders of an order that was
+    /// rescheduled. Returns how many were cancelled.
+    @discardableResult
+    public func cancelWaitingJobs(tagged tag: String, reason: String) throws -> Int {
+        try execute(
+            """
+            UPDATE queue.jobs SET state = 'cancelled', finalized_at = now(),
+                errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(),
+                    'error', 'cancelled: ' || $2))
+            WHERE tags @> ARRAY[$1]::text[] AND state IN ('pending', 'scheduled', 'available', 'retryable')
+            """, [tag, reason])
+    }
+}

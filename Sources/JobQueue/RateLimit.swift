@@ -2,17 +2,32 @@ public import Foundation
 public import PostgresClient
 
 /// At most `limit` permits per `key` in any `window`, across every process: e.g.
-/// 5 SMS per hour per phone number. Permits are rows; taking one locks the key
-/// (a transaction advisory lock) so concurrent takers count each other exactly.
+/// 5 SMS per hour per phone number. Several rules can share a key (1 per minute,
+/// 5 per hour, 10 per day): a permit is taken only if every rule allows it.
+/// Permits are rows; taking one locks the key (a transaction advisory lock) so
+/// concurrent takers count each other exactly.
 public struct RateLimit: Sendable, Equatable {
+    public struct Rule: Sendable, Equatable {
+        public var limit: Int
+        /// At most one day (permits older than two days are pruned).
+        public var window: Duration
+
+        public init(limit: Int, per window: Duration) {
+            self.limit = max(1, limit)
+            self.window = min(window, .seconds(86_400))
+        }
+    }
+
     public var key: String
-    public var limit: Int
-    public var window: Duration
+    public var rules: [Rule]
 
     public init(key: String, limit: Int, per window: Duration) {
+        self.init(key: key, rules: [Rule(limit: limit, per: window)])
+    }
+
+    public init(key: String, rules: [Rule]) {
         self.key = key
-        self.limit = max(1, limit)
-        self.window = min(window, .seconds(86_400))
+        self.rules = rules
     }
 
     static let lockKey = "SELECT pg_advisory_xact_lock(hashtext('queue.rate'), hashtext($1))"
@@ -33,11 +48,17 @@ public struct RateLimit: Sendable, Equatable {
     public func take(on connection: PostgresConnection, jobID: Int64? = nil) throws -> Date? {
         let body = { (connection: PostgresConnection) throws -> Date? in
             try connection.query(Self.lockKey, [key])
-            if let row = try connection.query(Self.blockingPermit, [key, Int64(limit), window.milliseconds]).first {
-                return try row.decode(0, as: Date.self)
+            var freeAt: Date?
+            for rule in rules {
+                let row = try connection.query(
+                    Self.blockingPermit, [key, Int64(rule.limit), rule.window.milliseconds]
+                ).first
+                if let blockedUntil = try row?.decode(0, as: Date.self) {
+                    freeAt = max(freeAt ?? blockedUntil, blockedUntil)
+                }
             }
-            try connection.execute(Self.take, [key, jobID])
-            return nil
+            if freeAt == nil { try connection.execute(Self.take, [key, jobID]) }
+            return freeAt
         }
         return connection.isInTransaction ? try body(connection) : try connection.withTransaction(body)
     }

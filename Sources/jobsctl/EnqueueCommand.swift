@@ -61,7 +61,7 @@ struct EnqueueCommand: Command {
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 
-    static var knownKinds: [String] { PlatformJobs.handlers().kinds }
+    static var knownKinds: [String] { PlatformJobs.kinds }
 
     func run() async throws {
         let pool = PostgresPool(configuration: database.configuration, maxConnections: 1)

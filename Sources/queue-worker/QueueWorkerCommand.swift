@@ -1,5 +1,6 @@
 import CleaningPlatform
 import CommandLineInterface
+import Foundation
 import JobQueue
 
 /// `queue-worker`: the platform's worker process.
@@ -13,25 +14,65 @@ struct QueueWorkerCommand: Command {
 
         Claims jobs from the given queues and runs their handlers until SIGTERM or
         SIGINT; then stops claiming, lets running jobs finish within --grace seconds,
-        releases the rest back to the queue and exits 0.
+        releases the rest back to the queue and exits 0. Also runs the platform's
+        periodic jobs (coupon and points expiry, coupon reminders) when it leads.
 
         Options:
         \(WorkerOptions.help)
         \(DatabaseOptions.help)
+
+        Environment:
+          NOTIFY_PROVIDER      console (default: prints masked lines) or http
+          NOTIFY_HTTP_URL      gateway URL for the http provider (JSON POST, Idempotency-Key header)
+          NOTIFY_HTTP_TOKEN_FILE  file holding the gateway's bearer token (optional)
+          BUSINESS_TIME_ZONE   time zone of business rules (default Asia/Shanghai)
         """
 
-    let options: WorkerOptions
+    var options: WorkerOptions
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
+        let queuesGiven = arguments.wantsOption("--queues")
         options = try WorkerOptions(arguments: &arguments)
+        if !queuesGiven { options.configuration.queues = PlatformJobs.queues }
         database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-worker")
     }
 
     func run() async throws {
+        let log = JobLog(minimumLevel: options.logLevel, fields: [("worker", options.configuration.workerID)])
+        let services = try Self.services(log: log)
         let worker = try JobWorker(
-            database: database.configuration, handlers: PlatformJobs.handlers(),
+            database: database.configuration, handlers: PlatformJobs.handlers(services),
+            periodicJobs: try PlatformJobs.periodicJobs(timeZone: services.timeZone),
             configuration: options.configuration, log: JobLog(minimumLevel: options.logLevel))
         try await WorkerProcess.run(worker, metricsPort: options.metricsPort)
+    }
+
+    static func services(log: JobLog) throws -> PlatformServices {
+        let environment = ProcessInfo.processInfo.environment
+        let zoneName = environment["BUSINESS_TIME_ZONE"] ?? "Asia/Shanghai"
+        guard let timeZone = TimeZone(identifier: zoneName) else {
+            throw CommandError.failed("BUSINESS_TIME_ZONE \"\(zoneName)\" is not a time zone (e.g. Asia/Shanghai)")
+        }
+        let provider: any NotificationProvider
+        switch environment["NOTIFY_PROVIDER"] ?? "console" {
+        case "console":
+            provider = ConsoleNotificationProvider(log: log)
+        case "http":
+            guard let text = environment["NOTIFY_HTTP_URL"], let url = URL(string: text), url.scheme != nil else {
+                throw CommandError.failed("NOTIFY_PROVIDER=http needs NOTIFY_HTTP_URL, the gateway's URL")
+            }
+            var token: String?
+            if let path = environment["NOTIFY_HTTP_TOKEN_FILE"] {
+                guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw CommandError.failed("cannot read NOTIFY_HTTP_TOKEN_FILE \(path)")
+                }
+                token = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            provider = HTTPNotificationProvider(endpoint: url, bearerToken: token, log: log)
+        case let other:
+            throw CommandError.failed("NOTIFY_PROVIDER \"\(other)\" is unknown; use console or http")
+        }
+        return PlatformServices(provider: provider, timeZone: timeZone, log: log)
     }
 }

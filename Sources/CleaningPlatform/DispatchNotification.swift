@@ -1,0 +1,109 @@
+import Foundation
+public import JobQueue
+import PostgresClient
+
+/// Sends one outbox message: render, quiet hours, flow control, provider. Safe to
+/// run twice: a message already sent, failed or suppressed is left alone, the
+/// provider sees a stable idempotency key, and "sent" is recorded in the same
+/// transaction that completes the job.
+public struct DispatchNotification: JobArguments {
+    public static let kind = "notification.dispatch"
+    public var notificationID: Int64
+
+    public init(notificationID: Int64) {
+        self.notificationID = notificationID
+    }
+
+    static let load = """
+        SELECT n.status, n.params::text, n.recipient, n.time_zone, n.expires_at,
+               t.code, t.channel, t.category, t.body, t.validity_minutes
+        FROM platform.notifications AS n JOIN platform.notification_templates AS t ON t.code = n.template_code
+        WHERE n.id = $1
+        """
+
+    static let close = """
+        UPDATE platform.notifications SET status = $2, failure_reason = $3, rendered_body = COALESCE($4, rendered_body)
+        WHERE id = $1 AND status = 'pending'
+        """
+
+    static let markSent = """
+        UPDATE platform.notifications SET status = 'sent', sent_at = $2, provider_message_id = $3, rendered_body = $4
+        WHERE id = $1 AND status = 'pending'
+        """
+
+    func run(_ context: JobContext, services: PlatformServices) async throws {
+        let id = notificationID
+        guard let row = try await context.database.query(Self.load, [id]).first else {
+            throw JobDiscarded("notification \(id) does not exist")
+        }
+        let (status, paramsJSON, recipient, zoneName, expiresAt) = try row.decode((String, String, String, String, Date).self)
+        guard status == "pending" else { return }
+        let template = NotificationTemplate(
+            code: try row.decode(5, as: String.self),
+            channel: OutgoingMessage.Channel(rawValue: try row.decode(6, as: String.self)) ?? .sms,
+            category: NotificationTemplate.Category(rawValue: try row.decode(7, as: String.self)) ?? .notice,
+            body: try row.decode(8, as: String.self), validityMinutes: Int(try row.decode(9, as: Int32.self)))
+        let now = services.clock.now
+        let log = services.log
+        let fields = [("notification_id", "\(id)"), ("recipient", PhoneMask.mask(recipient)), ("template", template.code)]
+
+        let parameters = (try? JSONDecoder().decode([String: String].self, from: Data(paramsJSON.utf8))) ?? [:]
+        let body: String
+        do {
+            body = try template.render(parameters)
+        } catch let missing as NotificationTemplate.MissingParameter {
+            try await close(id, "failed", "\(missing)", context)
+            throw JobDiscarded("\(missing)")
+        }
+        if now >= expiresAt {
+            try await close(id, "suppressed", "expired: not sent within its validity (\(template.validityMinutes) min)", context)
+            log.info("notification suppressed: past its validity", fields)
+            return
+        }
+        let timeZone = TimeZone(identifier: zoneName) ?? services.timeZone
+        if template.category == .marketing, let opens = services.flowControl.quietUntil(now, timeZone: timeZone) {
+            if opens >= expiresAt {
+                try await close(id, "suppressed", "quiet hours: marketing may not be sent before \(opens), past its validity", context)
+                return
+            }
+            throw JobSnoozed(for: .milliseconds(Int64(opens.timeIntervalSince(now) * 1000) + 1))
+        }
+        let limit = services.flowControl.rateLimit(for: template, recipient: recipient)
+        let jobID = context.job.id
+        if let freeAt = try await context.database.withConnection({ try limit.take(on: $0, jobID: jobID) }) {
+            if freeAt >= expiresAt {
+                try await close(
+                    id, "suppressed", "flow control: \(template.category.rawValue) limit for this recipient reached "
+                        + "until \(freeAt), past its validity", context)
+                log.info("notification suppressed by flow control", fields)
+                return
+            }
+            log.info("notification delayed by flow control", fields + [("until", "\(freeAt)")])
+            throw JobSnoozed(for: .milliseconds(Int64(max(0.05, freeAt.timeIntervalSince(now)) * 1000) + 1))
+        }
+
+        let message = OutgoingMessage(
+            notificationID: id, channel: template.channel, recipient: recipient, templateCode: template.code, body: body,
+            idempotencyKey: "notification-\(id)")
+        let result: DeliveryResult
+        do {
+            result = try await services.provider.send(message)
+        } catch let error as TransientDeliveryError {
+            throw error
+        }
+        switch result {
+        case .delivered(let providerID):
+            let sentAt = services.clock.now
+            try await context.completeInTransaction { connection in
+                try connection.execute(Self.markSent, [id, sentAt, providerID, body])
+            }
+        case .rejected(let reason):
+            try await close(id, "failed", "provider rejected it: \(reason)", context, body: body)
+            throw JobDiscarded("provider rejected notification \(id): \(reason)")
+        }
+    }
+
+    private func close(_ id: Int64, _ status: String, _ reason: String, _ context: JobContext, body: String? = nil) async throws {
+        _ = try await context.database.query(Self.close, [id, status, PhoneMask.maskAll(in: reason), body])
+    }
+}

@@ -1,0 +1,42 @@
+public import Foundation
+import JobQueue
+public import PostgresClient
+
+/// Queues messages: an outbox row plus its dispatch job, in the caller's
+/// transaction. The dedupe key makes queueing the same message twice (a handler
+/// that ran twice) a no-op.
+public enum NotificationOutbox {
+    public static let dispatchQueue = "notifications"
+
+    static let insert = """
+        INSERT INTO platform.notifications (template_code, params, channel, recipient, time_zone, dedupe_key, expires_at)
+        SELECT t.code, $2::jsonb, t.channel, $3, $4, $5, $6::timestamptz + t.validity_minutes * interval '1 minute'
+        FROM platform.notification_templates AS t WHERE t.code = $1
+        ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING id
+        """
+
+    /// Returns the new notification's id, or nil when the dedupe key was used before.
+    @discardableResult
+    public static func queue(
+        template: String, parameters: [String: String], recipient: String, timeZone: String = "Asia/Shanghai",
+        dedupeKey: String, now: Date, on connection: PostgresConnection
+    ) throws -> Int64? {
+        let json = String(decoding: try JSONEncoder().encode(parameters), as: UTF8.self)
+        guard
+            let id = try connection.query(insert, [template, json, recipient, timeZone, dedupeKey, now]).first?
+                .decode(0, as: Int64.self)
+        else {
+            let known = try connection.query(
+                "SELECT 1 FROM platform.notification_templates WHERE code = $1", [template]
+            ).rowCount
+            if known == 0 { throw PostgresError(kind: .client, message: "unknown notification template \(template)") }
+            return nil
+        }
+        try connection.enqueue(
+            try JobRequest(
+                DispatchNotification(notificationID: id), queue: dispatchQueue, maxAttempts: 8,
+                uniqueKey: "dispatch:\(id)"))
+        return id
+    }
+}

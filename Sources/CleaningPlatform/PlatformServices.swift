@@ -1,0 +1,24 @@
+public import Foundation
+public import JobQueue
+
+/// What the platform's handlers depend on, injected so tests can fix the clock
+/// and capture the provider.
+public struct PlatformServices: Sendable {
+    public var clock: PlatformClock
+    public var provider: any NotificationProvider
+    public var flowControl: FlowControlPolicy
+    /// Business time zone (Asia/Shanghai unless configured).
+    public var timeZone: TimeZone
+    public var log: JobLog
+
+    public init(
+        clock: PlatformClock = .system, provider: any NotificationProvider, flowControl: FlowControlPolicy = FlowControlPolicy(),
+        timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai")!, log: JobLog = JobLog()
+    ) {
+        self.clock = clock
+        self.provider = provider
+        self.flowControl = flowControl
+        self.timeZone = timeZone
+        self.log = log
+    }
+}

@@ -1,0 +1,131 @@
+import CleaningPlatform
+import Foundation
+import JobQueue
+import PostgresClient
+import Synchronization
+import TestSupport
+
+/// A provider that records what it was asked to send and answers as told.
+final class RecordingProvider: NotificationProvider {
+    private let sent = Mutex<[OutgoingMessage]>([])
+    private let answer: @Sendable (OutgoingMessage) throws -> DeliveryResult
+
+    init(answer: @escaping @Sendable (OutgoingMessage) throws -> DeliveryResult = { .delivered(providerMessageID: "p-\($0.notificationID)") }) {
+        self.answer = answer
+    }
+
+    func send(_ message: OutgoingMessage) async throws -> DeliveryResult {
+        sent.withLock { $0.append(message) }
+        return try answer(message)
+    }
+
+    var messages: [OutgoingMessage] { sent.withLock { $0 } }
+}
+
+/// The migrated test database, a customer and a cleaner, and helpers.
+struct PlatformFixture {
+    let pool: PostgresPool
+    let configuration: PostgresConfiguration
+
+    init() throws {
+        try TestDatabase.migrate()
+        configuration = try TestDatabase.configuration
+        pool = PostgresPool(configuration: configuration, maxConnections: 4)
+    }
+
+    /// A phone number unique to this run.
+    static func phone() -> String {
+        "13" + String(format: "%09d", UInt32.random(in: 0..<1_000_000_000))
+    }
+
+    func customer(timeZone: String = "Asia/Shanghai") async throws -> (id: Int64, phone: String) {
+        let phone = Self.phone()
+        let id = try await pool.query(
+            "INSERT INTO platform.customers (phone, name, time_zone) VALUES ($1, '张三', $2) RETURNING id", [phone, timeZone]
+        ).scalar(Int64.self)
+        return (id, phone)
+    }
+
+    func cleaner() async throws -> (id: Int64, phone: String) {
+        let phone = Self.phone()
+        let id = try await pool.query(
+            """
+            INSERT INTO platform.cleaners (phone, name, skills, latitude, longitude)
+            VALUES ($1, '李四', '{daily_cleaning}', 31.23, 121.47) RETURNING id
+            """, [phone]
+        ).scalar(Int64.self)
+        return (id, phone)
+    }
+
+    func order(customerID: Int64, appointment: Date, now: Date) async throws -> Int64 {
+        try await pool.withTransaction { connection in
+            try OrderBooking.book(
+                OrderBooking.NewOrder(
+                    customerID: customerID, serviceTypeID: 1, address: "上海市黄浦区人民路1号", latitude: 31.23, longitude: 121.47,
+                    appointmentStart: appointment, durationMinutes: 180, amountFen: 15_000),
+                now: now, on: connection)
+        }
+    }
+
+    /// Reminder jobs of an order: (moment, state, run_at).
+    func reminders(_ orderID: Int64) async throws -> [(String, String, Date)] {
+        try await pool.query(
+            """
+            SELECT args->>'moment', state, run_at FROM queue.jobs
+            WHERE kind = 'order.reminder' AND (args->>'orderID')::int8 = $1 ORDER BY run_at, id
+            """, [orderID]
+        ).rows.map { try $0.decode((String, String, Date).self) }
+    }
+
+    /// Runs a worker with the platform's handlers on every platform queue while
+    /// `body` runs.
+    func running<T>(
+        _ services: PlatformServices, concurrency: Int = 4, _ body: () async throws -> T
+    ) async throws -> T {
+        let worker = try JobWorker(
+            database: configuration, handlers: PlatformJobs.handlers(services),
+            configuration: WorkerConfiguration(
+                queues: PlatformJobs.queues.mapValues { _ in concurrency }, workerID: TestDatabase.uniqueName("pw"),
+                pollInterval: .milliseconds(100), leaseDuration: .seconds(10), stageInterval: .milliseconds(100),
+                runsLeaderServices: false),
+            log: .silent)
+        let task = Task { try await worker.run() }
+        do {
+            let value = try await body()
+            worker.shutdown()
+            try await task.value
+            return value
+        } catch {
+            worker.shutdown()
+            try? await task.value
+            throw error
+        }
+    }
+
+    func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    /// Notifications to one recipient: (template, status, failure reason).
+    func notifications(to recipient: String) async throws -> [(String, String, String?)] {
+        try await pool.query(
+            "SELECT template_code, status, failure_reason FROM platform.notifications WHERE recipient = $1 ORDER BY id",
+            [recipient]
+        ).rows.map { try $0.decode((String, String, String?).self) }
+    }
+
+    /// Jobs of a kind whose arguments mention `id` that are not finished yet.
+    func unfinishedJobs() async throws -> Int64 {
+        try await pool.query(
+            """
+            SELECT count(*)::int8 FROM queue.jobs
+            WHERE queue IN ('reminders', 'notifications', 'maintenance') AND state IN ('available', 'running')
+            """
+        ).scalar(Int64.self)
+    }
+}
