@@ -11,16 +11,15 @@ import Foundation
 public final class PostgresConnection {
     let handle: OpaquePointer
     public let configuration: PostgresConfiguration
-    private var statements: [StatementKey: String] = [:]
+    private var statements = PostgresStatementCache()
+    /// Reused by `query(_:_:)` to encode parameters without allocating on every call.
+    private var parameterScratch = PostgresBindings()
     private var statementCounter = 0
     private var savepointCounter = 0
     /// Prepared statements kept per connection before the cache is reset.
     static let statementCacheLimit = 512
-
-    private struct StatementKey: Hashable {
-        let sql: String
-        let types: [PostgresDataType]
-    }
+    /// Parameter buffers larger than this are freed after the call instead of kept.
+    static let parameterScratchLimit = 64 * 1024
 
     private init(handle: OpaquePointer, configuration: PostgresConfiguration) {
         self.handle = handle
@@ -124,7 +123,16 @@ public final class PostgresConnection {
     /// and returns its rows in binary format.
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> PostgresResult {
-        try query(sql, bindings: try PostgresBindings(parameters))
+        // Encode into the connection's own buffers, taken out for the call (so even a
+        // re-entrant call could not share them) and put back empty afterwards.
+        var bindings = PostgresBindings()
+        swap(&bindings, &parameterScratch)
+        defer {
+            bindings.removeAll()
+            if bindings.writer.bytes.capacity <= Self.parameterScratchLimit { parameterScratch = bindings }
+        }
+        for parameter in parameters { try parameter.encodeParameter(into: &bindings) }
+        return try query(sql, bindings: bindings)
     }
 
     @discardableResult
@@ -133,7 +141,7 @@ public final class PostgresConnection {
             return try runPrepared(sql, bindings: bindings)
         } catch let error as PostgresError where isStalePreparedStatement(error) && transactionStatus == .idle {
             // The schema changed under a cached plan, or someone ran DISCARD ALL: prepare afresh once.
-            statements.removeValue(forKey: StatementKey(sql: sql, types: bindings.types))
+            statements.remove(sql: sql, types: bindings.types)
             return try runPrepared(sql, bindings: bindings)
         }
     }
@@ -153,15 +161,18 @@ public final class PostgresConnection {
 
     private func runPrepared(_ sql: String, bindings: PostgresBindings) throws -> PostgresResult {
         let name = try preparedName(sql, types: bindings.types)
-        let result = bindings.withUnsafeParameters { _, values, lengths, formats in
-            PQexecPrepared(handle, name, Int32(bindings.count), values, lengths, formats, 1)
+        let count = Int32(bindings.count)
+        // Explicit withCString: the implicit String-to-pointer conversion made a copy here.
+        let result = name.withCString { name in
+            bindings.withUnsafeParameters { values, lengths, formats in
+                PQexecPrepared(handle, name, count, values, lengths, formats, 1)
+            }
         }
         return try check(result)
     }
 
     private func preparedName(_ sql: String, types: [PostgresDataType]) throws -> String {
-        let key = StatementKey(sql: sql, types: types)
-        if let name = statements[key] { return name }
+        if let name = statements.name(sql: sql, types: types) { return name }
         if statements.count >= Self.statementCacheLimit {
             try executeScript("DEALLOCATE ALL")
             statements.removeAll()
@@ -171,7 +182,7 @@ public final class PostgresConnection {
         let oids = types.map(\.rawValue)
         let result = PQprepare(handle, name, sql, Int32(oids.count), oids)
         _ = try check(result)
-        statements[key] = name
+        statements.insert(name, sql: sql, types: types)
         return name
     }
 

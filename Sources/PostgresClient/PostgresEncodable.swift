@@ -68,27 +68,39 @@ public struct PostgresBindings: Sendable {
         lengths.removeAll(keepingCapacity: true)
     }
 
-    /// Calls `body` with C arrays valid only for the duration of the call.
+    /// Calls `body` with the C arrays `PQexecPrepared` takes (values, lengths,
+    /// formats), valid only for the duration of the call. The value pointers and
+    /// formats live in temporary (stack) storage, so this allocates nothing per call.
     func withUnsafeParameters<R>(
         _ body: (
-            _ types: [UInt32], _ values: [UnsafePointer<CChar>?], _ lengths: [Int32], _ formats: [Int32]
-        ) throws -> R
-    ) rethrows -> R {
-        try writer.bytes.withUnsafeBufferPointer { buffer in
-            let base = buffer.baseAddress.map { UnsafeRawPointer($0) }
-            var values: [UnsafePointer<CChar>?] = []
-            values.reserveCapacity(count)
-            for index in 0..<count {
-                if lengths[index] < 0 {
-                    values.append(nil)
-                } else if let base {
-                    values.append((base + offsets[index]).assumingMemoryBound(to: CChar.self))
-                } else {
-                    // Zero-length non-NULL value (empty string) with an empty buffer.
-                    values.append(emptyValue)
+            _ values: UnsafePointer<UnsafePointer<CChar>?>?, _ lengths: UnsafePointer<Int32>?,
+            _ formats: UnsafePointer<Int32>?
+        ) -> R
+    ) -> R {
+        let count = self.count
+        return writer.bytes.withUnsafeBufferPointer { buffer in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: count) { values in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: count) { formats in
+                    let base = buffer.baseAddress.map { UnsafeRawPointer($0) }
+                    for index in 0..<count {
+                        let value: UnsafePointer<CChar>?
+                        if lengths[index] < 0 {
+                            value = nil
+                        } else if let base {
+                            value = (base + offsets[index]).assumingMemoryBound(to: CChar.self)
+                        } else {
+                            // Zero-length non-NULL value (empty string) with an empty buffer.
+                            value = emptyValue
+                        }
+                        values.initializeElement(at: index, to: value)
+                    }
+                    // Binary format for every parameter.
+                    formats.initialize(repeating: 1)
+                    return lengths.withUnsafeBufferPointer { lengths in
+                        body(UnsafePointer(values.baseAddress), lengths.baseAddress, UnsafePointer(formats.baseAddress))
+                    }
                 }
             }
-            return try body(types.map(\.rawValue), values, lengths, [Int32](repeating: 1, count: count))
         }
     }
 }

@@ -9,7 +9,10 @@ public final class PostgresResult: @unchecked Sendable {
     private let handle: OpaquePointer
     public let columnNames: [String]
     private let columnTypes: [PostgresDataType]
-    private let columnIndex: [String: Int]
+    /// Column numbers by name, only for wide results; narrow ones are searched in
+    /// order, which is cheaper than building a dictionary for every result.
+    private let columnIndex: [String: Int]?
+    private static let columnIndexThreshold = 8
     public let rowCount: Int
     /// Rows inserted/updated/deleted, from the command tag (0 when it has none).
     public let affectedRows: Int
@@ -19,21 +22,44 @@ public final class PostgresResult: @unchecked Sendable {
         let columns = Int(PQnfields(handle))
         var names: [String] = []
         var types: [PostgresDataType] = []
-        var index: [String: Int] = [:]
+        if columns > 0 {
+            names.reserveCapacity(columns)
+            types.reserveCapacity(columns)
+        }
         for column in 0..<columns {
-            let name = PQfname(handle, Int32(column)).map { String(cString: $0) } ?? "?column?"
-            names.append(name)
+            names.append(PQfname(handle, Int32(column)).map { String(cString: $0) } ?? "?column?")
             types.append(PostgresDataType(PQftype(handle, Int32(column))))
-            if index[name] == nil { index[name] = column }
+        }
+        if columns > Self.columnIndexThreshold {
+            var index: [String: Int] = [:]
+            for (column, name) in names.enumerated() where index[name] == nil { index[name] = column }
+            columnIndex = index
+        } else {
+            columnIndex = nil
         }
         columnNames = names
         columnTypes = types
-        columnIndex = index
         rowCount = Int(PQntuples(handle))
-        affectedRows = PQcmdTuples(handle).flatMap { Int(String(cString: $0)) } ?? 0
+        let tag: UnsafeMutablePointer<CChar>? = PQcmdTuples(handle)
+        affectedRows = tag.map { Self.parseCount($0) } ?? 0
     }
 
     deinit { PQclear(handle) }
+
+    /// The row count of a command tag ("1" after one INSERT, "" when it has none),
+    /// read without making a String per statement; 0 when it is not a number.
+    private static func parseCount(_ text: UnsafePointer<CChar>) -> Int {
+        var value = 0
+        var length = 0
+        while text[length] != 0 {
+            let digit = Int(text[length]) - 48  // "0"
+            // 18 digits always fit an Int; the server's counts are far below that.
+            guard (0...9).contains(digit), length < 18 else { return 0 }
+            value = value * 10 + digit
+            length += 1
+        }
+        return value
+    }
 
     public var rows: [PostgresRow] { (0..<rowCount).map { PostgresRow(result: self, index: $0) } }
 
@@ -57,7 +83,9 @@ public final class PostgresResult: @unchecked Sendable {
     }
 
     func columnNumber(_ name: String) throws -> Int {
-        guard let index = columnIndex[name] else {
+        // A name that appears twice (SELECT a.id, b.id) means its first column.
+        let found = if let columnIndex { columnIndex[name] } else { columnNames.firstIndex(of: name) }
+        guard let index = found else {
             throw PostgresError.decoding(
                 "no column \"\(name)\" in the result (columns: \(columnNames.joined(separator: ", ")))")
         }

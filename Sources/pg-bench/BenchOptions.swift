@@ -3,8 +3,8 @@ import Foundation
 /// The command line, parsed by hand (the package takes no dependencies).
 struct BenchOptions {
     var databaseURL: String?
-    var seconds = 10
-    var rounds = 2
+    var seconds = 5
+    var rounds = 5
     var pgbenchPath: String?
     var showHelp = false
 
@@ -20,13 +20,14 @@ struct BenchOptions {
 
         Options:
           --database-url URL  the server to use (default: $DATABASE_URL, else libpq's PG* variables)
-          --seconds N         seconds per measured run (default 10)
-          --rounds N          pgbench/wrapper pairs per workload (default 2)
+          --seconds N         seconds per measured run (default 5)
+          --rounds N          pgbench/wrapper pairs per workload (default 5); the summary
+                              gives the median of the rounds
           --pgbench PATH      the pgbench binary (default: PATH, then /usr/lib/postgresql/*/bin)
           --help              print this help
 
         The tables it creates (swift_pg_bench_kv, swift_pg_bench_insert) are dropped at
-        the end. Build it in release mode: swift build -c release --product pg-bench
+        the end; tables left by an interrupted run are replaced by the next one. Build it in release mode: swift build -c release --product pg-bench
         """
 
     /// Parses `arguments` (without the program name).

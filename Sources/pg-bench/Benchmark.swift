@@ -14,13 +14,15 @@ struct Benchmark {
 
         let target = configuration.conninfo.isEmpty ? "libpq defaults (PG* variables)" : configuration.redactedConninfo
         let scriptArguments = pgbench.arguments(seconds: options.seconds, scriptPath: "<script>", variables: [:])
-        Console.line("pg-bench: PostgresClient wrapper vs pgbench, 1 connection, \(options.seconds) s per run, "
-            + "\(options.rounds) round(s) per workload")
+        Console.line(
+            "pg-bench: PostgresClient wrapper vs pgbench, 1 connection, \(options.seconds) s per run, "
+                + "\(options.rounds) round(s) per workload")
         Console.line("server:   PostgreSQL \(serverVersion) at \(target)")
         Console.line("pgbench:  \(pgbench.path) (\(pgbench.version))")
         Console.line("          run as: PGDATABASE=<url> pgbench \(scriptArguments.joined(separator: " "))")
-        Console.line("machine:  \(ProcessInfo.processInfo.activeProcessorCount) CPU cores, shared by the server, "
-            + "pgbench and the wrapper")
+        Console.line(
+            "machine:  \(ProcessInfo.processInfo.activeProcessorCount) CPU cores, shared by the server, "
+                + "pgbench and the wrapper; load average \(Report.loadAverage()) at the start")
 
         try BenchTables.create(on: admin)
         var results: [WorkloadResult] = []
@@ -109,10 +111,21 @@ struct WorkloadResult {
     let workload: Workload
     var rounds: [Round] = []
 
-    var pgbenchMean: Double { mean(rounds.map(\.pgbench.transactionsPerSecond)) }
-    var wrapperMean: Double { mean(rounds.map(\.wrapper.transactionsPerSecond)) }
-    /// The ratio of the means (not the mean of the ratios).
-    var ratio: Double { wrapperMean / pgbenchMean }
+    var pgbenchMedian: Double { median(rounds.map(\.pgbench.transactionsPerSecond)) }
+    var wrapperMedian: Double { median(rounds.map(\.wrapper.transactionsPerSecond)) }
+    /// The median of the per-round ratios: each round's two runs are back to back, so
+    /// slow drift cancels within a round, and the median drops rounds that another
+    /// process on the machine disturbed.
+    var ratio: Double { median(rounds.map(\.ratio)) }
+    var ratioRange: ClosedRange<Double> {
+        let ratios = rounds.map(\.ratio)
+        return (ratios.min() ?? 0)...(ratios.max() ?? 0)
+    }
 
-    private func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(values.count, 1)) }
+    private func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
 }

@@ -1,15 +1,15 @@
 import Foundation
 
-/// User plus system CPU time from `getrusage`: how much client CPU each side spends
-/// per statement, a figure much less noisy than the rates on a shared machine.
+/// User plus system CPU time from `getrusage`, for the client CPU each side spends per
+/// statement: it shows whether a difference in rate comes from the client's own work.
 enum CPUTime {
     // Glibc imports the RUSAGE_* constants as an enum but takes an Int32; Darwin uses Int32 throughout.
     #if canImport(Glibc)
-    private static let selfWho = Int32(RUSAGE_SELF.rawValue)
-    private static let childrenWho = Int32(RUSAGE_CHILDREN.rawValue)
+        private static let selfWho = Int32(RUSAGE_SELF.rawValue)
+        private static let childrenWho = Int32(RUSAGE_CHILDREN.rawValue)
     #else
-    private static let selfWho = RUSAGE_SELF
-    private static let childrenWho = RUSAGE_CHILDREN
+        private static let selfWho = RUSAGE_SELF
+        private static let childrenWho = RUSAGE_CHILDREN
     #endif
 
     /// This process (all threads).

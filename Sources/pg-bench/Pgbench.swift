@@ -74,7 +74,8 @@ struct Pgbench {
         let cpuSeconds = CPUTime.childrenSeconds() - cpuBefore
         guard run.status == 0 else {
             throw BenchFailure(
-                "pgbench exited with status \(run.status):\n\(run.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+                "pgbench exited with status \(run.status):\n\(run.output.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
         }
         return try PgbenchRun(output: run.output, cpuSeconds: cpuSeconds)
     }

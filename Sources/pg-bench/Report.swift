@@ -4,22 +4,33 @@ import Foundation
 enum Report {
     /// The ratio the issue asks for: the wrapper at ≥ 0.9 of pgbench's rate.
     static let goal = 0.9
+    /// Per-round ratios further apart than this factor get a note about noise.
+    static let noisySpread = 1.25
+
+    /// The one-minute load average, or "unknown".
+    static func loadAverage() -> String {
+        var load = [0.0, 0.0, 0.0]
+        guard getloadavg(&load, 3) > 0 else { return "unknown" }
+        return String(format: "%.2f", load[0])
+    }
 
     static func roundLine(_ round: Int, of rounds: Int, _ pair: WorkloadResult.Round) -> String {
         let pgbenchCPU = microseconds(pair.pgbench.cpuSeconds, per: pair.pgbench.transactions)
         let wrapperCPU = microseconds(pair.wrapper.cpuSeconds, per: pair.wrapper.transactions)
-        return "  round \(round)/\(rounds): pgbench \(rate(pair.pgbench.transactionsPerSecond)) tx/s (\(pgbenchCPU) µs CPU/tx), "
+        return
+            "  round \(round)/\(rounds): pgbench \(rate(pair.pgbench.transactionsPerSecond)) tx/s (\(pgbenchCPU) µs CPU/tx), "
             + "wrapper \(rate(pair.wrapper.transactionsPerSecond)) tx/s (\(wrapperCPU) µs CPU/tx), ratio \(ratio(pair.ratio))"
     }
 
     static func summary(_ results: [WorkloadResult], rounds: Int, seconds: Int) {
         Console.line()
-        Console.line("Summary: mean of \(rounds) round(s) of \(seconds) s, 1 connection; ratio = wrapper / pgbench")
+        Console.line(
+            "Summary: \(rounds) round(s) of \(seconds) s per side, 1 connection; medians; ratio = wrapper / pgbench")
         let header = ["workload", "pgbench tx/s", "wrapper tx/s", "ratio", "per round"]
         var table = [header]
         for result in results {
             table.append([
-                result.workload.name, rate(result.pgbenchMean), rate(result.wrapperMean), ratio(result.ratio),
+                result.workload.name, rate(result.pgbenchMedian), rate(result.wrapperMedian), ratio(result.ratio),
                 result.rounds.map { ratio($0.ratio) }.joined(separator: " "),
             ])
         }
@@ -32,6 +43,13 @@ enum Report {
                     : String(repeating: " ", count: widths[column] - cell.count) + cell
             }
             Console.line("  " + cells.joined(separator: "   "))
+        }
+        if results.contains(where: { $0.ratioRange.upperBound > $0.ratioRange.lowerBound * noisySpread }) {
+            Console.line(
+                "Note: the per-round ratios spread widely. On a small machine the rate changes several-fold with "
+                    + "whether the scheduler puts the server process on the client's CPU, and with other load. "
+                    + "For stable figures run on an idle machine with more rounds, and pin both sides, e.g. "
+                    + "taskset -pc 0 <postmaster pid> (new backends inherit it) and taskset -c 0 pg-bench ...")
         }
         let missed = results.filter { $0.ratio < goal }.map(\.workload.name)
         Console.line(

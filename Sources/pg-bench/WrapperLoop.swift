@@ -26,6 +26,7 @@ enum WrapperLoop {
             now = MonotonicClock.nanoseconds()
         } while now < deadline
         return Run(
-            transactions: transactions, seconds: Double(now - start) / 1e9, cpuSeconds: CPUTime.ownSeconds() - cpuBefore)
+            transactions: transactions, seconds: Double(now - start) / 1e9, cpuSeconds: CPUTime.ownSeconds() - cpuBefore
+        )
     }
 }
