@@ -46,6 +46,9 @@ let package = Package(
         .testTarget(
             name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strict),
         .testTarget(
+            name: "CleaningPlatformTests", dependencies: ["CleaningPlatform", "JobQueue", "PostgresClient", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
             name: "JobQueueTests", dependencies: ["JobQueue", "PostgresClient", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

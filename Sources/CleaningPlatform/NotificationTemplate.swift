@@ -10,6 +10,14 @@ public struct NotificationTemplate: Sendable, Equatable {
     public var body: String
     public var validityMinutes: Int
 
+    public init(code: String, channel: OutgoingMessage.Channel, category: Category, body: String, validityMinutes: Int) {
+        self.code = code
+        self.channel = channel
+        self.category = category
+        self.body = body
+        self.validityMinutes = validityMinutes
+    }
+
     public struct MissingParameter: Error, Equatable, CustomStringConvertible {
         public var name: String
         public var template: String

@@ -66,12 +66,11 @@ public enum OrderBooking {
             WHERE id = $1 RETURNING appointment_start
             """, [orderID, cleanerID, now]
         ).scalar(Date.self)
-        try connection.cancelWaitingJobs(tagged: OrderReminder.tag(orderID: orderID) + ":cleaner", reason: "reassigned")
+        try connection.cancelWaitingJobs(tagged: OrderReminder.cleanerTag(orderID: orderID), reason: "reassigned")
         for moment in [OrderReminder.Moment.cleanerAssigned, .cleaner1h] {
-            if var request = try OrderReminder.request(
+            if let request = try OrderReminder.request(
                 orderID: orderID, moment: moment, appointment: appointment, cleanerID: cleanerID, now: now)
             {
-                request.tags.append(OrderReminder.tag(orderID: orderID) + ":cleaner")
                 try connection.enqueue(request)
             }
         }
@@ -87,12 +86,11 @@ public enum OrderBooking {
         guard let cleanerID else {
             throw PostgresError(kind: .client, message: "order \(orderID) cannot be rescheduled (missing, started or closed)")
         }
-        try connection.cancelWaitingJobs(tagged: OrderReminder.tag(orderID: orderID), reason: "order rescheduled")
+        try connection.cancelWaitingJobs(tagged: OrderReminder.timedTag(orderID: orderID), reason: "order rescheduled")
         try scheduleCustomerReminders(orderID: orderID, appointment: start, now: now, on: connection)
-        if let cleanerID, var request = try OrderReminder.request(
+        if let cleanerID, let request = try OrderReminder.request(
             orderID: orderID, moment: .cleaner1h, appointment: start, cleanerID: cleanerID, now: now)
         {
-            request.tags.append(OrderReminder.tag(orderID: orderID) + ":cleaner")
             try connection.enqueue(request)
         }
     }

@@ -44,7 +44,12 @@ public struct OrderReminder: JobArguments {
     /// For cleaner reminders: the cleaner it was scheduled for.
     public var cleanerID: Int64?
 
+    /// Every reminder of an order (cancelled when the order is cancelled or starts).
     static func tag(orderID: Int64) -> String { "order:\(orderID)" }
+    /// Reminders tied to the appointment time (cancelled when it moves).
+    static func timedTag(orderID: Int64) -> String { "order:\(orderID):timed" }
+    /// Reminders for the assigned cleaner (cancelled when another cleaner takes over).
+    static func cleanerTag(orderID: Int64) -> String { "order:\(orderID):cleaner" }
 
     /// The job for one reminder, or nil when its time has already passed.
     static func request(
@@ -54,8 +59,11 @@ public struct OrderReminder: JobArguments {
         if moment.lead != nil && runAt <= now { return nil }
         let epoch = Int64(appointment.timeIntervalSince1970)
         let reminder = OrderReminder(orderID: orderID, moment: moment, appointmentAt: epoch, cleanerID: cleanerID)
+        var tags = [tag(orderID: orderID)]
+        if moment.lead != nil { tags.append(timedTag(orderID: orderID)) }
+        if moment.forCleaner { tags.append(cleanerTag(orderID: orderID)) }
         return try JobRequest(
-            reminder, queue: queue, runAt: runAt, maxAttempts: 10, tags: [tag(orderID: orderID)],
+            reminder, queue: queue, runAt: runAt, maxAttempts: 10, tags: tags,
             uniqueKey: "reminder:\(orderID):\(moment.rawValue):\(epoch)\(cleanerID.map { ":\($0)" } ?? "")",
             uniqueScope: .always)
     }
@@ -78,8 +86,9 @@ public struct OrderReminder: JobArguments {
             guard let row = try connection.query(Self.load, [reminder.orderID]).first else { return false }
             let (status, appointment, cleanerID, address, service) = try row.decode(
                 (String, Date, Int64?, String, String).self)
-            // Stale: cancelled, finished, moved to another time, or another cleaner now.
-            let current = Int64(appointment.timeIntervalSince1970) == reminder.appointmentAt
+            // Stale: cancelled, started or finished, moved to another time (for the
+            // reminders tied to the time), or another cleaner now.
+            let current = (reminder.moment.lead == nil || Int64(appointment.timeIntervalSince1970) == reminder.appointmentAt)
                 && (status == "待接单" || status == "已接单")
                 && (!reminder.moment.forCleaner || (cleanerID != nil && cleanerID == reminder.cleanerID))
             guard current else { return false }
