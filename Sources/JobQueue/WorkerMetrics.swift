@@ -41,15 +41,15 @@ final class WorkerMetrics: Sendable {
     func render(database: PostgresPool, running: Int) async -> String {
         let snapshot = state.withLock { $0 }
         var text = PrometheusText()
-        if let rows = try? await database.query(Self.jobsByState).rows {
+        let rows = try? await database.query(Self.jobsByState).rows
+        text.gauge("queue_database_up", help: "1 when the database answered the scrape's query.", value: rows == nil ? 0 : 1)
+        if let rows {
             for row in rows {
                 guard let (queue, state, count) = try? row.decode((String, String, Int64).self) else { continue }
                 text.gauge(
                     "queue_jobs", help: "Jobs in the table by queue and state.", value: Double(count),
                     labels: ["queue": queue, "state": state])
             }
-        } else {
-            text.gauge("queue_database_up", help: "1 when the database answered the scrape's query.", value: 0)
         }
         text.gauge("queue_worker_running_jobs", help: "Jobs running in this process.", value: Double(running))
         text.counter(
