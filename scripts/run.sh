@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main command: builds the release binaries, uses $DATABASE_URL or starts the
-# private PostgreSQL cluster (scripts/devdb.sh), applies the migrations and shows
-# the system working. Safe to run again: it reuses the database.
+# private PostgreSQL cluster (scripts/devdb.sh), applies the migrations, then runs
+# a worker against one round of the platform's batch jobs and shows the queue's
+# statistics. Safe to run again: it reuses the database.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,3 +29,31 @@ BIN="$(swift build -c release --show-bin-path)"
 
 "$BIN/jobsctl" migrate
 "$BIN/jobsctl" migrate --status
+
+echo "enqueueing one round of the platform's batch jobs…"
+for kind in coupon.expire coupon.expiry_reminder points.expire; do
+    printf '  %-24s job ' "$kind"
+    "$BIN/jobsctl" enqueue "$kind" --queue maintenance
+done
+
+LOG="${TMPDIR:-/tmp}/queue-worker-$$.log"
+echo "starting a worker (log: $LOG)…"
+"$BIN/queue-worker" --grace 10 >"$LOG" 2>&1 &
+WORKER=$!
+trap 'kill -TERM $WORKER 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do
+    if ! "$BIN/jobsctl" jobs list --queue maintenance --json | grep -q '"state" : "\(available\|running\|scheduled\|retryable\)"'; then
+        break
+    fi
+    sleep 0.2
+done
+kill -TERM $WORKER
+wait $WORKER && echo "worker stopped cleanly (exit 0)"
+trap - EXIT
+
+"$BIN/jobsctl" jobs list --queue maintenance --limit 6
+echo
+"$BIN/jobsctl" stats
+echo
+echo "worker log (last lines):"
+tail -n 5 "$LOG"
