@@ -109,9 +109,18 @@ public enum OrderBooking {
         try notifyStatus(orderID: orderID, status: "服务中", now: now, on: connection)
     }
 
+    /// Completes the order and records the customer's payment in the ledger
+    /// (cash in, held in order clearing until the cleaner's settlement).
     public static func complete(orderID: Int64, now: Date, on connection: PostgresConnection) throws {
-        try connection.execute(
-            "UPDATE platform.orders SET status = '已完成', completed_at = $2 WHERE id = $1", [orderID, now])
+        let paid = try connection.query(
+            "UPDATE platform.orders SET status = '已完成', completed_at = $2 WHERE id = $1 RETURNING paid_fen - refunded_fen",
+            [orderID, now]
+        ).scalar(Int64.self)
+        let cash = try Ledger.account("platform:cash", type: "asset", on: connection)
+        let clearing = try Ledger.account("platform:order_clearing", type: "liability", on: connection)
+        try Ledger.post(
+            kind: "collection", reference: "collection:\(orderID)", description: "payment for order \(orderID)",
+            entries: [(cash, paid), (clearing, -paid)], on: connection)
         try notifyStatus(orderID: orderID, status: "已完成", now: now, on: connection)
     }
 

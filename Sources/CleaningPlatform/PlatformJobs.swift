@@ -6,12 +6,13 @@ public enum PlatformJobs {
     /// Every kind the platform handles (for the admin CLI's checks).
     public static let kinds = [
         OrderReminder.kind, DispatchNotification.kind, ExpireCoupons.kind, RemindExpiringCoupons.kind,
-        ExpirePoints.kind,
+        ExpirePoints.kind, SettleCleanerPayout.kind, FinishPayoutRun.kind, ProcessWithdrawal.kind,
     ].sorted()
 
     /// Queues the platform's workers should work, with a sensible concurrency each.
     public static let queues: [String: Int] = [
         JobRequest.defaultQueue: 4, OrderReminder.queue: 8, NotificationOutbox.dispatchQueue: 16, maintenanceQueue: 2,
+        PayoutRun.queue: 4,
     ]
 
     public static let maintenanceQueue = "maintenance"
@@ -31,6 +32,13 @@ public enum PlatformJobs {
         }
         registry.register(ExpirePoints.self, options: JobKindOptions(timeout: .seconds(600))) {
             try await $0.run($1, services: services)
+        }
+        registry.register(SettleCleanerPayout.self, options: JobKindOptions(timeout: .seconds(120))) {
+            try await $0.run($1, services: services, payouts: services.payouts)
+        }
+        registry.register(FinishPayoutRun.self) { try await $0.run($1, services: services) }
+        registry.register(ProcessWithdrawal.self, options: JobKindOptions(timeout: .seconds(120))) {
+            try await $0.run($1, services: services, payouts: services.payouts)
         }
         return registry
     }

@@ -6,17 +6,20 @@ public import JobQueue
 public struct PlatformServices: Sendable {
     public var clock: PlatformClock
     public var provider: any NotificationProvider
+    public var payouts: any PayoutProvider
     public var flowControl: FlowControlPolicy
     /// Business time zone (Asia/Shanghai unless configured).
     public var timeZone: TimeZone
     public var log: JobLog
 
     public init(
-        clock: PlatformClock = .system, provider: any NotificationProvider, flowControl: FlowControlPolicy = FlowControlPolicy(),
+        clock: PlatformClock = .system, provider: any NotificationProvider,
+        payouts: any PayoutProvider = ConsolePayoutProvider(), flowControl: FlowControlPolicy = FlowControlPolicy(),
         timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai")!, log: JobLog = JobLog()
     ) {
         self.clock = clock
         self.provider = provider
+        self.payouts = payouts
         self.flowControl = flowControl
         self.timeZone = timeZone
         self.log = log

@@ -87,7 +87,7 @@ struct PlatformFixture {
             configuration: WorkerConfiguration(
                 queues: PlatformJobs.queues.mapValues { _ in concurrency }, workerID: TestDatabase.uniqueName("pw"),
                 pollInterval: .milliseconds(100), leaseDuration: .seconds(10), stageInterval: .milliseconds(100),
-                runsLeaderServices: false),
+                leaderInterval: .milliseconds(100)),
             log: .silent)
         let task = Task { try await worker.run() }
         do {

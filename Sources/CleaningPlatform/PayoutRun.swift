@@ -1,0 +1,112 @@
+import Foundation
+public import JobQueue
+public import PostgresClient
+
+/// Starting a payout run and reading its result, for the admin CLI.
+public enum PayoutRun {
+    public static let queue = "payouts"
+
+    public struct Started: Sendable {
+        public var runID: Int64
+        public var cleanerJobs: Int
+        public var alreadyComplete: Bool
+    }
+
+    /// Creates the period's run (or finds it) and enqueues one settlement job per
+    /// cleaner with something to settle, plus the run's completion callback, all
+    /// in one transaction. Every job has a unique key held for good, so running
+    /// the command again — or twice at once — adds nothing that exists.
+    public static func start(_ period: PayoutPeriod, on connection: PostgresConnection) throws -> Started {
+        try connection.withTransaction { connection in
+            let run = try connection.query(
+                """
+                INSERT INTO platform.payout_runs (period, period_start, period_end) VALUES ($1, $2, $3)
+                ON CONFLICT (period) DO UPDATE SET period = EXCLUDED.period
+                RETURNING id, status
+                """, [period.name, period.start, period.end]
+            ).first!
+            let (runID, status) = try run.decode((Int64, String).self)
+            let cleaners = try PayoutCalculation.lines(start: period.start, end: period.end, on: connection).map(\.cleanerID)
+            let batch = "payout-run-\(runID)"
+            let jobs = try cleaners.map { cleaner in
+                try JobRequest(
+                    SettleCleanerPayout(runID: runID, cleanerID: cleaner), queue: queue, maxAttempts: 25,
+                    uniqueKey: "payout:\(runID):\(cleaner)", uniqueScope: .always, batchID: batch)
+            }
+            let inserted = try connection.enqueue(jobs).filter(\.inserted).count
+            if status != "completed" || inserted > 0 {
+                try connection.execute("UPDATE platform.payout_runs SET status = 'running', completed_at = NULL WHERE id = $1", [runID])
+                try connection.enqueue(
+                    try JobRequest(
+                        FinishPayoutRun(runID: runID), queue: queue,
+                        uniqueKey: "payout-finish:\(runID):\(inserted)",
+                        uniqueScope: .always, callbackForBatch: batch))
+            }
+            return Started(runID: runID, cleanerJobs: inserted, alreadyComplete: status == "completed" && inserted == 0)
+        }
+    }
+
+    /// True once every cleaner of the run is settled and paid.
+    public static func isComplete(_ runID: Int64, on connection: PostgresConnection) throws -> Bool {
+        try connection.query("SELECT status = 'completed' FROM platform.payout_runs WHERE id = $1", [runID]).scalar(Bool.self)
+    }
+
+    /// The run's lines as recorded (after the run).
+    public static func lines(_ runID: Int64, on connection: PostgresConnection) throws -> [PayoutLine] {
+        try connection.query(
+            """
+            SELECT i.cleaner_id, c.name, c.level, i.orders::int8, i.gross_fen, i.commission_fen, i.bonus_fen,
+                   i.penalty_fen, i.carried_in_fen
+            FROM platform.payout_items AS i JOIN platform.cleaners AS c ON c.id = i.cleaner_id
+            WHERE i.run_id = $1 ORDER BY i.cleaner_id
+            """, [runID]
+        ).rows.map { row in
+            let (id, name, level, orders, gross, commission, bonus, penalty, carried) = try row.decode(
+                (Int64, String, String, Int64, Int64, Int64, Int64, Int64, Int64).self)
+            return PayoutLine(
+                cleanerID: id, cleanerName: name, level: level, orders: Int(orders), grossFen: gross,
+                commissionFen: commission, bonusFen: bonus, penaltyFen: penalty, carriedInFen: carried)
+        }
+    }
+
+    /// What a run would pay, computed without writing anything (read-only transaction).
+    public static func dryRun(_ period: PayoutPeriod, on connection: PostgresConnection) throws -> [PayoutLine] {
+        try connection.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+            try PayoutCalculation.lines(start: period.start, end: period.end, on: connection)
+        }
+    }
+}
+
+/// The run's completion callback: runs once every settlement job finished.
+public struct FinishPayoutRun: JobArguments {
+    public static let kind = "payout.finish_run"
+    public var runID: Int64
+    public var batch: Summary?
+
+    public struct Summary: Codable, Sendable {
+        public var completed: Int
+        public var discarded: Int
+        public var cancelled: Int
+        public var total: Int
+    }
+
+    func run(_ context: JobContext, services: PlatformServices) async throws {
+        let runID = self.runID
+        let now = services.clock.now
+        if let batch, batch.discarded + batch.cancelled > 0 {
+            services.log.error(
+                "payout run finished with failed cleaners; fix and re-run the period",
+                [("run_id", "\(runID)"), ("failed", "\(batch.discarded + batch.cancelled)")])
+            return
+        }
+        try await context.completeInTransaction { connection in
+            try connection.execute(
+                """
+                UPDATE platform.payout_runs SET status = 'completed', completed_at = $2
+                WHERE id = $1 AND NOT EXISTS (
+                    SELECT 1 FROM platform.payout_items WHERE run_id = $1 AND status <> 'paid')
+                """, [runID, now])
+        }
+        services.log.info("payout run completed", [("run_id", "\(runID)"), ("cleaners", "\(batch?.total ?? 0)")])
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+public import JobQueue
+import PostgresClient
+
+/// Pays a cleaner's withdrawal request from their wallet balance, never below
+/// zero: the wallet's ledger account row is locked, the balance checked, and the
+/// withdrawal posted in the same transaction as the job's completion.
+public struct ProcessWithdrawal: JobArguments {
+    public static let kind = "payout.withdrawal"
+    public var withdrawalID: Int64
+
+    func run(_ context: JobContext, services: PlatformServices, payouts: any PayoutProvider) async throws {
+        let id = withdrawalID
+        let now = services.clock.now
+        // Decide and post first (locked); pay after; a retry finds it decided.
+        let decision = try await context.database.withTransaction { connection -> (Int64, Int64)? in
+            guard let row = try connection.query(
+                "SELECT cleaner_id, amount_fen, status FROM platform.withdrawals WHERE id = $1 FOR UPDATE", [id]
+            ).first else { throw JobDiscarded("withdrawal \(id) does not exist") }
+            let (cleanerID, amount, status) = try row.decode((Int64, Int64, String).self)
+            guard status == "requested" else { return status == "paid" ? (cleanerID, amount) : nil }
+            let wallet = try Ledger.wallet(cleanerID, on: connection)
+            try connection.query("SELECT id FROM platform.ledger_accounts WHERE id = $1 FOR UPDATE", [wallet])
+            let balance = try Ledger.liabilityBalance(wallet, on: connection)
+            guard amount <= balance else {
+                try connection.execute(
+                    "UPDATE platform.withdrawals SET status = 'rejected', processed_at = $2, reason = $3 WHERE id = $1",
+                    [id, now, "insufficient balance: requested \(amount) fen, wallet holds \(balance) fen"])
+                return nil
+            }
+            let cash = try Ledger.account("platform:cash", type: "asset", on: connection)
+            try Ledger.post(
+                kind: "withdrawal", reference: "withdrawal:\(id)", description: "withdrawal \(id) by cleaner \(cleanerID)",
+                entries: [(wallet, amount), (cash, -amount)], on: connection)
+            try connection.execute(
+                "UPDATE platform.withdrawals SET status = 'paid', processed_at = $2 WHERE id = $1", [id, now])
+            return (cleanerID, amount)
+        }
+        if let (cleanerID, amount) = decision {
+            _ = try await payouts.pay(
+                PayoutInstruction(itemID: id, cleanerID: cleanerID, amountFen: amount, idempotencyKey: "withdrawal-\(id)"))
+        }
+    }
+}

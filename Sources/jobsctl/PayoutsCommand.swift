@@ -1,0 +1,103 @@
+import CleaningPlatform
+import CommandLineInterface
+import Foundation
+import PostgresClient
+
+/// `jobsctl payouts run --period 2026-W47 [--dry-run]`
+struct PayoutsCommand: CommandGroup {
+    static let name = "payouts"
+    static let summary = "settlement payout runs for finance"
+    static let help = "Usage: jobsctl payouts COMMAND [OPTIONS]"
+    static let subcommands: [any CommandDescription.Type] = [PayoutsRunCommand.self]
+}
+
+struct PayoutsRunCommand: Command {
+    static let name = "run"
+    static let summary = "settle and pay every cleaner for a week, write the CSV report"
+    static let help = """
+        Usage: jobsctl payouts run --period YYYY-Www [--dry-run] [--report PATH] [--wait SECONDS]
+
+        Settles every completed, unsettled order of the ISO week (Monday 00:00 to
+        Monday 00:00, business time zone) per cleaner: gross, commission by level,
+        bonuses and penalties, net; posts the double-entry ledger, marks the orders
+        settled and pays each cleaner once (one job per cleaner, run by the workers
+        on queue "payouts"). Safe to run again, or twice at once: nobody is paid
+        twice and nobody is skipped. Waits for the run, then writes the report.
+
+        Options:
+          --period YYYY-Www    the ISO week, e.g. 2026-W47
+          --dry-run            compute and print the report; write nothing
+          --report PATH        CSV report path (default: payouts-PERIOD.csv; dry run: standard output)
+          --wait SECONDS       how long to wait for the workers (default 600)
+        \(DatabaseOptions.help)
+        """
+
+    let period: PayoutPeriod
+    let dryRun: Bool
+    let reportPath: String?
+    let wait: Double
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        let command = arguments.commandName
+        guard let text = try arguments.option("--period") else {
+            throw CommandError.usage("--period is required, e.g. --period 2026-W47", command: command)
+        }
+        let zone = TimeZone(identifier: ProcessInfo.processInfo.environment["BUSINESS_TIME_ZONE"] ?? "Asia/Shanghai")
+            ?? TimeZone(identifier: "Asia/Shanghai")!
+        do {
+            period = try PayoutPeriod(text, timeZone: zone)
+        } catch {
+            throw CommandError.usage("--period: \(error)", command: command)
+        }
+        dryRun = arguments.flag("--dry-run")
+        reportPath = try arguments.option("--report")
+        wait = try arguments.option("--wait", as: Double.self) ?? 600
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+    }
+
+    func run() async throws {
+        let connection = try PostgresConnection.connect(database.configuration)
+        let lines: [PayoutLine]
+        if dryRun {
+            lines = try PayoutRun.dryRun(period, on: connection)
+            print("DRY RUN — nothing was written")
+        } else {
+            let started = try PayoutRun.start(period, on: connection)
+            print(started.alreadyComplete
+                ? "payout run \(started.runID) for \(period) is already complete"
+                : "payout run \(started.runID) for \(period): \(started.cleanerJobs) cleaner settlement jobs queued")
+            let deadline = Date().addingTimeInterval(wait)
+            while try !PayoutRun.isComplete(started.runID, on: connection) {
+                guard Date() < deadline else {
+                    throw CommandError.failed(
+                        "payout run \(started.runID) is still in progress after \(Int(wait))s; are workers running on "
+                            + "queue \"payouts\"? Check `jobsctl jobs list --queue payouts`, then run this command again "
+                            + "(it continues the same run)")
+                }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            lines = try PayoutRun.lines(started.runID, on: connection)
+        }
+        let csv = PayoutReport.csv(lines)
+        let totals = PayoutReport.Totals(lines)
+        print("""
+            period \(period.name): \(totals.cleaners) cleaners, \(totals.orders) orders
+              gross \(PayoutReport.yuan(totals.gross))  commission \(PayoutReport.yuan(totals.commission))  \
+            bonuses \(PayoutReport.yuan(totals.bonus))  penalties \(PayoutReport.yuan(totals.penalty))
+              net \(PayoutReport.yuan(totals.net))  paid \(PayoutReport.yuan(totals.paid))  \
+            carried to next period \(PayoutReport.yuan(totals.carryOut))
+            """)
+        if dryRun && reportPath == nil {
+            print(csv, terminator: "")
+            return
+        }
+        let path = reportPath ?? "payouts-\(period.name).csv"
+        do {
+            try csv.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw CommandError.failed("cannot write the report to \(path): \(error.localizedDescription)")
+        }
+        print("report: \(path)")
+    }
+}

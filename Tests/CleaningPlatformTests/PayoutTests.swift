@@ -1,0 +1,307 @@
+import CleaningPlatform
+import Foundation
+import JobQueue
+import PostgresClient
+import Synchronization
+import TestSupport
+import XCTest
+
+/// Records transfers; answers like a gateway that honours idempotency keys.
+final class RecordingPayouts: PayoutProvider {
+    private let calls = Mutex<[PayoutInstruction]>([])
+
+    func pay(_ instruction: PayoutInstruction) async throws -> String {
+        calls.withLock { $0.append(instruction) }
+        return "bank-\(instruction.idempotencyKey)"
+    }
+
+    var instructions: [PayoutInstruction] { calls.withLock { $0 } }
+}
+
+final class PayoutTests: XCTestCase {
+    let shanghai = TimeZone(identifier: "Asia/Shanghai")!
+
+    /// A week of its own per test (runs are per period, and tests share a database).
+    private func uniquePeriod() throws -> PayoutPeriod {
+        let week = Int.random(in: 1...52)
+        let year = Int.random(in: 2040...2190)
+        return try PayoutPeriod(String(format: "%04d-W%02d", year, week), timeZone: shanghai)
+    }
+
+    private func cleaner(_ fixture: PlatformFixture, level: String) async throws -> Int64 {
+        let id = try await fixture.cleaner().id
+        _ = try await fixture.pool.query("UPDATE platform.cleaners SET level = $2 WHERE id = $1", [id, level])
+        return id
+    }
+
+    /// A completed order of `cleaner` paid `paid` fen, completed at `at`.
+    @discardableResult
+    private func completedOrder(
+        _ fixture: PlatformFixture, customer: Int64, cleaner: Int64, paid: Int64, at: Date
+    ) async throws -> Int64 {
+        try await fixture.pool.withTransaction { connection in
+            let id = try OrderBooking.book(
+                OrderBooking.NewOrder(
+                    customerID: customer, serviceTypeID: 1, address: "x", latitude: 31, longitude: 121,
+                    appointmentStart: at.addingTimeInterval(-7200), durationMinutes: 60, amountFen: paid),
+                now: at.addingTimeInterval(-86_400), on: connection)
+            try OrderBooking.assign(orderID: id, cleanerID: cleaner, now: at.addingTimeInterval(-80_000), on: connection)
+            try OrderBooking.start(orderID: id, now: at.addingTimeInterval(-3600), on: connection)
+            try OrderBooking.complete(orderID: id, now: at, on: connection)
+            return id
+        }
+    }
+
+    private func review(_ fixture: PlatformFixture, order: Int64, rating: Int, comment: String, at: Date) async throws {
+        _ = try await fixture.pool.query(
+            "INSERT INTO platform.reviews (order_id, rating, comment, created_at) VALUES ($1, $2::int2, $3, $4)",
+            [order, Int64(rating), comment, at])
+    }
+
+    private func upheldComplaint(_ fixture: PlatformFixture, order: Int64, at: Date) async throws {
+        _ = try await fixture.pool.query(
+            "INSERT INTO platform.complaints (order_id, reason, status, created_at, resolved_at) VALUES ($1, '迟到', 'upheld', $2, $2)",
+            [order, at])
+    }
+
+    private func runToCompletion(
+        _ period: PayoutPeriod, _ fixture: PlatformFixture, payouts: RecordingPayouts
+    ) async throws -> [PayoutLine] {
+        let connection = try TestDatabase.connect()
+        let started = try PayoutRun.start(period, on: connection)
+        let services = PlatformServices(provider: RecordingProvider(), payouts: payouts, log: .silent)
+        try await fixture.running(services) {
+            _ = try await fixture.eventually(timeout: .seconds(60)) { try PayoutRun.isComplete(started.runID, on: connection) }
+        }
+        XCTAssertTrue(try PayoutRun.isComplete(started.runID, on: connection))
+        return try PayoutRun.lines(started.runID, on: connection)
+    }
+
+    private func assertLedgerBalances(_ fixture: PlatformFixture) async throws {
+        let unbalanced = try await fixture.pool.query(
+            "SELECT count(*)::int8 FROM (SELECT transaction_id FROM platform.ledger_entries GROUP BY 1 HAVING sum(amount_fen) <> 0) AS t"
+        ).scalar(Int64.self)
+        XCTAssertEqual(unbalanced, 0, "every ledger transaction balances")
+    }
+
+    private func balance(_ fixture: PlatformFixture, account: String) async throws -> Int64 {
+        try await fixture.pool.query(
+            """
+            SELECT COALESCE(sum(e.amount_fen), 0)::int8 FROM platform.ledger_entries AS e
+            JOIN platform.ledger_accounts AS a ON a.id = e.account_id WHERE a.code = $1
+            """, [account]
+        ).scalar(Int64.self)
+    }
+
+    func testAHandComputedPeriodThenANegativeNetCarriedIntoTheNext() async throws {
+        let fixture = try PlatformFixture()
+        let period = try uniquePeriod()
+        let next = try PayoutPeriod(
+            PayoutPeriod.previous(to: period.end.addingTimeInterval(8 * 86_400), timeZone: shanghai).name, timeZone: shanghai)
+        let customer = try await fixture.customer().id
+        let novice = try await cleaner(fixture, level: "新手")  // 25 %
+        let gold = try await cleaner(fixture, level: "金牌")  // 15 %
+        let skilled = try await cleaner(fixture, level: "熟练")  // 20 %
+        let inPeriod = period.start.addingTimeInterval(2 * 86_400)
+
+        let a1 = try await completedOrder(fixture, customer: customer, cleaner: novice, paid: 15_000, at: inPeriod)
+        let a2 = try await completedOrder(fixture, customer: customer, cleaner: novice, paid: 9_999, at: inPeriod)
+        try await review(fixture, order: a1, rating: 5, comment: "很干净", at: inPeriod)
+        try await review(fixture, order: a2, rating: 5, comment: "  ", at: inPeriod)  // no comment: no bonus
+        try await upheldComplaint(fixture, order: a2, at: inPeriod)
+        let b1 = try await completedOrder(fixture, customer: customer, cleaner: gold, paid: 10_000, at: inPeriod)
+        try await upheldComplaint(fixture, order: b1, at: inPeriod)
+        try await upheldComplaint(fixture, order: b1, at: inPeriod)
+        let c1 = try await completedOrder(fixture, customer: customer, cleaner: skilled, paid: 5_000, at: inPeriod)
+        for _ in 0..<3 { try await upheldComplaint(fixture, order: c1, at: inPeriod) }
+        // Just outside the period on both sides: not in this run.
+        try await completedOrder(fixture, customer: customer, cleaner: novice, paid: 777, at: period.start.addingTimeInterval(-1))
+        try await completedOrder(fixture, customer: customer, cleaner: novice, paid: 888, at: period.end)
+
+        let payouts = RecordingPayouts()
+        let lines = try await runToCompletion(period, fixture, payouts: payouts)
+        let byCleaner = Dictionary(uniqueKeysWithValues: lines.map { ($0.cleanerID, $0) })
+        // 15000×25 % = 3750; 9999×25 % = 2499.75 → 2500 (half up); +500 bonus; −2000 penalty.
+        XCTAssertEqual(byCleaner[novice].map { [$0.orders, Int($0.grossFen), Int($0.commissionFen), Int($0.bonusFen), Int($0.penaltyFen), Int($0.netFen)] },
+                       [2, 24_999, 6_250, 500, 2_000, 17_249])
+        XCTAssertEqual(byCleaner[gold]?.netFen, 10_000 - 1_500 - 4_000)
+        XCTAssertEqual(byCleaner[skilled]?.netFen, 5_000 - 1_000 - 6_000)
+        XCTAssertEqual(byCleaner[skilled]?.payableFen, 0)
+        XCTAssertEqual(byCleaner[skilled]?.carryOutFen, 2_000)
+        XCTAssertEqual(
+            payouts.instructions.map { [$0.cleanerID, $0.amountFen] }.sorted { $0[0] < $1[0] },
+            [[novice, 17_249], [gold, 4_500]].sorted { $0[0] < $1[0] }, "paid once each; nothing for a negative net")
+        try await assertLedgerBalances(fixture)
+        let owed = try await balance(fixture, account: "cleaner:\(skilled):receivable")
+        XCTAssertEqual(owed, 2_000, "the negative net is a receivable")
+        let noviceWallet = try await balance(fixture, account: "cleaner:\(novice):wallet")
+        XCTAssertEqual(noviceWallet, 0, "settled and paid out")
+
+        // The CSV's totals equal the ledger's.
+        let csv = PayoutReport.csv(lines)
+        let totals = try XCTUnwrap(csv.split(separator: "\n").last?.split(separator: ",", omittingEmptySubsequences: false))
+        let paidInLedger = try await fixture.pool.query(
+            """
+            SELECT COALESCE(sum(e.amount_fen), 0)::int8 FROM platform.ledger_entries AS e
+            JOIN platform.ledger_transactions AS t ON t.id = e.transaction_id
+            JOIN platform.payout_items AS i ON t.reference = 'payout:' || i.id
+            JOIN platform.ledger_accounts AS a ON a.id = e.account_id
+            WHERE a.code = 'platform:cash' AND i.run_id = (SELECT id FROM platform.payout_runs WHERE period = $1)
+            """, [period.name]
+        ).scalar(Int64.self)
+        XCTAssertEqual(Int64(totals[10]), -paidInLedger, "paid column total = cash paid out in the ledger")
+        XCTAssertEqual(totals[0], "TOTAL")
+
+        // Next week the skilled cleaner's 10 000 order first repays the 2 000 owed.
+        try await completedOrder(fixture, customer: customer, cleaner: skilled, paid: 10_000, at: next.start.addingTimeInterval(3600))
+        let nextLines = try await runToCompletion(next, fixture, payouts: payouts)
+        let carried = try XCTUnwrap(nextLines.first { $0.cleanerID == skilled })
+        XCTAssertEqual(carried.carriedInFen, 2_000)
+        XCTAssertEqual(carried.netFen, 10_000 - 2_000 - 2_000)
+        let owedAfter = try await balance(fixture, account: "cleaner:\(skilled):receivable")
+        XCTAssertEqual(owedAfter, 0)
+        try await assertLedgerBalances(fixture)
+    }
+
+    func testRerunsDryRunsAndConcurrentRunsNeverPayTwice() async throws {
+        let fixture = try PlatformFixture()
+        let period = try uniquePeriod()
+        let customer = try await fixture.customer().id
+        var cleaners: [Int64] = []
+        for index in 0..<12 {
+            let id = try await cleaner(fixture, level: ["新手", "熟练", "金牌"][index % 3])
+            cleaners.append(id)
+            try await completedOrder(
+                fixture, customer: customer, cleaner: id, paid: Int64(1_000 + index), at: period.start.addingTimeInterval(3600))
+        }
+        let counts = { () async throws -> [Int64] in
+            let row = try await fixture.pool.query(
+                """
+                SELECT (SELECT count(*) FROM platform.ledger_transactions)::int8, (SELECT count(*) FROM platform.payout_items)::int8,
+                       (SELECT count(*) FROM platform.orders WHERE payout_item_id IS NOT NULL)::int8
+                """).first!
+            let (transactions, items, settled) = try row.decode((Int64, Int64, Int64).self)
+            return [transactions, items, settled]
+        }
+        let before = try await counts()
+        let dry = try PayoutRun.dryRun(period, on: try TestDatabase.connect())
+        let afterDry = try await counts()
+        XCTAssertEqual(before, afterDry, "a dry run writes nothing")
+        XCTAssertEqual(dry.count, 12)
+
+        // Two runs of the same period started at once, two workers.
+        let configuration = fixture.configuration
+        let starts = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    let session = PostgresSession(configuration: configuration)
+                    return try await session.withConnection { try PayoutRun.start(period, on: $0).runID }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(Set(starts).count, 1, "one run per period")
+        let payouts = RecordingPayouts()
+        let services = PlatformServices(provider: RecordingProvider(), payouts: payouts, log: .silent)
+        let connection = try TestDatabase.connect()
+        try await fixture.running(services) {
+            try await fixture.running(services) {
+                _ = try await fixture.eventually(timeout: .seconds(60)) { try PayoutRun.isComplete(starts[0], on: connection) }
+            }
+        }
+        let lines = try PayoutRun.lines(starts[0], on: connection)
+        XCTAssertEqual(lines, dry, "the run paid exactly what the dry run showed")
+        XCTAssertEqual(payouts.instructions.count, 12)
+        XCTAssertEqual(Set(payouts.instructions.map(\.cleanerID)), Set(cleaners))
+
+        // Running the period again pays nobody and posts nothing.
+        let afterRun = try await counts()
+        let again = try PayoutRun.start(period, on: connection)
+        XCTAssertTrue(again.alreadyComplete)
+        let afterRerun = try await counts()
+        XCTAssertEqual(afterRun, afterRerun)
+        XCTAssertEqual(payouts.instructions.count, 12)
+        try await assertLedgerBalances(fixture)
+    }
+
+    func testWithdrawalsAtTheBalanceArePaidAndOverItRejected() async throws {
+        let fixture = try PlatformFixture()
+        let cleaner = try await cleaner(fixture, level: "新手")
+        // Credit the wallet 1 000 fen with a balanced transaction.
+        _ = try await fixture.pool.withTransaction { connection in
+            let wallet = try connection.query(
+                "INSERT INTO platform.ledger_accounts (code, type, cleaner_id) VALUES ($1, 'liability', $2) RETURNING id",
+                ["cleaner:\(cleaner):wallet", cleaner]
+            ).scalar(Int64.self)
+            let clearing = try connection.query(
+                "SELECT id FROM platform.ledger_accounts WHERE code = 'platform:order_clearing'").scalar(Int64.self)
+            let transaction = try connection.query(
+                "INSERT INTO platform.ledger_transactions (kind, reference, description) VALUES ('settlement', $1, 'test') RETURNING id",
+                ["test-credit:\(cleaner)"]
+            ).scalar(Int64.self)
+            try connection.execute(
+                "INSERT INTO platform.ledger_entries (transaction_id, account_id, amount_fen) VALUES ($1, $2, -1000), ($1, $3, 1000)",
+                [transaction, wallet, clearing])
+        }
+        var ids: [Int64] = []
+        for amount: Int64 in [1_000, 1] {
+            ids.append(try await fixture.pool.query(
+                "INSERT INTO platform.withdrawals (cleaner_id, amount_fen) VALUES ($1, $2) RETURNING id", [cleaner, amount]
+            ).scalar(Int64.self))
+        }
+        // The second is processed only after the first (same order as requested).
+        for id in ids {
+            try await JobQueueClient(database: fixture.pool).enqueue(
+                try JobRequest(ProcessWithdrawalArguments(withdrawalID: id), queue: PayoutRun.queue))
+            let payouts = RecordingPayouts()
+            try await fixture.running(PlatformServices(provider: RecordingProvider(), payouts: payouts, log: .silent)) {
+                _ = try await fixture.eventually {
+                    try await fixture.pool.query("SELECT status FROM platform.withdrawals WHERE id = $1", [id]).scalar(String.self)
+                        != "requested"
+                }
+            }
+        }
+        let results = try await fixture.pool.query(
+            "SELECT status, COALESCE(reason, '') FROM platform.withdrawals WHERE id = ANY($1::int8[]) ORDER BY id", [ids]
+        ).rows.map { try $0.decode((String, String).self) }
+        XCTAssertEqual(results.map(\.0), ["paid", "rejected"])
+        XCTAssertTrue(results[1].1.contains("insufficient balance"), results[1].1)
+        let wallet = try await balance(fixture, account: "cleaner:\(cleaner):wallet")
+        XCTAssertEqual(wallet, 0, "never below zero")
+        try await assertLedgerBalances(fixture)
+    }
+
+    func testTheDatabaseRefusesAnUnbalancedTransaction() async throws {
+        let fixture = try PlatformFixture()
+        do {
+            _ = try await fixture.pool.withTransaction { connection in
+                let transaction = try connection.query(
+                    "INSERT INTO platform.ledger_transactions (kind, reference, description) VALUES ('settlement', $1, 'bad') RETURNING id",
+                    [UUID().uuidString]
+                ).scalar(Int64.self)
+                let cash = try connection.query("SELECT id FROM platform.ledger_accounts WHERE code = 'platform:cash'").scalar(Int64.self)
+                try connection.execute(
+                    "INSERT INTO platform.ledger_entries (transaction_id, account_id, amount_fen) VALUES ($1, $2, 100)",
+                    [transaction, cash])
+            }
+            XCTFail("an unbalanced transaction committed")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.constraint, "ledger_transaction_balanced", "\(error)")
+        }
+    }
+
+    func testPeriodsAreIsoWeeksInTheBusinessTimeZone() throws {
+        let week = try PayoutPeriod("2026-W47", timeZone: shanghai)
+        XCTAssertEqual(week.start, ISO8601DateFormatter().date(from: "2026-11-16T00:00:00+08:00"))
+        XCTAssertEqual(week.end, ISO8601DateFormatter().date(from: "2026-11-23T00:00:00+08:00"))
+        for bad in ["2026-W54", "2026-47", "W47", "2026-W4", "abcd-W10"] {
+            XCTAssertThrowsError(try PayoutPeriod(bad, timeZone: shanghai), bad)
+        }
+    }
+}
+
+/// The withdrawal job's arguments as a client enqueues them.
+struct ProcessWithdrawalArguments: JobArguments {
+    static let kind = "payout.withdrawal"
+    var withdrawalID: Int64
+}
