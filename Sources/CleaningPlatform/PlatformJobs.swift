@@ -7,6 +7,7 @@ public enum PlatformJobs {
     public static let kinds = [
         OrderReminder.kind, DispatchNotification.kind, ExpireCoupons.kind, RemindExpiringCoupons.kind,
         ExpirePoints.kind, SettleCleanerPayout.kind, FinishPayoutRun.kind, ProcessWithdrawal.kind,
+        GradeExamSubmission.kind, RegradeExam.kind,
     ].sorted()
 
     /// Queues the platform's workers should work, with a sensible concurrency each.
@@ -37,6 +38,10 @@ public enum PlatformJobs {
             try await $0.run($1, services: services, payouts: services.payouts)
         }
         registry.register(FinishPayoutRun.self) { try await $0.run($1, services: services) }
+        registry.register(GradeExamSubmission.self) { try await $0.run($1, services: services) }
+        registry.register(RegradeExam.self, options: JobKindOptions(timeout: .seconds(600))) {
+            try await $0.run($1, services: services)
+        }
         registry.register(ProcessWithdrawal.self, options: JobKindOptions(timeout: .seconds(120))) {
             try await $0.run($1, services: services, payouts: services.payouts)
         }

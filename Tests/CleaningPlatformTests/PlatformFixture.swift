@@ -124,7 +124,7 @@ struct PlatformFixture {
         try await pool.query(
             """
             SELECT count(*)::int8 FROM queue.jobs
-            WHERE queue IN ('reminders', 'notifications', 'maintenance') AND state IN ('available', 'running')
+            WHERE queue IN ('default', 'reminders', 'notifications', 'maintenance') AND state IN ('available', 'running')
             """
         ).scalar(Int64.self)
     }
