@@ -121,6 +121,9 @@ public enum OrderBooking {
         try Ledger.post(
             kind: "collection", reference: "collection:\(orderID)", description: "payment for order \(orderID)",
             entries: [(cash, paid), (clearing, -paid)], on: connection)
+        let customer = try connection.query("SELECT customer_id FROM platform.orders WHERE id = $1", [orderID])
+            .scalar(Int64.self)
+        try connection.enqueue(try JobRequest(UpgradeTier(customerID: customer), uniqueKey: "tier-upgrade:\(customer)"))
         try notifyStatus(orderID: orderID, status: "已完成", now: now, on: connection)
     }
 

@@ -7,7 +7,7 @@ public enum PlatformJobs {
     public static let kinds = [
         OrderReminder.kind, DispatchNotification.kind, ExpireCoupons.kind, RemindExpiringCoupons.kind,
         ExpirePoints.kind, SettleCleanerPayout.kind, FinishPayoutRun.kind, ProcessWithdrawal.kind,
-        GradeExamSubmission.kind, RegradeExam.kind,
+        GradeExamSubmission.kind, RegradeExam.kind, RecalculateTiers.kind, UpgradeTier.kind,
     ].sorted()
 
     /// Queues the platform's workers should work, with a sensible concurrency each.
@@ -39,6 +39,10 @@ public enum PlatformJobs {
         }
         registry.register(FinishPayoutRun.self) { try await $0.run($1, services: services) }
         registry.register(GradeExamSubmission.self) { try await $0.run($1, services: services) }
+        registry.register(UpgradeTier.self) { try await $0.run($1, services: services) }
+        registry.register(RecalculateTiers.self, options: JobKindOptions(timeout: .seconds(1800))) {
+            try await $0.run($1, services: services)
+        }
         registry.register(RegradeExam.self, options: JobKindOptions(timeout: .seconds(600))) {
             try await $0.run($1, services: services)
         }
@@ -57,6 +61,9 @@ public enum PlatformJobs {
             PeriodicJob(
                 name: "coupon-expiry-reminder", schedule: try CronSchedule("0 10 * * *", timeZone: timeZone),
                 request: JobRequest(kind: RemindExpiringCoupons.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "tier-recalculation", schedule: try CronSchedule("0 2 * * *", timeZone: timeZone),
+                request: JobRequest(kind: RecalculateTiers.kind, queue: maintenanceQueue)),
             PeriodicJob(
                 name: "points-expiry", schedule: try CronSchedule("15 0 * * *", timeZone: timeZone),
                 request: JobRequest(kind: ExpirePoints.kind, queue: maintenanceQueue)),
