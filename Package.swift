@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "jobsctl", targets: ["jobsctl"]),
         .executable(name: "queue-worker", targets: ["queue-worker"]),
         .executable(name: "pg-bench", targets: ["pg-bench"]),
+        .executable(name: "queue-bench", targets: ["queue-bench"]),
     ],
     targets: [
         .systemLibrary(
@@ -42,6 +43,9 @@ let package = Package(
             dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface"],
             swiftSettings: strict),
         .executableTarget(name: "pg-bench", dependencies: ["PostgresClient"], swiftSettings: strict),
+        .executableTarget(
+            name: "queue-bench", dependencies: ["JobQueue", "PostgresClient", "CommandLineInterface"],
+            swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
             name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strict),

@@ -1,0 +1,9 @@
+/// Durations as the numbers the reports print.
+extension Duration {
+    /// Milliseconds as a Double.
+    var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
