@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The main command: builds the release binaries, uses $DATABASE_URL or starts the
-# private PostgreSQL cluster (scripts/devdb.sh), applies the migrations, then runs
-# a worker against one round of the platform's batch jobs and shows the queue's
-# statistics. Safe to run again: it reuses the database.
+# The main command: the whole system, end to end, on one machine.
+#
+# Builds the release binaries, uses $DATABASE_URL or starts the private PostgreSQL
+# cluster (scripts/devdb.sh), migrates, loads the demo data set (once), starts the
+# worker pool (the scheduler is whichever worker leads), triggers one round of
+# every platform job (due reminders, dispatch, tier recalculation, coupon and points
+# expiry, exam grading, last week's payout run), shows progress, and prints a
+# summary. Run it again: it reuses the database and does no duplicate work.
+#
+# Sizes: SEED_CUSTOMERS (2000), SEED_CLEANERS (150), SEED_ORDERS (10000), SEED (20261123);
+# WORKERS (2) worker processes. Output files go to RUN_DIR (default .run/).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,9 +17,12 @@ cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
+
+RUN_DIR="${RUN_DIR:-$ROOT/.run}"
+mkdir -p "$RUN_DIR"
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
     DATABASE_URL="$(scripts/devdb.sh start)"
@@ -25,35 +35,50 @@ export DATABASE_URL
 echo "building release binaries…"
 swift build -c release -Xswiftc -warnings-as-errors 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true
 BIN="$(swift build -c release --show-bin-path)"
-[[ -x "$BIN/jobsctl" ]] || { echo "error: the build failed; run 'swift build -c release' to see why" >&2; exit 1; }
+[[ -x "$BIN/jobsctl" && -x "$BIN/queue-worker" ]] || {
+    echo "error: the build failed; run 'swift build -c release' to see why" >&2
+    exit 1
+}
+JOBSCTL="$BIN/jobsctl"
 
-"$BIN/jobsctl" migrate
-"$BIN/jobsctl" migrate --status
+"$JOBSCTL" migrate
+START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+"$JOBSCTL" seed --customers "${SEED_CUSTOMERS:-2000}" --cleaners "${SEED_CLEANERS:-150}" \
+    --orders "${SEED_ORDERS:-10000}" --seed "${SEED:-20261123}"
 
-echo "enqueueing one round of the platform's batch jobs…"
-for kind in coupon.expire coupon.expiry_reminder points.expire; do
-    printf '  %-24s job ' "$kind"
-    "$BIN/jobsctl" enqueue "$kind" --queue maintenance
+WORKER_PIDS=()
+stop_workers() {
+    for pid in "${WORKER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${WORKER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    WORKER_PIDS=()
+}
+trap stop_workers EXIT
+for index in $(seq 1 "${WORKERS:-2}"); do
+    "$BIN/queue-worker" --worker-id "demo-worker-$index" --grace 20 >"$RUN_DIR/worker-$index.log" 2>&1 &
+    WORKER_PIDS+=($!)
 done
+echo "started ${WORKERS:-2} workers (logs: $RUN_DIR/worker-*.log)"
 
-LOG="${TMPDIR:-/tmp}/queue-worker-$$.log"
-echo "starting a worker (log: $LOG)…"
-"$BIN/queue-worker" --grace 10 >"$LOG" 2>&1 &
-WORKER=$!
-trap 'kill -TERM $WORKER 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do
-    if ! "$BIN/jobsctl" jobs list --queue maintenance --json | grep -q '"state" : "\(available\|running\|scheduled\|retryable\)"'; then
-        break
-    fi
-    sleep 0.2
+# One round of the batch jobs, once per day: unique keys held for good make a
+# second run the same day enqueue nothing.
+TODAY="$(TZ=Asia/Shanghai date +%F)"
+for kind in tier.recalculate coupon.expire coupon.expiry_reminder points.expire; do
+    "$JOBSCTL" enqueue "$kind" --queue maintenance --unique-key "demo:$kind:$TODAY" --unique-scope always >/dev/null
 done
-kill -TERM $WORKER
-wait $WORKER && echo "worker stopped cleanly (exit 0)"
+echo "enqueued tier recalculation, coupon expiry, coupon reminders and points expiry"
+
+PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
+REPORT="$RUN_DIR/payouts-$PERIOD.csv"
+echo "payout run for last week ($PERIOD)…"
+"$JOBSCTL" payouts run --period "$PERIOD" --report "$REPORT" --wait 600
+
+echo "waiting for the queues to drain (due reminders, dispatch, grading, expiry)…"
+"$JOBSCTL" wait --due-within 90 --timeout 900
+stop_workers
 trap - EXIT
-
-"$BIN/jobsctl" jobs list --queue maintenance --limit 6
+echo "workers stopped cleanly"
 echo
-"$BIN/jobsctl" stats
+"$JOBSCTL" summary --since "$START"
 echo
-echo "worker log (last lines):"
-tail -n 5 "$LOG"
+echo "payout report for $PERIOD: $REPORT ($(($(wc -l <"$REPORT") - 2)) cleaners)"
+tail -n 1 "$REPORT" | awk -F, '{ printf "  totals: gross %s fen, commission %s fen, paid %s fen, carried %s fen\n", $5, $6, $11, $12 }'

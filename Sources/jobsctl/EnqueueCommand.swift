@@ -20,7 +20,8 @@ struct EnqueueCommand: Command {
           --queue Q            queue (default: default)
           --priority N         0 (most urgent, the default) to 32767
           --run-at TIME        ISO 8601 time (2026-11-23T10:00:00+08:00) or a delay: +30s, +10m, +2h, +1d
-          --unique-key KEY     at most one pending or running job with this key
+          --unique-key KEY     at most one unfinished job with this key
+          --unique-scope S     active (default: while unfinished) or always (until the job is pruned)
           --max-attempts N     attempts before it is discarded (default 20)
           --tag TAG            repeatable
         \(OutputFormat.help)
@@ -50,6 +51,12 @@ struct EnqueueCommand: Command {
             priority: try arguments.option("--priority", as: Int.self) ?? 0, runAt: runAt,
             maxAttempts: try arguments.option("--max-attempts", as: Int.self) ?? JobRequest.defaultMaxAttempts,
             tags: try arguments.options("--tag"), uniqueKey: try arguments.option("--unique-key"))
+        if let scope = try arguments.option("--unique-scope") {
+            guard let parsed = UniqueScope(rawValue: scope) else {
+                throw CommandError.usage("--unique-scope must be active or always", command: command)
+            }
+            request.uniqueScope = parsed
+        }
         do {
             try request.validateForEnqueue()
         } catch let error as JobQueueError {
