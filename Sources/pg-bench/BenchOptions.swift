@@ -27,7 +27,8 @@ struct BenchOptions {
           --help              print this help
 
         The tables it creates (swift_pg_bench_kv, swift_pg_bench_insert) are dropped at
-        the end; tables left by an interrupted run are replaced by the next one. Build it in release mode: swift build -c release --product pg-bench
+        the end; tables left by an interrupted run are replaced by the next one.
+        Build it in release mode: swift build -c release --product pg-bench
         """
 
     /// Parses `arguments` (without the program name).

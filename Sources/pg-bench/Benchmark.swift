@@ -113,6 +113,13 @@ struct WorkloadResult {
 
     var pgbenchMedian: Double { median(rounds.map(\.pgbench.transactionsPerSecond)) }
     var wrapperMedian: Double { median(rounds.map(\.wrapper.transactionsPerSecond)) }
+    /// Client CPU seconds per statement.
+    var pgbenchCPUMedian: Double {
+        median(rounds.map { $0.pgbench.cpuSeconds / Double(max($0.pgbench.transactions, 1)) })
+    }
+    var wrapperCPUMedian: Double {
+        median(rounds.map { $0.wrapper.cpuSeconds / Double(max($0.wrapper.transactions, 1)) })
+    }
     /// The median of the per-round ratios: each round's two runs are back to back, so
     /// slow drift cancels within a round, and the median drops rounds that another
     /// process on the machine disturbed.

@@ -26,14 +26,20 @@ enum Report {
         Console.line()
         Console.line(
             "Summary: \(rounds) round(s) of \(seconds) s per side, 1 connection; medians; ratio = wrapper / pgbench")
-        let header = ["workload", "pgbench tx/s", "wrapper tx/s", "ratio", "per round"]
+        let header = [
+            "workload", "pgbench tx/s", "wrapper tx/s", "ratio", "pgbench µs CPU/tx", "wrapper µs CPU/tx",
+            "ratio per round",
+        ]
         var table = [header]
         for result in results {
             table.append([
                 result.workload.name, rate(result.pgbenchMedian), rate(result.wrapperMedian), ratio(result.ratio),
+                String(format: "%.1f", result.pgbenchCPUMedian * 1e6),
+                String(format: "%.1f", result.wrapperCPUMedian * 1e6),
                 result.rounds.map { ratio($0.ratio) }.joined(separator: " "),
             ])
         }
+        // Widths in characters, so "µ" counts as one column.
         let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         for row in table {
             let cells = row.enumerated().map { column, cell in
@@ -42,7 +48,9 @@ enum Report {
                     ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
                     : String(repeating: " ", count: widths[column] - cell.count) + cell
             }
-            Console.line("  " + cells.joined(separator: "   "))
+            Console.line(
+                ("  " + cells.joined(separator: "   ")).replacingOccurrences(
+                    of: " +$", with: "", options: .regularExpression))
         }
         if results.contains(where: { $0.ratioRange.upperBound > $0.ratioRange.lowerBound * noisySpread }) {
             Console.line(
