@@ -7,6 +7,8 @@ public struct WorkerOptions: Sendable {
     public var logLevel: JobLog.Level
     /// Serve Prometheus metrics on 127.0.0.1:PORT.
     public var metricsPort: Int?
+    /// Address the metrics endpoint binds (loopback unless a container needs more).
+    public var metricsHost: String
 
     public static let help = """
           --queues LIST        queues to work, with optional per-queue concurrency:
@@ -18,7 +20,8 @@ public struct WorkerOptions: Sendable {
           --grace S            on SIGTERM/SIGINT, seconds running jobs get to finish (default 25)
           --batch N            most jobs claimed per round trip (default 20)
           --worker-id ID       name in job rows and logs (default host-pid)
-          --metrics-port PORT  serve Prometheus metrics at http://127.0.0.1:PORT/metrics
+          --metrics-port PORT  serve Prometheus metrics at http://HOST:PORT/metrics
+          --metrics-host HOST  address to bind the metrics endpoint (default 127.0.0.1; 0.0.0.0 in a container)
           --log-level LEVEL    debug, info (default: one line per job outcome), warning or error
         """
 
@@ -51,6 +54,7 @@ public struct WorkerOptions: Sendable {
             throw CommandError.usage("--log-level must be debug, info, warning or error", command: command)
         }
         self.logLevel = logLevel
+        metricsHost = try arguments.option("--metrics-host") ?? "127.0.0.1"
         if let port = try arguments.option("--metrics-port", as: Int.self) {
             guard (1...65_535).contains(port) else {
                 throw CommandError.usage("--metrics-port must be between 1 and 65535", command: command)

@@ -11,11 +11,11 @@ import Darwin
 /// claiming, finish or release running jobs) and returns. A second signal exits at
 /// once; the jobs still running then are rescued by their lapsed leases.
 public enum WorkerProcess {
-    public static func run(_ worker: JobWorker, metricsPort: Int? = nil) async throws {
+    public static func run(_ worker: JobWorker, metricsPort: Int? = nil, metricsHost: String = "127.0.0.1") async throws {
         var server: MetricsHTTPServer?
         if let metricsPort {
             do {
-                server = try MetricsHTTPServer(port: metricsPort) { await worker.metricsText() }
+                server = try MetricsHTTPServer(port: metricsPort, host: metricsHost) { await worker.metricsText() }
             } catch {
                 throw CommandError.failed("cannot serve metrics on port \(metricsPort): \(error); pick a free port")
             }

@@ -59,6 +59,6 @@ struct TestbedWorkCommand: Command {
             database: database.configuration, handlers: handlers, periodicJobs: periodicJobs,
             configuration: options.configuration,
             log: JobLog(minimumLevel: options.logLevel))
-        try await WorkerProcess.run(worker, metricsPort: options.metricsPort)
+        try await WorkerProcess.run(worker, metricsPort: options.metricsPort, metricsHost: options.metricsHost)
     }
 }

@@ -15,7 +15,9 @@ struct QueueWorkerCommand: Command {
         Claims jobs from the given queues and runs their handlers until SIGTERM or
         SIGINT; then stops claiming, lets running jobs finish within --grace seconds,
         releases the rest back to the queue and exits 0. Also runs the platform's
-        periodic jobs (coupon and points expiry, coupon reminders) when it leads.
+        periodic jobs (tier recalculation, coupon and points expiry, coupon reminders)
+        when it leads. Without --queues it works every platform queue: default=4,
+        reminders=8, notifications=16, maintenance=2, payouts=4.
 
         Options:
         \(WorkerOptions.help)
@@ -45,7 +47,7 @@ struct QueueWorkerCommand: Command {
             database: database.configuration, handlers: PlatformJobs.handlers(services),
             periodicJobs: try PlatformJobs.periodicJobs(timeZone: services.timeZone),
             configuration: options.configuration, log: JobLog(minimumLevel: options.logLevel))
-        try await WorkerProcess.run(worker, metricsPort: options.metricsPort)
+        try await WorkerProcess.run(worker, metricsPort: options.metricsPort, metricsHost: options.metricsHost)
     }
 
     static func services(log: JobLog) throws -> PlatformServices {
