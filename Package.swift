@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "jobsctl", targets: ["jobsctl"]),
         .executable(name: "queue-worker", targets: ["queue-worker"]),
         .executable(name: "pg-bench", targets: ["pg-bench"]),
+        .executable(name: "platform-bench", targets: ["platform-bench"]),
         .executable(name: "queue-bench", targets: ["queue-bench"]),
     ],
     targets: [
@@ -43,6 +44,10 @@ let package = Package(
             dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface"],
             swiftSettings: strict),
         .executableTarget(name: "pg-bench", dependencies: ["PostgresClient"], swiftSettings: strict),
+        .executableTarget(
+            name: "platform-bench",
+            dependencies: ["CleaningPlatform", "JobQueue", "PostgresClient", "CommandLineInterface"],
+            swiftSettings: strict),
         .executableTarget(
             name: "queue-bench", dependencies: ["JobQueue", "PostgresClient", "CommandLineInterface"],
             swiftSettings: strict),

@@ -1,0 +1,104 @@
+import CleaningPlatform
+import CommandLineInterface
+import Foundation
+import JobQueue
+import PostgresClient
+
+/// `platform-bench`: coupon expiry and notification dispatch at production sizes.
+struct PlatformBenchCommand: Command {
+    static let name = "platform-bench"
+    static let summary = "time coupon expiry and notification dispatch through real workers"
+    static let help = """
+        platform-bench — the platform's batch paths at production sizes, against one server
+
+        Usage: platform-bench [--coupons N] [--notifications N] [--concurrency N] [--small] [OPTIONS]
+
+        1. Migrates the database, loads customers and coupons that have already ended
+           with binary COPY, enqueues one coupon.expire job and runs a JobWorker on the
+           maintenance queue until the job completes: coupons expired per second.
+           Checks every loaded coupon is expired.
+        2. Queues notifications (template order_status, one phone number per
+           customer so flow control lets them all through) with NotificationOutbox.queue,
+           one transaction per batch: notifications queued per second. Then runs
+           JobWorkers with the platform's handlers and a gateway that answers at once on
+           the notifications queue, until every notification is sent: notifications
+           dispatched per second. Checks every one is sent and that the gateway got each
+           exactly once.
+
+        The run's rows are new (their own coupon template, phone numbers and dedupe
+        keys), so it can be repeated on the same database; use a private one, since
+        coupon.expire expires every due coupon it finds. Workers run without leader
+        services (no periodic jobs, retention or priority aging) and log warnings only.
+
+        Options:
+        \(BenchOptions.help)
+
+        Example:
+          DEVDB_DIR=.devdb-pbench scripts/devdb.sh start
+          .build/release/platform-bench --small --database-url postgresql://postgres@127.0.0.1:54320/cleaning
+        """
+
+    let options: BenchOptions
+
+    init(arguments: inout Arguments) throws {
+        options = try BenchOptions(arguments: &arguments)
+    }
+
+    func run() async throws {
+        let pool = PostgresPool(configuration: options.database.configuration, maxConnections: 2, name: "bench")
+        let migrator = try PostgresMigrator(directory: options.migrationsDirectory)
+        let applied = try await pool.withConnection { try migrator.migrate(on: $0) }
+        Console.progress("migrated \(options.migrationsDirectory.path): \(applied.count) applied now")
+        let machine = try await MachineNote.read(pool: pool)
+        Console.progress(machine.description)
+
+        let serverPID = await CPUSample.serverPID(pool: pool)
+        let (dataset, loading) = try await Dataset.load(
+            customers: options.customers, coupons: options.coupons, pool: pool, serverPID: serverPID)
+        let expiry = options.coupons > 0
+            ? try await CouponExpiryPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
+            : nil
+        if expiry != nil {
+            // The expiry left a million dead row versions; clean them now rather than
+            // let autovacuum do it while the notifications are timed.
+            try await Housekeeping.settle("VACUUM (ANALYZE) platform.coupons", pool: pool)
+        }
+        let dispatch = options.notifications > 0
+            ? try await NotificationPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
+            : nil
+        await pool.closeIdle()
+
+        let report = Report(
+            options: options, machine: machine, loadAfter: MachineNote.loadAverage(), dataset: dataset,
+            loading: loading, expiry: expiry, dispatch: dispatch)
+        print(report.render())
+        if !report.verified { throw CommandError.failed("verification failed (see above)") }
+    }
+}
+
+/// Where the figures came from.
+struct MachineNote: Sendable, CustomStringConvertible {
+    var cores: Int
+    var server: String
+    var host: String
+    var loadBefore: String
+
+    static func read(pool: PostgresPool) async throws -> MachineNote {
+        let (version, address) = try await pool.query(
+            "SELECT current_setting('server_version'), COALESCE(host(inet_server_addr()), 'unix socket')"
+        ).rows[0].decode((String, String).self)
+        return MachineNote(
+            cores: ProcessInfo.processInfo.activeProcessorCount, server: "PostgreSQL \(version)", host: address,
+            loadBefore: loadAverage())
+    }
+
+    /// The 1-minute load average (other engineers share this machine).
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
+        return String(text.split(separator: " ").first ?? "?")
+    }
+
+    var description: String {
+        "\(cores) cores, \(server) at \(host), load average \(loadBefore) at start"
+    }
+}
