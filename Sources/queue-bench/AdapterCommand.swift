@@ -41,7 +41,7 @@ struct AdapterCommand: Command {
 
         let enqueue = try await BulkEnqueue(
             configuration: database, producers: parameters.concurrency, batchSize: parameters.enqueueBatch
-        ).run(jobs: parameters.jobs)
+        ).run(jobs: parameters.jobs).elapsed
         try BenchSchema.analyze(on: database)
         Output.log("enqueued in \(enqueue); processing with concurrency \(parameters.concurrency)")
 
@@ -55,7 +55,7 @@ struct AdapterCommand: Command {
         let latencies = try await LatencyProbe(
             configuration: database, concurrency: parameters.concurrency, samples: parameters.latencySamples,
             interval: parameters.latencyInterval, timeout: parameters.latencyTimeout
-        ).run()
+        ).run().toStart
         if latencies.count < parameters.latencySamples {
             Output.log("latency: only \(latencies.count) of \(parameters.latencySamples) probes started in time")
         }

@@ -10,8 +10,14 @@ struct BulkEnqueue: Sendable {
     var producers: Int
     var batchSize: Int
 
-    /// Returns the time from the first enqueue call to the return of the last.
-    func run(jobs: Int) async throws -> Duration {
+    struct Outcome: Sendable {
+        /// From the first enqueue call to the return of the last.
+        var elapsed: Duration
+        /// This process's CPU time meanwhile.
+        var cpu: Duration
+    }
+
+    func run(jobs: Int) async throws -> Outcome {
         let batches = BatchDispenser(total: jobs, batchSize: batchSize)
         let sessions = (0..<max(1, min(producers, batches.batchCount))).map {
             PostgresSession(configuration: configuration, name: "producer-\($0)")
@@ -19,6 +25,7 @@ struct BulkEnqueue: Sendable {
         for session in sessions { try await session.withConnection { _ = try $0.query("SELECT 1") } }
         let full = Array(repeating: BenchJobs.noop, count: batchSize)
         let start = ContinuousClock.now
+        let cpuStart = CPUTime.ofThisProcess()
         try await withThrowingDiscardingTaskGroup { group in
             for session in sessions {
                 group.addTask {
@@ -30,7 +37,8 @@ struct BulkEnqueue: Sendable {
             }
         }
         let elapsed = ContinuousClock.now - start
+        let cpu = CPUTime.ofThisProcess() - cpuStart
         for session in sessions { await session.disconnect() }
-        return elapsed
+        return Outcome(elapsed: elapsed, cpu: cpu)
     }
 }

@@ -5,5 +5,7 @@ extension Duration {
         Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 
+    var microseconds: Double { milliseconds * 1000 }
+
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

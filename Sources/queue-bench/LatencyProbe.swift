@@ -14,10 +14,16 @@ struct LatencyProbe: Sendable {
     var interval: Duration
     var timeout: Duration
 
-    /// Latencies in milliseconds, in sample order; samples whose job did not start
-    /// within `timeout` after the last enqueue are missing.
-    func run() async throws -> [Double] {
-        guard samples > 0 else { return [] }
+    struct Timings: Sendable {
+        /// Enqueue call → handler start, in milliseconds, in sample order; samples whose
+        /// job did not start within `timeout` after the last enqueue are missing.
+        var toStart: [Double] = []
+        /// How long each `enqueue` call itself took (its commit included), in ms.
+        var enqueueCall: [Double] = []
+    }
+
+    func run() async throws -> Timings {
+        guard samples > 0 else { return Timings() }
         let starts = StartTimes()
         var handlers = JobHandlerRegistry()
         handlers.register(ProbeJob.self) { arguments, _ in starts.record(arguments.sample, at: .now) }
@@ -25,6 +31,7 @@ struct LatencyProbe: Sendable {
         let running = Task { try await worker.run() }
         let producer = PostgresSession(configuration: configuration, name: "latency-producer")
         var enqueuedAt: [ContinuousClock.Instant] = []
+        var result = Timings()
         do {
             try await producer.withConnection { _ = try $0.query("SELECT 1") }
             try await Task.sleep(for: .seconds(1))
@@ -32,8 +39,10 @@ struct LatencyProbe: Sendable {
             let schedule = ContinuousClock.now
             for (sample, request) in requests.enumerated() {
                 try await Task.sleep(until: schedule + interval * sample, clock: .continuous)
-                enqueuedAt.append(.now)
+                let before = ContinuousClock.now
+                enqueuedAt.append(before)
                 _ = try await producer.withConnection { try $0.enqueue(request).id }
+                result.enqueueCall.append((ContinuousClock.now - before).milliseconds)
             }
             let deadline = ContinuousClock.now + timeout
             while starts.count < samples && ContinuousClock.now < deadline {
@@ -47,8 +56,9 @@ struct LatencyProbe: Sendable {
         worker.shutdown()
         try await running.value
         await producer.disconnect()
-        return enqueuedAt.indices.compactMap { sample in
+        result.toStart = enqueuedAt.indices.compactMap { sample in
             starts.start(of: sample).map { ($0 - enqueuedAt[sample]).milliseconds }
         }
+        return result
     }
 }

@@ -14,6 +14,8 @@ struct ProcessingRun: Sendable {
         var elapsed: Duration
         /// Handlers that ran (≥ target).
         var handled: Int
+        /// This process's CPU time meanwhile (the worker's, nothing else runs).
+        var cpu: Duration
     }
 
     func run(target: Int) async throws -> Outcome {
@@ -22,11 +24,12 @@ struct ProcessingRun: Sendable {
             configuration: configuration, concurrency: concurrency, handlers: BenchJobs.counting(counter))
         try await BenchWorker.warmUp(worker)
         let start = ContinuousClock.now
+        let cpuStart = CPUTime.ofThisProcess()
         let running = Task { try await worker.run() }
         await counter.waitForTarget()
         worker.shutdown()
         try await running.value
         let elapsed = ContinuousClock.now - start
-        return Outcome(elapsed: elapsed, handled: counter.count)
+        return Outcome(elapsed: elapsed, handled: counter.count, cpu: CPUTime.ofThisProcess() - cpuStart)
     }
 }

@@ -73,6 +73,7 @@ struct SpawnedProcess: Sendable {
             throw SpawnError("cannot start \(executable): \(String(cString: strerror(status)))")
         }
         pid = child
+        InterruptCleanup.shared.track(child)
         input = parentInput
         output = parentOutput
     }
@@ -87,10 +88,14 @@ struct SpawnedProcess: Sendable {
     func signal(_ number: Int32) { _ = kill(pid, number) }
 
     /// Waits for the exit on a thread of its own; returns the exit status, or 128 +
-    /// the signal number when the child was killed.
+    /// the signal number when the child was killed. The exited child is untracked
+    /// before it is reaped (`WNOWAIT` first), so its pid is never signalled once free.
     func waitForExit() async -> Int32 {
         let pid = pid
         return await BlockingCall.run("wait-\(pid)") {
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+            InterruptCleanup.shared.untrack(pid)
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 {
                 if errno != EINTR { return -1 }

@@ -14,15 +14,19 @@ struct Suite: Sendable {
         results.loadBefore = LoadAverage.oneMinute()
         let pgbench = try await Pgbench.locate(explicit: options.pgbenchPath)
         results.pgbenchVersion = pgbench.version
+        InterruptCleanup.shared.install()
         let scratch = try ScratchDatabase.create(on: options.server)
+        InterruptCleanup.shared.track(scratch)
         results.databaseName = scratch.name
         Output.log("scratch database \(scratch.name); \(pgbench.version)")
         do {
             try await measure(in: scratch.configuration, pgbench: pgbench, into: &results)
         } catch {
+            InterruptCleanup.shared.track(nil)
             try? scratch.drop()
             throw error
         }
+        InterruptCleanup.shared.track(nil)
         try scratch.drop()
         results.wallSeconds = (ContinuousClock.now - started).seconds
         results.loadAfter = LoadAverage.oneMinute()
@@ -49,6 +53,7 @@ struct Suite: Sendable {
                 try verifyCompleted(jobs, in: database, what: "1 process × \(concurrency)")
                 let rate = Double(jobs) / run.elapsed.seconds
                 results.inProcess[concurrency, default: Samples()].append(rate)
+                results.inProcessCPU[concurrency, default: Samples()].append(run.cpu.microseconds / Double(jobs))
                 Output.log("1 process × \(concurrency): \(Format.count(rate)) jobs/s")
                 try await measureReference(clients: concurrency, in: database, pgbench: pgbench, into: &results)
                 referenced.insert(concurrency)
@@ -63,6 +68,7 @@ struct Suite: Sendable {
                 try verifyCompleted(options.jobs, in: database, what: "\(fleet.processes) processes × \(fleet.concurrency)")
                 let rate = Double(options.jobs) / run.elapsed.seconds
                 results.fleets[fleet, default: Samples()].append(rate)
+                results.fleetCPU[fleet, default: Samples()].append(run.cpu.microseconds / Double(options.jobs))
                 results.fleetPeakKiB[fleet, default: []].append(run.reports.map(\.peakKiB).max() ?? 0)
                 results.fleetResidentKiB[fleet, default: []].append(run.reports.map(\.residentKiB).max() ?? 0)
                 Output.log(
@@ -82,15 +88,16 @@ struct Suite: Sendable {
         in database: PostgresConfiguration, pgbench: Pgbench, into results: inout SuiteResults
     ) async throws {
         try BenchSchema.reset(on: database)
-        let elapsed = try await BulkEnqueue(
+        let run = try await BulkEnqueue(
             configuration: database, producers: options.producers, batchSize: options.enqueueBatch
         ).run(jobs: options.jobs)
         let counts = try BenchSchema.stateCounts(on: database)
         guard counts["available"] == options.jobs else {
             throw SpawnError("bulk enqueue: expected \(options.jobs) available jobs, found \(counts)")
         }
-        let rate = Double(options.jobs) / elapsed.seconds
+        let rate = Double(options.jobs) / run.elapsed.seconds
         results.enqueue.append(rate)
+        results.enqueueCPU.append(run.cpu.microseconds / Double(options.jobs))
         let reference = try await ReferenceQueue.enqueueRate(
             pgbench: pgbench, jobs: options.jobs, clients: options.producers, batch: options.enqueueBatch,
             on: database)
@@ -114,10 +121,12 @@ struct Suite: Sendable {
     private func measureLatency(in database: PostgresConfiguration, into results: inout SuiteResults) async throws {
         guard options.latencySamples > 0 else { return }
         try BenchSchema.reset(on: database)
-        results.latencies = try await LatencyProbe(
+        let samples = try await LatencyProbe(
             configuration: database, concurrency: options.latencyConcurrency, samples: options.latencySamples,
             interval: options.latencyInterval, timeout: .seconds(30)
         ).run()
+        results.latencies = samples.toStart
+        results.enqueueCalls = samples.enqueueCall
         Output.log(
             "latency: p50 \(Format.decimal(Percentile.linear(results.latencies, 50) ?? .nan)) ms, "
                 + "p99 \(Format.decimal(Percentile.linear(results.latencies, 99) ?? .nan)) ms")

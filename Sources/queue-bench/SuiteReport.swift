@@ -23,14 +23,15 @@ struct SuiteReport {
         [
             "Bulk enqueue: \(Format.count(Double(options.jobs))) jobs, \(options.producers) producers, "
                 + "\(options.enqueueBatch) jobs per call",
-            "  ours, enqueue([JobRequest])             " + Format.rate(results.enqueue),
+            "  ours, enqueue([JobRequest])             " + Format.rate(results.enqueue)
+                + "    client CPU " + Format.decimal(results.enqueueCPU.median ?? .nan, places: 1) + " µs/job",
             "  pgbench, INSERT … generate_series       " + Format.rate(results.referenceEnqueue)
                 + "    ours/pgbench " + Format.ratio(results.enqueue, results.referenceEnqueue),
         ]
     }
 
     private var processingSection: [String] {
-        let widths = [22, 7, 26, 26, 9, 26, 9]
+        let widths = [18, 7, 24, 8, 24, 9, 24, 9]
         func row(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
                 Format.padded(cell, widths[index], right: index > 0)
@@ -40,7 +41,7 @@ struct SuiteReport {
             "Processing no-op jobs (enqueued beforehand, ANALYZEd), until all are completed and committed",
             "  pgbench: claim k jobs (SELECT … FOR UPDATE SKIP LOCKED + UPDATE, 1 commit), then complete them "
                 + "(UPDATE, 1 commit), one connection per client",
-            "  " + row(["workers", "jobs", "ours", "pgbench k=1", "ours/k=1", "pgbench k=10", "ours/k=10"]),
+            "  " + row(["workers", "jobs", "ours", "CPU µs", "pgbench k=1", "ours/k=1", "pgbench k=10", "ours/k=10"]),
         ]
         func referenceCells(_ ours: Samples, clients: Int) -> [String] {
             let k1 = results.reference[.init(clients: clients, batch: 1)] ?? Samples()
@@ -52,15 +53,19 @@ struct SuiteReport {
             lines.append(
                 "  " + row(
                     ["1 process × \(concurrency)", Format.count(Double(options.jobs(atConcurrency: concurrency))),
-                     Format.rate(ours)] + referenceCells(ours, clients: concurrency)))
+                     Format.rate(ours), Format.decimal(results.inProcessCPU[concurrency]?.median ?? .nan, places: 0)]
+                        + referenceCells(ours, clients: concurrency)))
         }
         for fleet in options.fleets {
             let ours = results.fleets[fleet] ?? Samples()
             let name = fleet.processes == 1 ? "1 child × \(fleet.concurrency)" : "\(fleet.processes) procs × \(fleet.concurrency)"
             lines.append(
-                "  " + row([name, Format.count(Double(options.jobs)), Format.rate(ours)]
-                    + referenceCells(ours, clients: fleet.total)))
+                "  " + row(
+                    [name, Format.count(Double(options.jobs)), Format.rate(ours),
+                     Format.decimal(results.fleetCPU[fleet]?.median ?? .nan, places: 0)]
+                        + referenceCells(ours, clients: fleet.total)))
         }
+        lines.append("  (CPU µs = client CPU time per job: the worker's own, on the cores the server also uses)")
         if results.referenceShortfall > 0 {
             lines.append("  (pgbench left \(results.referenceShortfall) jobs undone over all its runs; its rates count completed jobs)")
         }
@@ -78,6 +83,9 @@ struct SuiteReport {
             "  p50 \(Format.decimal(p50)) ms (goal ≤ 2)   p99 \(Format.decimal(p99)) ms (goal ≤ 5)   "
                 + "min \(Format.decimal(latencies.min() ?? .nan)) ms   max \(Format.decimal(latencies.max() ?? .nan)) ms   "
                 + "samples \(latencies.count)/\(options.latencySamples)",
+            "  of which the enqueue call itself (statement + commit): p50 "
+                + "\(Format.decimal(Percentile.linear(results.enqueueCalls, 50) ?? .nan)) ms, p99 "
+                + "\(Format.decimal(Percentile.linear(results.enqueueCalls, 99) ?? .nan)) ms",
         ]
     }
 

@@ -10,6 +10,11 @@ struct SuiteResults: Sendable {
     var pgbenchVersion = ""
     var databaseName = ""
     var enqueue = Samples()
+    /// Client CPU time per job, µs: of the enqueue, of the in-process runs, of the
+    /// worker processes.
+    var enqueueCPU = Samples()
+    var inProcessCPU: [Int: Samples] = [:]
+    var fleetCPU: [SuiteOptions.Fleet: Samples] = [:]
     var referenceEnqueue = Samples()
     /// Processing rate of one in-process worker, by concurrency.
     var inProcess: [Int: Samples] = [:]
@@ -23,6 +28,8 @@ struct SuiteResults: Sendable {
     /// end can find fewer unlocked jobs than its batch).
     var referenceShortfall = 0
     var latencies: [Double] = []
+    /// Duration of each latency probe's enqueue call (commit included), ms.
+    var enqueueCalls: [Double] = []
     var backlogSmall = Samples()
     var backlogLarge = Samples()
     var backlogFillSeconds = 0.0

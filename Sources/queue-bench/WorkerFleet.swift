@@ -18,6 +18,8 @@ struct WorkerFleet: Sendable {
     struct Outcome: Sendable {
         var elapsed: Duration
         var reports: [WorkerReport]
+        /// CPU time of the worker processes, start to exit.
+        var cpu: Duration
     }
 
     func run() async throws -> Outcome {
@@ -31,6 +33,7 @@ struct WorkerFleet: Sendable {
                 child.signal(SIGKILL)
                 var status: Int32 = 0
                 _ = waitpid(child.pid, &status, 0)
+                InterruptCleanup.shared.untrack(child.pid)
             }
             children.forEach { $0.closePipes() }
         }
@@ -57,12 +60,15 @@ struct WorkerFleet: Sendable {
         }
 
         let start = ContinuousClock.now
+        let cpuStart = CPUTime.ofReapedChildren()
         for child in children { try child.send("go\n") }
         let statuses = await withTaskGroup(of: Int32.self, returning: [Int32].self) { group in
             for child in children { group.addTask { await child.waitForExit() } }
             return await group.reduce(into: []) { $0.append($1) }
         }
         let elapsed = ContinuousClock.now - start
+        // Includes their start-up and connecting (before the clock), a few ms each.
+        let cpu = CPUTime.ofReapedChildren() - cpuStart
         unreaped.removeAll()
         if let failed = statuses.first(where: { $0 != 0 }) {
             throw SpawnError("a worker process exited with status \(failed)")
@@ -77,7 +83,7 @@ struct WorkerFleet: Sendable {
             }
             reports.append(report)
         }
-        return Outcome(elapsed: elapsed, reports: reports)
+        return Outcome(elapsed: elapsed, reports: reports, cpu: cpu)
     }
 
     /// This executable, so the children run the same build.
