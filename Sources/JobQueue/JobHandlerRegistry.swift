@@ -54,6 +54,10 @@ public struct JobHandlerRegistry: Sendable {
             return "field \"\(path(context.codingPath))\" is not \(type)"
         case .valueNotFound(let type, let context):
             return "field \"\(path(context.codingPath))\" is null, expected \(type)"
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            // The text is valid JSON (the database stored it as jsonb); what Foundation
+            // cannot read is a number beyond what Swift's numbers hold.
+            return "a number is out of range for Swift's numeric types (\(context.debugDescription))"
         case .dataCorrupted(let context):
             return "\(context.debugDescription) at \"\(path(context.codingPath))\""
         @unknown default:

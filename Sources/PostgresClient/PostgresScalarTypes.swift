@@ -124,9 +124,20 @@ private let postgresEpoch: TimeInterval = 946_684_800
 
 extension Date: PostgresEncodable, PostgresDecodable {
     public static var postgresType: PostgresDataType { .timestamptz }
+    /// PostgreSQL counts microseconds from 2000-01-01, Foundation seconds from
+    /// 2001-01-01: converting through the 2001 reference with integer offsets rounds
+    /// once, so every microsecond round-trips exactly (through 1970 it would not).
+    static let postgresEpochFromReference: Int64 = -31_622_400_000_000
+
     public func encode(into writer: inout PostgresByteWriter) {
-        let micros = ((timeIntervalSince1970 - postgresEpoch) * 1_000_000).rounded()
-        writer.write(Int64(exactly: micros) ?? (micros > 0 ? Int64.max : Int64.min))
+        let micros = (timeIntervalSinceReferenceDate * 1_000_000).rounded()
+        guard let exact = Int64(exactly: micros),
+            exact > Int64.min - Self.postgresEpochFromReference + 1, exact < Int64.max + Self.postgresEpochFromReference - 1
+        else {
+            writer.write(micros > 0 ? Int64.max : Int64.min)
+            return
+        }
+        writer.write(exact - Self.postgresEpochFromReference)
     }
     public static func decode(from cell: PostgresCell) throws -> Date {
         var reader = try cell.reader(for: Date.self)
@@ -135,7 +146,9 @@ extension Date: PostgresEncodable, PostgresDecodable {
             let micros = try reader.read(Int64.self)
             if micros == Int64.max { return .distantFuture }
             if micros == Int64.min { return .distantPast }
-            return Date(timeIntervalSince1970: postgresEpoch + Double(micros) / 1_000_000)
+            let (sinceReference, overflow) = micros.addingReportingOverflow(postgresEpochFromReference)
+            if overflow { return .distantPast }
+            return Date(timeIntervalSinceReferenceDate: Double(sinceReference) / 1_000_000)
         case .date:
             let days = try reader.read(Int32.self)
             if days == Int32.max { return .distantFuture }

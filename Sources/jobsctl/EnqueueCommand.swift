@@ -9,7 +9,7 @@ struct EnqueueCommand: Command {
     static let name = "enqueue"
     static let summary = "enqueue one job"
     static let help = """
-        Usage: jobsctl enqueue KIND [--args JSON] [--queue Q] [--priority N] [--run-at TIME]
+        Usage: jobsctl enqueue KIND [--args JSON | --args-file PATH] [--queue Q] [--priority N] [--run-at TIME]
                                [--unique-key KEY] [--max-attempts N] [--tag TAG]... [--json]
 
         Enqueues one job and prints its id; with a unique key that is already taken,
@@ -17,6 +17,7 @@ struct EnqueueCommand: Command {
 
         Options:
           --args JSON          the job's arguments (default {})
+          --args-file PATH     read the arguments from a file (- for standard input)
           --queue Q            queue (default: default)
           --priority N         0 (most urgent, the default) to 32767
           --run-at TIME        ISO 8601 time (2026-11-23T10:00:00+08:00) or a delay: +30s, +10m, +2h, +1d
@@ -39,7 +40,22 @@ struct EnqueueCommand: Command {
             throw CommandError.usage(
                 "unknown kind \"\(kind)\"; known kinds: \(Self.knownKinds.joined(separator: ", "))", command: command)
         }
-        let json = try arguments.option("--args") ?? "{}"
+        var json = try arguments.option("--args") ?? "{}"
+        if let path = try arguments.option("--args-file") {
+            let data: Data
+            if path == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let contents = FileManager.default.contents(atPath: path) else {
+                    throw CommandError.usage("cannot read --args-file \(path); check the path", command: command)
+                }
+                data = contents
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw CommandError.usage("--args-file \(path) is not valid UTF-8 text", command: command)
+            }
+            json = text
+        }
         guard let data = json.data(using: .utf8),
             (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
         else {
