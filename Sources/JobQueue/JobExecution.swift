@@ -12,6 +12,7 @@ final class JobExecution: Sendable {
     }
 
     private struct State {
+        var finished = false
         var reason: StopReason?
         var task: Task<Void, any Error>?
         var leaseDeadline: ContinuousClock.Instant
@@ -44,6 +45,11 @@ final class JobExecution: Sendable {
     }
 
     var stopReason: StopReason? { state.withLock { $0.reason } }
+
+    /// The handler returned or threw; its lease no longer matters to the keeper
+    /// (a completion committed inside the handler ends the lease legitimately).
+    func markFinished() { state.withLock { $0.finished = true } }
+    var isFinished: Bool { state.withLock { $0.finished } }
 
     var leaseDeadline: ContinuousClock.Instant {
         get { state.withLock { $0.leaseDeadline } }

@@ -45,7 +45,7 @@ struct LeaseKeeper: Sendable {
                         log.info("cancel requested; stopping the handler", [("job_id", "\(execution.job.id)")])
                         execution.stop(.cancelRequested)
                     }
-                } else if running.all.contains(where: { $0 === execution }) {
+                } else if !execution.isFinished && running.all.contains(where: { $0 === execution }) {
                     log.warning("lease lost; stopping the handler", [("job_id", "\(execution.job.id)")])
                     execution.stop(.leaseLost)
                 }

@@ -115,6 +115,7 @@ final class QueueProducer: Sendable {
             }
         }
         let result = await handler.result
+        execution.markFinished()
         timer?.cancel()
         let elapsed = ContinuousClock.now - started
         let fields = [
@@ -123,11 +124,12 @@ final class QueueProducer: Sendable {
         ]
 
         switch (result, execution.stopReason) {
-        case (_, .leaseLost?):
-            log.warning("job stopped: lease lost, its outcome is left to the attempt that owns it", fields)
         case (.success, _) where completion.isCompleted:
+            // Completed in the handler's own transaction, fenced: nothing left to write.
             log.info("job completed", fields)
             environment.metrics.jobFinished(kind: job.kind, outcome: "completed", seconds: elapsed.seconds)
+        case (_, .leaseLost?):
+            log.warning("job stopped: lease lost, its outcome is left to the attempt that owns it", fields)
         case (.success, _):
             log.info("job completed", fields)
             await finish(execution, .completed)
