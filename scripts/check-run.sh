@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Runs the main command (scripts/run.sh) on a small data set against its own private
+# cluster, then checks its summary against figures computed independently in SQL from
+# the seed data (not from what the jobs recorded). Exits non-zero on any mismatch.
+# CI runs it after the test suite; sizes: CHECK_CUSTOMERS (300), CHECK_CLEANERS (30),
+# CHECK_ORDERS (1500).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
+if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+
+export DEVDB_DIR="$ROOT/.checkrun/cluster"
+scripts/devdb.sh destroy >/dev/null 2>&1 || true
+trap 'scripts/devdb.sh destroy >/dev/null 2>&1 || true' EXIT
+DATABASE_URL="$(scripts/devdb.sh start)"
+export DATABASE_URL
+export RUN_DIR="$ROOT/.checkrun/run"
+rm -rf "$RUN_DIR"
+
+START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+SEED_CUSTOMERS="${CHECK_CUSTOMERS:-300}" SEED_CLEANERS="${CHECK_CLEANERS:-30}" SEED_ORDERS="${CHECK_ORDERS:-1500}" \
+    WORKERS=2 scripts/run.sh >"$ROOT/.checkrun/run.log" 2>&1 || {
+    tail -n 40 "$ROOT/.checkrun/run.log" >&2
+    echo "check-run: scripts/run.sh failed" >&2
+    exit 1
+}
+END="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+BIN="$(swift build -c release --show-bin-path)"
+"$BIN/jobsctl" summary --since "$START" --json >"$ROOT/.checkrun/summary.json"
+PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
+REPORT="$RUN_DIR/payouts-$PERIOD.csv"
+
+sql() { scripts/devdb.sh psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+
+# Expected figures, from the seeded rows and the rules tables only.
+EXPECTED_GRADED="$(sql "SELECT count(*) FROM platform.exam_submissions")"
+EXPECTED_CERTIFIED="$(sql "
+    SELECT count(*) FROM (
+        SELECT s.id, sum(CASE q.kind
+            WHEN 'single_choice' THEN CASE WHEN upper(btrim(s.answers->>q.id::text)) = upper(q.answer_key #>> '{}') THEN q.points ELSE 0 END
+            WHEN 'multiple_choice' THEN CASE
+                WHEN NOT (s.answers->(q.id::text) <@ q.answer_key) THEN 0
+                ELSE q.points * jsonb_array_length(s.answers->(q.id::text)) / jsonb_array_length(q.answer_key) END
+            WHEN 'true_false' THEN CASE WHEN (s.answers->(q.id::text)) = q.answer_key THEN q.points ELSE 0 END
+            ELSE CASE WHEN q.answer_key ? btrim(s.answers->>q.id::text) THEN q.points ELSE 0 END
+        END) AS score, e.pass_mark
+        FROM platform.exam_submissions s JOIN platform.exams e ON e.id = s.exam_id
+        JOIN platform.exam_questions q ON q.exam_id = e.id
+        GROUP BY s.id, e.pass_mark) AS graded
+    WHERE score >= pass_mark")"
+EXPECTED_EXPIRED_MIN="$(sql "SELECT count(*) FROM platform.coupons WHERE valid_until <= '$START'")"
+EXPECTED_EXPIRED_MAX="$(sql "SELECT count(*) FROM platform.coupons WHERE valid_until <= '$END'")"
+EXPECTED_TIERS="$(sql "
+    WITH growth AS (
+        SELECT c.id, c.activity_points + COALESCE((
+            SELECT sum(o.paid_fen / 100) FROM platform.orders o
+            WHERE o.customer_id = c.id AND o.status = '已完成' AND o.refunded_fen = 0
+              AND o.completed_at > now() - interval '12 months'), 0) AS g
+        FROM platform.customers c)
+    SELECT count(*) FROM growth WHERE g >= (SELECT min(threshold) FROM platform.member_tiers WHERE threshold > 0)")"
+PERIOD_BOUNDS="$(python3 - "$PERIOD" <<'EOF'
+import datetime, sys
+year, week = sys.argv[1].split("-W")
+start = datetime.datetime.fromisocalendar(int(year), int(week), 1)
+print(f"{start:%Y-%m-%d} 00:00:00+08|{start + datetime.timedelta(days=7):%Y-%m-%d} 00:00:00+08")
+EOF
+)"
+PERIOD_START="${PERIOD_BOUNDS%%|*}"
+PERIOD_END="${PERIOD_BOUNDS##*|}"
+EXPECTED_PAYOUT="$(sql "
+    SELECT count(DISTINCT o.cleaner_id) || ',' || COALESCE(sum(o.paid_fen - o.refunded_fen), 0) || ',' ||
+           COALESCE(sum(((o.paid_fen - o.refunded_fen) * r.rate_bp + 5000) / 10000), 0)
+    FROM platform.orders o JOIN platform.cleaners c ON c.id = o.cleaner_id
+    JOIN platform.commission_rates r ON r.level = c.level
+    WHERE o.status = '已完成' AND o.completed_at >= '$PERIOD_START' AND o.completed_at < '$PERIOD_END'")"
+EXPECTED_REMINDERS="$(sql "
+    SELECT (SELECT count(*) FROM platform.orders, unnest(ARRAY[interval '24 hours', interval '2 hours']) AS lead(l)
+            WHERE appointment_start - l BETWEEN '$START' AND '$END' AND status IN ('待接单', '已接单'))
+         + (SELECT count(*) FROM platform.orders
+            WHERE appointment_start - interval '1 hour' BETWEEN '$START' AND '$END' AND status IN ('待接单', '已接单')
+              AND cleaner_id IS NOT NULL)")"
+
+python3 - "$ROOT/.checkrun/summary.json" "$REPORT" <<EOF
+import csv, json, sys
+summary = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+totals = rows[-1]
+problems = []
+def check(name, actual, expected):
+    print(f"  {name:34} {actual!s:>12}  expected {expected}")
+    if actual != expected:
+        problems.append(name)
+jobs = {k["kind"]: k for k in summary["jobs"]}
+check("exams graded", summary["submissionsGraded"], $EXPECTED_GRADED)
+check("certifications granted", summary["certificationsGranted"], $EXPECTED_CERTIFIED)
+expired = summary["couponsExpired"]
+print(f"  {'coupons expired':34} {expired:>12}  expected {$EXPECTED_EXPIRED_MIN}…{$EXPECTED_EXPIRED_MAX}")
+if not ($EXPECTED_EXPIRED_MIN <= expired <= $EXPECTED_EXPIRED_MAX): problems.append("coupons expired")
+check("tier changes", summary["tierChanges"], $EXPECTED_TIERS)
+check("reminders that came due and ran", jobs.get("order.reminder", {}).get("completed", 0), $EXPECTED_REMINDERS)
+cleaners, gross, commission = "$EXPECTED_PAYOUT".split(",")
+check("payout: a row for every cleaner with orders", len(rows) - 1 >= int(cleaners), True)
+check("payout: gross fen", int(totals["gross_fen"]), int(gross))
+check("payout: commission fen", int(totals["commission_fen"]), int(commission))
+failed = sum(k["failed"] for k in summary["jobs"])
+check("jobs failed", failed, 0)
+pending = [n for n in summary["notifications"] if n["status"] == "failed"]
+check("notifications failed", len(pending), 0)
+if problems:
+    print("check-run: MISMATCH in " + ", ".join(problems))
+    sys.exit(1)
+print("check-run: summary matches the seed data")
+EOF
