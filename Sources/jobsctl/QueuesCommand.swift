@@ -57,6 +57,16 @@ private func queueName(_ arguments: inout Arguments) throws -> String {
     return name
 }
 
+/// Reads "N" (a whole number ≥ 1) or "none" (nil), the form limit and aging share.
+private func countOrNone(_ arguments: inout Arguments, what: String) throws -> Int? {
+    let text = try arguments.required("\(what) (a whole number or none)")
+    if text == "none" { return nil }
+    guard let value = Int(text), value >= 1 else {
+        throw CommandError.usage("\(what) must be a whole number ≥ 1 or none", command: arguments.commandName)
+    }
+    return value
+}
+
 struct QueuesPauseCommand: Command {
     static let name = "pause"
     static let summary = "stop every worker from claiming from a queue"
@@ -123,15 +133,7 @@ struct QueuesLimitCommand: Command {
 
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
-        let text = try arguments.required("N or none")
-        if text == "none" {
-            limit = nil
-        } else {
-            guard let value = Int(text), value >= 1 else {
-                throw CommandError.usage("the limit must be a whole number ≥ 1 or none", command: arguments.commandName)
-            }
-            limit = value
-        }
+        limit = try countOrNone(&arguments, what: "the limit")
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 
@@ -158,15 +160,7 @@ struct QueuesAgingCommand: Command {
 
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
-        let text = try arguments.required("SECONDS or none")
-        if text == "none" {
-            seconds = nil
-        } else {
-            guard let value = Int(text), value >= 1 else {
-                throw CommandError.usage("SECONDS must be a whole number ≥ 1 or none", command: arguments.commandName)
-            }
-            seconds = value
-        }
+        seconds = try countOrNone(&arguments, what: "SECONDS")
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 

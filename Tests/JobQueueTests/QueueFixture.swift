@@ -65,17 +65,8 @@ struct QueueFixture {
         return counts
     }
 
-    /// Polls `condition` until it holds or `timeout` passes (a generous bound, not a
-    /// timing goal: the assertion is on the outcome).
-    func eventually(
-        timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
-    ) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
+    func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+        try await TestSupport.eventually(timeout: timeout, condition)
     }
 
     /// Runs `worker` while `body` runs, then shuts it down and waits for it.

@@ -102,3 +102,17 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     public init(message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// Polls `condition` until it holds or `timeout` passes: a generous bound for
+/// tests that wait on other processes or tasks, never a timing goal (the
+/// assertion that follows is on the outcome).
+public func eventually(
+    timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}
