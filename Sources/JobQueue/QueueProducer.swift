@@ -93,6 +93,9 @@ final class QueueProducer: Sendable {
         let log = environment.log
         let started = ContinuousClock.now
         defer { environment.running.remove(execution) }
+        log.debug("job started", [
+            ("job_id", "\(job.id)"), ("kind", job.kind), ("queue", job.queue), ("attempt", "\(job.attempt)"),
+        ])
         guard let entry = environment.registry.entry(for: job.kind) else {
             let known = environment.registry.kinds.joined(separator: ", ")
             await finish(execution, .discarded(error: "unknown job kind \"\(job.kind)\"; this worker handles: \(known)"))
