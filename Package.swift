@@ -51,6 +51,9 @@ let package = Package(
         .executableTarget(
             name: "queue-bench", dependencies: ["JobQueue", "PostgresClient", "CommandLineInterface"],
             swiftSettings: strict),
+        .executableTarget(
+            name: "batch-bench", dependencies: ["CleaningPlatform", "JobQueue", "PostgresClient", "CommandLineInterface"],
+            swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
             name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strict),

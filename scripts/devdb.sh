@@ -64,8 +64,11 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pick_port() {
     if [[ -n "${DEVDB_PORT:-}" ]]; then echo "$DEVDB_PORT"; return; fi
-    local p
-    for ((p = 54320; p < 54420; p++)); do
+    # Start at a random place in the range, so clusters started at the same moment
+    # (parallel test runs) rarely pick the same port.
+    local p offset=$((RANDOM % 100)) i
+    for ((i = 0; i < 100; i++)); do
+        p=$((54320 + (offset + i) % 100))
         port_free "$p" && { echo "$p"; return; }
     done
     die "no free port in 54320-54419; set DEVDB_PORT"
@@ -110,7 +113,18 @@ start() {
     if ! running; then
         local p; p="$(port)"
         if ! port_free "$p"; then die "port $p is in use by another program; stop it or run destroy and start with DEVDB_PORT set"; fi
-        as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null || die "server failed to start, see $LOG"
+        local attempt
+        for attempt in 1 2 3 4 5; do
+            as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null && break
+            # Another server took the port between the check and the start: move.
+            if [[ -z "${DEVDB_PORT:-}" && $attempt -lt 5 ]] && tail -n 20 "$LOG" | grep -q "Address already in use"; then
+                p="$(pick_port)"
+                as_owner sed -i "s/^port = .*/port = $p/" "$DATA/postgresql.conf"
+                echo "$p" | as_owner tee "$DATA/port" >/dev/null
+                continue
+            fi
+            die "server failed to start, see $LOG"
+        done
     fi
     wait_ready
     if ! as_owner "$BIN/psql" -h 127.0.0.1 -p "$(port)" -U postgres -d postgres -tAc \
