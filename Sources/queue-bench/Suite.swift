@@ -109,7 +109,7 @@ struct Suite: Sendable {
         clients: Int, in database: PostgresConfiguration, pgbench: Pgbench, into results: inout SuiteResults
     ) async throws {
         for batch in [1, 10] {
-            let jobs = options.jobs(atConcurrency: clients)
+            let jobs = options.referenceJobs(clients: clients, batch: batch)
             let (rate, completed) = try await ReferenceQueue.processRate(
                 pgbench: pgbench, jobs: jobs, clients: clients, batch: batch, on: database)
             results.reference[.init(clients: clients, batch: batch), default: Samples()].append(rate)

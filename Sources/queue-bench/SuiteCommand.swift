@@ -23,7 +23,8 @@ struct SuiteCommand: Command {
           --quick                  CI-sized run (< 1 minute): 5000 jobs, 1 repetition,
                                    100 000-job backlog, one 2x4 process layout
           --jobs N                 jobs per processing run (default 20000)
-          --single-jobs N          jobs per run at concurrency 1 (default 5000)
+          --single-jobs N          jobs per run at concurrency 1 and per pgbench k=1 run
+                                   (default 5000)
           --repeat N               repetitions of the throughput runs (default 3)
           --concurrency LIST       in-process worker concurrencies (default 1,4,16)
           --processes LIST         worker-process layouts PxC (default 1x16,2x4,4x4)

@@ -30,6 +30,10 @@ struct SuiteOptions: Sendable {
 
     func jobs(atConcurrency concurrency: Int) -> Int { concurrency == 1 ? singleJobs : jobs }
 
+    /// pgbench's one-job-per-claim runs are slow (two commits per job) and their rate
+    /// does not depend on the run's length: they process `singleJobs`.
+    func referenceJobs(clients: Int, batch: Int) -> Int { batch == 1 ? singleJobs : jobs(atConcurrency: clients) }
+
     /// The pgbench client counts the reference rows need: every in-process
     /// concurrency and every fleet's total.
     var referenceConcurrencies: [Int] { Array(Set(concurrencies + fleets.map(\.total))).sorted() }

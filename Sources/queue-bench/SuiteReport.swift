@@ -65,7 +65,8 @@ struct SuiteReport {
                      Format.decimal(results.fleetCPU[fleet]?.median ?? .nan, places: 0)]
                         + referenceCells(ours, clients: fleet.total)))
         }
-        lines.append("  (CPU µs = client CPU time per job: the worker's own, on the cores the server also uses)")
+        lines.append("  (CPU µs = client CPU time per job: the worker's own, on the cores the server also uses; pgbench k=1 "
+            + "runs process \(Format.count(Double(options.singleJobs))) jobs, k=10 runs as many as ours)")
         if results.referenceShortfall > 0 {
             lines.append("  (pgbench left \(results.referenceShortfall) jobs undone over all its runs; its rates count completed jobs)")
         }

@@ -23,8 +23,10 @@ BIN="$SCRATCH/release/queue-bench"
 [[ -x "$BIN" ]] || { echo "swiftqueue.sh: $BIN not built; run with --prepare first" >&2; exit 1; }
 export MIGRATIONS_DIR="$ROOT/sql"
 if [[ -z "${QUEUE_BENCH_VERSION:-}" ]]; then
+    # The checkout as it is now (it may have moved since --prepare) and when the binary was built.
     QUEUE_BENCH_VERSION="cleaning-queue $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     git -C "$ROOT" diff --quiet HEAD -- Sources Package.swift sql 2>/dev/null || QUEUE_BENCH_VERSION+="+uncommitted"
+    QUEUE_BENCH_VERSION+=", binary built $(date -u -r "$BIN" +%Y-%m-%dT%H:%MZ)"
     export QUEUE_BENCH_VERSION
 fi
 exec "$BIN" adapter
