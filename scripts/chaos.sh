@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# Fault-injection runs ("proven under failure"): real queue-testbed worker processes
-# against a private PostgreSQL cluster under .chaos/, while faults are injected.
+# Fault-injection runs ("proven under failure"): real worker processes (queue-testbed;
+# queue-worker and jobsctl in payout) against a private PostgreSQL cluster under
+# .chaos/, while faults are injected.
 #
 #   kill-workers  SIGKILL a random worker every few seconds and start a new one
 #   restart-db    restart the PostgreSQL server (fast shutdown + start) during the run;
 #                 workers must reconnect by themselves, and none may die
 #   stall         SIGSTOP a worker for longer than its lease, then SIGCONT it; the
 #                 others rescue its jobs and its stale completions must be fenced out
-#   (payout, run 3 of the issue, is not built yet and is skipped)
+#   payout        a settlement payout run (`jobsctl payouts run`) on seeded platform
+#                 data, worked by `queue-worker --queues payouts=4` processes; every
+#                 1-2 s SIGKILL a random worker (and sometimes the jobsctl process),
+#                 start a new one, and re-run jobsctl whenever it is gone before the
+#                 run is complete, as finance would
 #
-# Each run enqueues N testbed.effect jobs (each records one row in testbed_effects
-# in the transaction that completes it), works them with several workers while the
-# fault is injected, and checks that every job completed, that each effect exists
-# exactly once and that no job is left running. Each run prints a one-line verdict.
+# The first three enqueue N testbed.effect jobs (each records one row in
+# testbed_effects in the transaction that completes it), work them with several
+# workers while the fault is injected, and check that every job completed, that each
+# effect exists exactly once and that no job is left running. The payout run checks
+# the ledger and the report against figures computed in SQL from the seeded orders,
+# reviews and complaints: every ledger transaction balances, one settlement per line,
+# one payout per line with something to pay and none for the others, every completed
+# order of the week settled once by a line of this run, a line for exactly the
+# cleaners with orders, bonuses or penalties in the week, and a CSV report with one
+# row per line whose paid total is what left platform:cash. Each run prints a
+# one-line verdict.
 #
 # Usage: scripts/chaos.sh [OPTIONS] [RUN ...]      (default: every run)
 #
 # Options (environment variable in brackets):
-#   --small              CI sizes: 3000 jobs, 1 kill, 1 restart, 1 stall (under a minute)
+#   --small              CI sizes: 3000 jobs, 1 kill, 1 restart, 1 stall; payout with
+#                        100 cleaners (40 s to a minute in all)
 #   --jobs N             jobs per run (default 50000)                    [CHAOS_JOBS]
 #   --workers N          worker processes (default 4)                    [CHAOS_WORKERS]
 #   --concurrency N      jobs at once per worker (default 10)            [CHAOS_CONCURRENCY]
@@ -31,6 +44,15 @@
 #   --stall-seconds S    how long the worker stays stopped (default 6)   [CHAOS_STALL_SECONDS]
 #   --stall-sleep-ms N   each job's sleep in the stall run, so that the stopped worker
 #                        holds a full set of jobs (default 50)          [CHAOS_STALL_SLEEP_MS]
+#   --payout-cleaners N  cleaners in the payout run's data set (default 3000) [CHAOS_PAYOUT_CLEANERS]
+#   --payout-orders N    orders, spread over 97 days: about 6.5% of them are completed
+#                        orders of last week (default 100000)          [CHAOS_PAYOUT_ORDERS]
+#   --payout-customers N customers (default 10000)                       [CHAOS_PAYOUT_CUSTOMERS]
+#   --payout-workers N   queue-worker processes at a time (default 3)    [CHAOS_PAYOUT_WORKERS]
+#   --payout-lease S     their lease (default 2)                         [CHAOS_PAYOUT_LEASE]
+#   --payout-kills N     most SIGKILLs, the first one of jobsctl (default 0: until the
+#                        run is complete)                               [CHAOS_PAYOUT_KILLS]
+#   --seed N             the data set's seed (default 20261123)          [CHAOS_SEED]
 #   --timeout S          give up on a run after S seconds (default 900)  [CHAOS_TIMEOUT]
 #   --bin DIR            use the binaries in DIR instead of building     [CHAOS_BIN]
 #   --scratch-path DIR   build folder for `swift build -c release`       [CHAOS_SCRATCH_PATH]
@@ -38,8 +60,10 @@
 #   -h, --help           this text
 #
 # Exits 0 when every run passed, 1 when one failed (loss, duplicate, stuck job, worker
-# death, fault not injected, timeout), 2 on bad usage, 130 when interrupted. Worker
-# logs stay in DIR/logs/RUN/; the cluster and every process are removed on exit.
+# death, fault not injected, timeout; in payout also an unbalanced transaction, a line
+# paid twice or not at all, an order or cleaner skipped, a report that disagrees, jobsctl
+# failing unasked), 2 on bad usage, 130 when interrupted. Worker and jobsctl logs
+# stay in DIR/logs/RUN/; the cluster and every process are removed on exit.
 set -uo pipefail
 export LC_ALL=C
 
@@ -63,12 +87,22 @@ STALLS="${CHAOS_STALLS:-3}"
 STALL_LEASE="${CHAOS_STALL_LEASE:-2}"
 STALL_SECONDS="${CHAOS_STALL_SECONDS:-6}"
 STALL_SLEEP_MS="${CHAOS_STALL_SLEEP_MS:-50}"
+PAYOUT_CLEANERS="${CHAOS_PAYOUT_CLEANERS:-3000}"
+PAYOUT_ORDERS="${CHAOS_PAYOUT_ORDERS:-100000}"
+PAYOUT_CUSTOMERS="${CHAOS_PAYOUT_CUSTOMERS:-10000}"
+PAYOUT_WORKERS="${CHAOS_PAYOUT_WORKERS:-3}"
+PAYOUT_LEASE="${CHAOS_PAYOUT_LEASE:-2}"
+PAYOUT_KILLS="${CHAOS_PAYOUT_KILLS:-0}"
+SEED="${CHAOS_SEED:-20261123}"
 TIMEOUT="${CHAOS_TIMEOUT:-900}"
 BIN="${CHAOS_BIN:-}"
 SCRATCH="${CHAOS_SCRATCH_PATH:-}"
 CHAOS_DIR="${CHAOS_DIR:-$ROOT/.chaos}"
 RUNS=()
-small() { JOBS=3000 KILLS=1 KILL_EVERY=2 RESTARTS=1 STALLS=1 LEASE=3 TIMEOUT=180; }
+small() {
+    JOBS=3000 KILLS=1 KILL_EVERY=2 RESTARTS=1 STALLS=1 LEASE=3 TIMEOUT=180
+    PAYOUT_CLEANERS=100 PAYOUT_ORDERS=8000 PAYOUT_CUSTOMERS=1000
+}
 for arg in "$@"; do [[ "$arg" == --small ]] && small; done # explicit flags win over --small
 
 need_value() { [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)"; }
@@ -88,16 +122,24 @@ while [[ $# -gt 0 ]]; do
         --stall-lease) need_value "$@"; STALL_LEASE="$2"; shift 2 ;;
         --stall-seconds) need_value "$@"; STALL_SECONDS="$2"; shift 2 ;;
         --stall-sleep-ms) need_value "$@"; STALL_SLEEP_MS="$2"; shift 2 ;;
+        --payout-cleaners) need_value "$@"; PAYOUT_CLEANERS="$2"; shift 2 ;;
+        --payout-orders) need_value "$@"; PAYOUT_ORDERS="$2"; shift 2 ;;
+        --payout-customers) need_value "$@"; PAYOUT_CUSTOMERS="$2"; shift 2 ;;
+        --payout-workers) need_value "$@"; PAYOUT_WORKERS="$2"; shift 2 ;;
+        --payout-lease) need_value "$@"; PAYOUT_LEASE="$2"; shift 2 ;;
+        --payout-kills) need_value "$@"; PAYOUT_KILLS="$2"; shift 2 ;;
+        --seed) need_value "$@"; SEED="$2"; shift 2 ;;
         --timeout) need_value "$@"; TIMEOUT="$2"; shift 2 ;;
         --bin) need_value "$@"; BIN="$2"; shift 2 ;;
         --scratch-path) need_value "$@"; SCRATCH="$2"; shift 2 ;;
         --dir) need_value "$@"; CHAOS_DIR="$2"; shift 2 ;;
-        kill-workers | restart-db | stall) RUNS+=("$1"); shift ;;
-        payout) echo "payout: run 3 of the issue is not built yet; skipped"; shift ;;
+        kill-workers | restart-db | stall | payout)
+            [[ " ${RUNS[*]} " == *" $1 "* ]] || RUNS+=("$1") # each run once: they share the database
+            shift ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
-[[ ${#RUNS[@]} -gt 0 ]] || RUNS=(kill-workers restart-db stall)
+[[ ${#RUNS[@]} -gt 0 ]] || RUNS=(kill-workers restart-db stall payout)
 
 is_int() { [[ "$2" =~ ^[0-9]+$ ]] || die "$1 must be a whole number, got '$2'"; }
 is_seconds() { [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$1 must be a number of seconds, got '$2'"; }
@@ -109,6 +151,11 @@ is_seconds --stall-lease "$STALL_LEASE"; is_seconds --stall-seconds "$STALL_SECO
 ((JOBS >= 1)) || die "--jobs must be at least 1"
 ((WORKERS >= 2)) || die "--workers must be at least 2 (faults need a survivor)"
 ((CONCURRENCY >= 1)) || die "--concurrency must be at least 1"
+is_int --payout-cleaners "$PAYOUT_CLEANERS"; is_int --payout-orders "$PAYOUT_ORDERS"
+is_int --payout-customers "$PAYOUT_CUSTOMERS"; is_int --payout-workers "$PAYOUT_WORKERS"
+is_int --payout-kills "$PAYOUT_KILLS"; is_int --seed "$SEED"; is_seconds --payout-lease "$PAYOUT_LEASE"
+((PAYOUT_CLEANERS >= 1 && PAYOUT_CUSTOMERS >= 1)) || die "--payout-cleaners and --payout-customers must be at least 1"
+((PAYOUT_WORKERS >= 2)) || die "--payout-workers must be at least 2 (faults need a survivor)"
 
 # --- binaries -----------------------------------------------------------------------
 if [[ -z "$BIN" ]]; then
@@ -119,7 +166,7 @@ if [[ -z "$BIN" ]]; then
     [[ ${PIPESTATUS[0]} == 0 ]] || { echo "chaos: the release build failed" >&2; exit 1; }
     BIN="$("${build[@]}" --show-bin-path)" || die "cannot find the build folder"
 fi
-for tool in queue-testbed jobsctl; do
+for tool in queue-testbed queue-worker jobsctl; do
     [[ -x "$BIN/$tool" ]] || die "$BIN/$tool is missing; build with: swift build -c release"
 done
 
@@ -134,8 +181,10 @@ DEVDB="$ROOT/scripts/devdb.sh"
 # Left over from a run that was killed with SIGKILL: its workers, then its cluster.
 if [[ -f "$CHAOS_DIR/pids" ]]; then
     while read -r pid; do
-        [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"queue-testbed work --queues chaos_"* ]] &&
-            kill -KILL "$pid" 2>/dev/null
+        case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
+            *"queue-testbed work --queues chaos_"* | *"queue-worker --queues payouts="*"--worker-id po-"* | \
+                *"jobsctl payouts run --period "*"--report $CHAOS_DIR/"*) kill -KILL "$pid" 2>/dev/null ;;
+        esac
     done <"$CHAOS_DIR/pids"
 fi
 "$DEVDB" destroy >/dev/null 2>&1 || true
@@ -180,6 +229,8 @@ sql "CREATE TABLE IF NOT EXISTS testbed_effects (job_id bigint NOT NULL, attempt
     { echo "chaos: cannot create testbed_effects" >&2; exit 1; }
 echo "chaos: database $DATABASE_URL; binaries $BIN"
 echo "chaos: jobs=$JOBS workers=$WORKERS concurrency=$CONCURRENCY sleep_ms=$SLEEP_MS runs: ${RUNS[*]}"
+[[ " ${RUNS[*]} " == *" payout "* ]] && echo "chaos: payout: cleaners=$PAYOUT_CLEANERS orders=$PAYOUT_ORDERS" \
+    "customers=$PAYOUT_CUSTOMERS seed=$SEED workers=$PAYOUT_WORKERS lease=${PAYOUT_LEASE}s"
 
 now_ms() { local t="$EPOCHREALTIME"; echo $((10#${t/./} / 1000)); }
 ms() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'; }
@@ -193,8 +244,13 @@ REMARKS=()  # what was seen that does not fail the run
 
 start_worker() {
     local name="$RUN_PREFIX$STARTED"
-    "$BIN/queue-testbed" work --queues "$QUEUE" --concurrency "$CONCURRENCY" --lease "$RUN_LEASE" \
-        --poll-interval 0.5 --grace 10 --worker-id "$name" >"$LOGDIR/$name.log" 2>&1 9<&- &
+    if [[ "$RUN" == payout ]]; then
+        "$BIN/queue-worker" --queues "payouts=4" --lease "$RUN_LEASE" \
+            --poll-interval 0.5 --grace 10 --worker-id "$name" >"$LOGDIR/$name.log" 2>&1 9<&- &
+    else
+        "$BIN/queue-testbed" work --queues "$QUEUE" --concurrency "$CONCURRENCY" --lease "$RUN_LEASE" \
+            --poll-interval 0.5 --grace 10 --worker-id "$name" >"$LOGDIR/$name.log" 2>&1 9<&- &
+    fi
     LIVE[$name]=$!
     ALL_PIDS+=($!)
     echo $! >>"$CHAOS_DIR/pids"
@@ -487,16 +543,375 @@ run_stall() {
     finish_run "stalls=$stalled held=$held stale=$stale fenced=$refused fence_log_lines=$lines"
 }
 
+# --- run 4: payout -------------------------------------------------------------------------
+# Loads the platform's demo data set (jobsctl seed) and runs last week's settlement
+# payout with `jobsctl payouts run`, worked by PAYOUT_WORKERS queue-worker processes
+# (queue payouts, 4 jobs at once each, lease PAYOUT_LEASE). At a random moment every
+# 1-2 s something is SIGKILLed: a random worker (a new one is started at once) or,
+# one time in three, the jobsctl process; the first kill hits jobsctl 30-330 ms after
+# it started, while it creates the run and enqueues the jobs. Whenever jobsctl is gone
+# before the run is complete it is run again, as finance would. The kills stop once
+# payout_runs says completed; the jobsctl running then writes the report and exits 0.
+LINEBUF=""
+command -v stdbuf >/dev/null && LINEBUF="stdbuf -oL"
+JOBSCTL_PID="" JOBSCTL_N=0 JOBSCTL_LOG="" JOBSCTL_STARTED=0 PERIOD=""
+
+start_jobsctl() {
+    JOBSCTL_N=$((JOBSCTL_N + 1))
+    JOBSCTL_LOG="$LOGDIR/jobsctl-$JOBSCTL_N.log"
+    # Line-buffered, so that its log shows how far it got when it is killed.
+    $LINEBUF "$BIN/jobsctl" payouts run --period "$PERIOD" --report "$LOGDIR/report-$JOBSCTL_N.csv" --wait "$TIMEOUT" \
+        >"$JOBSCTL_LOG" 2>&1 9<&- &
+    JOBSCTL_PID=$!
+    JOBSCTL_STARTED=$(now_ms)
+    ALL_PIDS+=($!)
+    echo $! >>"$CHAOS_DIR/pids"
+}
+
+run_completed() { [[ "$(sql "SELECT status FROM platform.payout_runs WHERE period = '$PERIOD'")" == completed ]]; }
+
+# The payout lines the seeded data calls for, one per cleaner with completed orders,
+# 5-star reviews with a comment or upheld complaints in the week, computed here from
+# the orders, reviews, complaints and rules tables (nothing the run wrote; no
+# receivables exist before the first run, so nothing is carried in).
+expected_payout_lines() {
+    sql "DROP TABLE IF EXISTS chaos_payout_expected;
+         CREATE TABLE chaos_payout_expected AS
+         WITH done AS (
+             SELECT o.cleaner_id, o.paid_fen - o.refunded_fen AS paid, r.rate_bp
+             FROM platform.orders AS o JOIN platform.cleaners AS c ON c.id = o.cleaner_id
+             JOIN platform.commission_rates AS r ON r.level = c.level
+             WHERE o.status = '已完成' AND o.completed_at >= to_timestamp($1) AND o.completed_at < to_timestamp($2)
+         ), earned AS (
+             SELECT cleaner_id, count(*) AS orders, sum(paid) AS gross,
+                    sum((paid * rate_bp + 5000) / 10000) AS commission   -- half up, per order
+             FROM done GROUP BY cleaner_id
+         ), bonuses AS (
+             SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules
+                                             WHERE code = 'five_star_review') AS bonus
+             FROM platform.reviews AS v JOIN platform.orders AS o ON o.id = v.order_id
+             WHERE v.rating = 5 AND btrim(v.comment) <> '' AND o.cleaner_id IS NOT NULL
+               AND v.created_at >= to_timestamp($1) AND v.created_at < to_timestamp($2)
+             GROUP BY o.cleaner_id
+         ), penalties AS (
+             SELECT o.cleaner_id, -count(*) * (SELECT amount_fen FROM platform.payout_rules
+                                              WHERE code = 'upheld_complaint') AS penalty
+             FROM platform.complaints AS k JOIN platform.orders AS o ON o.id = k.order_id
+             WHERE k.status = 'upheld' AND o.cleaner_id IS NOT NULL
+               AND k.resolved_at >= to_timestamp($1) AND k.resolved_at < to_timestamp($2)
+             GROUP BY o.cleaner_id
+         ), cleaners AS (
+             SELECT cleaner_id FROM earned UNION SELECT cleaner_id FROM bonuses UNION SELECT cleaner_id FROM penalties
+         )
+         SELECT x.cleaner_id, COALESCE(e.orders, 0)::int8 AS orders, COALESCE(e.gross, 0)::int8 AS gross,
+                COALESCE(e.commission, 0)::int8 AS commission, COALESCE(b.bonus, 0)::int8 AS bonus,
+                COALESCE(p.penalty, 0)::int8 AS penalty,
+                (COALESCE(e.gross, 0) - COALESCE(e.commission, 0) + COALESCE(b.bonus, 0) - COALESCE(p.penalty, 0))::int8 AS net
+         FROM cleaners AS x LEFT JOIN earned AS e USING (cleaner_id) LEFT JOIN bonuses AS b USING (cleaner_id)
+         LEFT JOIN penalties AS p USING (cleaner_id);
+         SELECT count(*), COALESCE(sum(orders), 0), count(*) FILTER (WHERE net <= 0) FROM chaos_payout_expected"
+}
+
+# The run's items with their ledger transactions: how many settlement and payout
+# transactions reference each, and what the payouts took from platform:cash.
+PAYOUT_ITEMS_SQL="
+    SELECT i.*,
+           (SELECT count(*) FROM platform.ledger_transactions AS t WHERE t.reference = 'settlement:' || i.id) AS n_settle,
+           (SELECT count(*) FROM platform.ledger_transactions AS t WHERE t.reference = 'payout:' || i.id) AS n_pay,
+           (SELECT COALESCE(sum(e.amount_fen), 0) FROM platform.ledger_transactions AS t
+                JOIN platform.ledger_entries AS e ON e.transaction_id = t.id
+                JOIN platform.ledger_accounts AS a ON a.id = e.account_id
+            WHERE t.reference = 'payout:' || i.id AND a.code = 'platform:cash') AS cash
+    FROM platform.payout_items AS i JOIN platform.payout_runs AS r ON r.id = i.run_id"
+
+run_payout() {
+    RUN=payout RUN_PREFIX=po- RUN_LEASE="$PAYOUT_LEASE"
+    LOGDIR="$CHAOS_DIR/logs/$RUN"
+    mkdir -p "$LOGDIR"
+    STARTED=0 DEATHS=0 KILLED=0 FAILURES=() REMARKS=() LIVE=()
+    local zone="${BUSINESS_TIME_ZONE:-Asia/Shanghai}"
+    PERIOD="$(TZ="$zone" date -d '7 days ago' +%G-W%V)"
+    echo "$RUN: seeding $PAYOUT_CUSTOMERS customers, $PAYOUT_CLEANERS cleaners, $PAYOUT_ORDERS orders (seed $SEED)"
+    if ! "$BIN/jobsctl" seed --customers "$PAYOUT_CUSTOMERS" --cleaners "$PAYOUT_CLEANERS" \
+        --orders "$PAYOUT_ORDERS" --seed "$SEED" >"$LOGDIR/seed.log" 2>&1 9<&-; then
+        FAILURES+=("jobsctl seed failed: $(tail -n 1 "$LOGDIR/seed.log")")
+    fi
+    say "$(tail -n 1 "$LOGDIR/seed.log")"
+    # The week's bounds from its name: Monday 00:00 to Monday 00:00 in the business zone.
+    local bounds start_s end_s expected cleaners=0 orders=0 unpayable=0
+    bounds="$(sql "SELECT extract(epoch FROM w)::int8, extract(epoch FROM w + interval '7 days')::int8
+                   FROM (SELECT to_date('$PERIOD', 'IYYY-\"W\"IW')::timestamp AT TIME ZONE '$zone' AS w) AS x")"
+    read -r start_s end_s <<<"$bounds"
+    expected="$(expected_payout_lines "$start_s" "$end_s" | tail -n 1)"
+    [[ -n "$expected" ]] && read -r cleaners orders unpayable <<<"$expected"
+    echo "$RUN: period $PERIOD: $cleaners cleaners with orders, bonuses or penalties ($unpayable with nothing to pay)," \
+        "$orders completed orders; $PAYOUT_WORKERS workers, lease ${RUN_LEASE}s"
+    ((cleaners > 0 && orders > 0)) || FAILURES+=("the seeded data has nothing to settle in $PERIOD (raise --payout-orders)")
+
+    local i
+    for ((i = 0; i < PAYOUT_WORKERS; i++)); do start_worker; done
+    RUN_START=$(now_ms)
+    start_jobsctl
+    local next=$((RUN_START + 30 + RANDOM % 301)) jobsctl_kills=0 reruns=0 orphaned=0 leader_kills=0
+    local name pid held now status session progress state="none" paid=0 queued=0 leader="" completed=0
+    while :; do
+        reap_deaths
+        # Progress: the run's status, lines paid, settlement jobs queued, the leader.
+        progress="$(sql "SELECT COALESCE((SELECT status FROM platform.payout_runs WHERE period = '$PERIOD'), 'none'),
+                                (SELECT count(*) FROM platform.payout_items AS i JOIN platform.payout_runs AS r
+                                 ON r.id = i.run_id WHERE r.period = '$PERIOD' AND i.status = 'paid'),
+                                (SELECT count(*) FROM queue.jobs WHERE queue = 'payouts' AND kind = 'payout.settle_cleaner'),
+                                COALESCE((SELECT holder FROM queue.leaders
+                                          WHERE name = 'maintenance' AND expires_at > now()), '-')")"
+        [[ -n "$progress" ]] && read -r state paid queued leader <<<"$progress"
+        [[ "$state" == completed ]] && completed=1
+        if ! alive "$JOBSCTL_PID"; then
+            status=0
+            wait "$JOBSCTL_PID" 2>/dev/null || status=$?
+            if ((status == 0)) && run_completed; then
+                break
+            elif ((status == 0)); then
+                FAILURES+=("jobsctl run $JOBSCTL_N exited 0 although the payout run is not completed; see $JOBSCTL_LOG")
+            else
+                FAILURES+=("jobsctl run $JOBSCTL_N exited with status $status unasked; see $JOBSCTL_LOG")
+                say "JOBSCTL FAILED: run $JOBSCTL_N of the command, exit status $status; its last lines:"
+                tail -n 4 "$JOBSCTL_LOG" | cut -c1-400 | sed 's/^/      /'
+            fi
+            start_jobsctl
+            reruns=$((reruns + 1))
+            say "re-ran jobsctl payouts run (run $JOBSCTL_N of the command)"
+        fi
+        now=$(now_ms)
+        if ((now - RUN_START > TIMEOUT * 1000)); then
+            FAILURES+=("timed out after ${TIMEOUT}s: the payout run is '$state' with $paid of $cleaners lines paid")
+            kill -KILL "$JOBSCTL_PID" 2>/dev/null
+            wait "$JOBSCTL_PID" 2>/dev/null
+            break
+        fi
+        # A kill every 1-2 s; the first worker kill as soon as a quarter of the lines
+        # are paid, if that comes sooner, so that one lands mid-run even when it is short.
+        if ((completed == 0)) && ((PAYOUT_KILLS == 0 || KILLED + jobsctl_kills < PAYOUT_KILLS)) &&
+            ((now >= next || (KILLED == 0 && jobsctl_kills > 0 && paid * 4 >= cleaners))); then
+            if run_completed; then
+                completed=1
+            elif ((jobsctl_kills == 0 || (KILLED > 0 && RANDOM % 3 == 0))) && alive "$JOBSCTL_PID"; then
+                # What its database session was doing just before (active or idle in
+                # transaction: inside the transaction that creates the run and its jobs).
+                session="$(sql "SELECT COALESCE(string_agg(state, ','), 'not connected') FROM pg_stat_activity
+                                WHERE application_name = 'jobsctl' AND pid <> pg_backend_pid()")"
+                kill -KILL "$JOBSCTL_PID" 2>/dev/null
+                wait "$JOBSCTL_PID" 2>/dev/null
+                jobsctl_kills=$((jobsctl_kills + 1))
+                say "SIGKILL jobsctl (run $JOBSCTL_N of the command, pid $JOBSCTL_PID, $((now - JOBSCTL_STARTED)) ms" \
+                    "after its start; session ${session:-?}) with the run '$state', $queued settlement jobs queued," \
+                    "$paid of $cleaners lines paid"
+                start_jobsctl
+                reruns=$((reruns + 1))
+                say "re-ran jobsctl payouts run (run $JOBSCTL_N of the command)"
+            else
+                name="$(random_worker)"
+                pid="${LIVE[$name]}"
+                kill -KILL "$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
+                unset "LIVE[$name]"
+                held="$(running_under "$name")"
+                orphaned=$((orphaned + ${held:-0}))
+                KILLED=$((KILLED + 1))
+                local role=""
+                [[ "$name" == "$leader" ]] && role=" (the leader)" && leader_kills=$((leader_kills + 1))
+                start_worker
+                say "SIGKILL $name$role (pid $pid) with ${held:-?} payout jobs running, $paid of $cleaners lines paid;" \
+                    "started $LAST_STARTED"
+            fi
+            next=$((now + 1000 + RANDOM % 1001))
+        fi
+        sleep 0.2
+    done
+    local elapsed=$((($(now_ms) - RUN_START + 500) / 1000))
+    local last=$JOBSCTL_N
+    say "jobsctl run $last: $(grep -m 1 '^period' "$JOBSCTL_LOG")"
+    reap_deaths
+    stop_workers
+    check_payout "$start_s" "$end_s" "$cleaners" "$orders" "$last" "$elapsed" "$jobsctl_kills" "$reruns" "$orphaned" \
+        "$leader_kills"
+}
+
+check_payout() {
+    local start_s="$1" end_s="$2" cleaners="$3" orders="$4" last="$5" elapsed="$6" jobsctl_kills="$7" reruns="$8"
+    local orphaned="$9" leader_kills="${10}"
+    local figures
+    figures="$(sql "
+        WITH r AS (SELECT * FROM platform.payout_runs WHERE period = '$PERIOD'),
+        i AS ($PAYOUT_ITEMS_SQL WHERE r.period = '$PERIOD'),
+        o AS (SELECT id, cleaner_id, payout_item_id,
+                     status = '已完成' AND completed_at >= to_timestamp($start_s) AND completed_at < to_timestamp($end_s) AS due
+              FROM platform.orders),
+        x AS (SELECT * FROM chaos_payout_expected)
+        SELECT (SELECT count(*) FROM r),
+               COALESCE((SELECT status FROM r), 'missing'),
+               COALESCE((SELECT period_start = to_timestamp($start_s) AND period_end = to_timestamp($end_s) FROM r), false),
+               (SELECT count(*) FROM i),
+               (SELECT count(*) FROM x WHERE NOT EXISTS (SELECT 1 FROM i WHERE i.cleaner_id = x.cleaner_id)),
+               (SELECT count(*) FROM i WHERE NOT EXISTS (SELECT 1 FROM x WHERE x.cleaner_id = i.cleaner_id)),
+               (SELECT count(*) FROM i JOIN x USING (cleaner_id)
+                WHERE (i.orders::int8, i.gross_fen, i.commission_fen, i.bonus_fen, i.penalty_fen, i.carried_in_fen,
+                       i.net_fen, i.payable_fen, i.carry_out_fen)
+                      IS DISTINCT FROM (x.orders, x.gross, x.commission, x.bonus, x.penalty, 0::int8,
+                       x.net, GREATEST(x.net, 0), GREATEST(-x.net, 0))),
+               (SELECT count(*) FROM i WHERE n_settle = 1),
+               (SELECT count(*) FROM i WHERE status = 'paid'
+                  AND ((payable_fen > 0 AND n_pay = 1 AND cash = -payable_fen) OR (payable_fen = 0 AND n_pay = 0))),
+               (SELECT COALESCE(sum(GREATEST(n_pay - (payable_fen > 0)::int, 0)), 0) FROM i),
+               (SELECT count(*) FROM i WHERE n_pay >= 1 AND cash <> -payable_fen),
+               (SELECT count(*) FROM i WHERE status <> 'paid'),
+               (SELECT count(*) FROM o WHERE due),
+               (SELECT count(*) FROM o JOIN i ON i.id = o.payout_item_id
+                WHERE o.due AND i.cleaner_id = o.cleaner_id AND i.n_settle = 1),
+               (SELECT count(*) FROM o WHERE due AND (payout_item_id IS NULL
+                    OR payout_item_id NOT IN (SELECT id FROM i))),
+               (SELECT count(*) FROM o JOIN i ON i.id = o.payout_item_id WHERE NOT o.due OR i.cleaner_id <> o.cleaner_id),
+               (SELECT COALESCE(sum(orders), 0) FROM i) - (SELECT count(*) FROM o JOIN i ON i.id = o.payout_item_id),
+               (SELECT count(*) FROM (SELECT transaction_id FROM platform.ledger_entries
+                                      GROUP BY transaction_id HAVING sum(amount_fen) <> 0) AS u),
+               (SELECT count(*) FROM platform.ledger_transactions AS t WHERE t.kind IN ('settlement', 'payout')
+                  AND NOT EXISTS (SELECT 1 FROM i WHERE t.reference IN ('settlement:' || i.id, 'payout:' || i.id))),
+               (SELECT -COALESCE(sum(cash), 0) FROM i)")"
+    local runs=0 status=missing bounds_ok=f items=0 skipped=0 extra=0 wrong_lines=0 settled_items=0 paid_once=0
+    local double_paid=0 wrong_amount=0 unpaid=0 due=0 settled_once=0 unsettled=0 stray=0 miscounted=0
+    local unbalanced=0 stray_tx=0 paid_ledger=0
+    if [[ -n "$figures" ]]; then
+        read -r runs status bounds_ok items skipped extra wrong_lines settled_items paid_once double_paid wrong_amount \
+            unpaid due settled_once unsettled stray miscounted unbalanced stray_tx paid_ledger <<<"$figures"
+    else
+        FAILURES+=("could not read the end state from the database")
+    fi
+    ((runs == 1)) || FAILURES+=("$runs payout runs for $PERIOD")
+    [[ "$status" == completed ]] || FAILURES+=("the payout run's status is '$status'")
+    [[ "$bounds_ok" == t ]] || FAILURES+=("the run's period_start/period_end are not Monday to Monday of $PERIOD in ${BUSINESS_TIME_ZONE:-Asia/Shanghai}")
+    ((items == cleaners && skipped == 0 && extra == 0)) ||
+        FAILURES+=("$items lines for $cleaners cleaners with something to settle: $skipped skipped, $extra unexpected")
+    ((due == orders)) || FAILURES+=("$due completed orders in the week now, $orders before the run")
+    ((wrong_lines == 0)) || FAILURES+=("$wrong_lines lines differ from the figures computed from the orders, reviews and complaints")
+    ((settled_items == items)) || FAILURES+=("$((items - settled_items)) lines without exactly one settlement:<item> transaction")
+    ((paid_once == items)) || FAILURES+=("$((items - paid_once)) lines not paid exactly once (paid status, one payout:<item> transaction of payable_fen when payable_fen > 0, none otherwise)")
+    ((double_paid == 0)) || FAILURES+=("$double_paid payout transactions beyond one per line with something to pay")
+    ((wrong_amount == 0)) || FAILURES+=("$wrong_amount payout transactions whose platform:cash entry is not -payable_fen")
+    ((unpaid == 0)) || FAILURES+=("$unpaid lines not marked paid")
+    ((settled_once == due && unsettled == 0)) ||
+        FAILURES+=("$settled_once of $due completed orders of the week settled by a line of this run; $unsettled not")
+    ((stray == 0)) || FAILURES+=("$stray orders settled by this run are not completed orders of the week of the line's cleaner")
+    ((miscounted == 0)) || FAILURES+=("the lines' order counts differ from the orders they settled by $miscounted")
+    ((unbalanced == 0)) || FAILURES+=("$unbalanced ledger transactions do not sum to zero")
+    ((stray_tx == 0)) || FAILURES+=("$stray_tx settlement or payout transactions reference no line of this run")
+
+    local jobs settle_jobs=0 unfinished=0 retried=0 rescued=0
+    jobs="$(sql "SELECT count(*) FILTER (WHERE kind = 'payout.settle_cleaner'), count(*) FILTER (WHERE state <> 'completed'),
+                        count(*) FILTER (WHERE attempt > 1), count(*) FILTER (WHERE errors::text LIKE '%lease expired%')
+                 FROM queue.jobs WHERE queue = 'payouts'")"
+    [[ -n "$jobs" ]] && read -r settle_jobs unfinished retried rescued <<<"$jobs"
+    ((settle_jobs == items)) || FAILURES+=("$settle_jobs settlement jobs for $items lines")
+    ((unfinished == 0)) || FAILURES+=("$unfinished jobs on queue payouts are not completed: jobsctl jobs list --queue payouts")
+
+    # The provider: every line with something to pay was sent under its key
+    # "payout-<item>"; a key sent more than once is a retry after a kill between the
+    # transfer and its commit (the provider refuses the second by the key).
+    local sent calls=0 keys=0 unsent=0 unknown=0
+    grep -h 'payout sent (console)' "$LOGDIR"/po-*.log 2>/dev/null |
+        sed -n 's/.*idempotency_key=\([^ ]*\).*/\1/p' | tr -d '"' | sort >"$LOGDIR/provider-keys.txt"
+    calls=$(wc -l <"$LOGDIR/provider-keys.txt")
+    keys=$(uniq <"$LOGDIR/provider-keys.txt" | wc -l)
+    sql "SELECT 'payout-' || id FROM ($PAYOUT_ITEMS_SQL WHERE r.period = '$PERIOD') AS i WHERE payable_fen > 0" |
+        sort >"$LOGDIR/payable-keys.txt"
+    unsent=$(comm -13 <(uniq "$LOGDIR/provider-keys.txt") "$LOGDIR/payable-keys.txt" | wc -l)
+    unknown=$(comm -23 <(uniq "$LOGDIR/provider-keys.txt") "$LOGDIR/payable-keys.txt" | wc -l)
+    ((unsent == 0)) || FAILURES+=("$unsent lines with something to pay were never sent to the provider: see $LOGDIR/payable-keys.txt")
+    ((unknown == 0)) || FAILURES+=("$unknown provider keys belong to no line with something to pay: see $LOGDIR/provider-keys.txt")
+
+    # The report of the last jobsctl: one row per line plus TOTAL (last), every row
+    # equal to its line, and a paid total equal to what the payouts took from cash.
+    local report="$LOGDIR/report-$last.csv" checked rows=0 totals=0 distinct=0 matching=0 total_paid=-1
+    local rows_paid=0 adds_up=f as_expected=f differing=0
+    if [[ -s "$report" ]]; then
+        [[ "$(tail -n 1 "$report" | cut -d, -f1)" == TOTAL ]] || FAILURES+=("the report's last row is not TOTAL: $report")
+        sql "DROP TABLE IF EXISTS chaos_payout_report;
+             CREATE TABLE chaos_payout_report (cleaner_id text, cleaner_name text, level text, orders int8,
+                 gross_fen int8, commission_fen int8, bonus_fen int8, penalty_fen int8, carried_in_fen int8,
+                 net_fen int8, paid_fen int8, carry_out_fen int8)" >/dev/null
+        "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$DATABASE_URL" \
+            -c "\\copy chaos_payout_report FROM '$report' WITH (FORMAT csv, HEADER true)" >"$LOGDIR/report-load.log" 2>&1 ||
+            FAILURES+=("the report does not load as CSV: $(tail -n 1 "$LOGDIR/report-load.log")")
+        checked="$(sql "
+            WITH rep AS (SELECT * FROM chaos_payout_report WHERE cleaner_id <> 'TOTAL'),
+            tot AS (SELECT * FROM chaos_payout_report WHERE cleaner_id = 'TOTAL'),
+            i AS ($PAYOUT_ITEMS_SQL WHERE r.period = '$PERIOD'),
+            s AS (SELECT sum(orders) AS orders, sum(gross_fen) AS gross, sum(commission_fen) AS commission,
+                         sum(bonus_fen) AS bonus, sum(penalty_fen) AS penalty, sum(carried_in_fen) AS carried_in,
+                         sum(net_fen) AS net, sum(paid_fen) AS paid, sum(carry_out_fen) AS carry_out FROM rep),
+            x AS (SELECT sum(orders) AS orders, sum(gross) AS gross, sum(commission) AS commission, sum(bonus) AS bonus,
+                         sum(penalty) AS penalty, sum(GREATEST(net, 0)) AS paid FROM chaos_payout_expected)
+            SELECT (SELECT count(*) FROM rep), (SELECT count(*) FROM tot), (SELECT count(DISTINCT cleaner_id) FROM rep),
+                   (SELECT count(*) FROM rep JOIN i ON i.cleaner_id::text = rep.cleaner_id
+                    WHERE (rep.orders, rep.gross_fen, rep.commission_fen, rep.bonus_fen, rep.penalty_fen,
+                           rep.carried_in_fen, rep.net_fen, rep.paid_fen, rep.carry_out_fen)
+                        = (i.orders::int8, i.gross_fen, i.commission_fen, i.bonus_fen, i.penalty_fen,
+                           i.carried_in_fen, i.net_fen, i.payable_fen, i.carry_out_fen)),
+                   COALESCE((SELECT paid_fen FROM tot LIMIT 1), -1), COALESCE((SELECT paid FROM s), 0),
+                   COALESCE((SELECT (t.orders, t.gross_fen, t.commission_fen, t.bonus_fen, t.penalty_fen,
+                                     t.carried_in_fen, t.net_fen, t.paid_fen, t.carry_out_fen)
+                                  = (s.orders, s.gross, s.commission, s.bonus, s.penalty, s.carried_in, s.net, s.paid,
+                                     s.carry_out) FROM tot AS t, s LIMIT 1), false),
+                   COALESCE((SELECT (t.orders, t.gross_fen, t.commission_fen, t.bonus_fen, t.penalty_fen, t.paid_fen)
+                                  = (x.orders, x.gross, x.commission, x.bonus, x.penalty, x.paid)
+                             FROM tot AS t, x LIMIT 1), false)")"
+        [[ -n "$checked" ]] && read -r rows totals distinct matching total_paid rows_paid adds_up as_expected <<<"$checked"
+        ((rows == items && distinct == rows && matching == rows)) ||
+            FAILURES+=("the report has $rows rows ($distinct cleaners, $matching equal to their line) for $items lines")
+        ((totals == 1)) || FAILURES+=("the report has $totals TOTAL rows")
+        ((total_paid == paid_ledger)) ||
+            FAILURES+=("the report's paid total is $total_paid fen; the payouts took $paid_ledger fen from platform:cash")
+        [[ "$adds_up" == t ]] || FAILURES+=("the report's TOTAL row is not the sum of its rows")
+        [[ "$as_expected" == t ]] ||
+            FAILURES+=("the report's totals differ from gross, commission, bonuses, penalties and paid computed from the seeded data")
+        # Every report an earlier jobsctl wrote (one killed between writing and exiting) is the same.
+        local other
+        for other in "$LOGDIR"/report-*.csv; do
+            [[ "$other" == "$report" ]] || cmp -s "$other" "$report" || differing=$((differing + 1))
+        done
+        ((differing == 0)) || FAILURES+=("$differing reports of earlier jobsctl runs differ from the last one")
+    else
+        FAILURES+=("the last jobsctl (run $last of the command) wrote no report at $report")
+    fi
+
+    ((KILLED >= 1 || PAYOUT_KILLS == 1)) ||
+        FAILURES+=("no worker was killed: the run was complete first (raise --payout-cleaners)")
+    ((jobsctl_kills >= 1)) || REMARKS+=("jobsctl was never killed")
+    local result=PASS
+    if ((DEATHS != 0)) || [[ ${#FAILURES[@]} -gt 0 ]]; then
+        result=FAIL
+        FAILED=1
+    fi
+    local line="$RUN: period=$PERIOD cleaners=$cleaners orders=$orders kills=$((KILLED + jobsctl_kills))"
+    line+=" jobsctl_kills=$jobsctl_kills leader_kills=$leader_kills reruns=$reruns deaths=$DEATHS items=$items paid_once=$paid_once"
+    line+=" settled_once=$settled_once unbalanced=$unbalanced double_paid=$double_paid skipped=$((skipped + unsettled))"
+    line+=" retried=$retried rescued=$rescued orphaned=$orphaned provider_repeats=$((calls - keys)) report_rows=$rows"
+    line+=" paid_fen=$paid_ledger elapsed=${elapsed}s $result"
+    echo "$line"
+    local note
+    for note in "${FAILURES[@]}"; do echo "  failure: $note"; done
+    for note in "${REMARKS[@]}"; do echo "  note: $note"; done
+    VERDICTS+=("$line")
+}
+
 for run in "${RUNS[@]}"; do
     case "$run" in
         kill-workers) run_kill_workers ;;
         restart-db) run_restart_db ;;
         stall) run_stall ;;
+        payout) run_payout ;;
     esac
 done
 
 echo
 echo "chaos: verdicts (worker logs in $CHAOS_DIR/logs)"
 for line in "${VERDICTS[@]}"; do echo "$line"; done
-echo "payout: run 3 of the issue is not built yet; skipped"
 exit "$FAILED"
