@@ -89,10 +89,10 @@ enum PayoutCalculation {
         GROUP BY c.name, c.level
         """
 
-    /// LATERAL lookups from the cleaner's orders (OFFSET 0 keeps the planner from
-    /// flattening them into a hash join over the whole week), and the receivable
-    /// found through its account's id: plans that stay index-driven even when
-    /// PostgreSQL switches the cached statement to a generic plan.
+    /// Bonuses and penalties: LATERAL lookups from the cleaner's orders (OFFSET 0
+    /// keeps the planner from flattening them into a hash join over the whole week),
+    /// so the plan stays index-driven even when PostgreSQL switches the cached
+    /// statement to a generic plan.
     static let cleanerAdjustments = """
         SELECT
             (SELECT count(*) FROM platform.orders AS o
@@ -106,18 +106,25 @@ enum PayoutCalculation {
                                   AND k.status = 'upheld' AND k.resolved_at >= $1 AND k.resolved_at < $2
                                   OFFSET 0) AS k
               WHERE o.cleaner_id = $3)
-            * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'upheld_complaint'),
-            GREATEST((SELECT COALESCE(sum(e.amount_fen), 0) FROM platform.ledger_entries AS e
-                      WHERE e.account_id = (SELECT id FROM platform.ledger_accounts
-                                            WHERE code = 'cleaner:' || $3 || ':receivable')), 0)::int8
+            * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'upheld_complaint')
         """
+
+    /// What the cleaner still owes from earlier periods. The account id is looked up
+    /// first and passed as a value: with a subquery in its place PostgreSQL scanned
+    /// every ledger entry once per job.
+    static let receivableAccount = "SELECT id FROM platform.ledger_accounts WHERE code = 'cleaner:' || $1 || ':receivable'"
+    static let accountBalance = "SELECT COALESCE(sum(amount_fen), 0)::int8 FROM platform.ledger_entries WHERE account_id = $1"
 
     /// The line of one cleaner, or nil when there is nothing to settle.
     static func line(start: Date, end: Date, cleanerID: Int64, on connection: PostgresConnection) throws -> PayoutLine? {
         guard let earnings = try connection.query(cleanerEarnings, [start, end, cleanerID]).first else { return nil }
         let (name, level, orders, gross, commission) = try earnings.decode((String, String, Int64, Int64, Int64).self)
-        let (bonus, penalty, carried) = try connection.query(cleanerAdjustments, [start, end, cleanerID]).first!
-            .decode((Int64, Int64, Int64).self)
+        let (bonus, penalty) = try connection.query(cleanerAdjustments, [start, end, cleanerID]).first!
+            .decode((Int64, Int64).self)
+        var carried: Int64 = 0
+        if let account = try connection.query(receivableAccount, [cleanerID]).first?.decode(0, as: Int64.self) {
+            carried = max(try connection.query(accountBalance, [account]).scalar(Int64.self), 0)
+        }
         let line = PayoutLine(
             cleanerID: cleanerID, cleanerName: name, level: level, orders: Int(orders), grossFen: gross,
             commissionFen: commission, bonusFen: bonus, penaltyFen: penalty, carriedInFen: carried)
