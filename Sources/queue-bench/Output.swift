@@ -10,7 +10,13 @@ import Darwin
 enum Output {
     static func line(_ text: String) { emit(text + "\n", to: 1) }
 
-    static func log(_ text: String) { emit("queue-bench: " + text + "\n", to: 2) }
+    /// A progress line on stderr, stamped with the seconds since the first one.
+    static func log(_ text: String) {
+        let seconds = (ContinuousClock.now - started).milliseconds / 1000
+        emit("queue-bench [\(Format.decimal(seconds, places: 1)) s]: " + text + "\n", to: 2)
+    }
+
+    private static let started = ContinuousClock.now
 
     private static func emit(_ text: String, to descriptor: Int32) {
         var bytes = Array(text.utf8)

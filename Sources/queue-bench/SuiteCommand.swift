@@ -24,10 +24,11 @@ struct SuiteCommand: Command {
                                    100 000-job backlog, one 2x4 process layout
           --jobs N                 jobs per processing run (default 20000)
           --single-jobs N          jobs per run at concurrency 1 and per pgbench k=1 run
-                                   (default 5000)
+                                   (default 4000)
           --repeat N               repetitions of the throughput runs (default 3)
           --concurrency LIST       in-process worker concurrencies (default 1,4,16)
-          --processes LIST         worker-process layouts PxC (default 1x16,2x4,4x4)
+          --processes LIST         worker-process layouts PxC (default 2x4,4x4; 1x16 compares a
+                                   single worker process with the in-process run)
           --producers N            concurrent producers of the bulk enqueue (default 4)
           --enqueue-batch N        jobs per enqueue call (default 1000)
           --latency-samples N      single jobs for the latency (default 100; 0 skips)

@@ -13,12 +13,12 @@ struct SuiteOptions: Sendable {
     var server: PostgresConfiguration
     var jobs = 20_000
     /// Jobs per run at concurrency 1 (ours and pgbench's), which is the slowest.
-    var singleJobs = 5_000
+    var singleJobs = 4_000
     var repetitions = 3
     var producers = 4
     var enqueueBatch = 1000
     var concurrencies = [1, 4, 16]
-    var fleets = [Fleet(processes: 1, concurrency: 16), Fleet(processes: 2, concurrency: 4), Fleet(processes: 4, concurrency: 4)]
+    var fleets = [Fleet(processes: 2, concurrency: 4), Fleet(processes: 4, concurrency: 4)]
     var latencySamples = 100
     var latencyInterval = Duration.milliseconds(50)
     var latencyConcurrency = 4
