@@ -123,7 +123,7 @@ final class QueueProducer: Sendable {
         let elapsed = ContinuousClock.now - started
         let fields = [
             ("job_id", "\(job.id)"), ("kind", job.kind), ("queue", job.queue), ("attempt", "\(job.attempt)"),
-            ("duration_ms", "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)"),
+            ("duration_ms", "\(elapsed.milliseconds)"),
         ]
 
         switch (result, execution.stopReason) {

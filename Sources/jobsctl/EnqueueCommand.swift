@@ -78,7 +78,6 @@ struct EnqueueCommand: Command {
         } catch let error as JobQueueError {
             throw CommandError.usage("\(error)", command: command)
         }
-        request.argumentsJSON = json
         self.request = request
         format = OutputFormat(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
