@@ -27,7 +27,7 @@ public enum PayoutRun {
             ).first!
             let (runID, status) = try run.decode((Int64, String).self)
             let cleaners = try PayoutCalculation.lines(start: period.start, end: period.end, on: connection).map(\.cleanerID)
-            let batch = "payout-run-\(runID)"
+            let batch = batchID(runID)
             let jobs = try cleaners.map { cleaner in
                 try JobRequest(
                     SettleCleanerPayout(runID: runID, cleanerID: cleaner), queue: queue, maxAttempts: 25,
@@ -46,9 +46,34 @@ public enum PayoutRun {
         }
     }
 
+    /// The batch of the run's settlement jobs.
+    static func batchID(_ runID: Int64) -> String { "payout-run-\(runID)" }
+
     /// True once every cleaner of the run is settled and paid.
     public static func isComplete(_ runID: Int64, on connection: PostgresConnection) throws -> Bool {
         try connection.query("SELECT status = 'completed' FROM platform.payout_runs WHERE id = $1", [runID]).scalar(Bool.self)
+    }
+
+    /// A cleaner of the run whose settlement job gave up, and why.
+    public struct Failure: Sendable, Equatable {
+        public var cleanerID: Int64
+        public var reason: String
+    }
+
+    /// Cleaners whose settlement job was discarded — a transfer the gateway refused
+    /// for good, or retries exhausted — with the job's last error. Each holds the
+    /// run open until its job is retried (`jobsctl jobs retry`).
+    public static func failures(_ runID: Int64, on connection: PostgresConnection) throws -> [Failure] {
+        try connection.query(
+            """
+            SELECT (args->>'cleanerID')::int8, COALESCE(errors->-1->>'error', '')
+            FROM queue.jobs WHERE batch_id = $1 AND kind = $2 AND state = 'discarded'
+            ORDER BY 1
+            """, [batchID(runID), SettleCleanerPayout.kind]
+        ).rows.map { row in
+            let (cleanerID, reason) = try row.decode((Int64, String).self)
+            return Failure(cleanerID: cleanerID, reason: reason)
+        }
     }
 
     /// The run's lines as recorded (after the run).

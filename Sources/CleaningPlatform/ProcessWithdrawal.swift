@@ -4,7 +4,8 @@ import PostgresClient
 
 /// Pays a cleaner's withdrawal request from their wallet balance, never below
 /// zero: the wallet's ledger account row is locked, the balance checked, and the
-/// withdrawal posted in the same transaction as the job's completion.
+/// withdrawal posted in the same transaction as the job's completion. A transfer
+/// the gateway refuses for good is reversed and the request rejected.
 public struct ProcessWithdrawal: JobArguments {
     public static let kind = "payout.withdrawal"
     public var withdrawalID: Int64
@@ -36,9 +37,23 @@ public struct ProcessWithdrawal: JobArguments {
                 "UPDATE platform.withdrawals SET status = 'paid', processed_at = $2 WHERE id = $1", [id, now])
             return (cleanerID, amount)
         }
-        if let (cleanerID, amount) = decision {
-            _ = try await payouts.pay(
-                PayoutInstruction(itemID: id, cleanerID: cleanerID, amountFen: amount, idempotencyKey: "withdrawal-\(id)"))
+        guard let (cleanerID, amount) = decision else { return }
+        let result = try await payouts.pay(
+            PayoutInstruction(itemID: id, cleanerID: cleanerID, amountFen: amount, idempotencyKey: "withdrawal-\(id)"))
+        guard case .rejected(let reason) = result else { return }
+        // Refused for good: the money never left, so the posting is reversed (back to
+        // the wallet) and the request rejected with the reason, with the job's
+        // completion; a retry then finds it decided and pays nothing.
+        try await context.completeInTransaction { connection in
+            let wallet = try Ledger.wallet(cleanerID, on: connection)
+            let cash = try Ledger.account("platform:cash", type: "asset", on: connection)
+            try Ledger.post(
+                kind: "withdrawal", reference: "withdrawal-reversal:\(id)",
+                description: "withdrawal \(id) refused by the payout gateway", entries: [(wallet, -amount), (cash, amount)],
+                on: connection)
+            try connection.execute(
+                "UPDATE platform.withdrawals SET status = 'rejected', reason = $2 WHERE id = $1 AND status = 'paid'",
+                [id, "payout rejected by the gateway: \(reason)"])
         }
     }
 }

@@ -9,7 +9,9 @@ import PostgresClient
 /// Step 2: pay through the provider with the idempotency key "payout-<item>".
 /// Step 3, one transaction with the job's completion: post the payout and mark
 /// the line paid. A crash anywhere repeats only what did not commit, and the
-/// provider sees the same key again, so nobody is paid twice or skipped.
+/// provider sees the same key again, so nobody is paid twice or skipped. A
+/// transfer the gateway refuses for good discards the job with the reason; the
+/// line stays settled (owed, not paid) until the job is retried.
 public struct SettleCleanerPayout: JobArguments {
     public static let kind = "payout.settle_cleaner"
     public var runID: Int64
@@ -35,8 +37,20 @@ public struct SettleCleanerPayout: JobArguments {
             }
             return
         }
-        let reference = try await payouts.pay(
+        let reference: String
+        switch try await payouts.pay(
             PayoutInstruction(itemID: itemID, cleanerID: cleanerID, amountFen: payable, idempotencyKey: "payout-\(itemID)"))
+        {
+        case .paid(let paid):
+            reference = paid
+        case .rejected(let reason):
+            // Not paid, and no retry can change that: the line stays settled and the
+            // money stays owed in the cleaner's wallet (settlement posted, payout not),
+            // so the ledger balances and says what is due. Discarding keeps the reason
+            // on the job and holds the run open; once the cause is fixed,
+            // `jobsctl jobs retry` pays with the same idempotency key.
+            throw JobDiscarded("payout rejected by the gateway: \(reason)")
+        }
         let now = services.clock.now
         try await context.completeInTransaction { connection in
             let wallet = try Ledger.wallet(cleanerID, on: connection)

@@ -36,5 +36,7 @@ struct InstantProvider: NotificationProvider {
 }
 
 struct InstantPayouts: PayoutProvider {
-    func pay(_ instruction: PayoutInstruction) async throws -> String { "bench-\(instruction.idempotencyKey)" }
+    func pay(_ instruction: PayoutInstruction) async throws -> PayoutResult {
+        .paid(reference: "bench-\(instruction.idempotencyKey)")
+    }
 }

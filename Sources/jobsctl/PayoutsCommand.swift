@@ -23,6 +23,9 @@ struct PayoutsRunCommand: Command {
         settled and pays each cleaner once (one job per cleaner, run by the workers
         on queue "payouts"). Safe to run again, or twice at once: nobody is paid
         twice and nobody is skipped. Waits for the run, then writes the report.
+        A transfer the payout gateway refuses for good (or a cleaner whose job ran
+        out of retries) ends the wait with the reason; that cleaner's line stays
+        settled and unpaid until the job is retried (`jobsctl jobs retry`).
 
         Options:
           --period YYYY-Www    the ISO week, e.g. 2026-W47
@@ -69,6 +72,14 @@ struct PayoutsRunCommand: Command {
                 : "payout run \(started.runID) for \(period): \(started.cleanerJobs) cleaner settlement jobs queued")
             let deadline = Date().addingTimeInterval(wait)
             while try !PayoutRun.isComplete(started.runID, on: connection) {
+                let failures = try PayoutRun.failures(started.runID, on: connection)
+                guard failures.isEmpty else {
+                    throw CommandError.failed(
+                        "payout run \(started.runID): \(failures.count) cleaner(s) not paid:\n"
+                            + failures.map { "  cleaner \($0.cleanerID): \($0.reason)\n" }.joined()
+                            + "Fix the cause, then `jobsctl jobs retry --discarded --kind \(SettleCleanerPayout.kind)` "
+                            + "(it pays with the same idempotency key) and run this command again")
+                }
                 guard Date() < deadline else {
                     throw CommandError.failed(
                         "payout run \(started.runID) is still in progress after \(Int(wait))s; are workers running on "

@@ -27,6 +27,11 @@ struct QueueWorkerCommand: Command {
           NOTIFY_PROVIDER      console (default: prints masked lines) or http
           NOTIFY_HTTP_URL      gateway URL for the http provider (JSON POST, Idempotency-Key header)
           NOTIFY_HTTP_TOKEN_FILE  file holding the gateway's bearer token (optional)
+          PAYOUT_PROVIDER      console (default: logs transfers, moves no money) or http
+          PAYOUT_HTTP_URL      payout gateway URL for the http provider (JSON POST per transfer:
+                               item_id, cleaner_id, amount_fen, currency CNY, idempotency_key;
+                               also the Idempotency-Key header)
+          PAYOUT_HTTP_TOKEN_FILE  file holding the payout gateway's bearer token (optional)
           BUSINESS_TIME_ZONE   time zone of business rules (default Asia/Shanghai)
         """
 
@@ -61,20 +66,39 @@ struct QueueWorkerCommand: Command {
         case "console":
             provider = ConsoleNotificationProvider(log: log)
         case "http":
-            guard let text = environment["NOTIFY_HTTP_URL"], let url = URL(string: text), url.scheme != nil else {
-                throw CommandError.failed("NOTIFY_PROVIDER=http needs NOTIFY_HTTP_URL, the gateway's URL")
-            }
-            var token: String?
-            if let path = environment["NOTIFY_HTTP_TOKEN_FILE"] {
-                guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw CommandError.failed("cannot read NOTIFY_HTTP_TOKEN_FILE \(path)")
-                }
-                token = contents.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            provider = HTTPNotificationProvider(endpoint: url, bearerToken: token, log: log)
+            let gateway = try httpGateway("NOTIFY", environment)
+            provider = HTTPNotificationProvider(endpoint: gateway.url, bearerToken: gateway.token, log: log)
         case let other:
             throw CommandError.failed("NOTIFY_PROVIDER \"\(other)\" is unknown; use console or http")
         }
-        return PlatformServices(provider: provider, timeZone: timeZone, log: log)
+        let payouts: any PayoutProvider
+        switch environment["PAYOUT_PROVIDER"] ?? "console" {
+        case "console":
+            payouts = ConsolePayoutProvider(log: log)
+        case "http":
+            let gateway = try httpGateway("PAYOUT", environment)
+            payouts = HTTPPayoutProvider(endpoint: gateway.url, bearerToken: gateway.token, log: log)
+        case let other:
+            throw CommandError.failed("PAYOUT_PROVIDER \"\(other)\" is unknown; use console or http")
+        }
+        return PlatformServices(provider: provider, payouts: payouts, timeZone: timeZone, log: log)
+    }
+
+    /// An http provider's gateway from `<PREFIX>_HTTP_URL` and, when set, the
+    /// bearer token in the file `<PREFIX>_HTTP_TOKEN_FILE` names (a file, so the
+    /// token is in neither argv nor the environment; an empty file means none, as
+    /// the compose file mounts one whatever the provider).
+    private static func httpGateway(
+        _ prefix: String, _ environment: [String: String]
+    ) throws -> (url: URL, token: String?) {
+        guard let text = environment["\(prefix)_HTTP_URL"], let url = URL(string: text), url.scheme != nil else {
+            throw CommandError.failed("\(prefix)_PROVIDER=http needs \(prefix)_HTTP_URL, the gateway's URL")
+        }
+        guard let path = environment["\(prefix)_HTTP_TOKEN_FILE"] else { return (url, nil) }
+        guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CommandError.failed("cannot read \(prefix)_HTTP_TOKEN_FILE \(path)")
+        }
+        let token = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (url, token.isEmpty ? nil : token)
     }
 }

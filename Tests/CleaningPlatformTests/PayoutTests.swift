@@ -10,9 +10,9 @@ import XCTest
 final class RecordingPayouts: PayoutProvider {
     private let calls = Mutex<[PayoutInstruction]>([])
 
-    func pay(_ instruction: PayoutInstruction) async throws -> String {
+    func pay(_ instruction: PayoutInstruction) async throws -> PayoutResult {
         calls.withLock { $0.append(instruction) }
-        return "bank-\(instruction.idempotencyKey)"
+        return .paid(reference: "bank-\(instruction.idempotencyKey)")
     }
 
     var instructions: [PayoutInstruction] { calls.withLock { $0 } }
@@ -20,37 +20,6 @@ final class RecordingPayouts: PayoutProvider {
 
 final class PayoutTests: XCTestCase {
     let shanghai = TimeZone(identifier: "Asia/Shanghai")!
-
-    /// A week of its own per test (runs are per period, and tests share a database).
-    private func uniquePeriod() throws -> PayoutPeriod {
-        let week = Int.random(in: 1...52)
-        let year = Int.random(in: 2040...2190)
-        return try PayoutPeriod(String(format: "%04d-W%02d", year, week), timeZone: shanghai)
-    }
-
-    private func cleaner(_ fixture: PlatformFixture, level: String) async throws -> Int64 {
-        let id = try await fixture.cleaner().id
-        _ = try await fixture.pool.query("UPDATE platform.cleaners SET level = $2 WHERE id = $1", [id, level])
-        return id
-    }
-
-    /// A completed order of `cleaner` paid `paid` fen, completed at `at`.
-    @discardableResult
-    private func completedOrder(
-        _ fixture: PlatformFixture, customer: Int64, cleaner: Int64, paid: Int64, at: Date
-    ) async throws -> Int64 {
-        try await fixture.pool.withTransaction { connection in
-            let id = try OrderBooking.book(
-                OrderBooking.NewOrder(
-                    customerID: customer, serviceTypeID: 1, address: "x", latitude: 31, longitude: 121,
-                    appointmentStart: at.addingTimeInterval(-7200), durationMinutes: 60, amountFen: paid),
-                now: at.addingTimeInterval(-86_400), on: connection)
-            try OrderBooking.assign(orderID: id, cleanerID: cleaner, now: at.addingTimeInterval(-80_000), on: connection)
-            try OrderBooking.start(orderID: id, now: at.addingTimeInterval(-3600), on: connection)
-            try OrderBooking.complete(orderID: id, now: at, on: connection)
-            return id
-        }
-    }
 
     private func review(_ fixture: PlatformFixture, order: Int64, rating: Int, comment: String, at: Date) async throws {
         _ = try await fixture.pool.query(
@@ -78,45 +47,34 @@ final class PayoutTests: XCTestCase {
     }
 
     private func assertLedgerBalances(_ fixture: PlatformFixture) async throws {
-        let unbalanced = try await fixture.pool.query(
-            "SELECT count(*)::int8 FROM (SELECT transaction_id FROM platform.ledger_entries GROUP BY 1 HAVING sum(amount_fen) <> 0) AS t"
-        ).scalar(Int64.self)
+        let unbalanced = try await fixture.unbalancedLedgerTransactions()
         XCTAssertEqual(unbalanced, 0, "every ledger transaction balances")
-    }
-
-    private func balance(_ fixture: PlatformFixture, account: String) async throws -> Int64 {
-        try await fixture.pool.query(
-            """
-            SELECT COALESCE(sum(e.amount_fen), 0)::int8 FROM platform.ledger_entries AS e
-            JOIN platform.ledger_accounts AS a ON a.id = e.account_id WHERE a.code = $1
-            """, [account]
-        ).scalar(Int64.self)
     }
 
     func testAHandComputedPeriodThenANegativeNetCarriedIntoTheNext() async throws {
         let fixture = try PlatformFixture()
-        let period = try uniquePeriod()
+        let period = try PlatformFixture.uniquePayoutPeriod()
         let next = try PayoutPeriod(
             PayoutPeriod.previous(to: period.end.addingTimeInterval(8 * 86_400), timeZone: shanghai).name, timeZone: shanghai)
         let customer = try await fixture.customer().id
-        let novice = try await cleaner(fixture, level: "新手")  // 25 %
-        let gold = try await cleaner(fixture, level: "金牌")  // 15 %
-        let skilled = try await cleaner(fixture, level: "熟练")  // 20 %
+        let novice = try await fixture.cleaner(level: "新手")  // 25 %
+        let gold = try await fixture.cleaner(level: "金牌")  // 15 %
+        let skilled = try await fixture.cleaner(level: "熟练")  // 20 %
         let inPeriod = period.start.addingTimeInterval(2 * 86_400)
 
-        let a1 = try await completedOrder(fixture, customer: customer, cleaner: novice, paid: 15_000, at: inPeriod)
-        let a2 = try await completedOrder(fixture, customer: customer, cleaner: novice, paid: 9_999, at: inPeriod)
+        let a1 = try await fixture.completedOrder(customer: customer, cleaner: novice, paid: 15_000, at: inPeriod)
+        let a2 = try await fixture.completedOrder(customer: customer, cleaner: novice, paid: 9_999, at: inPeriod)
         try await review(fixture, order: a1, rating: 5, comment: "很干净", at: inPeriod)
         try await review(fixture, order: a2, rating: 5, comment: "  ", at: inPeriod)  // no comment: no bonus
         try await upheldComplaint(fixture, order: a2, at: inPeriod)
-        let b1 = try await completedOrder(fixture, customer: customer, cleaner: gold, paid: 10_000, at: inPeriod)
+        let b1 = try await fixture.completedOrder(customer: customer, cleaner: gold, paid: 10_000, at: inPeriod)
         try await upheldComplaint(fixture, order: b1, at: inPeriod)
         try await upheldComplaint(fixture, order: b1, at: inPeriod)
-        let c1 = try await completedOrder(fixture, customer: customer, cleaner: skilled, paid: 5_000, at: inPeriod)
+        let c1 = try await fixture.completedOrder(customer: customer, cleaner: skilled, paid: 5_000, at: inPeriod)
         for _ in 0..<3 { try await upheldComplaint(fixture, order: c1, at: inPeriod) }
         // Just outside the period on both sides: not in this run.
-        try await completedOrder(fixture, customer: customer, cleaner: novice, paid: 777, at: period.start.addingTimeInterval(-1))
-        try await completedOrder(fixture, customer: customer, cleaner: novice, paid: 888, at: period.end)
+        try await fixture.completedOrder(customer: customer, cleaner: novice, paid: 777, at: period.start.addingTimeInterval(-1))
+        try await fixture.completedOrder(customer: customer, cleaner: novice, paid: 888, at: period.end)
 
         let payouts = RecordingPayouts()
         let lines = try await runToCompletion(period, fixture, payouts: payouts)
@@ -132,9 +90,9 @@ final class PayoutTests: XCTestCase {
             payouts.instructions.map { [$0.cleanerID, $0.amountFen] }.sorted { $0[0] < $1[0] },
             [[novice, 17_249], [gold, 4_500]].sorted { $0[0] < $1[0] }, "paid once each; nothing for a negative net")
         try await assertLedgerBalances(fixture)
-        let owed = try await balance(fixture, account: "cleaner:\(skilled):receivable")
+        let owed = try await fixture.ledgerBalance("cleaner:\(skilled):receivable")
         XCTAssertEqual(owed, 2_000, "the negative net is a receivable")
-        let noviceWallet = try await balance(fixture, account: "cleaner:\(novice):wallet")
+        let noviceWallet = try await fixture.ledgerBalance("cleaner:\(novice):wallet")
         XCTAssertEqual(noviceWallet, 0, "settled and paid out")
 
         // The CSV's totals equal the ledger's.
@@ -153,26 +111,26 @@ final class PayoutTests: XCTestCase {
         XCTAssertEqual(totals[0], "TOTAL")
 
         // Next week the skilled cleaner's 10 000 order first repays the 2 000 owed.
-        try await completedOrder(fixture, customer: customer, cleaner: skilled, paid: 10_000, at: next.start.addingTimeInterval(3600))
+        try await fixture.completedOrder(customer: customer, cleaner: skilled, paid: 10_000, at: next.start.addingTimeInterval(3600))
         let nextLines = try await runToCompletion(next, fixture, payouts: payouts)
         let carried = try XCTUnwrap(nextLines.first { $0.cleanerID == skilled })
         XCTAssertEqual(carried.carriedInFen, 2_000)
         XCTAssertEqual(carried.netFen, 10_000 - 2_000 - 2_000)
-        let owedAfter = try await balance(fixture, account: "cleaner:\(skilled):receivable")
+        let owedAfter = try await fixture.ledgerBalance("cleaner:\(skilled):receivable")
         XCTAssertEqual(owedAfter, 0)
         try await assertLedgerBalances(fixture)
     }
 
     func testRerunsDryRunsAndConcurrentRunsNeverPayTwice() async throws {
         let fixture = try PlatformFixture()
-        let period = try uniquePeriod()
+        let period = try PlatformFixture.uniquePayoutPeriod()
         let customer = try await fixture.customer().id
         var cleaners: [Int64] = []
         for index in 0..<12 {
-            let id = try await cleaner(fixture, level: ["新手", "熟练", "金牌"][index % 3])
+            let id = try await fixture.cleaner(level: ["新手", "熟练", "金牌"][index % 3])
             cleaners.append(id)
-            try await completedOrder(
-                fixture, customer: customer, cleaner: id, paid: Int64(1_000 + index), at: period.start.addingTimeInterval(3600))
+            try await fixture.completedOrder(
+                customer: customer, cleaner: id, paid: Int64(1_000 + index), at: period.start.addingTimeInterval(3600))
         }
         let counts = { () async throws -> [Int64] in
             let row = try await fixture.pool.query(
@@ -226,23 +184,8 @@ final class PayoutTests: XCTestCase {
 
     func testWithdrawalsAtTheBalanceArePaidAndOverItRejected() async throws {
         let fixture = try PlatformFixture()
-        let cleaner = try await cleaner(fixture, level: "新手")
-        // Credit the wallet 1 000 fen with a balanced transaction.
-        _ = try await fixture.pool.withTransaction { connection in
-            let wallet = try connection.query(
-                "INSERT INTO platform.ledger_accounts (code, type, cleaner_id) VALUES ($1, 'liability', $2) RETURNING id",
-                ["cleaner:\(cleaner):wallet", cleaner]
-            ).scalar(Int64.self)
-            let clearing = try connection.query(
-                "SELECT id FROM platform.ledger_accounts WHERE code = 'platform:order_clearing'").scalar(Int64.self)
-            let transaction = try connection.query(
-                "INSERT INTO platform.ledger_transactions (kind, reference, description) VALUES ('settlement', $1, 'test') RETURNING id",
-                ["test-credit:\(cleaner)"]
-            ).scalar(Int64.self)
-            try connection.execute(
-                "INSERT INTO platform.ledger_entries (transaction_id, account_id, amount_fen) VALUES ($1, $2, -1000), ($1, $3, 1000)",
-                [transaction, wallet, clearing])
-        }
+        let cleaner = try await fixture.cleaner(level: "新手")
+        try await fixture.creditWallet(of: cleaner, fen: 1_000)
         var ids: [Int64] = []
         for amount: Int64 in [1_000, 1] {
             ids.append(try await fixture.pool.query(
@@ -266,7 +209,7 @@ final class PayoutTests: XCTestCase {
         ).rows.map { try $0.decode((String, String).self) }
         XCTAssertEqual(results.map(\.0), ["paid", "rejected"])
         XCTAssertTrue(results[1].1.contains("insufficient balance"), results[1].1)
-        let wallet = try await balance(fixture, account: "cleaner:\(cleaner):wallet")
+        let wallet = try await fixture.ledgerBalance("cleaner:\(cleaner):wallet")
         XCTAssertEqual(wallet, 0, "never below zero")
         try await assertLedgerBalances(fixture)
     }

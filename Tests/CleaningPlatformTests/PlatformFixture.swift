@@ -124,3 +124,73 @@ struct PlatformFixture {
         ).scalar(Int64.self)
     }
 }
+
+// MARK: - Payouts
+
+extension PlatformFixture {
+    /// An ISO week of its own per test (runs are per period, and tests share a database).
+    static func uniquePayoutPeriod() throws -> PayoutPeriod {
+        try PayoutPeriod(
+            String(format: "%04d-W%02d", Int.random(in: 2040...2190), Int.random(in: 1...52)),
+            timeZone: TimeZone(identifier: "Asia/Shanghai")!)
+    }
+
+    func cleaner(level: String) async throws -> Int64 {
+        let id = try await cleaner().id
+        _ = try await pool.query("UPDATE platform.cleaners SET level = $2 WHERE id = $1", [id, level])
+        return id
+    }
+
+    /// A completed order of `cleaner` paid `paid` fen, completed at `at`.
+    @discardableResult
+    func completedOrder(customer: Int64, cleaner: Int64, paid: Int64, at: Date) async throws -> Int64 {
+        try await pool.withTransaction { connection in
+            let id = try OrderBooking.book(
+                OrderBooking.NewOrder(
+                    customerID: customer, serviceTypeID: 1, address: "x", latitude: 31, longitude: 121,
+                    appointmentStart: at.addingTimeInterval(-7200), durationMinutes: 60, amountFen: paid),
+                now: at.addingTimeInterval(-86_400), on: connection)
+            try OrderBooking.assign(orderID: id, cleanerID: cleaner, now: at.addingTimeInterval(-80_000), on: connection)
+            try OrderBooking.start(orderID: id, now: at.addingTimeInterval(-3600), on: connection)
+            try OrderBooking.complete(orderID: id, now: at, on: connection)
+            return id
+        }
+    }
+
+    /// Credits a cleaner's wallet with a balanced transaction against order clearing.
+    func creditWallet(of cleaner: Int64, fen: Int64) async throws {
+        _ = try await pool.withTransaction { connection in
+            let wallet = try connection.query(
+                "INSERT INTO platform.ledger_accounts (code, type, cleaner_id) VALUES ($1, 'liability', $2) RETURNING id",
+                ["cleaner:\(cleaner):wallet", cleaner]
+            ).scalar(Int64.self)
+            let clearing = try connection.query(
+                "SELECT id FROM platform.ledger_accounts WHERE code = 'platform:order_clearing'").scalar(Int64.self)
+            let transaction = try connection.query(
+                "INSERT INTO platform.ledger_transactions (kind, reference, description) VALUES ('settlement', $1, 'test') RETURNING id",
+                ["test-credit:\(cleaner)"]
+            ).scalar(Int64.self)
+            try connection.execute(
+                "INSERT INTO platform.ledger_entries (transaction_id, account_id, amount_fen) VALUES ($1, $2, $4), ($1, $3, $5)",
+                [transaction, wallet, clearing, -fen, fen])
+        }
+    }
+
+    /// Ledger transactions whose entries do not sum to zero (the database refuses
+    /// them at commit, so this stays 0 unless that check is lost).
+    func unbalancedLedgerTransactions() async throws -> Int64 {
+        try await pool.query(
+            "SELECT count(*)::int8 FROM (SELECT transaction_id FROM platform.ledger_entries GROUP BY 1 HAVING sum(amount_fen) <> 0) AS t"
+        ).scalar(Int64.self)
+    }
+
+    /// Sum of a ledger account's entries (debits positive).
+    func ledgerBalance(_ account: String) async throws -> Int64 {
+        try await pool.query(
+            """
+            SELECT COALESCE(sum(e.amount_fen), 0)::int8 FROM platform.ledger_entries AS e
+            JOIN platform.ledger_accounts AS a ON a.id = e.account_id WHERE a.code = $1
+            """, [account]
+        ).scalar(Int64.self)
+    }
+}
