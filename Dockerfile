@@ -56,8 +56,9 @@ RUN export DEBIAN_FRONTEND=noninteractive \
 COPY --from=build /out/jobsctl /out/queue-worker /usr/local/bin/
 COPY sql /opt/cleaning-queue/sql
 
-# No credentials here: DATABASE_URL_FILE (or DATABASE_URL / PG* variables) and
-# NOTIFY_HTTP_TOKEN_FILE are given at run time, normally as mounted secrets.
+# No credentials here: DATABASE_URL_FILE (or DATABASE_URL / PG* variables),
+# NOTIFY_HTTP_TOKEN_FILE and PAYOUT_HTTP_TOKEN_FILE are given at run time, normally
+# as mounted secrets.
 ENV MIGRATIONS_DIR=/opt/cleaning-queue/sql
 WORKDIR /opt/cleaning-queue
 USER 10001:10001

@@ -14,8 +14,11 @@ public enum PayoutRun {
 
     /// Creates the period's run (or finds it) and enqueues one settlement job per
     /// cleaner with something to settle, plus the run's completion callback, all
-    /// in one transaction. Every job has a unique key held for good, so running
-    /// the command again — or twice at once — adds nothing that exists.
+    /// in one transaction. Settlement jobs have unique keys held for good, so
+    /// running the command again — or twice at once — adds nothing that exists.
+    /// The callback's key is held only while it waits or runs: a run held open by
+    /// a discarded settlement (a refused transfer) gets a new callback from the
+    /// next start once that job was retried, and is then completed.
     public static func start(_ period: PayoutPeriod, on connection: PostgresConnection) throws -> Started {
         try connection.withTransaction { connection in
             let run = try connection.query(
@@ -40,7 +43,7 @@ public enum PayoutRun {
                     try JobRequest(
                         FinishPayoutRun(runID: runID), queue: queue,
                         uniqueKey: "payout-finish:\(runID):\(inserted)",
-                        uniqueScope: .always, callbackForBatch: batch))
+                        uniqueScope: .active, callbackForBatch: batch))
             }
             return Started(runID: runID, cleanerJobs: inserted, alreadyComplete: status == "completed" && inserted == 0)
         }

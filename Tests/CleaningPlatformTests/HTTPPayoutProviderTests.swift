@@ -211,12 +211,26 @@ final class HTTPPayoutProviderTests: XCTestCase {
         let connection = try TestDatabase.connect()
         let run = try PayoutRun.start(period, on: connection)
 
+        let finishedRuns = {
+            try await fixture.pool.query(
+                "SELECT count(*)::int8 FROM queue.jobs WHERE kind = $1 AND (args->>'runID')::int8 = $2 AND state = 'completed'",
+                [FinishPayoutRun.kind, run.runID]
+            ).scalar(Int64.self)
+        }
         let discarded = try await fixture.running(try services(server)) {
-            try await fixture.eventually(timeout: .seconds(60)) {
+            let discarded = try await fixture.eventually(timeout: .seconds(60)) {
                 try await self.settlementJobs(run.runID, fixture)[cleaner]?.state == "discarded"
             }
+            // Finance runs the period again before the cause is fixed: its callback
+            // finds the refusal still there and leaves the run open.
+            _ = try await fixture.eventually { try await finishedRuns() == 1 }
+            _ = try PayoutRun.start(period, on: connection)
+            _ = try await fixture.eventually { try await finishedRuns() == 2 }
+            return discarded
         }
         XCTAssertTrue(discarded)
+        let finished = try await finishedRuns()
+        XCTAssertEqual(finished, 2)
         let reason = "payout rejected by the gateway: HTTP 400: beneficiary account closed"
         let jobs = try await settlementJobs(run.runID, fixture)
         let job = try XCTUnwrap(jobs[cleaner])
