@@ -25,9 +25,6 @@ public final class HTTPPayoutProvider: PayoutProvider {
     private let client: JSONPostClient
     private let log: JobLog
 
-    public var endpoint: URL { client.endpoint }
-    public var timeout: Duration { client.timeout }
-
     /// `timeout` is longer than the notification gateway's: a transfer waits on a
     /// bank, and a transfer that timed out is retried with the same key anyway.
     public init(endpoint: URL, timeout: Duration = .seconds(10), bearerToken: String? = nil, log: JobLog) {

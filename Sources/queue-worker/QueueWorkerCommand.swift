@@ -61,44 +61,39 @@ struct QueueWorkerCommand: Command {
         guard let timeZone = TimeZone(identifier: zoneName) else {
             throw CommandError.failed("BUSINESS_TIME_ZONE \"\(zoneName)\" is not a time zone (e.g. Asia/Shanghai)")
         }
-        let provider: any NotificationProvider
-        switch environment["NOTIFY_PROVIDER"] ?? "console" {
-        case "console":
-            provider = ConsoleNotificationProvider(log: log)
-        case "http":
-            let gateway = try httpGateway("NOTIFY", environment)
-            provider = HTTPNotificationProvider(endpoint: gateway.url, bearerToken: gateway.token, log: log)
-        case let other:
-            throw CommandError.failed("NOTIFY_PROVIDER \"\(other)\" is unknown; use console or http")
-        }
-        let payouts: any PayoutProvider
-        switch environment["PAYOUT_PROVIDER"] ?? "console" {
-        case "console":
-            payouts = ConsolePayoutProvider(log: log)
-        case "http":
-            let gateway = try httpGateway("PAYOUT", environment)
-            payouts = HTTPPayoutProvider(endpoint: gateway.url, bearerToken: gateway.token, log: log)
-        case let other:
-            throw CommandError.failed("PAYOUT_PROVIDER \"\(other)\" is unknown; use console or http")
-        }
+        let provider: any NotificationProvider = try chooseProvider(
+            "NOTIFY", environment, console: { ConsoleNotificationProvider(log: log) },
+            http: { HTTPNotificationProvider(endpoint: $0, bearerToken: $1, log: log) })
+        let payouts: any PayoutProvider = try chooseProvider(
+            "PAYOUT", environment, console: { ConsolePayoutProvider(log: log) },
+            http: { HTTPPayoutProvider(endpoint: $0, bearerToken: $1, log: log) })
         return PlatformServices(provider: provider, payouts: payouts, timeZone: timeZone, log: log)
     }
 
-    /// An http provider's gateway from `<PREFIX>_HTTP_URL` and, when set, the
-    /// bearer token in the file `<PREFIX>_HTTP_TOKEN_FILE` names (a file, so the
-    /// token is in neither argv nor the environment; an empty file means none, as
-    /// the compose file mounts one whatever the provider).
-    private static func httpGateway(
-        _ prefix: String, _ environment: [String: String]
-    ) throws -> (url: URL, token: String?) {
-        guard let text = environment["\(prefix)_HTTP_URL"], let url = URL(string: text), url.scheme != nil else {
-            throw CommandError.failed("\(prefix)_PROVIDER=http needs \(prefix)_HTTP_URL, the gateway's URL")
+    /// The provider `<PREFIX>_PROVIDER` names: `console` (the default) or `http`,
+    /// whose gateway is `<PREFIX>_HTTP_URL` with, when set, the bearer token in the
+    /// file `<PREFIX>_HTTP_TOKEN_FILE` names (a file, so the token is in neither
+    /// argv nor the environment; an empty file means none, as the compose file
+    /// mounts one whatever the provider).
+    private static func chooseProvider<Provider>(
+        _ prefix: String, _ environment: [String: String], console: () -> Provider,
+        http: (_ endpoint: URL, _ bearerToken: String?) -> Provider
+    ) throws -> Provider {
+        switch environment["\(prefix)_PROVIDER"] ?? "console" {
+        case "console":
+            return console()
+        case "http":
+            guard let text = environment["\(prefix)_HTTP_URL"], let url = URL(string: text), url.scheme != nil else {
+                throw CommandError.failed("\(prefix)_PROVIDER=http needs \(prefix)_HTTP_URL, the gateway's URL")
+            }
+            guard let path = environment["\(prefix)_HTTP_TOKEN_FILE"] else { return http(url, nil) }
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CommandError.failed("cannot read \(prefix)_HTTP_TOKEN_FILE \(path)")
+            }
+            let token = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+            return http(url, token.isEmpty ? nil : token)
+        case let other:
+            throw CommandError.failed("\(prefix)_PROVIDER \"\(other)\" is unknown; use console or http")
         }
-        guard let path = environment["\(prefix)_HTTP_TOKEN_FILE"] else { return (url, nil) }
-        guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw CommandError.failed("cannot read \(prefix)_HTTP_TOKEN_FILE \(path)")
-        }
-        let token = contents.trimmingCharacters(in: .whitespacesAndNewlines)
-        return (url, token.isEmpty ? nil : token)
     }
 }

@@ -7,14 +7,6 @@ import XCTest
 final class HTTPNotificationProviderTests: XCTestCase {
     private static let token = "secret-token-5f1c"
 
-    private func makeServer(
-        _ handler: @escaping @Sendable (StubHTTPServer.Request) -> StubHTTPServer.Response?
-    ) throws -> StubHTTPServer {
-        let server = try StubHTTPServer(handler: handler)
-        addTeardownBlock { server.stop() }
-        return server
-    }
-
     private func makeProvider(
         _ server: StubHTTPServer, timeout: Duration = .seconds(5), log: JobLog = .silent
     ) -> HTTPNotificationProvider {

@@ -56,14 +56,6 @@ final class HTTPPayoutProviderTests: XCTestCase {
     private static let path = "v2/transfers"
     private static let query = "merchant=acct-5531"
 
-    private func makeServer(
-        _ handler: @escaping @Sendable (StubHTTPServer.Request) -> StubHTTPServer.Response?
-    ) throws -> StubHTTPServer {
-        let server = try StubHTTPServer(handler: handler)
-        addTeardownBlock { server.stop() }
-        return server
-    }
-
     private func makeProvider(
         _ server: StubHTTPServer, timeout: Duration = .seconds(5), log: JobLog = .silent
     ) throws -> HTTPPayoutProvider {
