@@ -19,6 +19,9 @@ public struct WorkerOptions: Sendable {
           --lease S            seconds a claim lasts without a heartbeat (default 15)
           --grace S            on SIGTERM/SIGINT, seconds running jobs get to finish (default 25)
           --batch N            most jobs claimed per round trip (default 20)
+          --prefetch N         most jobs per queue claimed ahead of free slots while jobs are
+                               short (< 50 ms on average), waiting leased in this process
+                               (default 16; 0: claim for free slots only)
           --worker-id ID       name in job rows and logs (default host-pid)
           --metrics-port PORT  serve Prometheus metrics at http://HOST:PORT/metrics
           --metrics-host HOST  address to bind the metrics endpoint (default 127.0.0.1; 0.0.0.0 in a container)
@@ -48,6 +51,10 @@ public struct WorkerOptions: Sendable {
         let grace = try Self.seconds(&arguments, "--grace", default: 25)
         let batch = try arguments.option("--batch", as: Int.self) ?? 20
         guard batch >= 1 else { throw CommandError.usage("--batch must be at least 1", command: command) }
+        let prefetch = try arguments.option("--prefetch", as: Int.self) ?? 16
+        if prefetch < 0 {
+            throw CommandError.usage("--prefetch must be 0 or more", command: command)
+        }
         let listens = !arguments.flag("--no-listen")
         let level = try arguments.option("--log-level") ?? "info"
         guard let logLevel = JobLog.Level(rawValue: level) else {
@@ -64,7 +71,7 @@ public struct WorkerOptions: Sendable {
         configuration = WorkerConfiguration(
             queues: queues, workerID: try arguments.option("--worker-id") ?? WorkerConfiguration.defaultWorkerID(),
             pollInterval: poll, listens: listens, leaseDuration: lease, shutdownGracePeriod: grace,
-            claimBatchSize: batch)
+            claimBatchSize: batch, prefetch: prefetch)
     }
 
     private static func seconds(_ arguments: inout Arguments, _ name: String, default value: Double) throws -> Duration {

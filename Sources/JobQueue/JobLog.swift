@@ -33,18 +33,27 @@ public struct JobLog: Sendable {
         self.sink = sink
     }
 
-    public func log(_ level: Level, _ message: String, _ values: [(String, String)] = []) {
+    /// Fields are an autoclosure: a line below the minimum level costs no formatting.
+    public func log(_ level: Level, _ message: String, _ values: @autoclosure () -> [(String, String)] = []) {
         guard level >= minimumLevel else { return }
         var line = "ts=\(Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))"
         line += " level=\(level.rawValue) msg=\(Self.quote(message))"
-        for (key, value) in fields + values { line += " \(key)=\(Self.quote(value))" }
+        for (key, value) in fields + values() { line += " \(key)=\(Self.quote(value))" }
         sink(line)
     }
 
-    public func debug(_ message: String, _ values: [(String, String)] = []) { log(.debug, message, values) }
-    public func info(_ message: String, _ values: [(String, String)] = []) { log(.info, message, values) }
-    public func warning(_ message: String, _ values: [(String, String)] = []) { log(.warning, message, values) }
-    public func error(_ message: String, _ values: [(String, String)] = []) { log(.error, message, values) }
+    public func debug(_ message: String, _ values: @autoclosure () -> [(String, String)] = []) {
+        log(.debug, message, values())
+    }
+    public func info(_ message: String, _ values: @autoclosure () -> [(String, String)] = []) {
+        log(.info, message, values())
+    }
+    public func warning(_ message: String, _ values: @autoclosure () -> [(String, String)] = []) {
+        log(.warning, message, values())
+    }
+    public func error(_ message: String, _ values: @autoclosure () -> [(String, String)] = []) {
+        log(.error, message, values())
+    }
 
     static func quote(_ value: String) -> String {
         let plain = !value.isEmpty && value.allSatisfy { $0.isLetter || $0.isNumber || "-_.:/@+".contains($0) }

@@ -34,7 +34,9 @@ public final class JobWorker: Sendable {
             acknowledger: JobAcknowledger(database: pool, log: log), metrics: WorkerMetrics(), log: log)
         self.environment = environment
         self.producers = configuration.queues.reduce(into: [:]) { producers, queue in
-            producers[queue.key] = QueueProducer(queue: queue.key, concurrency: queue.value, environment: environment)
+            producers[queue.key] = QueueProducer(
+                queue: queue.key, concurrency: queue.value,
+                prefetch: configuration.prefetch, environment: environment)
         }
         self.listenerWakeup = try PostgresWakeup()
     }
@@ -104,7 +106,8 @@ public final class JobWorker: Sendable {
             services.cancelAll()
         }
         await environment.database.closeIdle()
-        log.info("worker stopped", [("fenced_outcomes", "\(await environment.acknowledger.fencedCount)")])
+        let fenced = await environment.acknowledger.fencedCount
+        log.info("worker stopped", [("fenced_outcomes", "\(fenced)")])
     }
 
     /// While this process holds the leader lease: periodic jobs, workflow

@@ -24,6 +24,13 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// Most jobs claimed per round trip.
     public var claimBatchSize: Int
+    /// Most jobs a queue claims ahead of its free slots, per process, while its
+    /// jobs are short (under 50 ms on average): they wait leased in the worker, so a
+    /// slot that frees up starts the next job without a round trip and claims
+    /// overlap running jobs. Longer jobs are claimed for free slots only (another
+    /// idle process could run them at once), and so are jobs of queues with a
+    /// concurrency limit across processes. 0 turns claiming ahead off.
+    public var prefetch: Int
     /// Database connections this worker opens (claims, outcomes, heartbeats,
     /// maintenance, and handlers that use `JobContext.database`).
     public var maxConnections: Int
@@ -39,7 +46,7 @@ public struct WorkerConfiguration: Sendable {
         queues: [String: Int] = [JobRequest.defaultQueue: 10], workerID: String = WorkerConfiguration.defaultWorkerID(),
         pollInterval: Duration = .seconds(1), listens: Bool = true, leaseDuration: Duration = .seconds(15),
         heartbeatInterval: Duration? = nil, rescueInterval: Duration = .seconds(2), stageInterval: Duration = .seconds(1),
-        shutdownGracePeriod: Duration = .seconds(25), claimBatchSize: Int = 20, maxConnections: Int? = nil,
+        shutdownGracePeriod: Duration = .seconds(25), claimBatchSize: Int = 20, prefetch: Int = 16, maxConnections: Int? = nil,
         runsLeaderServices: Bool = true, leaderInterval: Duration = .seconds(1),
         retention: RetentionPolicy = RetentionPolicy(), retentionInterval: Duration = .seconds(60)
     ) {
@@ -53,6 +60,7 @@ public struct WorkerConfiguration: Sendable {
         self.stageInterval = stageInterval
         self.shutdownGracePeriod = shutdownGracePeriod
         self.claimBatchSize = max(1, claimBatchSize)
+        self.prefetch = max(0, prefetch)
         self.maxConnections = maxConnections ?? min(4 + queues.count + queues.values.reduce(0, +) / 4, 32)
         self.runsLeaderServices = runsLeaderServices
         self.leaderInterval = leaderInterval

@@ -122,10 +122,17 @@ final class FencingTests: XCTestCase {
         let connection = try TestDatabase.connect()
         try connection.executeScript("SET enable_seqscan = off")
         let plan = try connection.query(
-            "EXPLAIN " + JobClaimer.claim.replacingOccurrences(of: "$1", with: "'\(fixture.queue)'")
-                .replacingOccurrences(of: "$2", with: "10").replacingOccurrences(of: "$3", with: "'w'")
-                .replacingOccurrences(of: "$4", with: "1000"))
+            "EXPLAIN " + JobClaimer.claimStatement(limit: 10).replacingOccurrences(of: "$1", with: "'\(fixture.queue)'")
+                .replacingOccurrences(of: "$2", with: "'w'").replacingOccurrences(of: "$3", with: "1000"))
         let text = try plan.rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
         XCTAssertTrue(text.contains("jobs_claim_idx"), text)
+        // The plan a cached statement settles on (the claim runs thousands of times a second).
+        try connection.executeScript(
+            "SET plan_cache_mode = force_generic_plan; PREPARE claim_generic(text, text, int8) AS "
+                + JobClaimer.claimStatement(limit: 10))
+        let generic = try connection.query("EXPLAIN EXECUTE claim_generic('\(fixture.queue)', 'w', 1000)")
+        let genericText = try generic.rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
+        XCTAssertTrue(genericText.contains("jobs_claim_idx"), genericText)
+        XCTAssertFalse(genericText.contains("Sort"), genericText)
     }
 }

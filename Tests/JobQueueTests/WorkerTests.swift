@@ -262,4 +262,47 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(longRow.attempt, 0, "and gets its attempt back")
         XCTAssertEqual(finished.all, [300])
     }
+
+    func testJobsClaimedAheadStayLeasedAndGoBackUnstartedAtShutdown() async throws {
+        let fixture = try QueueFixture()
+        let started = Recorder<Int>()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Slow.self) { arguments, _ in
+            started.append(arguments.ms)
+            try await Task.sleep(for: .milliseconds(arguments.ms))
+        }
+        let worker = try fixture.worker(handlers, concurrency: 1) {
+            $0.prefetch = 3
+            $0.leaseDuration = .seconds(1)
+            $0.heartbeatInterval = .milliseconds(250)
+            $0.shutdownGracePeriod = .milliseconds(300)
+        }
+        let task = Task { try await worker.run() }
+        // Quick jobs first: the worker learns that this queue's jobs are short.
+        for _ in 0..<3 { _ = try await fixture.client.enqueue(try JobRequest(Slow(ms: 1), queue: fixture.queue)) }
+        _ = try await fixture.eventually { try await fixture.counts()["completed"] == 3 }
+        let long = try await fixture.client.enqueue(
+            try (0..<5).map { try JobRequest(Slow(ms: 60_000), queue: fixture.queue, priority: $0) })
+        // One slot runs a job; three more are claimed ahead; the fifth stays available.
+        _ = try await fixture.eventually { try await fixture.counts()["running"] == 4 }
+        // Twice the lease: heartbeats renew the waiting claims too, so nothing is rescued.
+        try await Task.sleep(for: .seconds(2))
+        let counts = try await fixture.counts()
+        XCTAssertEqual(counts["running"], 4, "\(counts)")
+        XCTAssertEqual(counts["available"], 1, "\(counts)")
+        XCTAssertEqual(started.all.filter { $0 == 60_000 }.count, 1, "only one slot, so one long job started")
+        for job in long.prefix(4) {
+            let row = try await fixture.row(job.id)
+            XCTAssertEqual(row.attempt, 1)
+            XCTAssertEqual(row.errors, [], "claimed once, never rescued")
+        }
+        worker.shutdown()
+        try await task.value
+        for job in long {
+            let row = try await fixture.row(job.id)
+            XCTAssertEqual(row.state, "available", "released at shutdown")
+            XCTAssertEqual(row.attempt, 0, "with the attempt given back")
+        }
+        XCTAssertEqual(started.all.filter { $0 == 60_000 }.count, 1, "jobs waiting in the buffer were never started")
+    }
 }
