@@ -32,6 +32,66 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(try row.decode(9, as: Date.self).timeIntervalSince1970, later.timeIntervalSince1970, accuracy: 0.001)
     }
 
+    /// A single job goes through its own statement; a list through the array one.
+    /// Both must store the same row for the same request.
+    func testSingleAndBulkEnqueueStoreTheSameRow() async throws {
+        let fixture = try QueueFixture()
+        let parent = try await fixture.client.enqueue(fixture.request("test.parent")).id
+        func request(_ key: String) throws -> JobRequest {
+            var request = try JobRequest(
+                Payload(number: 1, label: "x"), queue: fixture.queue, priority: 9, runAt: Date().addingTimeInterval(60),
+                maxAttempts: 2, tags: ["t1"], uniqueKey: "\(key)-\(fixture.queue)")
+            request.deadline = Date().addingTimeInterval(600)
+            request.dependsOn = [parent]
+            request.batchID = "batch-\(fixture.queue)"
+            return request
+        }
+        let single = try await fixture.client.enqueue(try request("single")).id
+        let bulk = try await fixture.client.enqueue([try request("bulk"), fixture.request("test.other")])[0].id
+        let columns = """
+            kind, queue, args::text, priority::int8, state, max_attempts::int8, tags, unique_scope,
+            round(extract(epoch FROM deadline_at - created_at))::int8, round(extract(epoch FROM run_at - created_at))::int8,
+            depends_on, batch_id, coalesce(callback_for_batch, '-')
+            """
+        let rows = try await fixture.pool.query(
+            "SELECT id, \(columns) FROM queue.jobs WHERE id = ANY($1) ORDER BY id", [[single, bulk]]
+        ).rows.map { row in
+            (try row.decode(1, as: String.self), try row.decode(2, as: String.self), try row.decode(3, as: String.self),
+             try row.decode(4, as: Int64.self), try row.decode(5, as: String.self), try row.decode(6, as: Int64.self),
+             try row.decode(7, as: [String].self), try row.decode(8, as: String.self), try row.decode(9, as: Int64.self),
+             try row.decode(10, as: Int64.self), try row.decode(11, as: [Int64].self), try row.decode(12, as: String.self),
+             try row.decode(13, as: String.self))
+        }
+        XCTAssertEqual(rows.count, 2)
+        XCTAssertEqual("\(rows[0])", "\(rows[1])")
+        XCTAssertEqual(rows[0].4, "pending", "a job with dependencies waits for them")
+        XCTAssertEqual(rows[0].10, [parent])
+    }
+
+    func testCancellingWaitingJobsByTagUsesTheTagIndexAndLeavesOthers() async throws {
+        let fixture = try QueueFixture()
+        let tag = "order-\(fixture.queue)"
+        var tagged = fixture.request("test.reminder")
+        tagged.tags = [tag, "reminders"]
+        let waiting = try await fixture.client.enqueue([tagged, tagged]).map(\.id)
+        let untagged = try await fixture.client.enqueue(fixture.request("test.reminder")).id
+        var other = fixture.request("test.reminder")
+        other.tags = ["order-other-\(fixture.queue)"]
+        let otherID = try await fixture.client.enqueue(other).id
+        let cancelled = try await fixture.pool.withConnection { try $0.cancelWaitingJobs(tagged: tag, reason: "rescheduled") }
+        XCTAssertEqual(cancelled, 2)
+        for id in waiting { let state = try await fixture.row(id).state; XCTAssertEqual(state, "cancelled") }
+        for id in [untagged, otherID] { let state = try await fixture.row(id).state; XCTAssertEqual(state, "available") }
+
+        let connection = try TestDatabase.connect()
+        try connection.executeScript("SET enable_seqscan = off")
+        let plan = try connection.query(
+            "EXPLAIN " + JobEnqueueStatements.cancelWaitingByTag.replacingOccurrences(of: "$1", with: "'\(tag)'")
+                .replacingOccurrences(of: "$2", with: "'x'"))
+        let text = try plan.rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
+        XCTAssertTrue(text.contains("jobs_waiting_tags_idx"), text)
+    }
+
     func testBulkEnqueueOfTwelveThousandInOneCallKeepsOrder() async throws {
         let fixture = try QueueFixture()
         let requests = (0..<12_000).map { fixture.request("test.bulk", "{\"n\": \($0)}") }
