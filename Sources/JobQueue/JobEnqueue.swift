@@ -32,10 +32,11 @@ extension PostgresConnection {
     public func enqueue(_ requests: [JobRequest]) throws -> [EnqueueResult] {
         guard !requests.isEmpty else { return [] }
         for request in requests { try request.validateForEnqueue() }
-        let tags = try requests.map { String(decoding: try JobJSON.encoder.encode($0.tags), as: UTF8.self) }
-        let dependencies = try requests.map {
-            String(decoding: try JobJSON.encoder.encode($0.dependsOn), as: UTF8.self)
-        }
+        // Per-job lists travel as array literals in a text array (NULL when empty): an
+        // array of arrays must be rectangular, and parsing a literal is a cast, not a
+        // sub-query per row.
+        let tags = requests.map { $0.tags.isEmpty ? nil : PostgresArrayLiteral.text($0.tags) }
+        let dependencies = requests.map { $0.dependsOn.isEmpty ? nil : PostgresArrayLiteral.integers($0.dependsOn) }
         let result = try query(
             JobEnqueueStatements.insert,
             [
@@ -100,14 +101,14 @@ enum JobEnqueueStatements {
         ), timed AS (
             SELECT input.*,
                    COALESCE(timestamptz 'epoch' + run_at_us * interval '1 microsecond', now()) AS run_at,
-                   ARRAY(SELECT jsonb_array_elements_text(depends_on::jsonb)::int8) AS dependencies
+                   COALESCE(depends_on::int8[], '{}') AS dependencies
             FROM input
         ), inserted AS (
             INSERT INTO queue.jobs (id, kind, queue, args, priority, run_at, max_attempts, tags, unique_key,
                                     unique_scope, deadline_at, depends_on, batch_id, callback_for_batch, state)
             OVERRIDING SYSTEM VALUE
             SELECT id, kind, queue, args::jsonb, priority::int2, run_at, max_attempts::int4,
-                   ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)), unique_key, unique_scope,
+                   COALESCE(tags::text[], '{}'), unique_key, unique_scope,
                    timestamptz 'epoch' + deadline_us * interval '1 microsecond', dependencies, batch_id,
                    callback_for_batch,
                    CASE WHEN cardinality(dependencies) > 0 OR callback_for_batch IS NOT NULL THEN 'pending'

@@ -62,6 +62,23 @@ final class TypeRoundTripTests: XCTestCase {
         XCTAssertEqual(some, 7)
     }
 
+    func testArrayLiteralsParseBackToTheSameElements() throws {
+        let connection = try TestDatabase.connect()
+        let awkward = [
+            "", "plain", "b c", "comma,inside", "{braces}", "quote \" inside", "back\\slash", "NULL", "null",
+            " padded ", "tab\tnew\nline", "日常保洁 🧹",
+        ]
+        for elements in [[], ["one"], awkward] {
+            let back = try connection.query("SELECT $1::text::text[]", [PostgresArrayLiteral.text(elements)])
+                .scalar([String].self)
+            XCTAssertEqual(back, elements)
+        }
+        let numbers: [Int64] = [.min, -1, 0, 42, .max]
+        let parsed = try connection.query("SELECT $1::text::int8[]", [PostgresArrayLiteral.integers(numbers)])
+            .scalar([Int64].self)
+        XCTAssertEqual(parsed, numbers)
+    }
+
     func testArraysRoundTrip() throws {
         let connection = try TestDatabase.connect()
         let numbers: [Int64] = [1, -2, .max, 0]
