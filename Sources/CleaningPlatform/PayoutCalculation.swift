@@ -46,15 +46,13 @@ enum PayoutCalculation {
             FROM eligible GROUP BY cleaner_id
         ), bonuses AS (
             SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'five_star_review') AS bonus
-            FROM platform.reviews AS v JOIN platform.orders AS o ON o.id = v.order_id
+            FROM platform.reviews AS v CROSS JOIN LATERAL (\(orderOf("v"))) AS o
             WHERE v.rating = 5 AND btrim(v.comment) <> '' AND v.created_at >= $1 AND v.created_at < $2
-              AND o.cleaner_id IS NOT NULL
             GROUP BY o.cleaner_id
         ), penalties AS (
             SELECT o.cleaner_id, -count(*) * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'upheld_complaint') AS penalty
-            FROM platform.complaints AS k JOIN platform.orders AS o ON o.id = k.order_id
+            FROM platform.complaints AS k CROSS JOIN LATERAL (\(orderOf("k"))) AS o
             WHERE k.status = 'upheld' AND k.resolved_at >= $1 AND k.resolved_at < $2
-              AND o.cleaner_id IS NOT NULL
             GROUP BY o.cleaner_id
         ), cleaners AS (
             SELECT cleaner_id FROM earnings UNION SELECT cleaner_id FROM bonuses UNION SELECT cleaner_id FROM penalties
@@ -76,6 +74,14 @@ enum PayoutCalculation {
             LEFT JOIN receivables AS r ON r.cleaner_id = x.cleaner_id
         )
         """
+
+    /// The cleaner of the order a review or complaint (`alias`) is about, looked up
+    /// by primary key. `OFFSET 0` keeps the planner from turning the lookups into a
+    /// hash join over every order ever placed (a sequential scan of 11 000 000
+    /// orders, 7 s, for a week's 400 000 reviews).
+    private static func orderOf(_ alias: String) -> String {
+        "SELECT o.cleaner_id FROM platform.orders AS o WHERE o.id = \(alias).order_id AND o.cleaner_id IS NOT NULL OFFSET 0"
+    }
 
     /// The columns of a line, in `decode`'s order.
     static let lineColumns = "cleaner_id, name, level, orders, gross, commission, bonus, penalty, carried_in"

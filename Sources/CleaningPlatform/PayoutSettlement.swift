@@ -18,7 +18,8 @@ enum PayoutSettlement {
         var line: PayoutLine
     }
 
-    /// `$1`, `$2`: the period; `$3`: the run. Returns the new lines.
+    /// `$1`, `$2`: the period; `$3`: the run. A cleaner who has a line in the run
+    /// already keeps it (their orders stay as they are); returns the new lines.
     static let settleLines = """
         WITH \(PayoutCalculation.lineExpressions), items AS (
             INSERT INTO platform.payout_items (run_id, cleaner_id, orders, gross_fen, commission_fen, bonus_fen,
@@ -27,14 +28,11 @@ enum PayoutSettlement {
                    n.net, GREATEST(n.net, 0), GREATEST(-n.net, 0)
             FROM lines AS l
             CROSS JOIN LATERAL (SELECT l.gross - l.commission + l.bonus - l.penalty - l.carried_in AS net) AS n
-            WHERE NOT EXISTS (SELECT 1 FROM platform.payout_items AS i WHERE i.run_id = $3 AND i.cleaner_id = l.cleaner_id)
+            ON CONFLICT (run_id, cleaner_id) DO NOTHING
             RETURNING id, cleaner_id
         ), settled AS (
-            -- In order id order: the foreign key check then visits each page of
-            -- orders once.
             INSERT INTO platform.order_settlements (order_id, payout_item_id)
             SELECT e.id, i.id FROM eligible AS e JOIN items AS i ON i.cleaner_id = e.cleaner_id
-            ORDER BY e.id
         )
         SELECT i.id, \(PayoutCalculation.lineColumns)
         FROM items AS i JOIN lines AS l USING (cleaner_id)

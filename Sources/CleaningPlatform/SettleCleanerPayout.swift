@@ -23,7 +23,7 @@ public struct SettleCleanerPayout: JobArguments {
     func run(_ context: JobContext, services: PlatformServices, payouts: any PayoutProvider) async throws {
         let runID = self.runID
         let cleanerID = self.cleanerID
-        guard let (itemID, status, payable) = try await context.database.withTransaction({ connection in
+        guard let (itemID, status, payable) = try await context.database.withConnection({ connection in
             try Self.line(runID: runID, cleanerID: cleanerID, on: connection)
         }) else { return }
         guard status == "settled", payable > 0 else {
@@ -75,10 +75,12 @@ public struct SettleCleanerPayout: JobArguments {
         if let row = try connection.query(findItem, [runID, cleanerID]).first {
             return try row.decode((Int64, String, Int64).self)
         }
-        guard let period = try PayoutPeriodBounds.of(run: runID, on: connection) else {
-            throw JobDiscarded("payout run \(runID) does not exist")
+        return try connection.withTransaction { connection in
+            guard let period = try PayoutPeriodBounds.of(run: runID, on: connection) else {
+                throw JobDiscarded("payout run \(runID) does not exist")
+            }
+            _ = try PayoutRun.settle(runID: runID, period: period, on: connection)
+            return try connection.query(findItem, [runID, cleanerID]).first?.decode((Int64, String, Int64).self)
         }
-        _ = try PayoutRun.settle(runID: runID, period: period, on: connection)
-        return try connection.query(findItem, [runID, cleanerID]).first?.decode((Int64, String, Int64).self)
     }
 }
