@@ -34,21 +34,21 @@ public enum NotificationOutbox {
         """
     }
 
-    /// Enqueues the dispatch jobs of messages written by `insertSelect`, 10 000 per
-    /// statement.
+    /// Enqueues the dispatch jobs of messages written by `insertSelect`, all in one
+    /// statement that builds each job's arguments itself.
     static func enqueueDispatch(_ notificationIDs: [Int64], on connection: PostgresConnection) throws {
-        var start = 0
-        while start < notificationIDs.count {
-            let chunk = notificationIDs[start..<min(start + 10_000, notificationIDs.count)]
-            start += chunk.count
-            _ = try connection.enqueue(try chunk.map(dispatchJob))
-        }
+        try connection.enqueue(
+            JobRequest(kind: DispatchNotification.kind, queue: dispatchQueue, maxAttempts: dispatchAttempts),
+            forEachID: notificationIDs, argument: DispatchNotification.idArgument, uniqueKeyPrefix: dispatchKeyPrefix)
     }
+
+    static let dispatchAttempts = 8
+    static let dispatchKeyPrefix = "dispatch:"
 
     static func dispatchJob(_ notificationID: Int64) throws -> JobRequest {
         try JobRequest(
-            DispatchNotification(notificationID: notificationID), queue: dispatchQueue, maxAttempts: 8,
-            uniqueKey: "dispatch:\(notificationID)")
+            DispatchNotification(notificationID: notificationID), queue: dispatchQueue, maxAttempts: dispatchAttempts,
+            uniqueKey: "\(dispatchKeyPrefix)\(notificationID)")
     }
 
     /// Returns the new notification's id, or nil when the dedupe key was used before.
