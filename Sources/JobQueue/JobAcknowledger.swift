@@ -90,7 +90,13 @@ actor JobAcknowledger {
 
 enum JobAckStatements {
     /// Applies many outcomes at once. A row changes only if it is still running under
-    /// the same lease (fencing). Errors are appended to the job's history with the
+    /// the same lease (fencing). "Running" is tested as `lease_expires_at IS NOT NULL`:
+    /// with the lease id matching, the `running_has_lease` constraint makes that the
+    /// same as `state = 'running'`, but unlike it, it does not match the partial
+    /// index on running rows. With `state = 'running'` and statistics taken while
+    /// the jobs still waited, the planner drove the update from that index (every
+    /// running row, thought to be none) and rescanned the outcome arrays per row:
+    /// quadratic, seconds per batch once a worker held thousands of claims. Errors are appended to the job's history with the
     /// attempt and worker; a snooze or release gives the attempt back; a due retry
     /// goes straight to `available`.
     static let finish = """
@@ -109,7 +115,7 @@ enum JobAckStatements {
             lease_expires_at = NULL
         FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int8[])
              AS a(id, lease_id, state, error, run_at_us)
-        WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.state = 'running'
+        WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
         RETURNING j.id
         """
 
