@@ -1,5 +1,6 @@
 import PostgresClient
 import Foundation
+import Synchronization
 
 /// Writes attempt outcomes back in batches: while one statement is in flight, the
 /// outcomes that finish meanwhile queue up and go together in the next — one round
@@ -12,6 +13,9 @@ actor JobAcknowledger {
     private var flushing = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private let wake = WakeSignal()
+    /// Outcomes submitted and not yet written, readable without awaiting the actor:
+    /// producers stop claiming while it is above `maxBatch` (see `isBehind`).
+    private let unwritten = Atomic<Int>(0)
 
     /// Outcomes refused because their lease was no longer current.
     private(set) var fencedCount = 0
@@ -26,8 +30,15 @@ actor JobAcknowledger {
 
     func submit(_ outcome: JobOutcome) {
         pending.append(outcome)
+        unwritten.add(1, ordering: .relaxed)
         wake.signal()
     }
+
+    /// More than a full batch waits to be written: the database is not keeping up.
+    /// Claiming more would only grow the backlog, and finished jobs whose outcome is
+    /// not written are not renewed by heartbeats, so a long backlog lets their leases
+    /// lapse and the jobs run again.
+    nonisolated var isBehind: Bool { unwritten.load(ordering: .relaxed) > Self.maxBatch }
 
     /// The flush loop; runs until cancelled, then writes what is left.
     func run() async {
@@ -57,6 +68,7 @@ actor JobAcknowledger {
         while true {
             do {
                 let applied = try await Self.write(batch, on: database)
+                unwritten.subtract(batch.count, ordering: .relaxed)
                 appliedCount += applied.count
                 for outcome in batch where !applied.contains(outcome.lease.jobID) {
                     fencedCount += 1
@@ -69,7 +81,10 @@ actor JobAcknowledger {
                 // Keep the outcomes and try again: if the database stays away past the
                 // lease, the jobs are rescued and these writes are fenced out harmlessly.
                 log.error("writing job outcomes failed; retrying", [("jobs", "\(batch.count)"), ("error", "\(error)")])
-                if Task.isCancelled && delay > .seconds(2) { return }
+                if Task.isCancelled && delay > .seconds(2) {
+                    unwritten.subtract(batch.count, ordering: .relaxed)
+                    return
+                }
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
             }
