@@ -18,7 +18,7 @@ struct BloatCommand: Command {
         and of each index, n_live_tup, n_dead_tup, autovacuum and autoanalyze counts
         (pg_stat_user_tables), jobs run and the worker's claim round trips. The report says
         per variant whether the total size levels off (second half's peak within 5 % of the
-        first half's) and compares throughput and claim time of the first and last third.
+        first half's) and gives throughput and claim time by thirds of the run.
 
         Variants: tuned (as migrated), defaults (per-table autovacuum settings reset to the
         server's), untuned (fillfactor reset too).
@@ -53,7 +53,7 @@ struct BloatCommand: Command {
     func run() async throws {
         let loadBefore = LoadAverage.oneMinute()
         let rows = try PostgresConnection.connect(options.server).query(
-            "SELECT name, setting || COALESCE(unit, '') FROM pg_settings WHERE name = ANY($1)", [Self.reportedSettings]
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY($1)", [Self.reportedSettings]
         ).rows
         var found: [String: String] = [:]
         for row in rows {

@@ -89,14 +89,14 @@ struct BloatReport {
 
     private var comparison: [String] {
         guard outcomes.count > 1 else { return [] }
-        let widths = [9, 12, 12, 11, 11, 12, 12, 14, 14]
+        let widths = [9, 10, 11, 9, 9, 9, 11, 21, 17]
         func row(_ cells: [String]) -> String {
             "  " + cells.enumerated().map { Format.padded($1, widths[$0], right: $0 > 0) }.joined(separator: " ")
         }
         var lines = [
-            "Side by side (sizes in MB; first/last third of the run)",
+            "Side by side (sizes in MB; throughput and claim time by thirds of the run)",
             row(["variant", "total end", "total peak", "2nd half", "dead max", "dead/live", "autovacuums",
-                 "jobs/s 1st→3rd", "claim ms"]),
+                 "jobs/s by third", "claim ms"]),
         ]
         for outcome in outcomes {
             let summary = BloatSummary(outcome.samples, duration: options.duration.seconds)
@@ -104,8 +104,8 @@ struct BloatReport {
                 outcome.variant.rawValue, Self.megabytes(summary.endTotal), Self.megabytes(summary.peakTotal),
                 BloatSummary.percent(summary.secondHalfGrowth), Format.count(Double(summary.deadMax)),
                 Format.decimal(summary.deadPerLiveMax), String(summary.autovacuums),
-                "\(Format.count(summary.firstThirdRate))→\(Format.count(summary.lastThirdRate))",
-                "\(Format.decimal(summary.firstThirdClaim))→\(Format.decimal(summary.lastThirdClaim))",
+                summary.rateByThird.map(Format.count).joined(separator: "→"),
+                summary.claimByThird.map { Format.decimal($0) }.joined(separator: "→"),
             ]))
         }
         return lines

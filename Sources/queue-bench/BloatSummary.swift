@@ -1,8 +1,9 @@
 import JobQueue
 
 /// What one variant's samples of `queue-bench bloat` say: did the size level off, did
-/// dead tuples stay bounded, did throughput and claim time hold from the first third
-/// to the last.
+/// dead tuples stay bounded, did throughput and claim time hold over the thirds of the
+/// run (a saturated run starts with an empty table, so its first third is not yet in
+/// steady state: compare its middle and last thirds).
 struct BloatSummary {
     var endTotal: Int64 = 0
     var peakTotal: Int64 = 0
@@ -15,10 +16,9 @@ struct BloatSummary {
     var autoanalyzes: Int64 = 0
     var hotShare = 0.0
     var pruned: Int64 = 0
-    var firstThirdRate = 0.0
-    var lastThirdRate = 0.0
-    var firstThirdClaim = 0.0
-    var lastThirdClaim = 0.0
+    /// Jobs/s and mean claim round trip (ms) in the first, middle and last third.
+    var rateByThird: [Double] = []
+    var claimByThird: [Double] = []
     var lastThirdClaimP99 = 0.0
     var endBacklog = 0
     var duration = 0.0
@@ -27,6 +27,7 @@ struct BloatSummary {
     var secondHalfGrowth: Double {
         firstHalfPeak > 0 ? Double(secondHalfPeak) / Double(firstHalfPeak) - 1 : .nan
     }
+    var lastVersusMiddle: Double { rateByThird.count == 3 ? rateByThird[2] / rateByThird[1] - 1 : .nan }
     var levelsOff: Bool { secondHalfGrowth <= BloatReport.plateauTolerance }
 
     init(_ samples: [TableSample], duration: Double) {
@@ -46,13 +47,13 @@ struct BloatSummary {
         hotShare = updates > 0 ? Double(last.hotUpdates - first.hotUpdates) / Double(updates) : 0
         pruned = last.deletes - first.deletes
         endBacklog = last.outstanding
-        let third = samples.lastIndex { $0.elapsed <= duration / 3 } ?? 0
-        let twoThirds = samples.firstIndex { $0.elapsed >= duration * 2 / 3 } ?? samples.count - 1
-        firstThirdRate = Self.rate(first, samples[third])
-        lastThirdRate = Self.rate(samples[twoThirds], last)
-        firstThirdClaim = Self.claimMean(first, samples[third])
-        lastThirdClaim = Self.claimMean(samples[twoThirds], last)
-        lastThirdClaimP99 = Self.claimP99Bound(samples[twoThirds], last)
+        let thirds = [0.0, 1, 2, 3].map { part in
+            samples[samples.lastIndex { $0.elapsed <= duration * part / 3 + 0.5 } ?? 0]
+        }
+        let spans = zip(thirds, thirds.dropFirst())
+        rateByThird = spans.map { Self.rate($0, $1) }
+        claimByThird = spans.map { Self.claimMean($0, $1) }
+        lastThirdClaimP99 = Self.claimP99Bound(thirds[2], last)
     }
 
     static func rate(_ start: TableSample, _ end: TableSample) -> Double {
@@ -97,12 +98,11 @@ struct BloatSummary {
                 + "(max \(Format.decimal(deadPerLiveMax)) per live tuple); \(autovacuums) autovacuums, "
                 + "\(autoanalyzes) autoanalyzes; HOT updates \(Format.decimal(hotShare * 100, places: 1)) %; "
                 + "\(Format.count(Double(pruned))) rows deleted",
-            "throughput: \(Format.count(firstThirdRate)) jobs/s in the first third, "
-                + "\(Format.count(lastThirdRate)) in the last (\(Self.percent(lastThirdRate / firstThirdRate - 1))); "
+            "throughput by thirds: \(rateByThird.map(Format.count).joined(separator: " → ")) jobs/s "
+                + "(last vs middle \(Self.percent(lastVersusMiddle))); "
                 + "backlog at the end \(Format.count(Double(endBacklog)))",
-            "claim round trip: mean \(Format.decimal(firstThirdClaim)) ms in the first third, "
-                + "\(Format.decimal(lastThirdClaim)) ms in the last (p99 ≤ "
-                + "\(Format.decimal(lastThirdClaimP99, places: 1)) ms)",
+            "claim round trip by thirds: mean \(claimByThird.map { Format.decimal($0) }.joined(separator: " → ")) ms "
+                + "(last third p99 ≤ \(Format.decimal(lastThirdClaimP99, places: 1)) ms)",
         ]
     }
 }
