@@ -743,9 +743,9 @@ check_payout() {
     figures="$(sql "
         WITH r AS (SELECT * FROM platform.payout_runs WHERE period = '$PERIOD'),
         i AS ($PAYOUT_ITEMS_SQL WHERE r.period = '$PERIOD'),
-        o AS (SELECT id, cleaner_id, payout_item_id,
-                     status = '已完成' AND completed_at >= to_timestamp($start_s) AND completed_at < to_timestamp($end_s) AS due
-              FROM platform.orders),
+        o AS (SELECT o.id, o.cleaner_id, s.payout_item_id,
+                     o.status = '已完成' AND o.completed_at >= to_timestamp($start_s) AND o.completed_at < to_timestamp($end_s) AS due
+              FROM platform.orders AS o LEFT JOIN platform.order_settlements AS s ON s.order_id = o.id),
         x AS (SELECT * FROM chaos_payout_expected)
         SELECT (SELECT count(*) FROM r),
                COALESCE((SELECT status FROM r), 'missing'),

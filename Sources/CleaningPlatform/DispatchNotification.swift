@@ -9,6 +9,9 @@ import PostgresClient
 public struct DispatchNotification: JobArguments {
     public static let kind = "notification.dispatch"
     public var notificationID: Int64
+    /// The JSON name of `notificationID`, for jobs whose arguments the database
+    /// builds (`NotificationOutbox.enqueueDispatch`).
+    static let idArgument = "notificationID"
 
     public init(notificationID: Int64) {
         self.notificationID = notificationID

@@ -16,47 +16,39 @@ public enum NotificationOutbox {
         RETURNING id
         """
 
-    public struct Message: Sendable {
-        public var template: String
-        public var parameters: [String: String]
-        public var recipient: String
-        public var timeZone: String
-        public var dedupeKey: String
-    }
-
-    static let insertMany = """
+    /// An `INSERT … SELECT` into the outbox for set-based jobs, usable as a
+    /// data-modifying CTE: one message per row of `rows` (a table expression
+    /// yielding template, params, recipient, time zone and dedupe key), valid from
+    /// `now` (an SQL expression, normally a parameter). Rows whose dedupe key was
+    /// used before, or whose template does not exist, are skipped. Returns the new
+    /// ids; pass them to `enqueueDispatch` in the same transaction.
+    static func insertSelect(_ rows: String, now: String) -> String {
+        """
         INSERT INTO platform.notifications (template_code, params, channel, recipient, time_zone, dedupe_key, expires_at)
         SELECT t.code, m.params::jsonb, t.channel, m.recipient, m.time_zone, m.dedupe_key,
-               $6::timestamptz + t.validity_minutes * interval '1 minute'
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-             AS m(template, params, recipient, time_zone, dedupe_key)
+               \(now)::timestamptz + t.validity_minutes * interval '1 minute'
+        FROM \(rows) AS m(template, params, recipient, time_zone, dedupe_key)
         JOIN platform.notification_templates AS t ON t.code = m.template
         ON CONFLICT (dedupe_key) DO NOTHING
         RETURNING id
         """
+    }
 
-    /// Queues many messages with two statements per 10 000 (set-based jobs that
-    /// notify thousands of people at once).
-    public static func queueMany(_ messages: [Message], now: Date, on connection: PostgresConnection) throws {
-        let encoder = JSONEncoder()
-        var start = 0
-        while start < messages.count {
-            let chunk = messages[start..<min(start + 10_000, messages.count)]
-            start += chunk.count
-            let ids = try connection.query(
-                insertMany,
-                [
-                    chunk.map(\.template), try chunk.map { String(decoding: try encoder.encode($0.parameters), as: UTF8.self) },
-                    chunk.map(\.recipient), chunk.map(\.timeZone), chunk.map(\.dedupeKey), now,
-                ]
-            ).rows.map { try $0.decode(0, as: Int64.self) }
-            _ = try connection.enqueue(
-                try ids.map { id in
-                    try JobRequest(
-                        DispatchNotification(notificationID: id), queue: dispatchQueue, maxAttempts: 8,
-                        uniqueKey: "dispatch:\(id)")
-                })
-        }
+    /// Enqueues the dispatch jobs of messages written by `insertSelect`, all in one
+    /// statement that builds each job's arguments itself.
+    static func enqueueDispatch(_ notificationIDs: [Int64], on connection: PostgresConnection) throws {
+        try connection.enqueue(
+            JobRequest(kind: DispatchNotification.kind, queue: dispatchQueue, maxAttempts: dispatchAttempts),
+            forEachID: notificationIDs, argument: DispatchNotification.idArgument, uniqueKeyPrefix: dispatchKeyPrefix)
+    }
+
+    static let dispatchAttempts = 8
+    static let dispatchKeyPrefix = "dispatch:"
+
+    static func dispatchJob(_ notificationID: Int64) throws -> JobRequest {
+        try JobRequest(
+            DispatchNotification(notificationID: notificationID), queue: dispatchQueue, maxAttempts: dispatchAttempts,
+            uniqueKey: "\(dispatchKeyPrefix)\(notificationID)")
     }
 
     /// Returns the new notification's id, or nil when the dedupe key was used before.
@@ -76,10 +68,7 @@ public enum NotificationOutbox {
             if known == 0 { throw PostgresError(kind: .client, message: "unknown notification template \(template)") }
             return nil
         }
-        try connection.enqueue(
-            try JobRequest(
-                DispatchNotification(notificationID: id), queue: dispatchQueue, maxAttempts: 8,
-                uniqueKey: "dispatch:\(id)"))
+        try connection.enqueue(try dispatchJob(id))
         return id
     }
 }

@@ -12,12 +12,14 @@ public enum PayoutRun {
         public var alreadyComplete: Bool
     }
 
-    /// Creates the period's run (or finds it) and enqueues one settlement job per
-    /// cleaner with something to settle, plus the run's completion callback, all
-    /// in one transaction. Settlement jobs have unique keys held for good, so
-    /// running the command again — or twice at once — adds nothing that exists.
+    /// Creates the period's run (or finds it), settles every cleaner with something
+    /// to settle (`PayoutSettlement`: lines, settled orders and ledger postings,
+    /// set-based) and enqueues one payment job per new line, plus the run's
+    /// completion callback, all in one transaction: a crash leaves all of it or
+    /// none. Payment jobs have unique keys held for good, so running the command
+    /// again — or twice at once — adds nothing that exists.
     /// The callback's key is held only while it waits or runs: a run held open by
-    /// a discarded settlement (a refused transfer) gets a new callback from the
+    /// a discarded payment (a refused transfer) gets a new callback from the
     /// next start once that job was retried, and is then completed.
     public static func start(_ period: PayoutPeriod, on connection: PostgresConnection) throws -> Started {
         try connection.withTransaction { connection in
@@ -29,24 +31,29 @@ public enum PayoutRun {
                 """, [period.name, period.start, period.end]
             ).first!
             let (runID, status) = try run.decode((Int64, String).self)
-            let cleaners = try PayoutCalculation.lines(start: period.start, end: period.end, on: connection).map(\.cleanerID)
-            let batch = batchID(runID)
-            let jobs = try cleaners.map { cleaner in
-                try JobRequest(
-                    SettleCleanerPayout(runID: runID, cleanerID: cleaner), queue: queue, maxAttempts: 25,
-                    uniqueKey: "payout:\(runID):\(cleaner)", uniqueScope: .always, batchID: batch)
-            }
-            let inserted = try connection.enqueue(jobs).filter(\.inserted).count
+            let inserted = try settle(runID: runID, period: PayoutPeriodBounds(period), on: connection)
             if status != "completed" || inserted > 0 {
                 try connection.execute("UPDATE platform.payout_runs SET status = 'running', completed_at = NULL WHERE id = $1", [runID])
                 try connection.enqueue(
                     try JobRequest(
                         FinishPayoutRun(runID: runID), queue: queue,
                         uniqueKey: "payout-finish:\(runID):\(inserted)",
-                        uniqueScope: .active, callbackForBatch: batch))
+                        uniqueScope: .active, callbackForBatch: batchID(runID)))
             }
             return Started(runID: runID, cleanerJobs: inserted, alreadyComplete: status == "completed" && inserted == 0)
         }
+    }
+
+    /// Settles what is left of the run and enqueues a payment job for each new
+    /// line, in the caller's transaction; returns how many jobs were enqueued.
+    static func settle(runID: Int64, period: PayoutPeriodBounds, on connection: PostgresConnection) throws -> Int {
+        let settled = try PayoutSettlement.settle(runID: runID, period: period, on: connection)
+        let jobs = try settled.map { item in
+            try JobRequest(
+                SettleCleanerPayout(runID: runID, cleanerID: item.line.cleanerID), queue: queue, maxAttempts: 25,
+                uniqueKey: "payout:\(runID):\(item.line.cleanerID)", uniqueScope: .always, batchID: batchID(runID))
+        }
+        return try connection.enqueue(jobs).filter(\.inserted).count
     }
 
     /// The batch of the run's settlement jobs.
@@ -88,13 +95,7 @@ public enum PayoutRun {
             FROM platform.payout_items AS i JOIN platform.cleaners AS c ON c.id = i.cleaner_id
             WHERE i.run_id = $1 ORDER BY i.cleaner_id
             """, [runID]
-        ).rows.map { row in
-            let (id, name, level, orders, gross, commission, bonus, penalty, carried) = try row.decode(
-                (Int64, String, String, Int64, Int64, Int64, Int64, Int64, Int64).self)
-            return PayoutLine(
-                cleanerID: id, cleanerName: name, level: level, orders: Int(orders), grossFen: gross,
-                commissionFen: commission, bonusFen: bonus, penaltyFen: penalty, carriedInFen: carried)
-        }
+        ).rows.map { try PayoutCalculation.decode($0) }
     }
 
     /// What a run would pay, computed without writing anything (read-only transaction).

@@ -2,10 +2,11 @@ import Foundation
 public import JobQueue
 import PostgresClient
 
-/// Settles one cleaner for one payout run, then pays them.
+/// Pays one cleaner's line of a payout run.
 ///
-/// Step 1, one transaction: lock the cleaner's unsettled orders of the period,
-/// compute the line, post the settlement to the ledger, mark the orders settled.
+/// Step 1: `PayoutRun.start` settled the line (computed it, recorded the orders
+/// it counted, posted the settlement to the ledger) in the transaction that
+/// enqueued this job.
 /// Step 2: pay through the provider with the idempotency key "payout-<item>".
 /// Step 3, one transaction with the job's completion: post the payout and mark
 /// the line paid. A crash anywhere repeats only what did not commit, and the
@@ -22,9 +23,9 @@ public struct SettleCleanerPayout: JobArguments {
     func run(_ context: JobContext, services: PlatformServices, payouts: any PayoutProvider) async throws {
         let runID = self.runID
         let cleanerID = self.cleanerID
-        let (itemID, status, payable) = try await context.database.withTransaction { connection in
-            try Self.settle(runID: runID, cleanerID: cleanerID, on: connection)
-        }
+        guard let (itemID, status, payable) = try await context.database.withConnection({ connection in
+            try Self.line(runID: runID, cleanerID: cleanerID, on: connection)
+        }) else { return }
         guard status == "settled", payable > 0 else {
             if status == "settled" {
                 // Nothing to transfer (zero or negative net): the line is done as is.
@@ -66,66 +67,20 @@ public struct SettleCleanerPayout: JobArguments {
         }
     }
 
-    /// Computes and posts the line unless it exists; returns (item, status, payable).
-    static func settle(runID: Int64, cleanerID: Int64, on connection: PostgresConnection) throws -> (Int64, String, Int64) {
-        // One settlement per cleaner at a time, across runs and processes.
-        try connection.query("SELECT pg_advisory_xact_lock(hashtext('payout.cleaner'), $1::int4)", [Int64(cleanerID % 2_000_000_000)])
+    /// The cleaner's line of the run: (item, status, payable), nil when there is
+    /// nothing to pay. A job queued by a version that settled each cleaner in its
+    /// own job finds no line; it settles what is left of the run (enqueueing the
+    /// payments of the other new lines) and pays its own.
+    static func line(runID: Int64, cleanerID: Int64, on connection: PostgresConnection) throws -> (Int64, String, Int64)? {
         if let row = try connection.query(findItem, [runID, cleanerID]).first {
             return try row.decode((Int64, String, Int64).self)
         }
-        let run = try connection.query(
-            "SELECT period, period_start, period_end FROM platform.payout_runs WHERE id = $1", [runID]
-        ).first
-        guard let (name, start, end) = try run?.decode((String, Date, Date).self) else {
-            throw JobDiscarded("payout run \(runID) does not exist")
+        return try connection.withTransaction { connection in
+            guard let period = try PayoutPeriodBounds.of(run: runID, on: connection) else {
+                throw JobDiscarded("payout run \(runID) does not exist")
+            }
+            _ = try PayoutRun.settle(runID: runID, period: period, on: connection)
+            return try connection.query(findItem, [runID, cleanerID]).first?.decode((Int64, String, Int64).self)
         }
-        let period = PayoutPeriodBounds(name: name, start: start, end: end)
-        let line = try PayoutCalculation.lines(start: period.start, end: period.end, cleanerID: cleanerID, on: connection).first
-            ?? PayoutLine(
-                cleanerID: cleanerID, cleanerName: "", level: "", orders: 0, grossFen: 0, commissionFen: 0, bonusFen: 0,
-                penaltyFen: 0, carriedInFen: 0)
-        let itemID = try connection.query(
-            """
-            INSERT INTO platform.payout_items (run_id, cleaner_id, orders, gross_fen, commission_fen, bonus_fen, penalty_fen,
-                carried_in_fen, net_fen, payable_fen, carry_out_fen)
-            VALUES ($1, $2, $3::int4, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
-            """,
-            [
-                runID, cleanerID, Int64(line.orders), line.grossFen, line.commissionFen, line.bonusFen, line.penaltyFen,
-                line.carriedInFen, line.netFen, line.payableFen, line.carryOutFen,
-            ]
-        ).scalar(Int64.self)
-        let settled = try connection.execute(
-            """
-            UPDATE platform.orders SET payout_item_id = $1
-            WHERE cleaner_id = $2 AND status = '已完成' AND payout_item_id IS NULL
-              AND completed_at >= $3 AND completed_at < $4
-            """, [itemID, cleanerID, period.start, period.end])
-        guard settled == line.orders else {
-            throw PostgresError(kind: .client, message: "payout line for cleaner \(cleanerID) saw \(line.orders) orders but settled \(settled); retrying")
-        }
-        let wallet = try Ledger.wallet(cleanerID, on: connection)
-        let receivable = try Ledger.receivable(cleanerID, on: connection)
-        let clearing = try Ledger.account("platform:order_clearing", type: "liability", on: connection)
-        let commission = try Ledger.account("platform:commission", type: "revenue", on: connection)
-        let bonus = try Ledger.account("platform:bonus_expense", type: "expense", on: connection)
-        let penalty = try Ledger.account("platform:penalty_income", type: "revenue", on: connection)
-        try Ledger.post(
-            kind: "settlement", reference: "settlement:\(itemID)",
-            description: "settlement of \(name) for cleaner \(cleanerID)",
-            entries: [
-                (clearing, line.grossFen), (commission, -line.commissionFen), (wallet, -(line.grossFen - line.commissionFen)),
-                (bonus, line.bonusFen), (wallet, -line.bonusFen),
-                (wallet, line.penaltyFen), (penalty, -line.penaltyFen),
-                (wallet, line.carriedInFen), (receivable, -line.carriedInFen),
-                (receivable, line.carryOutFen), (wallet, -line.carryOutFen),
-            ], on: connection)
-        return (itemID, "settled", line.payableFen)
     }
-}
-
-struct PayoutPeriodBounds {
-    var name: String
-    var start: Date
-    var end: Date
 }

@@ -86,7 +86,7 @@ final class PayoutCrashTests: XCTestCase {
                         ON t.reference = 'payout:' || i.id WHERE i.run_id = $1)::int8,
                    (SELECT count(*) FROM platform.ledger_transactions t JOIN platform.payout_items i
                         ON t.reference = 'settlement:' || i.id WHERE i.run_id = $1)::int8,
-                   (SELECT count(*) FROM platform.orders o JOIN platform.payout_items i ON i.id = o.payout_item_id
+                   (SELECT count(*) FROM platform.order_settlements o JOIN platform.payout_items i ON i.id = o.payout_item_id
                         WHERE i.run_id = $1)::int8,
                    (SELECT COALESCE(sum(orders), 0) FROM platform.payout_items WHERE run_id = $1)::int8
             """, [run.runID]

@@ -136,7 +136,7 @@ final class PayoutTests: XCTestCase {
             let row = try await fixture.pool.query(
                 """
                 SELECT (SELECT count(*) FROM platform.ledger_transactions)::int8, (SELECT count(*) FROM platform.payout_items)::int8,
-                       (SELECT count(*) FROM platform.orders WHERE payout_item_id IS NOT NULL)::int8
+                       (SELECT count(*) FROM platform.order_settlements)::int8
                 """).first!
             let (transactions, items, settled) = try row.decode((Int64, Int64, Int64).self)
             return [transactions, items, settled]
@@ -214,6 +214,53 @@ final class PayoutTests: XCTestCase {
         try await assertLedgerBalances(fixture)
     }
 
+    /// A payment job queued by the version that settled each cleaner in its own job
+    /// finds its run without lines: it settles the run, and everyone is paid once.
+    func testAJobQueuedBeforeSetBasedSettlementSettlesTheRunAndEveryoneIsPaidOnce() async throws {
+        let fixture = try PlatformFixture()
+        let period = try PlatformFixture.uniquePayoutPeriod()
+        let customer = try await fixture.customer().id
+        var cleaners: [Int64] = []
+        for index in 0..<3 {
+            let cleaner = try await fixture.cleaner(level: "新手")
+            cleaners.append(cleaner)
+            for order in 0..<2 {
+                try await fixture.completedOrder(
+                    customer: customer, cleaner: cleaner, paid: Int64(4_000 + 10 * index + order),
+                    at: period.start.addingTimeInterval(3600))
+            }
+        }
+        // What the older `PayoutRun.start` left: the run and a job, nothing settled.
+        let runID = try await fixture.pool.query(
+            "INSERT INTO platform.payout_runs (period, period_start, period_end) VALUES ($1, $2, $3) RETURNING id",
+            [period.name, period.start, period.end]
+        ).scalar(Int64.self)
+        _ = try await JobQueueClient(database: fixture.pool).enqueue(
+            try JobRequest(
+                SettleCleanerPayoutArguments(runID: runID, cleanerID: cleaners[0]), queue: PayoutRun.queue,
+                uniqueKey: "payout:\(runID):\(cleaners[0])", uniqueScope: .always, batchID: "payout-run-\(runID)"))
+        let paidLines = {
+            try await fixture.pool.query(
+                "SELECT count(*)::int8 FROM platform.payout_items WHERE run_id = $1 AND status = 'paid'", [runID]
+            ).scalar(Int64.self)
+        }
+        let payouts = RecordingPayouts()
+        let allPaid = try await fixture.running(PlatformServices(provider: RecordingProvider(), payouts: payouts, log: .silent)) {
+            try await fixture.eventually(timeout: .seconds(60)) { try await paidLines() == 3 }
+        }
+        XCTAssertTrue(allPaid)
+        XCTAssertEqual(payouts.instructions.map(\.cleanerID).sorted(), cleaners.sorted(), "each cleaner paid once")
+        XCTAssertEqual(payouts.instructions.map(\.amountFen).sorted(), [6_001, 6_015, 6_031], "75 % of two orders each")
+        let settled = try await fixture.pool.query(
+            """
+            SELECT count(*)::int8 FROM platform.order_settlements AS s
+            JOIN platform.payout_items AS i ON i.id = s.payout_item_id WHERE i.run_id = $1
+            """, [runID]
+        ).scalar(Int64.self)
+        XCTAssertEqual(settled, 6, "every order settled once")
+        try await assertLedgerBalances(fixture)
+    }
+
     func testTheDatabaseRefusesAnUnbalancedTransaction() async throws {
         let fixture = try PlatformFixture()
         do {
@@ -247,4 +294,11 @@ final class PayoutTests: XCTestCase {
 struct ProcessWithdrawalArguments: JobArguments {
     static let kind = "payout.withdrawal"
     var withdrawalID: Int64
+}
+
+/// The payment job's arguments as an older `PayoutRun.start` enqueued them.
+struct SettleCleanerPayoutArguments: JobArguments {
+    static let kind = "payout.settle_cleaner"
+    var runID: Int64
+    var cleanerID: Int64
 }

@@ -74,17 +74,23 @@ final class TierTests: XCTestCase {
         XCTAssertEqual(mixedTier.1, 2_500 + 2_500, "⌊250 050 / 100⌋ + activity; refunded and cancelled count 0")
         XCTAssertEqual(mixedTier.0, "黄金")
 
+        // The change's message goes out: its dispatch job (arguments built by the database) runs.
+        let mixedPhone = try await fixture.pool.query(
+            "SELECT phone FROM platform.customers WHERE id = $1", [mixed]).scalar(String.self)
+        let sent = try await fixture.running(PlatformServices(clock: .fixed(now), provider: RecordingProvider(), log: .silent)) {
+            try await fixture.eventually { try await fixture.notifications(to: mixedPhone).map(\.1) == ["sent"] }
+        }
+        XCTAssertTrue(sent)
+
         // Run again with the same inputs: no change, no second notification.
-        let notificationsBefore = try await fixture.notifications(to: try await fixture.pool.query(
-            "SELECT phone FROM platform.customers WHERE id = $1", [mixed]).scalar(String.self))
+        let notificationsBefore = try await fixture.notifications(to: mixedPhone)
         try await recalculate(fixture, now: now)
         let changes = try await fixture.pool.query(
             "SELECT count(*)::int8 FROM platform.tier_changes WHERE customer_id = ANY($1::int8[])",
             [[silver, justShort, edge, mixed]]
         ).scalar(Int64.self)
         XCTAssertEqual(changes, 2, "silver and mixed changed once")
-        let notificationsAfter = try await fixture.notifications(to: try await fixture.pool.query(
-            "SELECT phone FROM platform.customers WHERE id = $1", [mixed]).scalar(String.self))
+        let notificationsAfter = try await fixture.notifications(to: mixedPhone)
         XCTAssertEqual(notificationsBefore.count, 1)
         XCTAssertEqual(notificationsAfter.count, 1)
 
