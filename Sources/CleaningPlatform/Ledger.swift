@@ -134,11 +134,4 @@ enum Ledger {
         }
         return posted
     }
-
-    /// A liability account's balance as a positive number (credits minus debits).
-    static func liabilityBalance(_ accountID: Int64, on connection: PostgresConnection) throws -> Int64 {
-        -(try connection.query(
-            "SELECT COALESCE(sum(amount_fen), 0)::int8 FROM platform.ledger_entries WHERE account_id = $1", [accountID]
-        ).scalar(Int64.self))
-    }
 }

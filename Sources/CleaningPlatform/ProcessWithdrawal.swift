@@ -3,12 +3,23 @@ public import JobQueue
 import PostgresClient
 
 /// Pays a cleaner's withdrawal request from their wallet balance, never below
-/// zero: the wallet's ledger account row is locked, the balance checked, and the
+/// zero and never from money a payout run is about to pay out: the wallet's ledger
+/// account row is locked, the balance checked, and the
 /// withdrawal posted in the same transaction as the job's completion. A transfer
 /// the gateway refuses for good is reversed and the request rejected.
 public struct ProcessWithdrawal: JobArguments {
     public static let kind = "payout.withdrawal"
     public var withdrawalID: Int64
+
+    /// The wallet's balance and the part of it a payout run settled but has not paid
+    /// yet (its payment job transfers it and then debits the wallet), in one
+    /// statement so both come from the same snapshot. Withdrawing that part as well
+    /// would pay the cleaner twice.
+    static let withdrawable = """
+        SELECT -(SELECT COALESCE(sum(amount_fen), 0) FROM platform.ledger_entries WHERE account_id = $1)::int8,
+               (SELECT COALESCE(sum(payable_fen), 0) FROM platform.payout_items
+                WHERE cleaner_id = $2 AND status = 'settled')::int8
+        """
 
     func run(_ context: JobContext, services: PlatformServices, payouts: any PayoutProvider) async throws {
         let id = withdrawalID
@@ -22,11 +33,16 @@ public struct ProcessWithdrawal: JobArguments {
             guard status == "requested" else { return status == "paid" ? (cleanerID, amount) : nil }
             let wallet = try Ledger.wallet(cleanerID, on: connection)
             try connection.query("SELECT id FROM platform.ledger_accounts WHERE id = $1 FOR UPDATE", [wallet])
-            let balance = try Ledger.liabilityBalance(wallet, on: connection)
-            guard amount <= balance else {
+            let (balance, owedByPayouts) = try connection.query(Self.withdrawable, [wallet, cleanerID])
+                .first!.decode((Int64, Int64).self)
+            guard amount <= balance - owedByPayouts else {
+                let reason = owedByPayouts == 0
+                    ? "insufficient balance: requested \(amount) fen, wallet holds \(balance) fen"
+                    : "insufficient balance: requested \(amount) fen, wallet holds \(balance) fen of which "
+                        + "\(owedByPayouts) fen are settled in a payout run and paid out by it"
                 try connection.execute(
                     "UPDATE platform.withdrawals SET status = 'rejected', processed_at = $2, reason = $3 WHERE id = $1",
-                    [id, now, "insufficient balance: requested \(amount) fen, wallet holds \(balance) fen"])
+                    [id, now, reason])
                 return nil
             }
             let cash = try Ledger.account("platform:cash", type: "asset", on: connection)

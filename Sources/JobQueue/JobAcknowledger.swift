@@ -1,5 +1,6 @@
 import PostgresClient
 import Foundation
+import Synchronization
 
 /// Writes attempt outcomes back in batches: while one statement is in flight, the
 /// outcomes that finish meanwhile queue up and go together in the next — one round
@@ -12,6 +13,9 @@ actor JobAcknowledger {
     private var flushing = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private let wake = WakeSignal()
+    /// Outcomes submitted and not yet written, readable without awaiting the actor:
+    /// producers stop claiming while it is above `maxBatch` (see `isBehind`).
+    private let unwritten = Atomic<Int>(0)
 
     /// Outcomes refused because their lease was no longer current.
     private(set) var fencedCount = 0
@@ -26,8 +30,15 @@ actor JobAcknowledger {
 
     func submit(_ outcome: JobOutcome) {
         pending.append(outcome)
+        unwritten.add(1, ordering: .relaxed)
         wake.signal()
     }
+
+    /// More than a full batch waits to be written: the database is not keeping up.
+    /// Claiming more would only grow the backlog, and finished jobs whose outcome is
+    /// not written are not renewed by heartbeats, so a long backlog lets their leases
+    /// lapse and the jobs run again.
+    nonisolated var isBehind: Bool { unwritten.load(ordering: .relaxed) > Self.maxBatch }
 
     /// The flush loop; runs until cancelled, then writes what is left.
     func run() async {
@@ -57,6 +68,7 @@ actor JobAcknowledger {
         while true {
             do {
                 let applied = try await Self.write(batch, on: database)
+                unwritten.subtract(batch.count, ordering: .relaxed)
                 appliedCount += applied.count
                 for outcome in batch where !applied.contains(outcome.lease.jobID) {
                     fencedCount += 1
@@ -69,7 +81,10 @@ actor JobAcknowledger {
                 // Keep the outcomes and try again: if the database stays away past the
                 // lease, the jobs are rescued and these writes are fenced out harmlessly.
                 log.error("writing job outcomes failed; retrying", [("jobs", "\(batch.count)"), ("error", "\(error)")])
-                if Task.isCancelled && delay > .seconds(2) { return }
+                if Task.isCancelled && delay > .seconds(2) {
+                    unwritten.subtract(batch.count, ordering: .relaxed)
+                    return
+                }
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
             }
@@ -90,7 +105,13 @@ actor JobAcknowledger {
 
 enum JobAckStatements {
     /// Applies many outcomes at once. A row changes only if it is still running under
-    /// the same lease (fencing). Errors are appended to the job's history with the
+    /// the same lease (fencing). "Running" is tested as `lease_expires_at IS NOT NULL`:
+    /// with the lease id matching, the `running_has_lease` constraint makes that the
+    /// same as `state = 'running'`, but unlike it, it does not match the partial
+    /// index on running rows. With `state = 'running'` and statistics taken while
+    /// the jobs still waited, the planner drove the update from that index (every
+    /// running row, thought to be none) and rescanned the outcome arrays per row:
+    /// quadratic, seconds per batch once a worker held thousands of claims. Errors are appended to the job's history with the
     /// attempt and worker; a snooze or release gives the attempt back; a due retry
     /// goes straight to `available`.
     static let finish = """
@@ -109,7 +130,7 @@ enum JobAckStatements {
             lease_expires_at = NULL
         FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int8[])
              AS a(id, lease_id, state, error, run_at_us)
-        WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.state = 'running'
+        WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
         RETURNING j.id
         """
 

@@ -49,6 +49,11 @@ public final class JobWorker: Sendable {
         await environment.metrics.render(database: environment.database, running: environment.running.count)
     }
 
+    /// Round-trip times of this worker's claim statements so far (what `/metrics`
+    /// exposes as `queue_worker_claim_seconds`), for a benchmark to difference over
+    /// its own intervals without scraping text.
+    public var claimLatency: PrometheusText.Histogram { environment.metrics.claimLatency }
+
     /// Outcomes the database refused because the lease had moved on (fencing).
     public func fencedOutcomeCount() async -> Int { await environment.acknowledger.fencedCount }
 

@@ -10,10 +10,12 @@ struct LeaseKeeper: Sendable {
     let configuration: WorkerConfiguration
     let log: JobLog
 
+    /// Tests "still running" as `lease_expires_at IS NOT NULL`, for the reason given at
+    /// `JobAckStatements.finish`.
     static let renew = """
         UPDATE queue.jobs AS j SET lease_expires_at = now() + $3 * interval '1 millisecond'
         FROM unnest($1::int8[], $2::int8[]) AS a(id, lease_id)
-        WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.state = 'running'
+        WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
         RETURNING j.id, j.cancel_requested_at IS NOT NULL
         """
 

@@ -84,6 +84,10 @@ final class QueueProducer: Sendable {
                 let room = concurrency + ahead - running - buffered
                 let limit = min(room, environment.configuration.claimBatchSize)
                 var claimedFull = false
+                if limit > 0 && environment.acknowledger.isBehind {
+                    try? await Task.sleep(for: .milliseconds(5))
+                    continue
+                }
                 // Refill once the buffer is down to half of what it may hold.
                 if limit > 0 && buffered <= ahead / 2 && !settings.paused {
                     do {

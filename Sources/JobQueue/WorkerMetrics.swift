@@ -36,6 +36,9 @@ final class WorkerMetrics: Sendable {
         }
     }
 
+    /// The claim round trips so far (cumulative, like the exposition).
+    var claimLatency: PrometheusText.Histogram { state.withLock { $0.claimLatency } }
+
     static let jobsByState = "SELECT queue, state, count(*)::int8 FROM queue.jobs GROUP BY queue, state ORDER BY 1, 2"
 
     func render(database: PostgresPool, running: Int) async -> String {

@@ -63,7 +63,7 @@ struct AdapterCommand: Command {
         var notes = [
             "enqueue: PostgresConnection.enqueue([JobRequest]) with \(parameters.enqueueBatch) jobs per call "
                 + "(one INSERT … unnest statement and commit per call)",
-            "process: claims of up to 20 jobs per round trip, outcomes written in batches, jobs kept as 'completed'",
+            "process: engine defaults — claims of up to 20 jobs per round trip, up to 16 claimed ahead of free slots while jobs are short, outcomes written in batches, jobs kept as 'completed'",
             "worker log level warning (per-job info lines off)",
         ]
         if latencies.count < parameters.latencySamples {

@@ -40,6 +40,19 @@ enum BenchSchema {
             """, [NoopJob.kind, JobRequest.defaultQueue, Int64(count)])
     }
 
+    /// Inserts `count` completed no-op jobs on the default queue, finished evenly over
+    /// the `period` up to now, oldest first (lowest ids): the history a queue holds
+    /// after running at a steady rate for one retention period.
+    static func fillHistory(_ count: Int, finishedOver period: Duration, on configuration: PostgresConfiguration) throws {
+        try PostgresConnection.connect(configuration).execute(
+            """
+            INSERT INTO queue.jobs (kind, queue, args, state, attempt, created_at, run_at, attempted_at, finalized_at)
+            SELECT $1, $2, '{}'::jsonb, 'completed', 1, t, t, t, t
+            FROM (SELECT now() - ($3::float8 - g * $3::float8 / $4::int8) * interval '1 millisecond' AS t
+                  FROM generate_series(1, $4::int8) AS g) AS finished
+            """, [NoopJob.kind, JobRequest.defaultQueue, period.milliseconds, Int64(count)])
+    }
+
     /// Rows per state of the default queue.
     static func stateCounts(on configuration: PostgresConfiguration) throws -> [String: Int] {
         let rows = try PostgresConnection.connect(configuration).query(

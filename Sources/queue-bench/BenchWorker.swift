@@ -5,14 +5,16 @@ import PostgresClient
 /// with the given concurrency and otherwise the engine's defaults (claim batches of
 /// 20, LISTEN/NOTIFY plus a 1 s poll, batched outcomes), logging warnings and errors
 /// only — the per-job "job completed" info lines would otherwise be most of the work.
+/// `customize` changes other settings for one benchmark (the bloat run's retention).
 enum BenchWorker {
     static func make(
-        configuration: PostgresConfiguration, concurrency: Int, handlers: JobHandlerRegistry
+        configuration: PostgresConfiguration, concurrency: Int, handlers: JobHandlerRegistry,
+        customize: (inout WorkerConfiguration) -> Void = { _ in }
     ) throws -> JobWorker {
-        try JobWorker(
-            database: configuration, handlers: handlers,
-            configuration: WorkerConfiguration(queues: [JobRequest.defaultQueue: concurrency]),
-            log: JobLog(minimumLevel: .warning))
+        var settings = WorkerConfiguration(queues: [JobRequest.defaultQueue: concurrency])
+        customize(&settings)
+        return try JobWorker(
+            database: configuration, handlers: handlers, configuration: settings, log: JobLog(minimumLevel: .warning))
     }
 
     /// Opens every connection of the worker's pool before a measurement starts (the
@@ -25,5 +27,22 @@ enum BenchWorker {
                 group.addTask { try await pool.query("SELECT pg_sleep(0.02)") }
             }
         }
+    }
+
+    /// Runs `worker` while `body` runs, then shuts it down and waits for it to return
+    /// (running jobs finish, buffered outcomes are written) — also when `body` throws.
+    static func running<T>(_ worker: JobWorker, _ body: () async throws -> T) async throws -> T {
+        let task = Task { try await worker.run() }
+        let value: T
+        do {
+            value = try await body()
+        } catch {
+            worker.shutdown()
+            _ = await task.result
+            throw error
+        }
+        worker.shutdown()
+        try await task.value
+        return value
     }
 }

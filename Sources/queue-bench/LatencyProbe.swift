@@ -28,11 +28,10 @@ struct LatencyProbe: Sendable {
         var handlers = JobHandlerRegistry()
         handlers.register(ProbeJob.self) { arguments, _ in starts.record(arguments.sample, at: .now) }
         let worker = try BenchWorker.make(configuration: configuration, concurrency: concurrency, handlers: handlers)
-        let running = Task { try await worker.run() }
         let producer = PostgresSession(configuration: configuration, name: "latency-producer")
         var enqueuedAt: [ContinuousClock.Instant] = []
         var result = Timings()
-        do {
+        try await BenchWorker.running(worker) {
             try await producer.withConnection { _ = try $0.query("SELECT 1") }
             try await Task.sleep(for: .seconds(1))
             let requests = try (0..<samples).map { try JobRequest(ProbeJob(sample: $0)) }
@@ -48,13 +47,7 @@ struct LatencyProbe: Sendable {
             while starts.count < samples && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
-        } catch {
-            worker.shutdown()
-            _ = await running.result
-            throw error
         }
-        worker.shutdown()
-        try await running.value
         await producer.disconnect()
         result.toStart = enqueuedAt.indices.compactMap { sample in
             starts.start(of: sample).map { ($0 - enqueuedAt[sample]).milliseconds }

@@ -24,6 +24,24 @@ struct ScratchDatabase: Sendable {
         return ScratchDatabase(name: name, configuration: configuration, administration: server)
     }
 
+    /// Creates a scratch database, runs `body` in it and drops it — also when `body`
+    /// throws, and (through `InterruptCleanup`) when the process is interrupted meanwhile.
+    static func using<T>(on server: PostgresConfiguration, _ body: (ScratchDatabase) async throws -> T) async throws -> T {
+        let scratch = try create(on: server)
+        InterruptCleanup.shared.track(scratch)
+        let value: T
+        do {
+            value = try await body(scratch)
+        } catch {
+            InterruptCleanup.shared.track(nil)
+            try? scratch.drop()
+            throw error
+        }
+        InterruptCleanup.shared.track(nil)
+        try scratch.drop()
+        return value
+    }
+
     /// Drops the database, ending any session still connected to it.
     func drop() throws {
         let connection = try PostgresConnection.connect(administration)

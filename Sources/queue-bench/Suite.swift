@@ -15,19 +15,11 @@ struct Suite: Sendable {
         let pgbench = try await Pgbench.locate(explicit: options.pgbenchPath)
         results.pgbenchVersion = pgbench.version
         InterruptCleanup.shared.install()
-        let scratch = try ScratchDatabase.create(on: options.server)
-        InterruptCleanup.shared.track(scratch)
-        results.databaseName = scratch.name
-        Output.log("scratch database \(scratch.name); \(pgbench.version)")
-        do {
+        try await ScratchDatabase.using(on: options.server) { scratch in
+            results.databaseName = scratch.name
+            Output.log("scratch database \(scratch.name); \(pgbench.version)")
             try await measure(in: scratch.configuration, pgbench: pgbench, into: &results)
-        } catch {
-            InterruptCleanup.shared.track(nil)
-            try? scratch.drop()
-            throw error
         }
-        InterruptCleanup.shared.track(nil)
-        try scratch.drop()
         results.wallSeconds = (ContinuousClock.now - started).seconds
         results.loadAfter = LoadAverage.oneMinute()
         return results

@@ -9,7 +9,9 @@ struct QueueTestbed: CommandGroup {
         queue-testbed — runs the queue engine with synthetic job kinds
 
         Kinds: testbed.noop, testbed.effect (records an effect row, exactly once),
-        testbed.sleep {"ms": N}, testbed.fail {"times": N}.
+        testbed.sleep {"ms": N}, testbed.fail {"times": N},
+        testbed.limited {"key": K, "limit": N, "windowMs": N} (under a shared rate limit),
+        testbed.interval {"holdMs": N} (records when it ran, in testbed_intervals).
 
         Usage: queue-testbed COMMAND [OPTIONS]
         """

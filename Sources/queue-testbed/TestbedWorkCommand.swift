@@ -48,7 +48,7 @@ struct TestbedWorkCommand: Command {
 
     func run() async throws {
         let connection = try PostgresConnection.connect(database.configuration)
-        try connection.executeScript(TestbedJobs.createEffects)
+        try TestbedJobs.createTables(on: connection)
         var handlers = TestbedJobs.handlers()
         if let sleepTimeout {
             handlers.register(SleepJob.self, options: JobKindOptions(timeout: .milliseconds(Int64(sleepTimeout * 1000)))) {

@@ -243,6 +243,29 @@ final class HTTPPayoutProviderTests: XCTestCase {
         XCTAssertEqual(unbalanced, 0)
         XCTAssertFalse(try PayoutRun.isComplete(run.runID, on: connection))
 
+        // While the refused line waits for its retry, its 7 500 fen are earmarked: a
+        // withdrawal of them would pay the cleaner twice once the retry succeeds.
+        let withdrawal = try await fixture.pool.query(
+            "INSERT INTO platform.withdrawals (cleaner_id, amount_fen) VALUES ($1, 7500) RETURNING id", [cleaner]
+        ).scalar(Int64.self)
+        let withdrawalJob = try await JobQueueClient(database: fixture.pool).enqueue(
+            try JobRequest(ProcessWithdrawalArguments(withdrawalID: withdrawal), queue: PayoutRun.queue))
+        let decided = try await fixture.running(try services(server)) {
+            try await fixture.eventually {
+                try await fixture.pool.query("SELECT state FROM queue.jobs WHERE id = $1", [withdrawalJob.id])
+                    .scalar(String.self) == "completed"
+            }
+        }
+        XCTAssertTrue(decided)
+        let withdrawalRow = try await fixture.pool.query(
+            "SELECT status, reason FROM platform.withdrawals WHERE id = $1", [withdrawal]).first
+        let (withdrawalStatus, withdrawalReason) = try XCTUnwrap(try withdrawalRow?.decode((String, String?).self))
+        XCTAssertEqual(withdrawalStatus, "rejected")
+        XCTAssertEqual(
+            withdrawalReason,
+            "insufficient balance: requested 7500 fen, wallet holds 7500 fen of which 7500 fen are settled in a payout run and paid out by it")
+        XCTAssertEqual(server.requests.count, 1, "no transfer for the withdrawal")
+
         // Fixed at the gateway: retrying the job pays with the same key, and running
         // the period again completes it.
         gateway.accept()

@@ -135,4 +135,34 @@ final class FencingTests: XCTestCase {
         XCTAssertTrue(genericText.contains("jobs_claim_idx"), genericText)
         XCTAssertFalse(genericText.contains("Sort"), genericText)
     }
+
+    /// Outcomes and heartbeats come in batches of thousands while a worker may hold
+    /// thousands of claims: their generic plans must look each job up by primary key
+    /// from the batch, never scan the running rows per batch entry — whatever the
+    /// statistics say about how many rows are running.
+    func testBatchedOutcomesAndHeartbeatsLookJobsUpByPrimaryKey() async throws {
+        let fixture = try QueueFixture()
+        let connection = try TestDatabase.connect()
+        // A table of history whose statistics say nothing is running.
+        try connection.execute(
+            """
+            INSERT INTO queue.jobs (kind, queue, state, finalized_at)
+            SELECT 'test.history', $1, 'completed', now() FROM generate_series(1, 20000)
+            """, [fixture.queue])
+        try connection.executeScript(
+            """
+            ANALYZE queue.jobs;
+            SET plan_cache_mode = force_generic_plan;
+            PREPARE finish_generic(int8[], int8[], text[], text[], int8[]) AS \(JobAckStatements.finish);
+            PREPARE renew_generic(int8[], int8[], int8) AS \(LeaseKeeper.renew);
+            """)
+        for explain in [
+            "EXPLAIN EXECUTE finish_generic('{1,2}', '{1,2}', '{completed,completed}', '{NULL,NULL}', '{NULL,NULL}')",
+            "EXPLAIN EXECUTE renew_generic('{1,2}', '{1,2}', 1000)",
+        ] {
+            let plan = try connection.query(explain).rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
+            XCTAssertTrue(plan.contains("jobs_pkey"), plan)
+            XCTAssertFalse(plan.contains("jobs_lease_idx"), plan)
+        }
+    }
 }

@@ -10,28 +10,6 @@ import Glibc
 
 /// Real worker processes (`queue-testbed work`) started, stopped and killed.
 final class WorkerProcessTests: XCTestCase {
-    private var logFolder = ""
-
-    override func setUp() async throws {
-        logFolder = NSTemporaryDirectory() + TestDatabase.uniqueName("worker-logs")
-        try FileManager.default.createDirectory(atPath: logFolder, withIntermediateDirectories: true)
-    }
-
-    private func startWorker(_ fixture: QueueFixture, _ extra: [String] = [], name: String) throws -> ChildProcess {
-        try ChildProcess(
-            executable: try TestDatabase.executable("queue-testbed"),
-            arguments: ["work", "--queues", fixture.queue, "--poll-interval", "0.2", "--worker-id", name] + extra,
-            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: "\(logFolder)/\(name).log")
-    }
-
-    private func logs() -> String {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: logFolder)) ?? []
-        return names.sorted().map { name in
-            let text = (try? String(contentsOfFile: "\(logFolder)/\(name)", encoding: .utf8)) ?? ""
-            return "== \(name)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
-        }.joined(separator: "\n")
-    }
-
     /// Effects of this queue's jobs: (rows, distinct jobs).
     private func effects(_ fixture: QueueFixture) async throws -> (Int64, Int64) {
         try await fixture.pool.query(
@@ -50,6 +28,7 @@ final class WorkerProcessTests: XCTestCase {
 
     func testEightWorkerProcessesRunEveryJobExactlyOnce() async throws {
         let fixture = try QueueFixture()
+        let workers = try TestbedWorkers(queue: fixture.queue)
         try await ensureEffectsTable(fixture)
         let jobs = Int(ProcessInfo.processInfo.environment["QUEUE_TEST_JOBS"] ?? "") ?? 20_000
         var remaining = jobs
@@ -58,16 +37,14 @@ final class WorkerProcessTests: XCTestCase {
             try await fixture.client.enqueue(Array(repeating: fixture.request("testbed.effect"), count: size))
             remaining -= size
         }
-        let workers = try (0..<8).map { try startWorker(fixture, ["--concurrency", "4"], name: "w\($0)") }
+        let processes = try (0..<8).map { try workers.start("w\($0)", ["--concurrency", "4"]) }
         let done = try await fixture.eventually(timeout: .seconds(300)) {
             try await fixture.counts() == ["completed": jobs]
         }
-        workers.forEach { $0.signal(SIGTERM) }
-        var statuses: [Int32] = []
-        for worker in workers { statuses.append(await worker.wait(timeout: .seconds(30)) ?? -99) }
+        let statuses = await workers.stop(processes)
         let counts = try await fixture.counts()
-        XCTAssertTrue(done, "\(counts)\n\(logs())")
-        XCTAssertEqual(statuses, Array(repeating: 0, count: 8), "every worker exits 0 on SIGTERM\n\(logs())")
+        XCTAssertTrue(done, "\(counts)\n\(workers.logs())")
+        XCTAssertEqual(statuses, Array(repeating: 0, count: 8), "every worker exits 0 on SIGTERM\n\(workers.logs())")
         let (rows, distinct) = try await effects(fixture)
         XCTAssertEqual(rows, Int64(jobs), "each job's effect exactly once")
         XCTAssertEqual(distinct, Int64(jobs))
@@ -75,28 +52,28 @@ final class WorkerProcessTests: XCTestCase {
 
     func testAKilledWorkersJobsAreRescuedAndTheirEffectsHappenOnce() async throws {
         let fixture = try QueueFixture()
+        let workers = try TestbedWorkers(queue: fixture.queue)
         try await ensureEffectsTable(fixture)
         let jobs = 60
         try await fixture.client.enqueue(
             Array(repeating: fixture.request("testbed.effect", #"{"sleepMs": 400}"#), count: jobs))
-        let doomed = try startWorker(fixture, ["--concurrency", "10", "--lease", "2"], name: "doomed")
+        let doomed = try workers.start("doomed", ["--concurrency", "10", "--lease", "2"])
         let busy = try await fixture.eventually { try await fixture.counts()["running", default: 0] >= 10 }
-        XCTAssertTrue(busy, logs())
+        XCTAssertTrue(busy, workers.logs())
         doomed.signal(SIGKILL)
         let status = await doomed.wait()
         XCTAssertEqual(status, 128 + SIGKILL)
         let orphans = try await fixture.counts()["running", default: 0]
         XCTAssertGreaterThan(orphans, 0, "the kill left jobs running")
 
-        let rescuer = try startWorker(fixture, ["--concurrency", "10", "--lease", "2"], name: "rescuer")
+        let rescuer = try workers.start("rescuer", ["--concurrency", "10", "--lease", "2"])
         let done = try await fixture.eventually(timeout: .seconds(120)) {
             try await fixture.counts() == ["completed": jobs]
         }
-        rescuer.signal(SIGTERM)
-        let rescuerStatus = await rescuer.wait(timeout: .seconds(30))
+        let rescuerStatus = await workers.stop([rescuer])
         let counts = try await fixture.counts()
-        XCTAssertTrue(done, "\(counts)\n\(logs())")
-        XCTAssertEqual(rescuerStatus, 0)
+        XCTAssertTrue(done, "\(counts)\n\(workers.logs())")
+        XCTAssertEqual(rescuerStatus, [0])
         let (rows, distinct) = try await effects(fixture)
         XCTAssertEqual(rows, Int64(jobs), "no effect lost, none doubled")
         XCTAssertEqual(distinct, Int64(jobs))
@@ -109,19 +86,19 @@ final class WorkerProcessTests: XCTestCase {
 
     func testSigtermLetsRunningJobsFinishAndExitsZero() async throws {
         let fixture = try QueueFixture()
+        let workers = try TestbedWorkers(queue: fixture.queue)
         try await fixture.client.enqueue(Array(repeating: fixture.request("testbed.sleep", #"{"ms": 700}"#), count: 5))
         try await fixture.client.enqueue(
             Array(repeating: fixture.request("testbed.sleep", #"{"ms": 700}"#, runAt: Date().addingTimeInterval(3600)),
                   count: 3))
-        let worker = try startWorker(fixture, ["--concurrency", "5"], name: "graceful")
+        let worker = try workers.start("graceful", ["--concurrency", "5"])
         let busy = try await fixture.eventually { try await fixture.counts()["running", default: 0] == 5 }
-        XCTAssertTrue(busy, logs())
-        worker.signal(SIGTERM)
-        let status = await worker.wait(timeout: .seconds(30))
-        XCTAssertEqual(status, 0, logs())
+        XCTAssertTrue(busy, workers.logs())
+        let status = await workers.stop([worker])
+        XCTAssertEqual(status, [0], workers.logs())
         let counts = try await fixture.counts()
         XCTAssertEqual(counts, ["completed": 5, "scheduled": 3])
-        XCTAssertTrue(logs().contains("shutting down"), logs())
+        XCTAssertTrue(workers.logs().contains("shutting down"), workers.logs())
     }
 
     func testBadCommandLinesFailWithAReason() async throws {
@@ -133,7 +110,7 @@ final class WorkerProcessTests: XCTestCase {
             (["enqueue"], "--kind is required"),
         ]
         for (arguments, expected) in cases {
-            let output = "\(logFolder)/cli-\(UInt32.random(in: 0...UInt32.max)).log"
+            let output = NSTemporaryDirectory() + TestDatabase.uniqueName("testbed-cli") + ".log"
             let process = try ChildProcess(
                 executable: try TestDatabase.executable("queue-testbed"), arguments: arguments, outputPath: output)
             let status = await process.wait(timeout: .seconds(30))
