@@ -313,6 +313,18 @@ stop_workers() {
 
 running_under() { sql "SELECT count(*) FROM queue.jobs WHERE state = 'running' AND leased_by = '$1'"; }
 
+# SIGKILL a random live worker (not replaced here) and count it in KILLED. Sets
+# KILLED_NAME, KILLED_PID and KILLED_HELD (its jobs still running, left to the rescuer).
+kill_random_worker() {
+    KILLED_NAME="$(random_worker)"
+    KILLED_PID="${LIVE[$KILLED_NAME]}"
+    kill -KILL "$KILLED_PID" 2>/dev/null
+    wait "$KILLED_PID" 2>/dev/null
+    unset "LIVE[$KILLED_NAME]"
+    KILLED_HELD="$(running_under "$KILLED_NAME")"
+    KILLED=$((KILLED + 1))
+}
+
 begin_run() {
     RUN="$1" RUN_PREFIX="$2" RUN_LEASE="$3"
     local sleep_ms="$4"
@@ -430,22 +442,16 @@ finish_run() {
 # the jobs are done, if that comes sooner) and start a new one at once.
 run_kill_workers() {
     begin_run kill-workers kw- "$LEASE" "$SLEEP_MS"
-    local every_ms last name pid held orphaned=0
+    local every_ms last orphaned=0
     every_ms=$(ms "$KILL_EVERY")
     last=$RUN_START
     while poll; ((DONE == 0)); do
         if ((KILLS == 0 || KILLED < KILLS)) &&
             (($(now_ms) - last >= every_ms || (KILLED == 0 && COMPLETED * 4 >= JOBS))); then
-            name="$(random_worker)"
-            pid="${LIVE[$name]}"
-            kill -KILL "$pid" 2>/dev/null
-            wait "$pid" 2>/dev/null
-            unset "LIVE[$name]"
-            held="$(running_under "$name")"
-            orphaned=$((orphaned + ${held:-0}))
-            KILLED=$((KILLED + 1))
+            kill_random_worker
+            orphaned=$((orphaned + ${KILLED_HELD:-0}))
             start_worker
-            say "SIGKILL $name (pid $pid) with ${held:-?} jobs running; started $LAST_STARTED"
+            say "SIGKILL $KILLED_NAME (pid $KILLED_PID) with ${KILLED_HELD:-?} jobs running; started $LAST_STARTED"
             last=$(now_ms)
         fi
         sleep 0.25
@@ -653,7 +659,7 @@ run_payout() {
     RUN_START=$(now_ms)
     start_jobsctl
     local next=$((RUN_START + 30 + RANDOM % 301)) jobsctl_kills=0 reruns=0 orphaned=0 leader_kills=0
-    local name pid held now status session progress state="none" paid=0 queued=0 leader="" completed=0
+    local now status session progress state="none" paid=0 queued=0 leader="" completed=0
     while :; do
         reap_deaths
         # Progress: the run's status, lines paid, settlement jobs queued, the leader.
@@ -709,18 +715,12 @@ run_payout() {
                 reruns=$((reruns + 1))
                 say "re-ran jobsctl payouts run (run $JOBSCTL_N of the command)"
             else
-                name="$(random_worker)"
-                pid="${LIVE[$name]}"
-                kill -KILL "$pid" 2>/dev/null
-                wait "$pid" 2>/dev/null
-                unset "LIVE[$name]"
-                held="$(running_under "$name")"
-                orphaned=$((orphaned + ${held:-0}))
-                KILLED=$((KILLED + 1))
+                kill_random_worker
+                orphaned=$((orphaned + ${KILLED_HELD:-0}))
                 local role=""
-                [[ "$name" == "$leader" ]] && role=" (the leader)" && leader_kills=$((leader_kills + 1))
+                [[ "$KILLED_NAME" == "$leader" ]] && role=" (the leader)" && leader_kills=$((leader_kills + 1))
                 start_worker
-                say "SIGKILL $name$role (pid $pid) with ${held:-?} payout jobs running, $paid of $cleaners lines paid;" \
+                say "SIGKILL $KILLED_NAME$role (pid $KILLED_PID) with ${KILLED_HELD:-?} payout jobs running, $paid of $cleaners lines paid;" \
                     "started $LAST_STARTED"
             fi
             next=$((now + 1000 + RANDOM % 1001))
