@@ -18,10 +18,10 @@ public struct WorkerOptions: Sendable {
           --no-listen          poll only; do not LISTEN for NOTIFY wake-ups
           --lease S            seconds a claim lasts without a heartbeat (default 15)
           --grace S            on SIGTERM/SIGINT, seconds running jobs get to finish (default 25)
-          --batch N            most jobs claimed per round trip (default 20)
+          --batch N            most jobs claimed per round trip (default \(WorkerConfiguration.defaultClaimBatchSize))
           --prefetch N         most jobs per queue claimed ahead of free slots while jobs are
                                short (< 50 ms on average), waiting leased in this process
-                               (default 16; 0: claim for free slots only)
+                               (default \(WorkerConfiguration.defaultPrefetch); 0: claim for free slots only)
           --worker-id ID       name in job rows and logs (default host-pid)
           --metrics-port PORT  serve Prometheus metrics at http://HOST:PORT/metrics
           --metrics-host HOST  address to bind the metrics endpoint (default 127.0.0.1; 0.0.0.0 in a container)
@@ -49,9 +49,9 @@ public struct WorkerOptions: Sendable {
         let poll = try Self.seconds(&arguments, "--poll-interval", default: 1)
         let lease = try Self.seconds(&arguments, "--lease", default: 15)
         let grace = try Self.seconds(&arguments, "--grace", default: 25)
-        let batch = try arguments.option("--batch", as: Int.self) ?? 20
+        let batch = try arguments.option("--batch", as: Int.self) ?? WorkerConfiguration.defaultClaimBatchSize
         guard batch >= 1 else { throw CommandError.usage("--batch must be at least 1", command: command) }
-        let prefetch = try arguments.option("--prefetch", as: Int.self) ?? 16
+        let prefetch = try arguments.option("--prefetch", as: Int.self) ?? WorkerConfiguration.defaultPrefetch
         if prefetch < 0 {
             throw CommandError.usage("--prefetch must be 0 or more", command: command)
         }

@@ -46,7 +46,7 @@ public struct WorkerConfiguration: Sendable {
         queues: [String: Int] = [JobRequest.defaultQueue: 10], workerID: String = WorkerConfiguration.defaultWorkerID(),
         pollInterval: Duration = .seconds(1), listens: Bool = true, leaseDuration: Duration = .seconds(15),
         heartbeatInterval: Duration? = nil, rescueInterval: Duration = .seconds(2), stageInterval: Duration = .seconds(1),
-        shutdownGracePeriod: Duration = .seconds(25), claimBatchSize: Int = 20, prefetch: Int = 16, maxConnections: Int? = nil,
+        shutdownGracePeriod: Duration = .seconds(25), claimBatchSize: Int = defaultClaimBatchSize, prefetch: Int = defaultPrefetch, maxConnections: Int? = nil,
         runsLeaderServices: Bool = true, leaderInterval: Duration = .seconds(1),
         retention: RetentionPolicy = RetentionPolicy(), retentionInterval: Duration = .seconds(60)
     ) {
@@ -67,6 +67,11 @@ public struct WorkerConfiguration: Sendable {
         self.retention = retention
         self.retentionInterval = retentionInterval
     }
+
+    /// The defaults of `claimBatchSize` and `prefetch`, also those of the `--batch`
+    /// and `--prefetch` flags.
+    public static let defaultClaimBatchSize = 20
+    public static let defaultPrefetch = 16
 
     /// host-pid, unique per process on a host.
     public static func defaultWorkerID() -> String {
