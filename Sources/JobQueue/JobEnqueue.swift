@@ -86,6 +86,16 @@ enum JobEnqueueStatements {
             unique_scope = 'always' OR state IN ('pending', 'scheduled', 'available', 'running', 'retryable'))
         """
 
+    /// A new job's state, the same rule for both insert statements: waiting on
+    /// dependencies or a batch, scheduled for later, or runnable now (`run_at` in scope).
+    private static func initialState(dependencies: String, callback: String) -> String {
+        """
+        CASE WHEN cardinality(\(dependencies)) > 0 OR \(callback) IS NOT NULL THEN 'pending'
+                        WHEN run_at > now() THEN 'scheduled'
+                        ELSE 'available' END
+        """
+    }
+
     /// One row per request (arrays zipped by `unnest`). Ids are drawn from the
     /// identity sequence up front so each result maps back to its request. A unique
     /// key already taken skips the row (`ON CONFLICT DO NOTHING`); the caller then
@@ -111,9 +121,7 @@ enum JobEnqueueStatements {
                    COALESCE(tags::text[], '{}'), unique_key, unique_scope,
                    timestamptz 'epoch' + deadline_us * interval '1 microsecond', dependencies, batch_id,
                    callback_for_batch,
-                   CASE WHEN cardinality(dependencies) > 0 OR callback_for_batch IS NOT NULL THEN 'pending'
-                        WHEN run_at > now() THEN 'scheduled'
-                        ELSE 'available' END
+                   \(initialState(dependencies: "dependencies", callback: "callback_for_batch"))
             FROM timed
             ORDER BY ordinal
             ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
@@ -140,9 +148,7 @@ enum JobEnqueueStatements {
                                     unique_scope, deadline_at, depends_on, batch_id, callback_for_batch, state)
             SELECT $1::text, $2::text, $3::text::jsonb, $4::int2, run_at, $6::int4, $7::text[], $8::text, $9::text,
                    timestamptz 'epoch' + $10::int8 * interval '1 microsecond', $11::int8[], $12::text, $13::text,
-                   CASE WHEN cardinality($11::int8[]) > 0 OR $13::text IS NOT NULL THEN 'pending'
-                        WHEN run_at > now() THEN 'scheduled'
-                        ELSE 'available' END
+                   \(initialState(dependencies: "$11::int8[]", callback: "$13::text"))
             FROM input
             ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
             DO NOTHING
