@@ -17,6 +17,10 @@ public struct DispatchNotification: JobArguments {
         self.notificationID = notificationID
     }
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(notificationID, "notificationID")
+    }
+
     static let load = """
         SELECT n.status, n.params::text, n.recipient, n.time_zone, n.expires_at,
                t.code, t.channel, t.category, t.body, t.validity_minutes

@@ -15,6 +15,10 @@ public struct GradeExamSubmission: JobArguments {
         self.submissionID = submissionID
     }
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(submissionID, "submissionID")
+    }
+
     static let load = """
         SELECT s.status, s.answers::text, s.cleaner_id, e.id, e.skill, e.title, e.pass_mark, e.multiple_choice_rule,
                e.certification_months, c.phone
@@ -145,6 +149,10 @@ public struct RegradeExam: JobArguments {
 
     public init(examID: Int64) {
         self.examID = examID
+    }
+
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(examID, "examID")
     }
 
     func run(_ context: JobContext, services: PlatformServices) async throws {

@@ -11,6 +11,10 @@ public struct ProcessWithdrawal: JobArguments {
     public static let kind = "payout.withdrawal"
     public var withdrawalID: Int64
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(withdrawalID, "withdrawalID")
+    }
+
     /// The wallet's balance and the part of it a payout run settled but has not paid
     /// yet (its payment job transfers it and then debits the wallet), in one
     /// statement so both come from the same snapshot. Withdrawing that part as well

@@ -8,6 +8,11 @@ public struct JobArgumentsError: PermanentJobFailure, CustomStringConvertible, E
     public init(_ reason: String) { self.reason = reason }
     public var description: String { "invalid arguments: \(reason)" }
 
+    /// Row ids are identity columns starting at 1: zero or a negative id names no row.
+    public static func requireID(_ value: Int64, _ field: String) throws(JobArgumentsError) {
+        if value < 1 { throw JobArgumentsError("\(field) must be a row id (1 or more), got \(value)") }
+    }
+
     /// The first field of `given` (dotted path) that decoding did not take up,
     /// i.e. that is absent from the re-encoded value `known`. A null given for a
     /// field that was left out when re-encoding is an absent optional, not unknown.
