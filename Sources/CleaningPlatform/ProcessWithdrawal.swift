@@ -58,6 +58,7 @@ public struct ProcessWithdrawal: JobArguments {
             return (cleanerID, amount)
         }
         guard let (cleanerID, amount) = decision else { return }
+        try await context.ensureLeaseHeld()
         let result = try await payouts.pay(
             PayoutInstruction(itemID: id, cleanerID: cleanerID, amountFen: amount, idempotencyKey: "withdrawal-\(id)"))
         guard case .rejected(let reason) = result else { return }

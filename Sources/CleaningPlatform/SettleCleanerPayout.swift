@@ -44,6 +44,7 @@ public struct SettleCleanerPayout: JobArguments {
             return
         }
         let reference: String
+        try await context.ensureLeaseHeld()
         switch try await payouts.pay(
             PayoutInstruction(itemID: itemID, cleanerID: cleanerID, amountFen: payable, idempotencyKey: "payout-\(itemID)"))
         {
