@@ -32,7 +32,7 @@ extension JobArguments {
         do {
             arguments = try JobJSON.decoder.decode(Self.self, from: data)
         } catch {
-            throw JobArgumentsError("\(kind): \(JobArgumentsError.describe(error))")
+            throw JobArgumentsError("\(kind) arguments do not decode as \(Self.self): \(JobArgumentsError.describe(error))")
         }
         do {
             try arguments.validate()

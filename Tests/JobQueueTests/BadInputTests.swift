@@ -51,6 +51,22 @@ final class BadInputTests: XCTestCase {
             (["payouts", "run", "--period", "2026-W99"], "not an ISO week"),
             (["payouts", "run", "--period", "'; DELETE FROM platform.orders; --"], "not an ISO week"),
             (["seed", "--customers", "-5"], "--customers must be between"),
+            // Arguments are checked per kind, as its handler reads them.
+            (["enqueue", "coupon.expire", "--args", #"{"x": 1}"#], #"unknown field "x""#),
+            (["enqueue", "coupon.expire", "--args", "[]"], "coupon.expire arguments do not decode"),
+            (["enqueue", "notification.dispatch"], #"missing field "notificationID""#),
+            (["enqueue", "notification.dispatch", "--args", #"{"notificationID": "7"}"#], #"field "notificationID" is not"#),
+            (["enqueue", "notification.dispatch", "--args", #"{"notificationID": 0}"#], "notificationID must be a row id"),
+            (["enqueue", "notification.dispatch", "--args", #"{"notificationID": 1e30}"#], "out of range"),
+            (
+                ["enqueue", "order.reminder", "--args", #"{"orderID": 1, "moment": "cleaner_1h", "appointmentAt": 1800000000}"#],
+                "needs cleanerID"
+            ),
+            (["enqueue", "order.reminder", "--args", #"{"orderID": 1, "moment": "soon", "appointmentAt": 1}"#], "moment"),
+            (
+                ["enqueue", "payout.settle_cleaner", "--args", #"{"runID": 1, "cleanerID": 2, "cleanerId": 3}"#],
+                #"unknown field "cleanerId""#
+            ),
         ]
         for (arguments, message) in cases {
             let run = try await jobsctl(arguments)
@@ -85,6 +101,7 @@ final class BadInputTests: XCTestCase {
             (#"[1, 2, 3]"#, "Payload"),
             (#""just a string""#, "Payload"),
             (#"{"number": 1}"#, "label"),
+            (#"{"number": 1, "label": "x", "lable": "y"}"#, #"unknown field "lable""#),
         ]
         var ids: [Int64] = []
         for (json, _) in cases {
