@@ -42,6 +42,9 @@ extension JobArguments {
         let given = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? [:]
         let known = (try? JobJSON.encoder.encode(arguments))
             .flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } ?? [:]
+        if known is [String: Any] && !(given is [String: Any]) {
+            throw JobArgumentsError("\(kind) arguments do not decode as \(Self.self): they must be a JSON object")
+        }
         if let unknown = JobArgumentsError.firstUnknownField(given: given, known: known) {
             throw JobArgumentsError("\(kind): unknown field \"\(unknown)\"")
         }

@@ -64,9 +64,6 @@ final class FlowControlSendsTests: XCTestCase {
         for index in 0..<8 {
             ids.append(try await queue(fixture, template: "order_status", parameters: ["order": "\(index)", "status": "x"], to: phone))
         }
-        let reasonPhone = PlatformFixture.phone()
-        try await queue(fixture, template: "order_status", parameters: ["order": "a", "status": "x"], to: reasonPhone)
-        try await queue(fixture, template: "order_status", parameters: ["order": "b", "status": "x"], to: reasonPhone)
         // One notice a minute for the first phone (the others wait), one a day for the second
         // (the other is past its validity then, and suppressed with the reason).
         let policy = FlowControlPolicy(noticePerTemplate: [RateLimit.Rule(limit: 1, per: .seconds(60))])
@@ -97,6 +94,9 @@ final class FlowControlSendsTests: XCTestCase {
             XCTAssertLessThanOrEqual(wake.timeIntervalSince(Date()), 60 + 13, "\(wake)")
         }
 
+        let reasonPhone = PlatformFixture.phone()
+        try await queue(fixture, template: "order_status", parameters: ["order": "a", "status": "x"], to: reasonPhone)
+        try await queue(fixture, template: "order_status", parameters: ["order": "b", "status": "x"], to: reasonPhone)
         try await fixture.running(
             PlatformServices(provider: provider, flowControl: dailyPolicy, timeZone: losAngeles, log: .silent)
         ) {
