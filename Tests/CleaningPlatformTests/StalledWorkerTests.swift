@@ -40,37 +40,55 @@ final class StalledWorkerTests: XCTestCase {
             SELECT state, leased_by FROM queue.jobs
             WHERE kind = 'notification.dispatch' AND (args->>'notificationID')::int8 = $1
             """
-        // Hold the first worker inside the handler, before the gateway: its read of
-        // the notification waits behind this lock.
+        let advisoryWaiters = """
+            SELECT count(*)::int8 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+            """
+        func holder() async throws -> (String, String?)? {
+            try await fixture.pool.query(jobState, [notificationID]).first?.decode((String, String?).self)
+        }
+        // Hold the first worker inside the handler, after it read the notification
+        // and before the gateway: its flow-control permit waits behind this lock.
         let blocker = try TestDatabase.connect()
         try blocker.execute("BEGIN")
-        try blocker.execute("LOCK TABLE platform.notifications IN ACCESS EXCLUSIVE MODE")
+        try blocker.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('queue.rate'), hashtext($1))", ["notify:\(phone):order_status"])
         let stalledName = TestDatabase.uniqueName("stalled")
-        let stalled = try worker(stalledName, lease: "1")
+        // A long lease, so its next heartbeat (a third of it) is not what notices the
+        // loss on resume: the check right before the gateway call has to.
+        let stalled = try worker(stalledName, lease: "60")
         let holding = try await fixture.eventually(timeout: .seconds(60)) {
-            let row = try await fixture.pool.query(jobState, [notificationID]).first?.decode((String, String?).self)
-            let waiting = try await fixture.pool.query(
-                "SELECT count(*)::int8 FROM pg_locks WHERE NOT granted AND relation = 'platform.notifications'::regclass"
-            ).scalar(Int64.self)
-            return row?.0 == "running" && row?.1 == stalledName && waiting > 0
+            let waiting = try await fixture.pool.query(advisoryWaiters).scalar(Int64.self)
+            return try await holder()?.1 == stalledName && waiting > 0
         }
         XCTAssertTrue(holding, "the first worker holds the job and waits inside its handler")
+        // Stopped: it takes its permit (the lock is free now) but cannot go on. Stopped
+        // past its lease: rather than wait out 60 s, the lease is made to run out now.
         stalled.signal(SIGSTOP)
+        try blocker.execute(
+            """
+            UPDATE queue.jobs SET lease_expires_at = now() - interval '1 second'
+            WHERE kind = 'notification.dispatch' AND (args->>'notificationID')::int8 = $1 AND state = 'running'
+            """, [notificationID])
         try blocker.execute("COMMIT")
 
-        // Past its lease: a second worker rescues the job and sends it.
-        let rescuer = try worker(TestDatabase.uniqueName("rescuer"), lease: "10")
+        // A second worker rescues the job and runs it; its permit waits for the
+        // stopped worker's transaction.
+        let rescuerName = TestDatabase.uniqueName("rescuer")
+        let rescuer = try worker(rescuerName, lease: "10")
+        let rescued = try await fixture.eventually(timeout: .seconds(60)) {
+            try await holder()?.1 == rescuerName
+        }
+        XCTAssertTrue(rescued, "the second worker took the job over")
+
+        // Resumed, the first worker must not call the gateway for the job it lost.
+        stalled.signal(SIGCONT)
         let sent = try await fixture.eventually(timeout: .seconds(60)) {
             try await fixture.notifications(to: phone).first?.1 == "sent"
         }
         XCTAssertTrue(sent, "the rescuing worker sent it")
         rescuer.signal(SIGTERM)
-        let rescuerStatus = await rescuer.wait(timeout: .seconds(30))
-
-        // Resumed, the first worker must not call the gateway for a job it lost;
-        // stopping it waits for its handler to end.
-        stalled.signal(SIGCONT)
         stalled.signal(SIGTERM)
+        let rescuerStatus = await rescuer.wait(timeout: .seconds(60))
         let stalledStatus = await stalled.wait(timeout: .seconds(60))
         XCTAssertEqual(rescuerStatus, 0)
         XCTAssertEqual(stalledStatus, 0)
