@@ -217,7 +217,9 @@ final class QueueProducer: Sendable {
             // No heartbeat renewed it in time (the process was stopped or cut off while
             // the job waited in the buffer): another worker may own it by now. Give it
             // back unstarted; the release is fenced, so it is a no-op if it was rescued.
-            log.warning("job not started: its lease ran out while it waited; giving it back", [("job_id", "\(job.id)")])
+            log.warning(
+                "job not started: its lease ran out while it waited; giving it back",
+                [("job_id", "\(job.id)"), ("kind", job.kind), ("attempt", "\(job.attempt)")])
             await finish(execution, .released)
             return
         }
