@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import JobQueue
 import PostgresClient
 
@@ -52,7 +52,7 @@ public struct OrderReminder: JobArguments {
     static func cleanerTag(orderID: Int64) -> String { "order:\(orderID):cleaner" }
 
     /// The job for one reminder, or nil when its time has already passed.
-    static func request(
+    public static func request(
         orderID: Int64, moment: Moment, appointment: Date, cleanerID: Int64?, now: Date
     ) throws -> JobRequest? {
         let runAt = moment.lead.map { appointment.addingTimeInterval(-$0) } ?? now

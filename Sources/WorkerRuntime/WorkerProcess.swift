@@ -1,4 +1,6 @@
 public import JobQueue
+import CommandLineInterface
+import HTTPServer
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -12,10 +14,11 @@ import Darwin
 /// once; the jobs still running then are rescued by their lapsed leases.
 public enum WorkerProcess {
     public static func run(_ worker: JobWorker, metricsPort: Int? = nil, metricsHost: String = "127.0.0.1") async throws {
-        var server: MetricsHTTPServer?
+        var server: HTTPServer?
         if let metricsPort {
             do {
-                server = try MetricsHTTPServer(port: metricsPort, host: metricsHost) { await worker.metricsText() }
+                server = try HTTPServer(
+                    port: metricsPort, host: metricsHost, handler: MetricsRoute.handler { await worker.metricsText() })
             } catch {
                 throw CommandError.failed("cannot serve metrics on port \(metricsPort): \(error); pick a free port")
             }

@@ -3,7 +3,9 @@ import Foundation
 import Synchronization
 import XCTest
 
-@testable import JobQueue
+@testable import HTTPServer
+import Metrics
+import TestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -11,7 +13,7 @@ import XCTest
     import Darwin
 #endif
 
-final class MetricsHTTPServerTests: XCTestCase {
+final class HTTPServerTests: XCTestCase {
     private static let body = """
         # HELP up Whether the worker is up.
         # TYPE up gauge
@@ -20,10 +22,10 @@ final class MetricsHTTPServerTests: XCTestCase {
         """
 
     private func makeServer(
-        limits: MetricsHTTPServer.Limits = MetricsHTTPServer.Limits(),
-        render: @escaping @Sendable () async -> String = { MetricsHTTPServerTests.body }
-    ) throws -> MetricsHTTPServer {
-        let server = try MetricsHTTPServer(port: 0, host: "127.0.0.1", limits: limits, render: render)
+        limits: HTTPServer.Limits = HTTPServer.Limits(),
+        render: @escaping @Sendable () async -> String = { HTTPServerTests.body }
+    ) throws -> HTTPServer {
+        let server = try HTTPServer(port: 0, host: "127.0.0.1", limits: limits, handler: MetricsRoute.handler(render: render))
         server.start()
         addTeardownBlock { server.stop() }
         return server
@@ -121,7 +123,7 @@ final class MetricsHTTPServerTests: XCTestCase {
     }
 
     func testDisconnectingAndSilentClientsDoNotStopService() throws {
-        var limits = MetricsHTTPServer.Limits()
+        var limits = HTTPServer.Limits()
         limits.requestTimeout = .milliseconds(300)
         let server = try makeServer(limits: limits)
         // Half requests, then the client vanishes without reading.
@@ -149,7 +151,7 @@ final class MetricsHTTPServerTests: XCTestCase {
     }
 
     func testStopIsPromptEvenWhileRenderingAndReleasesThePort() throws {
-        let server = try MetricsHTTPServer(port: 0) {
+        let server = try metricsServer(port: 0) {
             try? await Task.sleep(for: .seconds(30))
             return "late"
         }
@@ -173,26 +175,31 @@ final class MetricsHTTPServerTests: XCTestCase {
         server.start()  // no restart after stop
 
         // The port is free again: a new server can bind it.
-        let again = try MetricsHTTPServer(port: port) { "" }
+        let again = try metricsServer(port: port) { "" }
         XCTAssertEqual(again.port, port)
         again.stop()
     }
 
     func testBindingATakenPortFails() throws {
         let server = try makeServer()
-        XCTAssertThrowsError(try MetricsHTTPServer(port: server.port) { "" }) { error in
+        XCTAssertThrowsError(try metricsServer(port: server.port) { "" }) { error in
             XCTAssertTrue("\(error)".hasPrefix("bind 127.0.0.1:\(server.port): "), "\(error)")
         }
-        XCTAssertThrowsError(try MetricsHTTPServer(port: 70_000) { "" })
+        XCTAssertThrowsError(try metricsServer(port: 70_000) { "" })
     }
 
     func testUnstartedServerReleasesItsPortOnStop() throws {
-        let server = try MetricsHTTPServer(port: 0) { "" }
+        let server = try metricsServer(port: 0) { "" }
         let port = server.port
         server.stop()
-        let again = try MetricsHTTPServer(port: port) { "" }
+        let again = try metricsServer(port: port) { "" }
         again.stop()
     }
+}
+
+/// A server answering the metrics route with `render`.
+private func metricsServer(port: Int, render: @escaping @Sendable () async -> String) throws -> HTTPServer {
+    try HTTPServer(port: port, handler: MetricsRoute.handler(render: render))
 }
 
 /// A Mutex that escaping closures can share (a Mutex itself cannot be captured).

@@ -8,8 +8,8 @@ import Synchronization
     import Darwin
 #endif
 
-/// Why the metrics server could not listen.
-public struct MetricsHTTPServerError: Error, CustomStringConvertible, Sendable {
+/// Why the server could not listen.
+public struct HTTPServerError: Error, CustomStringConvertible, Sendable {
     /// What was attempted, e.g. `bind 127.0.0.1:9090`.
     public let operation: String
     /// The system's explanation (`strerror` / `gai_strerror`).
@@ -18,37 +18,38 @@ public struct MetricsHTTPServerError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(operation): \(reason)" }
 }
 
-/// A minimal HTTP/1.x responder for Prometheus scrapes: `GET /metrics` answers with
-/// the text `render` returns; everything else gets a short error; every response
+/// A small HTTP/1.x server for operational endpoints (Prometheus scrapes today, the
+/// operator console next): each request is answered by `handler`; every response
 /// closes the connection.
 ///
 /// Sockets are blocking-free and handled on one dedicated thread, so a slow or
-/// hostile client never occupies Swift's cooperative pool; only `render` runs there
-/// (it may query the database). Connections are served one at a time — scrapes
-/// are rare and cheap — and each is bounded by a request size limit and deadlines,
-/// so one bad client delays the next by at most a couple of seconds.
-public final class MetricsHTTPServer: Sendable {
+/// hostile client never occupies Swift's cooperative pool; only `handler` runs there
+/// (it may query the database). Connections are served one at a time — the
+/// endpoints are rare and cheap — and each is bounded by a request size limit and
+/// deadlines, so one bad client delays the next by at most a couple of seconds.
+public final class HTTPServer: Sendable {
+    /// Answers one request; runs on Swift's cooperative pool.
+    public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
+
     /// The bound port (the one the system picked when asked for port 0).
     public let port: Int
     public let host: String
     private let core: Core
 
     /// Binds and listens at once, so a taken port fails here rather than later.
-    public convenience init(
-        port: Int, host: String = "127.0.0.1", render: @escaping @Sendable () async -> String
-    ) throws {
-        try self.init(port: port, host: host, limits: Limits(), render: render)
+    public convenience init(port: Int, host: String = "127.0.0.1", handler: @escaping Handler) throws {
+        try self.init(port: port, host: host, limits: Limits(), handler: handler)
     }
 
-    init(port: Int, host: String, limits: Limits, render: @escaping @Sendable () async -> String) throws {
+    init(port: Int, host: String, limits: Limits, handler: @escaping Handler) throws {
         guard (0...65_535).contains(port) else {
-            throw MetricsHTTPServerError(operation: "listen \(host):\(port)", reason: "port out of range 0–65535")
+            throw HTTPServerError(operation: "listen \(host):\(port)", reason: "port out of range 0–65535")
         }
         let listener = try Self.openListener(host: host, port: port)
         self.port = listener.port
         self.host = host
         do {
-            core = try Core(listenDescriptor: listener.descriptor, limits: limits, render: render)
+            core = try Core(listenDescriptor: listener.descriptor, limits: limits, handler: handler)
         } catch {
             _ = close(listener.descriptor)
             throw error
@@ -66,7 +67,7 @@ public final class MetricsHTTPServer: Sendable {
 
     /// Stops accepting, abandons any connection in progress and closes the socket;
     /// returns once the port is released (promptly: the serving thread is woken
-    /// through a pipe and checks for stop at least every 50 ms while rendering).
+    /// through a pipe and checks for stop at least every 50 ms while a handler runs).
     public func stop() {
         core.stop()
     }
@@ -76,7 +77,7 @@ public final class MetricsHTTPServer: Sendable {
         var maxRequestBytes = 8 * 1024
         var requestTimeout: Duration = .seconds(2)
         var writeTimeout: Duration = .seconds(2)
-        var renderTimeout: Duration = .seconds(10)
+        var handlerTimeout: Duration = .seconds(10)
         /// After answering, unread input is drained this long so closing does not
         /// reset the connection and destroy the response before the client reads it.
         var lingerTimeout: Duration = .milliseconds(250)
@@ -92,29 +93,29 @@ public final class MetricsHTTPServer: Sendable {
         var results: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &results)
         guard status == 0, let first = results else {
-            throw MetricsHTTPServerError(operation: "resolve \(host)", reason: String(cString: gai_strerror(status)))
+            throw HTTPServerError(operation: "resolve \(host)", reason: String(cString: gai_strerror(status)))
         }
         defer { freeaddrinfo(first) }
-        var failure = MetricsHTTPServerError(operation: "listen \(host):\(port)", reason: "no usable address")
+        var failure = HTTPServerError(operation: "listen \(host):\(port)", reason: "no usable address")
         var candidate: UnsafeMutablePointer<addrinfo>? = first
         while let info = candidate?.pointee {
             candidate = info.ai_next
             let descriptor = socket(info.ai_family, info.ai_socktype, info.ai_protocol)
             guard descriptor >= 0 else {
-                failure = MetricsHTTPServerError(operation: "socket", reason: Self.errorText(errno))
+                failure = HTTPServerError(operation: "socket", reason: Self.errorText(errno))
                 continue
             }
             var one: Int32 = 1
             _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
             if bind(descriptor, info.ai_addr, info.ai_addrlen) != 0 {
-                failure = MetricsHTTPServerError(operation: "bind \(host):\(port)", reason: Self.errorText(errno))
+                failure = HTTPServerError(operation: "bind \(host):\(port)", reason: Self.errorText(errno))
             } else if listen(descriptor, 64) != 0 {
-                failure = MetricsHTTPServerError(operation: "listen \(host):\(port)", reason: Self.errorText(errno))
+                failure = HTTPServerError(operation: "listen \(host):\(port)", reason: Self.errorText(errno))
             } else if let bound = boundPort(descriptor) {
                 configure(descriptor)
                 return (descriptor, bound)
             } else {
-                failure = MetricsHTTPServerError(operation: "getsockname", reason: Self.errorText(errno))
+                failure = HTTPServerError(operation: "getsockname", reason: Self.errorText(errno))
             }
             _ = close(descriptor)
         }
@@ -171,7 +172,7 @@ public final class MetricsHTTPServer: Sendable {
 
 // MARK: - Serving thread
 
-extension MetricsHTTPServer {
+extension HTTPServer {
     /// Everything the serving thread needs, kept apart from the server object so the
     /// thread does not keep the server alive and `deinit` can stop it.
     final class Core: Sendable {
@@ -185,15 +186,15 @@ extension MetricsHTTPServer {
         private let wakeRead: Int32
         private let wakeWrite: Int32
         private let limits: Limits
-        private let render: @Sendable () async -> String
+        private let handler: Handler
         private let state = Mutex(State.idle)
         /// Signalled once by the thread after it closed every descriptor.
         private let finished = DispatchSemaphore(value: 0)
 
-        init(listenDescriptor: Int32, limits: Limits, render: @escaping @Sendable () async -> String) throws {
+        init(listenDescriptor: Int32, limits: Limits, handler: @escaping Handler) throws {
             var pipeEnds: [Int32] = [0, 0]
             guard pipe(&pipeEnds) == 0 else {
-                throw MetricsHTTPServerError(operation: "pipe", reason: MetricsHTTPServer.errorText(errno))
+                throw HTTPServerError(operation: "pipe", reason: HTTPServer.errorText(errno))
             }
             for end in pipeEnds {
                 _ = fcntl(end, F_SETFD, fcntl(end, F_GETFD, 0) | FD_CLOEXEC)
@@ -203,7 +204,7 @@ extension MetricsHTTPServer {
             wakeRead = pipeEnds[0]
             wakeWrite = pipeEnds[1]
             self.limits = limits
-            self.render = render
+            self.handler = handler
         }
 
         func start() {
@@ -211,7 +212,7 @@ extension MetricsHTTPServer {
                 guard case .idle = state else { return }
                 state = .running
                 let thread = Thread { [self] in run() }
-                thread.name = "metrics-http"
+                thread.name = "http-server"
                 thread.start()
             }
         }
@@ -282,7 +283,7 @@ extension MetricsHTTPServer {
                     }
                     continue
                 }
-                MetricsHTTPServer.configure(connection)
+                HTTPServer.configure(connection)
                 serve(connection)
                 _ = close(connection)
             }
@@ -330,7 +331,7 @@ extension MetricsHTTPServer {
             case empty
             /// Incomplete, oversize, too slow, or an unparsable request line.
             case malformed
-            case valid(method: String, path: String)
+            case valid(HTTPRequest)
             /// stop() was called or the connection failed: abandon it.
             case abandoned
         }
@@ -341,22 +342,15 @@ extension MetricsHTTPServer {
             case .empty, .abandoned:
                 return
             case .malformed:
-                response = Self.response(400, "Bad Request")
-            case .valid(let method, let path):
-                if path != "/metrics" {
-                    response = Self.response(404, "Not Found")
-                } else if method != "GET" {
-                    response = Self.response(405, "Method Not Allowed", extraHeaders: "Allow: GET\r\n")
-                } else {
-                    switch renderBody() {
-                    case .some(let body):
-                        response = Self.response(
-                            200, "OK", contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(body.utf8))
-                    case .none where isStopping:
-                        return
-                    case .none:
-                        response = Self.response(503, "Service Unavailable")
-                    }
+                response = HTTPResponse.text(400, "Bad Request").bytes
+            case .valid(let request):
+                switch respond(to: request) {
+                case .some(let answer):
+                    response = answer.bytes
+                case .none where isStopping:
+                    return
+                case .none:
+                    response = HTTPResponse.text(503, "Service Unavailable").bytes
                 }
             }
             guard writeAll(response, to: connection) else { return }
@@ -372,8 +366,10 @@ extension MetricsHTTPServer {
                 if let line = Self.firstLine(buffer) {
                     guard let (method, target) = Self.parseRequestLine(line) else { return .malformed }
                     if Self.headerEnd(in: buffer) {
-                        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                        return .valid(method: method, path: String(path))
+                        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+                        return .valid(
+                            HTTPRequest(
+                                method: method, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : ""))
                     }
                 } else if !Self.canStartRequestLine(buffer) {
                     return .malformed  // binary junk: no need to wait for a line end
@@ -447,23 +443,23 @@ extension MetricsHTTPServer {
             return (method, target)
         }
 
-        /// Runs `render` on the cooperative pool and waits for it here, checking for
-        /// stop() and the render deadline every 50 ms. Nil when either intervened.
-        private func renderBody() -> String? {
-            final class RenderResult: Sendable {
-                let text = Mutex<String?>(nil)
+        /// Runs the handler on the cooperative pool and waits for it here, checking for
+        /// stop() and the handler deadline every 50 ms. Nil when either intervened.
+        private func respond(to request: HTTPRequest) -> HTTPResponse? {
+            final class HandlerResult: Sendable {
+                let response = Mutex<HTTPResponse?>(nil)
                 let done = DispatchSemaphore(value: 0)
             }
-            let result = RenderResult()
-            let task = Task { [render] in
-                let text = await render()
-                result.text.withLock { $0 = text }
+            let result = HandlerResult()
+            let task = Task { [handler] in
+                let response = await handler(request)
+                result.response.withLock { $0 = response }
                 result.done.signal()
             }
-            let deadline = ContinuousClock.now + limits.renderTimeout
+            let deadline = ContinuousClock.now + limits.handlerTimeout
             while true {
                 if result.done.wait(timeout: .now() + .milliseconds(50)) == .success {
-                    return result.text.withLock { $0 }
+                    return result.response.withLock { $0 }
                 }
                 if isStopping || ContinuousClock.now >= deadline {
                     task.cancel()
@@ -507,20 +503,6 @@ extension MetricsHTTPServer {
                     return
                 }
             }
-        }
-
-        private static func response(
-            _ status: Int, _ reason: String, contentType: String = "text/plain; charset=utf-8",
-            extraHeaders: String = "", body: [UInt8]? = nil
-        ) -> [UInt8] {
-            let body = body ?? Array("\(status) \(reason)\n".utf8)
-            let head =
-                "HTTP/1.1 \(status) \(reason)\r\n"
-                + "Content-Type: \(contentType)\r\n"
-                + "Content-Length: \(body.count)\r\n"
-                + extraHeaders
-                + "Connection: close\r\n\r\n"
-            return Array(head.utf8) + body
         }
     }
 }

@@ -1,4 +1,5 @@
 public import JobQueue
+public import CommandLineInterface
 import Foundation
 
 /// The flags every worker executable shares.

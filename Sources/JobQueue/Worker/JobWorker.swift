@@ -1,3 +1,4 @@
+public import Metrics
 public import PostgresClient
 import Synchronization
 
