@@ -14,6 +14,10 @@ struct PayoutsCommand: CommandGroup {
 struct PayoutsRunCommand: Command {
     static let name = "run"
     static let summary = "settle and pay every cleaner for a week, write the CSV report"
+    static let options: [CommandOption] = [
+        .value("--period", "YYYY-Www"), .flag("--dry-run"), .value("--report", "PATH"),
+        .value("--wait", "SECONDS", default: "600"),
+    ] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl payouts run --period YYYY-Www [--dry-run] [--report PATH] [--wait SECONDS]
 
