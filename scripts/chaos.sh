@@ -16,8 +16,10 @@
 #
 # The first three enqueue N testbed.effect jobs (each records one row in
 # testbed_effects in the transaction that completes it), work them with several
-# workers while the fault is injected, and check that every job completed, that each
-# effect exists exactly once and that no job is left running. The payout run checks
+# workers while the fault is injected, and `queue-testbed verdict` judges the end
+# state from the database: every job completed, each effect exactly once, no job
+# left running; in stall, every stale attempt counted as fenced in the stalled
+# workers' /metrics (queue_worker_fenced_outcomes_total). The payout run checks
 # the ledger and the report against figures computed in SQL from the seeded orders,
 # reviews and complaints: every ledger transaction balances, one settlement per line,
 # one payout per line with something to pay and none for the others, every completed
@@ -236,7 +238,23 @@ now_ms() { local t="$EPOCHREALTIME"; echo $((10#${t/./} / 1000)); }
 ms() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'; }
 
 # --- workers ----------------------------------------------------------------------------
-declare -A LIVE=() # worker name -> pid, for the workers of the current run
+declare -A LIVE=()  # worker name -> pid, for the workers of the current run
+declare -A PORTS=() # testbed worker name -> its metrics port
+
+# A loopback port nothing listens on (for a worker's --metrics-port).
+free_port() {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 20000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+    done
+}
+
+# Saves worker $1's /metrics (Prometheus text) to file $2, for the verdict program.
+save_metrics() {
+    (exec 3<>"/dev/tcp/127.0.0.1/${PORTS[$1]}" && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && timeout 10 cat <&3) \
+        >"$2" 2>/dev/null || FAILURES+=("could not read the /metrics of $1 (port ${PORTS[$1]})")
+}
 RUN="" RUN_PREFIX="" QUEUE="" LOGDIR="" RUN_LEASE="" RUN_START=0
 STARTED=0 DEATHS=0 KILLED=0 RESTARTED=0 COMPLETED=0 ACTIVE=0 DONE=0
 FAILURES=() # reasons this run fails besides the figures
@@ -248,8 +266,10 @@ start_worker() {
         "$BIN/queue-worker" --queues "payouts=4" --lease "$RUN_LEASE" \
             --poll-interval 0.5 --grace 10 --worker-id "$name" >"$LOGDIR/$name.log" 2>&1 9<&- &
     else
+        PORTS[$name]="$(free_port)"
         "$BIN/queue-testbed" work --queues "$QUEUE" --concurrency "$CONCURRENCY" --lease "$RUN_LEASE" \
-            --poll-interval 0.5 --grace 10 --worker-id "$name" >"$LOGDIR/$name.log" 2>&1 9<&- &
+            --poll-interval 0.5 --grace 10 --worker-id "$name" --metrics-port "${PORTS[$name]}" \
+            >"$LOGDIR/$name.log" 2>&1 9<&- &
     fi
     LIVE[$name]=$!
     ALL_PIDS+=($!)
@@ -360,77 +380,31 @@ poll() {
     fi
 }
 
-# Attempts that logged losing their lease (the handler's last word on the attempt),
-# as "worker job_id attempt" lines, from the given worker logs.
-lost_attempts() {
-    grep -hE 'msg="(job stopped: lease lost|job.s lease was lost before it could complete)' "$@" 2>/dev/null |
-        sed -n 's/.* worker=\([^ ]*\) job_id=\([0-9]*\) .* attempt=\([0-9]*\).*/\1 \2 \3/p' | sort -u
-}
-
-# Reads "worker job_id attempt" lines; prints each with t when that attempt wrote its
-# effect (and so completed the job), else f.
-with_effect() {
-    local values
-    values="$(awk 'NF == 3 { printf "%s(\047%s\047, %s, %s)", (n++ ? ", " : ""), $1, $2, $3 }')"
-    [[ -n "$values" ]] || return 0
-    sql "SELECT a.worker, a.job_id, a.attempt, EXISTS (SELECT 1 FROM testbed_effects e
-                WHERE e.job_id = a.job_id AND e.attempt = a.attempt AND e.worker = a.worker)
-         FROM (VALUES $values) AS a(worker, job_id, attempt)"
-}
-
-# Splits the attempts that logged a lost lease into the ones really fenced out (no
-# effect row of theirs) and the ones that had in fact written their effect and
-# completed the job (a false alarm). Prints: fenced misreported.
-classify_lost() {
-    lost_attempts "$@" | with_effect | awk '{ n[$4]++ } END { printf "%d %d\n", n["f"], n["t"] }'
-}
-
-fence_lines() { cat "$@" 2>/dev/null | grep -cE 'outcome rejected: lease no longer current|lease lost|lease was lost'; }
-
 VERDICTS=()
 FAILED=0
 
-# Stops the workers, checks the end state and prints the verdict line. Argument:
-# the run's own figures.
+# Stops the workers and prints the verdict line: the run's own figures (argument
+# 1), then `queue-testbed verdict`'s, judged from the database (and the stalled
+# workers' metrics: the remaining arguments are passed on to it).
 finish_run() {
     local extra="$1"
+    shift
     local elapsed=$((($(now_ms) - RUN_START + 500) / 1000))
     reap_deaths
     stop_workers
-    local figures effects
-    figures="$(sql "SELECT count(*), count(*) FILTER (WHERE state = 'completed'),
-                          count(*) FILTER (WHERE state = 'running'),
-                          count(*) FILTER (WHERE attempt > 1),
-                          count(*) FILTER (WHERE errors::text LIKE '%lease expired%'),
-                          count(*) FILTER (WHERE state IN ('discarded', 'cancelled'))
-                   FROM queue.jobs WHERE queue = '$QUEUE'")"
-    effects="$(sql "SELECT count(*), count(DISTINCT e.job_id),
-                           count(DISTINCT e.job_id) FILTER (WHERE j.state IS DISTINCT FROM 'completed')
-                    FROM testbed_effects e LEFT JOIN queue.jobs j ON j.id = e.job_id")"
-    local total=0 completed=0 running=0 retried=0 rescued=0 gaveup=0 rows=0 distinct=0 unfinished=0
-    if [[ -n "$figures" && -n "$effects" ]]; then
-        read -r total completed running retried rescued gaveup <<<"$figures"
-        read -r rows distinct unfinished <<<"$effects"
-    else
-        FAILURES+=("could not read the end state from the database")
-    fi
-    local lost=$((JOBS - distinct)) duplicated=$((rows - distinct))
-    ((total == JOBS)) || FAILURES+=("$total job rows for $JOBS enqueued")
-    ((gaveup == 0)) || FAILURES+=("$gaveup jobs were discarded or cancelled")
-    ((unfinished == 0)) || FAILURES+=("$unfinished effects belong to jobs that are not completed")
-    local _fenced misreported
-    read -r _fenced misreported <<<"$(classify_lost "$LOGDIR"/*.log)"
-    ((${misreported:-0} == 0)) || REMARKS+=("engine: $misreported attempts logged \"lease lost\" although they had written their effect and completed their job (false alarm, no data harm): grep -h 'lease lost' $LOGDIR/*.log")
-    local result=PASS
-    if ((completed != JOBS || lost != 0 || duplicated != 0 || running != 0 || DEATHS != 0)) ||
-        [[ ${#FAILURES[@]} -gt 0 ]]; then
+    local output status=0 figures result=PASS
+    output="$("$BIN/queue-testbed" verdict --queue "$QUEUE" --jobs "$JOBS" "$@" 2>&1)" || status=$?
+    figures="$(head -n 1 <<<"$output")"
+    figures="${figures% PASS}"
+    figures="${figures% FAIL}"
+    if ((status != 0 || DEATHS != 0)) || [[ ${#FAILURES[@]} -gt 0 ]]; then
         result=FAIL
         FAILED=1
     fi
     local line="$RUN: jobs=$JOBS workers=$WORKERS kills=$KILLED restarts=$RESTARTED deaths=$DEATHS"
-    line+=" completed=$completed lost=$lost duplicated=$duplicated stuck_running=$running"
-    line+=" retried=$retried rescued=$rescued${extra:+ $extra} elapsed=${elapsed}s $result"
+    line+=" $figures${extra:+ $extra} elapsed=${elapsed}s $result"
     echo "$line"
+    tail -n +2 <<<"$output"
     local note
     for note in "${FAILURES[@]}"; do echo "  failure: $note"; done
     for note in "${REMARKS[@]}"; do echo "  note: $note"; done
@@ -482,9 +456,7 @@ run_restart_db() {
     done
     ((RESTARTED == RESTARTS)) ||
         FAILURES+=("$RESTARTED of $RESTARTS restarts happened before the jobs were done (raise --jobs)")
-    local errors
-    errors=$(cat "$LOGDIR"/rd-*.log | grep -c 'level=error')
-    finish_run "down_ms=$down error_lines=$errors"
+    finish_run "down_ms=$down"
 }
 
 # --- run 3: stall --------------------------------------------------------------------------
@@ -529,24 +501,19 @@ run_stall() {
         say "SIGCONT $victim after $(($(now_ms) - stopped_at)) ms (the jobs were done meanwhile)"
         sleep 2
     fi
-    # The attempts the stalled workers held when stopped: the ones that did not write
-    # their effect were rescued (stale); each must have had its completion refused.
-    local files=() name lines=0 stale=0 refused=0
-    for name in "${!victims[@]}"; do files+=("$LOGDIR/$name.log"); done
-    if ((${#files[@]} > 0)); then
-        lost_attempts "${files[@]}" >"$LOGDIR/lost.txt"
-        with_effect <"$LOGDIR/held.txt" >"$LOGDIR/held-outcome.txt"
-        stale=$(awk '$4 == "f"' "$LOGDIR/held-outcome.txt" | wc -l)
-        refused=$(awk '$4 == "f" { print $1, $2, $3 }' "$LOGDIR/held-outcome.txt" | grep -cFxf "$LOGDIR/lost.txt")
-        lines=$(fence_lines "${files[@]}")
-    fi
     ((stalled >= 1)) || FAILURES+=("no worker was stalled: the jobs were done first (raise --jobs)")
     ((stalled >= STALLS)) || REMARKS+=("$stalled of $STALLS stalls happened before the jobs were done")
-    ((stalled == 0 || stale >= 1)) ||
-        FAILURES+=("no stalled attempt was rescued ($held held, all completed by the stalled worker): fencing was not exercised (raise --stall-sleep-ms or --stalls)")
-    ((refused == stale)) ||
-        FAILURES+=("$((stale - refused)) of $stale stale attempts did not log a refused completion or lost lease: see $LOGDIR/held-outcome.txt")
-    finish_run "stalls=$stalled held=$held stale=$stale fenced=$refused fence_log_lines=$lines"
+    # The verdict judges the attempts they held by the effect rows and the fenced
+    # outcomes the stalled workers counted.
+    local verdict_args=() name
+    if ((stalled >= 1)); then
+        verdict_args+=(--held "$LOGDIR/held.txt")
+        for name in "${!victims[@]}"; do
+            save_metrics "$name" "$LOGDIR/$name.metrics"
+            verdict_args+=(--metrics "$LOGDIR/$name.metrics")
+        done
+    fi
+    finish_run "stalls=$stalled" "${verdict_args[@]}"
 }
 
 # --- run 4: payout -------------------------------------------------------------------------
@@ -804,28 +771,20 @@ check_payout() {
     ((unbalanced == 0)) || FAILURES+=("$unbalanced ledger transactions do not sum to zero")
     ((stray_tx == 0)) || FAILURES+=("$stray_tx settlement or payout transactions reference no line of this run")
 
-    local jobs settle_jobs=0 unfinished=0 retried=0 rescued=0
+    local jobs settle_jobs=0 unfinished=0 retried=0 with_errors=0
     jobs="$(sql "SELECT count(*) FILTER (WHERE kind = 'payout.settle_cleaner'), count(*) FILTER (WHERE state <> 'completed'),
-                        count(*) FILTER (WHERE attempt > 1), count(*) FILTER (WHERE errors::text LIKE '%lease expired%')
+                        count(*) FILTER (WHERE attempt > 1), count(*) FILTER (WHERE jsonb_array_length(errors) > 0)
                  FROM queue.jobs WHERE queue = 'payouts'")"
-    [[ -n "$jobs" ]] && read -r settle_jobs unfinished retried rescued <<<"$jobs"
+    [[ -n "$jobs" ]] && read -r settle_jobs unfinished retried with_errors <<<"$jobs"
     ((settle_jobs == items)) || FAILURES+=("$settle_jobs settlement jobs for $items lines")
     ((unfinished == 0)) || FAILURES+=("$unfinished jobs on queue payouts are not completed: jobsctl jobs list --queue payouts")
 
-    # The provider: every line with something to pay was sent under its key
-    # "payout-<item>"; a key sent more than once is a retry after a kill between the
-    # transfer and its commit (the provider refuses the second by the key).
-    local sent calls=0 keys=0 unsent=0 unknown=0
-    grep -h 'payout sent (console)' "$LOGDIR"/po-*.log 2>/dev/null |
-        sed -n 's/.*idempotency_key=\([^ ]*\).*/\1/p' | tr -d '"' | sort >"$LOGDIR/provider-keys.txt"
-    calls=$(wc -l <"$LOGDIR/provider-keys.txt")
-    keys=$(uniq <"$LOGDIR/provider-keys.txt" | wc -l)
-    sql "SELECT 'payout-' || id FROM ($PAYOUT_ITEMS_SQL WHERE r.period = '$PERIOD') AS i WHERE payable_fen > 0" |
-        sort >"$LOGDIR/payable-keys.txt"
-    unsent=$(comm -13 <(uniq "$LOGDIR/provider-keys.txt") "$LOGDIR/payable-keys.txt" | wc -l)
-    unknown=$(comm -23 <(uniq "$LOGDIR/provider-keys.txt") "$LOGDIR/payable-keys.txt" | wc -l)
-    ((unsent == 0)) || FAILURES+=("$unsent lines with something to pay were never sent to the provider: see $LOGDIR/payable-keys.txt")
-    ((unknown == 0)) || FAILURES+=("$unknown provider keys belong to no line with something to pay: see $LOGDIR/provider-keys.txt")
+    # The provider: every line with something to pay carries the reference the
+    # provider returned for its transfer (written with the payout transaction).
+    local unsent
+    unsent="$(sql "SELECT count(*) FROM ($PAYOUT_ITEMS_SQL WHERE r.period = '$PERIOD') AS i
+                   WHERE payable_fen > 0 AND provider_reference IS NULL")"
+    ((${unsent:-1} == 0)) || FAILURES+=("${unsent:-?} lines with something to pay have no provider reference (never sent)")
 
     # The report of the last jobsctl: one row per line plus TOTAL (last), every row
     # equal to its line, and a paid total equal to what the payouts took from cash.
@@ -893,7 +852,7 @@ check_payout() {
     local line="$RUN: period=$PERIOD cleaners=$cleaners orders=$orders kills=$((KILLED + jobsctl_kills))"
     line+=" jobsctl_kills=$jobsctl_kills leader_kills=$leader_kills reruns=$reruns deaths=$DEATHS items=$items paid_once=$paid_once"
     line+=" settled_once=$settled_once unbalanced=$unbalanced double_paid=$double_paid skipped=$((skipped + unsettled))"
-    line+=" retried=$retried rescued=$rescued orphaned=$orphaned provider_repeats=$((calls - keys)) report_rows=$rows"
+    line+=" retried=$retried with_errors=$with_errors orphaned=$orphaned report_rows=$rows"
     line+=" paid_fen=$paid_ledger elapsed=${elapsed}s $result"
     echo "$line"
     local note

@@ -203,6 +203,7 @@ final class QueueProducer: Sendable {
         case .leaseLost?:
             // Rescued while it waited in the buffer: the attempt belongs to someone else.
             log.warning("job not started: its lease was lost while it waited", [("job_id", "\(job.id)")])
+            environment.metrics.fencedInRun()
             return
         case .cancelRequested?:
             await finish(execution, .cancelled(reason: "cancelled on request before it started"))
@@ -247,6 +248,7 @@ final class QueueProducer: Sendable {
             environment.metrics.jobFinished(kind: job.kind, outcome: "completed", seconds: elapsed.seconds)
         case (_, .leaseLost?):
             log.warning("job stopped: lease lost, its outcome is left to the attempt that owns it", fields())
+            environment.metrics.fencedInRun()
         case (.success, _):
             log.info("job completed", fields())
             await finish(execution, .completed)
@@ -269,6 +271,7 @@ final class QueueProducer: Sendable {
             await finish(execution, .snoozed(until: Date().addingTimeInterval(error.delay.seconds)))
         case (.failure(JobQueueError.leaseLost), _):
             log.warning("job's lease was lost before it could complete", fields())
+            environment.metrics.fencedInRun()
         case (.failure(let error), _):
             await fail(execution, error: Self.describe(error), entry: entry, fields: fields)
         }
