@@ -8,7 +8,7 @@ struct PayoutsCommand: CommandGroup {
     static let name = "payouts"
     static let summary = "settlement payout runs for finance"
     static let help = "Usage: jobsctl payouts COMMAND [OPTIONS]"
-    static let subcommands: [any CommandDescription.Type] = [PayoutsRunCommand.self]
+    static let subcommands: [any CommandDescription.Type] = [PayoutsRunCommand.self, PayoutsAuditCommand.self]
 }
 
 struct PayoutsRunCommand: Command {
