@@ -53,6 +53,7 @@ struct PayoutsAuditCommand: Command {
         let failures = audit.failures
         print(
             "period=\(period.name) status=\(audit.status) items=\(audit.lines) expected=\(audit.expectedLines) "
+                + "due_orders=\(audit.dueOrders) "
                 + "paid_once=\(audit.paidOnceLines) settled_once=\(audit.ordersSettledOnce) "
                 + "unbalanced=\(audit.unbalancedTransactions) double_paid=\(audit.extraPayouts) "
                 + "skipped=\(audit.skippedCleaners + audit.unsettledOrders) paid_fen=\(audit.paidFen) "
