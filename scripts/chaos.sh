@@ -19,14 +19,12 @@
 # workers while the fault is injected, and `queue-testbed verdict` judges the end
 # state from the database: every job completed, each effect exactly once, no job
 # left running; in stall, every stale attempt counted as fenced in the stalled
-# workers' /metrics (queue_worker_fenced_outcomes_total). The payout run checks
-# the ledger and the report against figures computed in SQL from the seeded orders,
-# reviews and complaints: every ledger transaction balances, one settlement per line,
-# one payout per line with something to pay and none for the others, every completed
-# order of the week settled once by a line of this run, a line for exactly the
-# cleaners with orders, bonuses or penalties in the week, and a CSV report with one
-# row per line whose paid total is what left platform:cash. Each run prints a
-# one-line verdict.
+# workers' /metrics (queue_worker_fenced_outcomes_total). The payout run is judged
+# by `jobsctl payouts audit`: the run against lines recomputed from the seeded
+# orders, reviews and complaints, the ledger (balanced, one settlement per line, one
+# payout per line with something to pay), every completed order of the week settled
+# once, and every report a jobsctl wrote equal to the run's. This script only
+# orchestrates: cluster, processes, faults; each run prints a one-line verdict.
 #
 # Usage: scripts/chaos.sh [OPTIONS] [RUN ...]      (default: every run)
 #
