@@ -51,12 +51,9 @@ final class LeastPrivilegeTests: XCTestCase {
                 queues: PlatformJobs.queues, workerID: TestDatabase.uniqueName("least"), pollInterval: .milliseconds(100),
                 leaderInterval: .milliseconds(200)),
             log: .silent)
-        let task = Task { try await engine.run() }
-        let done = try await fixture.eventually {
-            try await fixture.notifications(to: customer.phone).first?.1 == "sent"
+        let done = try await engine.running {
+            try await fixture.eventually { try await fixture.notifications(to: customer.phone).first?.1 == "sent" }
         }
-        engine.shutdown()
-        try await task.value
         XCTAssertTrue(done, "the worker role dispatched a notification")
         let failures = try await fixture.pool.query(
             """

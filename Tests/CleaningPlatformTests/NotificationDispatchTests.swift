@@ -107,12 +107,11 @@ final class NotificationDispatchTests: XCTestCase {
                     pollInterval: .milliseconds(50), runsLeaderServices: false),
                 log: .silent)
         }
-        let tasks = workers.map { worker in Task { try await worker.run() } }
-        _ = try await fixture.eventually {
-            try await fixture.notifications(to: phone).allSatisfy { $0.1 != "pending" }
+        try await JobWorker.running(workers) {
+            _ = try await fixture.eventually {
+                try await fixture.notifications(to: phone).allSatisfy { $0.1 != "pending" }
+            }
         }
-        workers.forEach { $0.shutdown() }
-        for task in tasks { try await task.value }
         let notes = try await fixture.notifications(to: phone)
         XCTAssertEqual(notes.filter { $0.1 == "sent" }.count, 3, "\(notes)")
         XCTAssertEqual(notes.filter { $0.1 == "suppressed" }.count, 9)

@@ -89,17 +89,7 @@ struct PlatformFixture {
                 pollInterval: .milliseconds(100), leaseDuration: .seconds(10), stageInterval: .milliseconds(100),
                 leaderInterval: .milliseconds(100)),
             log: .silent)
-        let task = Task { try await worker.run() }
-        do {
-            let value = try await body()
-            worker.shutdown()
-            try await task.value
-            return value
-        } catch {
-            worker.shutdown()
-            try? await task.value
-            throw error
-        }
+        return try await worker.running(body)
     }
 
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {

@@ -91,7 +91,7 @@ final class BadInputTests: XCTestCase {
             ids.append(try await fixture.client.enqueue(fixture.request("test.payload", json)).id)
         }
         let good = try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: "ok"), queue: fixture.queue)).id
-        try await fixture.running(try fixture.worker(handlers)) {
+        try await fixture.worker(handlers).running {
             _ = try await fixture.eventually {
                 let counts = try await fixture.counts()
                 return counts["completed"] == 1 && counts["discarded"] == cases.count
