@@ -185,7 +185,7 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(row.state, "cancelled")
         XCTAssertEqual(stopped.all, [true])
         let again = try await administration.cancel(id)
-        XCTAssertEqual(again, .refused(state: "cancelled"))
+        XCTAssertEqual(again, .refused(state: .cancelled))
     }
 
     func testRateLimitTakesPermitsUpToTheLimitThenSaysWhen() async throws {
