@@ -22,11 +22,9 @@ final class NotificationDispatchTests: XCTestCase {
     private func drain(_ fixture: PlatformFixture, _ services: PlatformServices, concurrency: Int = 4) async throws {
         try await fixture.running(services, concurrency: concurrency) {
             _ = try await fixture.eventually {
-                try await fixture.pool.query(
-                    """
-                    SELECT count(*)::int8 FROM queue.jobs WHERE kind = 'notification.dispatch'
-                      AND state IN ('available', 'running', 'retryable')
-                    """).scalar(Int64.self) == 0
+                try await fixture.jobs(DispatchNotification.self).allSatisfy {
+                    ![.available, .running, .retryable].contains($0.state)
+                }
             }
         }
     }

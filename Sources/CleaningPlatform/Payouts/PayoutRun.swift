@@ -74,7 +74,7 @@ public enum PayoutRun {
     /// for good, or retries exhausted — with the job's last error. Each holds the
     /// run open until its job is retried (`jobsctl jobs retry`).
     public static func failures(_ runID: Int64, on connection: PostgresConnection) throws -> [Failure] {
-        try JobAdministration.jobs(SettleCleanerPayout.self, inBatch: batchID(runID), state: .discarded, on: connection)
+        try JobAdministration.jobs(SettleCleanerPayout.self, state: .discarded, batch: batchID(runID), on: connection)
             .map { Failure(cleanerID: $0.arguments.cleanerID, reason: $0.lastError) }
             .sorted { $0.cleanerID < $1.cleanerID }
     }

@@ -5,29 +5,35 @@ public import PostgresClient
 /// up, a summary of what finished, a script waiting for queues to drain — on the
 /// caller's connection, so code above the engine never queries `queue.jobs` itself.
 extension JobAdministration {
-    /// One job of a batch, with its typed arguments and its last error.
-    public struct BatchJob<Arguments: JobArguments>: Sendable {
+    /// One job of a kind, with its typed arguments and its last error.
+    public struct KindJob<Arguments: JobArguments>: Sendable {
         public var id: Int64
+        public var state: JobState
+        public var attempt: Int
+        public var runAt: Date
         public var arguments: Arguments
-        /// The last attempt's error; empty when it recorded none.
+        /// The last attempt's error; empty when none was recorded.
         public var lastError: String
     }
 
-    /// The jobs of `Arguments.kind` in batch `batchID` that are in `state`, by id.
+    /// The jobs of `Arguments.kind`, by id, narrowed by state and batch when given —
+    /// e.g. which of a batch's jobs gave up.
     public static func jobs<Arguments: JobArguments>(
-        _ kind: Arguments.Type, inBatch batchID: String, state: JobState, on connection: PostgresConnection
-    ) throws -> [BatchJob<Arguments>] {
+        _ kind: Arguments.Type, state: JobState? = nil, batch: String? = nil, on connection: PostgresConnection
+    ) throws -> [KindJob<Arguments>] {
         try connection.query(
             """
-            SELECT id, args::text, COALESCE(errors->-1->>'error', '')
-            FROM queue.jobs WHERE batch_id = $1 AND kind = $2 AND state = $3
+            SELECT id, state, attempt::int8, run_at, args::text, COALESCE(errors->-1->>'error', '')
+            FROM queue.jobs
+            WHERE kind = $1 AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR batch_id = $3)
             ORDER BY id
-            """, [batchID, Arguments.kind, state.rawValue]
+            """, [Arguments.kind, state?.rawValue, batch]
         ).rows.map { row in
-            let (id, arguments, lastError) = try row.decode((Int64, String, String).self)
-            return BatchJob(
-                id: id, arguments: try JobJSON.decoder.decode(Arguments.self, from: Data(arguments.utf8)),
-                lastError: lastError)
+            let (id, state, attempt, runAt, arguments, lastError) = try row.decode(
+                (Int64, String, Int64, Date, String, String).self)
+            return KindJob(
+                id: id, state: try JobState(column: state), attempt: Int(attempt), runAt: runAt,
+                arguments: try JobJSON.decoder.decode(Arguments.self, from: Data(arguments.utf8)), lastError: lastError)
         }
     }
 
