@@ -6,24 +6,12 @@ import XCTest
 
 /// The admin CLI end to end: the built `jobsctl` against the test database.
 final class JobsctlTests: XCTestCase {
-    private struct Run {
-        var status: Int32
-        var output: String
+    private func jobsctl(_ arguments: [String]) async throws -> JobsctlRun {
+        try await JobsctlRun.run(arguments)
     }
 
-    private func jobsctl(_ arguments: [String]) async throws -> Run {
-        let output = NSTemporaryDirectory() + TestDatabase.uniqueName("jobsctl") + ".out"
-        let process = try ChildProcess(
-            executable: try TestDatabase.executable("jobsctl"), arguments: arguments,
-            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: output)
-        let status = await process.wait(timeout: .seconds(60)) ?? -99
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(atPath: output)
-        return Run(status: status, output: text)
-    }
-
-    private func json(_ run: Run) throws -> Any {
-        try JSONSerialization.jsonObject(with: Data(run.output.utf8))
+    private func json(_ run: JobsctlRun) throws -> Any {
+        try run.json()
     }
 
     func testEveryCommandHasHelp() async throws {
