@@ -55,10 +55,10 @@ enum JobMaintenance {
     }
 
     /// Returns the rescued jobs' ids and new states.
-    static func rescueLapsedLeases(on database: PostgresPool) async throws -> [(id: Int64, state: String)] {
+    static func rescueLapsedLeases(on database: PostgresPool) async throws -> [(id: Int64, state: JobState)] {
         try await database.query(rescue, [batchSize]).rows.map { row in
             let (id, state) = try row.decode((Int64, String).self)
-            return (id, state)
+            return (id, try JobState(column: state))
         }
     }
 }

@@ -235,7 +235,7 @@ public final class JobWorker: Sendable {
                 do {
                     for rescued in try await JobMaintenance.rescueLapsedLeases(on: environment.database) {
                         environment.log.warning(
-                            "rescued a job whose lease lapsed", [("job_id", "\(rescued.id)"), ("state", rescued.state)])
+                            "rescued a job whose lease lapsed", [("job_id", "\(rescued.id)"), ("state", rescued.state.rawValue)])
                     }
                 } catch {
                     environment.log.error("rescuing lapsed leases failed", [("error", "\(error)")])
