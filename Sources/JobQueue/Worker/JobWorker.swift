@@ -108,20 +108,25 @@ public final class JobWorker: Sendable {
     }
 
     /// Runs several workers (e.g. one per simulated process) while `body` runs, then
-    /// shuts them all down gracefully and waits for them.
+    /// shuts them all down gracefully and waits for them. Cancelling the calling
+    /// task cancels the workers too: they stop at once.
     public static func running<T>(
         _ workers: [JobWorker], isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T
     ) async throws -> T {
         let runs = workers.map { worker in Task { try await worker.run() } }
-        let result: Result<T, any Error>
-        do {
-            result = .success(try await body())
-        } catch {
-            result = .failure(error)
+        return try await withTaskCancellationHandler {
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body())
+            } catch {
+                result = .failure(error)
+            }
+            for worker in workers { worker.shutdown() }
+            for run in runs { try await run.value }
+            return try result.get()
+        } onCancel: {
+            for run in runs { run.cancel() }
         }
-        for worker in workers { worker.shutdown() }
-        for run in runs { try await run.value }
-        return try result.get()
     }
 
     private func runUntilStopped() async {
