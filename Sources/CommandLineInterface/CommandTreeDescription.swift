@@ -23,6 +23,7 @@ public struct CommandTreeDescription: Encodable, Sendable {
             case defaultValue = "default"
         }
 
+        /// Writes every key, nulls included, so that each option reads the same.
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(name, forKey: .name)

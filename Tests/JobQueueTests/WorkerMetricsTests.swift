@@ -84,7 +84,7 @@ final class WorkerMetricsTests: XCTestCase {
         }
         let id = try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: ""), queue: fixture.queue)).id
         let worker = try fixture.worker(handlers)
-        let text = try await fixture.running(worker) { () -> String in
+        let text = try await worker.running { () -> String in
             _ = try await fixture.eventually { try await fixture.row(id).state == "running" }
             _ = try await pool.query(
                 "UPDATE queue.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [id])
