@@ -79,7 +79,7 @@ final class JobArgumentsValidationTests: XCTestCase {
             fixture.request(Measured.kind, #"{"count": 5, "cont": 6}"#, maxAttempts: 20)).id
         let missingRow = try await fixture.client.enqueue(fixture.request(Measured.kind, #"{"count": 42}"#, maxAttempts: 20)).id
         let transient = try await fixture.client.enqueue(fixture.request(AlwaysFailing.kind, "{}", maxAttempts: 20)).id
-        try await fixture.running(try fixture.worker(handlers)) {
+        try await fixture.worker(handlers).running {
             _ = try await fixture.eventually {
                 let counts = try await fixture.counts()
                 return counts["discarded"] == 3 && counts["retryable", default: 0] + counts["available", default: 0] == 1

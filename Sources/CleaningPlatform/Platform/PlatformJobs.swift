@@ -1,0 +1,76 @@
+public import Foundation
+public import JobQueue
+
+/// The platform's job handlers and periodic jobs.
+public enum PlatformJobs {
+    /// The argument types of every kind the platform handles, so a job given as
+    /// kind and JSON (`jobsctl enqueue`) is checked as its handler would check it.
+    public static let catalogue = JobKindCatalogue([
+        OrderReminder.self, DispatchNotification.self, ExpireCoupons.self, RemindExpiringCoupons.self,
+        ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self, ProcessWithdrawal.self,
+        GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self,
+    ])
+
+    /// Every kind the platform handles.
+    public static var kinds: [String] { catalogue.kinds }
+
+    /// Queues the platform's workers should work, with a sensible concurrency each.
+    public static let queues: [String: Int] = [
+        JobRequest.defaultQueue: 4, OrderReminder.queue: 8, NotificationOutbox.dispatchQueue: 16, maintenanceQueue: 2,
+        PayoutRun.queue: 4,
+    ]
+
+    public static let maintenanceQueue = "maintenance"
+
+    public static func handlers(_ services: PlatformServices) -> JobHandlerRegistry {
+        var registry = JobHandlerRegistry()
+        registry.register(OrderReminder.self) { try await $0.run($1, services: services) }
+        registry.register(
+            DispatchNotification.self,
+            options: JobKindOptions(timeout: .seconds(30), retryPolicy: RetryPolicy(baseDelay: .seconds(5)))
+        ) { try await $0.run($1, services: services) }
+        registry.register(ExpireCoupons.self, options: JobKindOptions(timeout: .seconds(600))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(RemindExpiringCoupons.self, options: JobKindOptions(timeout: .seconds(600))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(ExpirePoints.self, options: JobKindOptions(timeout: .seconds(600))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(SettleCleanerPayout.self, options: JobKindOptions(timeout: .seconds(120))) {
+            try await $0.run($1, services: services, payouts: services.payouts)
+        }
+        registry.register(FinishPayoutRun.self) { try await $0.run($1, services: services) }
+        registry.register(GradeExamSubmission.self) { try await $0.run($1, services: services) }
+        registry.register(UpgradeTier.self) { try await $0.run($1, services: services) }
+        registry.register(RecalculateTiers.self, options: JobKindOptions(timeout: .seconds(1800))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(RegradeExam.self, options: JobKindOptions(timeout: .seconds(600))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(ProcessWithdrawal.self, options: JobKindOptions(timeout: .seconds(120))) {
+            try await $0.run($1, services: services, payouts: services.payouts)
+        }
+        return registry
+    }
+
+    /// Nightly and daily batch work, in the business time zone.
+    public static func periodicJobs(timeZone: TimeZone) throws -> [PeriodicJob] {
+        [
+            PeriodicJob(
+                name: "coupon-expiry", schedule: try CronSchedule("5 0 * * *", timeZone: timeZone),
+                request: JobRequest(kind: ExpireCoupons.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "coupon-expiry-reminder", schedule: try CronSchedule("0 10 * * *", timeZone: timeZone),
+                request: JobRequest(kind: RemindExpiringCoupons.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "tier-recalculation", schedule: try CronSchedule("0 2 * * *", timeZone: timeZone),
+                request: JobRequest(kind: RecalculateTiers.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "points-expiry", schedule: try CronSchedule("15 0 * * *", timeZone: timeZone),
+                request: JobRequest(kind: ExpirePoints.kind, queue: maintenanceQueue)),
+        ]
+    }
+}
