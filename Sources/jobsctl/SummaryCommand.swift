@@ -22,15 +22,10 @@ struct SummaryCommand: Command {
 
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
-        guard let text = try arguments.option("--since") else {
+        guard let since = try arguments.time("--since", delaySign: "-") else {
             throw CommandError.usage("--since is required", command: command)
         }
-        if text.hasPrefix("-") {
-            let ahead = try EnqueueCommand.parseTime("+" + text.dropFirst(), command: command)
-            since = Date().addingTimeInterval(-ahead.timeIntervalSinceNow)
-        } else {
-            since = try EnqueueCommand.parseTime(text, command: command)
-        }
+        self.since = since
         format = OutputFormat(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }

@@ -71,14 +71,16 @@ struct BenchOptions {
     }
 
     private static func positiveInteger(_ flag: String, _ text: String, maximum: Int) throws(UsageError) -> Int {
-        guard let number = Int(text), number >= 1, number <= maximum else {
+        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let number = Int(text), number >= 1, number <= maximum
+        else {
             throw UsageError("\(flag) takes a whole number from 1 to \(maximum), got '\(text)'")
         }
         return number
     }
 }
 
-/// A command-line mistake: reported with a pointer to `--help`, exit status 2.
+/// A command-line mistake: reported with a pointer to `--help`, exit status 64 (EX_USAGE).
 struct UsageError: Error {
     let message: String
     init(_ message: String) { self.message = message }
