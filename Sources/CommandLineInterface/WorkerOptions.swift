@@ -22,7 +22,7 @@ public struct WorkerOptions: Sendable {
           --prefetch N         most jobs per queue claimed ahead of free slots while jobs are
                                short (< 50 ms on average), waiting leased in this process
                                (default \(WorkerConfiguration.defaultPrefetch); 0: claim for free slots only)
-          --worker-id ID       name in job rows and logs (default host-pid)
+          --worker-id NAME     name in job rows and logs (default host-pid)
           --metrics-port PORT  serve Prometheus metrics at http://HOST:PORT/metrics
           --metrics-host HOST  address to bind the metrics endpoint (default 127.0.0.1; 0.0.0.0 in a container)
           --log-level LEVEL    debug, info (default: one line per job outcome), warning or error

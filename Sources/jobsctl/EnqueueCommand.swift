@@ -16,6 +16,8 @@ struct EnqueueCommand: Command {
         prints the existing job's id instead.
 
         Options:
+          KIND                 the job's kind, e.g. \(PlatformJobs.kinds[0]); one of:
+                               \(PlatformJobs.kinds.joined(separator: ", "))
           --args JSON          the job's arguments (default {})
           --args-file PATH     read the arguments from a file (- for standard input)
           --queue Q            queue (default: default)

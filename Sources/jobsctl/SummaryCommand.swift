@@ -10,8 +10,9 @@ struct SummaryCommand: Command {
     static let help = """
         Usage: jobsctl summary --since TIME [--json]
 
-        TIME is ISO 8601 (2026-11-23T10:00:00+08:00) or a delay back: -10m, -2h, -1d.
-
+        Options:
+          --since TIME         e.g. -1d: a delay back (-30s, -10m, -2h, -1d) or an ISO 8601
+                               time with its zone (2026-11-23T10:00:00+08:00)
         \(OutputFormat.help)
         \(DatabaseOptions.help)
         """

@@ -9,7 +9,7 @@ struct TestbedEnqueueCommand: Command {
         Usage: queue-testbed enqueue --kind KIND [--count N] [--batch N] [--args JSON] [--queue Q]
 
         Options:
-          --kind KIND          a kind from `queue-testbed --help` (testbed.noop, testbed.effect, …)
+          --kind KIND          a kind from `queue-testbed --help`, e.g. testbed.noop
           --count N            jobs to enqueue (default 1000)
           --batch N            jobs per statement (default 10000)
           --args JSON          arguments of every job (default {})
