@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 
 /// The command line, parsed by hand (the package takes no dependencies).
 struct BenchOptions {
@@ -56,6 +57,17 @@ struct BenchOptions {
             case "--database-url":
                 let url = try value()
                 guard !url.isEmpty else { throw UsageError("--database-url is empty") }
+                // libpq's own parser decides, so no spelling of the password slips through.
+                guard let settings = try? PostgresConfiguration(conninfo: url).settings() else {
+                    throw UsageError(
+                        "--database-url is neither a postgresql:// URL nor key=value settings libpq accepts "
+                            + "(not shown: it may contain a password)")
+                }
+                guard settings["password"] == nil else {
+                    throw UsageError(
+                        "--database-url must not contain a password (it would be visible in `ps`); "
+                            + "put it in PGPASSWORD, ~/.pgpass or DATABASE_URL")
+                }
                 options.databaseURL = url
             case "--seconds":
                 options.seconds = try positiveInteger(flag, try value(), maximum: 3600)

@@ -100,6 +100,34 @@ final class ArgumentSweepTests: XCTestCase {
         XCTAssertTrue(failures.isEmpty, "\(failures.count) of \(runs.count) runs:\n" + failures.prefix(40).joined(separator: "\n"))
     }
 
+    /// `--database-url` with a password is refused by every command that takes it,
+    /// however the password is written, and the password is never printed.
+    func testEveryCommandRefusesAPasswordOnTheCommandLineInAnySpelling() async throws {
+        let secret = "Sw33p-\(Int.random(in: 1000...9999))"
+        let spellings = [
+            "host=127.0.0.1\tpassword=\(secret)", "host=127.0.0.1  password  =  '\(secret)'",
+            "postgresql://u:\(secret)@127.0.0.1/db", "postgresql://127.0.0.1/db?sslmode=disable&password=\(secret)",
+            "postgresql://127.0.0.1/db?pass%77ord=\(secret)", "host=127.0.0.1 \(secret)",
+        ]
+        let leaves = try await discoverLeaves().filter { Self.options($0.help)["--database-url"] != nil }
+        XCTAssertGreaterThan(leaves.count, 10, "commands taking --database-url")
+        var planned: [(String, [String])] = []
+        for leaf in leaves {
+            let usage = Self.usage(leaf.help)
+            let fillers = Self.requiredPositionals(usage).map { Self.example(for: $0, in: leaf.help) ?? "1" }
+            let required = Self.requiredOptions(usage).flatMap { [$0, Self.example(for: $0, in: leaf.help) ?? ""] }
+            for url in spellings {
+                planned.append((leaf.executable, leaf.path + fillers + required + ["--database-url", url]))
+            }
+        }
+        let runs = try await runAll(planned)
+        for run in runs {
+            XCTAssertEqual(run.status, 64, "\(run.arguments): \(run.output.prefix(300))")
+            XCTAssertTrue(run.output.contains("--database-url"), "\(run.arguments): \(run.output.prefix(300))")
+            XCTAssertFalse(run.output.contains(secret), "\(run.arguments) printed the password: \(run.output)")
+        }
+    }
+
     /// The positive side of "validated, not normalised": a real date on 29 February of
     /// a leap year, with its offset, is stored as that instant.
     func testARealTimeIsAcceptedAsTheInstantItNames() async throws {
@@ -206,7 +234,7 @@ final class ArgumentSweepTests: XCTestCase {
     private static func example(for name: String, in help: String) -> String? {
         for line in help.split(separator: "\n") where line.drop(while: { $0 == " " }).hasPrefix(name + " ") {
             guard let range = line.range(of: "e.g. ") else { continue }
-            return String(line[range.upperBound...].prefix { !" ,;)".contains($0) })
+            return String(line[range.upperBound...].prefix { !" ,;:)".contains($0) })
         }
         return nil
     }
