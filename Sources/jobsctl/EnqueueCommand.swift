@@ -89,7 +89,13 @@ struct EnqueueCommand: Command {
 
     func run() async throws {
         let pool = PostgresPool(configuration: database.configuration, maxConnections: 1)
-        let result = try await JobQueueClient(database: pool).enqueue(request)
+        let result: EnqueueResult
+        do {
+            result = try await JobQueueClient(database: pool).enqueue(request)
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+            // Data exceptions: the only free-form value the server parses itself is the JSON.
+            throw CommandError.usage("--args was refused by the database: \(error.message)", command: "jobsctl enqueue")
+        }
         switch format {
         case .json:
             struct Output: Encodable { var id: Int64; var inserted: Bool }

@@ -26,6 +26,7 @@ final class BadInputTests: XCTestCase {
         try TestDatabase.migrate()
         let pool = PostgresPool(configuration: try TestDatabase.configuration, maxConnections: 1)
         let before = try await pool.query("SELECT count(*)::int8 FROM queue.jobs").scalar(Int64.self)
+        let runsBefore = try await pool.query("SELECT count(*)::int8 FROM platform.payout_runs").scalar(Int64.self)
         // Too big for argv (the kernel refuses > 128 KiB per argument), so from a file.
         let hugeFile = NSTemporaryDirectory() + TestDatabase.uniqueName("huge") + ".json"
         try ("{\"x\": \"" + String(repeating: "a", count: 300 * 1024) + "\"}").write(toFile: hugeFile, atomically: true, encoding: .utf8)
@@ -52,6 +53,12 @@ final class BadInputTests: XCTestCase {
             (["payouts", "run", "--period", "2026-W99"], "not an ISO week"),
             (["payouts", "run", "--period", "'; DELETE FROM platform.orders; --"], "not an ISO week"),
             (["seed", "--customers", "-5"], "--customers must be a whole number from 1 to"),
+            // Refused before the run settles or pays anything.
+            (["payouts", "run", "--period", "2026-W01", "--report", "/nonexistent/dir/p.csv"],
+             "--report /nonexistent/dir/p.csv: folder /nonexistent/dir does not exist"),
+            (["payouts", "run", "--period", "2026-W01", "--report", NSTemporaryDirectory()], "is a folder"),
+            (["payouts", "run", "--period", "2026-W01", "--wait", "-5"], "--wait must be a number of seconds"),
+            (["payouts", "run", "--period", "2026-W01", "--wait", "inf"], "--wait must be a number of seconds"),
         ]
         for (arguments, message) in cases {
             let run = try await jobsctl(arguments)
@@ -71,6 +78,8 @@ final class BadInputTests: XCTestCase {
         }
         let after = try await pool.query("SELECT count(*)::int8 FROM queue.jobs").scalar(Int64.self)
         XCTAssertEqual(after - before, 3, "only the three valid enqueues wrote anything")
+        let runsAfter = try await pool.query("SELECT count(*)::int8 FROM platform.payout_runs").scalar(Int64.self)
+        XCTAssertEqual(runsAfter, runsBefore, "no payout run was started")
         _ = try await pool.query("DELETE FROM queue.jobs WHERE queue = 'bad-input'")
     }
 
