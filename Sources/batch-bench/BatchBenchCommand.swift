@@ -65,9 +65,6 @@ struct BatchBenchCommand: Command {
         loadOnly = arguments.flag("--load-only")
         skipLoad = arguments.flag("--skip-load")
         let only = try arguments.option("--only")
-        guard customers > 0, orders >= 0, cleaners > 0, payoutOrders >= 0, concurrency > 0 else {
-            throw CommandError.usage("sizes must be positive", command: arguments.commandName)
-        }
         guard !(loadOnly && skipLoad) else {
             throw CommandError.usage("--load-only and --skip-load exclude each other", command: arguments.commandName)
         }
@@ -80,7 +77,7 @@ struct BatchBenchCommand: Command {
 
     func run() async throws {
         let connection = try PostgresConnection.connect(database.configuration)
-        try PostgresMigrator(directory: try MigrationsDirectory.resolve(explicit: nil)).migrate(on: connection)
+        try PostgresMigrator(directory: try MigrationsDirectory.resolve()).migrate(on: connection)
         let zone = TimeZone(identifier: "Asia/Shanghai")!
         let now = Date()
         let period = PayoutPeriod.previous(to: now, timeZone: zone)

@@ -52,7 +52,7 @@ struct BenchOptions: Sendable {
         guard customers <= 99_999_999 else {
             throw CommandError.usage("--customers must be at most 99999999 (phone numbers have 8 digits for it)", command: command)
         }
-        migrationsDirectory = try MigrationsDirectory.resolve(explicit: try arguments.option("--migrations"))
+        migrationsDirectory = try MigrationsDirectory.resolve(&arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "platform-bench")
     }
 
