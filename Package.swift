@@ -1,7 +1,11 @@
 // swift-tools-version: 6.0
-// Layers, bottom to top: CLibPQ (libpq binding) → PostgresClient (data layer) →
-// JobQueue (queue engine, domain-free) → CleaningPlatform (the platform's jobs) →
-// executables. A target only depends on targets below it.
+// Layers, bottom to top (docs/architecture.md): CLibPQ (libpq binding) →
+// PostgresClient (data layer) → JobQueue (queue engine, domain-free) →
+// CleaningPlatform (the platform's jobs) → DemoData → executables. Beside them, leaf
+// utilities with no project dependency: Metrics (Prometheus text), HTTPServer;
+// CommandLineInterface (argument parsing, commands) and WorkerRuntime (a worker
+// process: flags, signals, metrics endpoint) serve the executables. A target only
+// depends on targets below it.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -29,19 +33,26 @@ let package = Package(
             providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
         ),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"], swiftSettings: strict),
-        .target(name: "JobQueue", dependencies: ["PostgresClient"], swiftSettings: strict),
+        .target(name: "Metrics", swiftSettings: strict),
+        .target(name: "HTTPServer", swiftSettings: strict),
+        .target(name: "JobQueue", dependencies: ["PostgresClient", "Metrics"], swiftSettings: strict),
         .target(name: "CleaningPlatform", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
-        .target(name: "CommandLineInterface", dependencies: ["PostgresClient", "JobQueue"], swiftSettings: strict),
+        .target(name: "DemoData", dependencies: ["CleaningPlatform", "PostgresClient"], swiftSettings: strict),
+        .target(name: "CommandLineInterface", dependencies: ["PostgresClient"], swiftSettings: strict),
+        .target(
+            name: "WorkerRuntime", dependencies: ["JobQueue", "HTTPServer", "CommandLineInterface"],
+            swiftSettings: strict),
         .executableTarget(
-            name: "queue-testbed", dependencies: ["JobQueue", "PostgresClient", "CommandLineInterface"],
+            name: "queue-testbed",
+            dependencies: ["JobQueue", "PostgresClient", "CommandLineInterface", "WorkerRuntime"],
             swiftSettings: strict),
         .executableTarget(
             name: "jobsctl",
-            dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface"],
+            dependencies: ["JobQueue", "CleaningPlatform", "DemoData", "PostgresClient", "CommandLineInterface"],
             swiftSettings: strict),
         .executableTarget(
             name: "queue-worker",
-            dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface"],
+            dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface", "WorkerRuntime"],
             swiftSettings: strict),
         .executableTarget(name: "pg-bench", dependencies: ["PostgresClient"], swiftSettings: strict),
         .executableTarget(
@@ -49,7 +60,7 @@ let package = Package(
             dependencies: ["CleaningPlatform", "JobQueue", "PostgresClient", "CommandLineInterface"],
             swiftSettings: strict),
         .executableTarget(
-            name: "queue-bench", dependencies: ["JobQueue", "PostgresClient", "CommandLineInterface"],
+            name: "queue-bench", dependencies: ["JobQueue", "Metrics", "PostgresClient", "CommandLineInterface"],
             swiftSettings: strict),
         .executableTarget(
             name: "batch-bench", dependencies: ["CleaningPlatform", "JobQueue", "PostgresClient", "CommandLineInterface"],
@@ -61,7 +72,10 @@ let package = Package(
             name: "CleaningPlatformTests", dependencies: ["CleaningPlatform", "JobQueue", "PostgresClient", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "JobQueueTests", dependencies: ["JobQueue", "PostgresClient", "TestSupport"], swiftSettings: strict),
+            name: "JobQueueTests", dependencies: ["JobQueue", "HTTPServer", "PostgresClient", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Metrics", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

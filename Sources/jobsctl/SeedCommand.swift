@@ -1,4 +1,5 @@
 import CleaningPlatform
+import DemoData
 import CommandLineInterface
 import Foundation
 import PostgresClient

@@ -1,3 +1,4 @@
+import Metrics
 import JobQueue
 
 /// What one variant's samples of `queue-bench bloat` say: did the size level off, did

@@ -1,4 +1,5 @@
 import JobQueue
+import Metrics
 import PostgresClient
 
 /// One variant of `queue-bench bloat`, in its own scratch database: the queue schema

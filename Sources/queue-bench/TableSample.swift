@@ -1,4 +1,5 @@
 import JobQueue
+import Metrics
 import PostgresClient
 
 /// One look at `queue.jobs` during a bloat run: its sizes, its tuple counters from

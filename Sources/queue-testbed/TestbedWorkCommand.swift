@@ -2,6 +2,7 @@ import CommandLineInterface
 import Foundation
 import JobQueue
 import PostgresClient
+import WorkerRuntime
 
 struct TestbedWorkCommand: Command {
     static let name = "work"

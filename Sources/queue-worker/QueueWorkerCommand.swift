@@ -2,6 +2,7 @@ import CleaningPlatform
 import CommandLineInterface
 import Foundation
 import JobQueue
+import WorkerRuntime
 
 /// `queue-worker`: the platform's worker process.
 struct QueueWorkerCommand: Command {

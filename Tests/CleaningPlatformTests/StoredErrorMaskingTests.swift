@@ -50,16 +50,16 @@ final class StoredErrorMaskingTests: XCTestCase {
                 queues: [queue: 1], workerID: TestDatabase.uniqueName("mask"), pollInterval: .milliseconds(100)),
             log: log)
         let running = Task { try await worker.run() }
+        let administration = JobAdministration(database: fixture.pool)
         let finished = try await fixture.eventually {
-            try await fixture.pool.query("SELECT state FROM queue.jobs WHERE id = $1", [id]).scalar(String.self)
-                == "discarded"
+            try await administration.show(id)?.job.state == .discarded
         }
         worker.shutdown()
         try await running.value
         XCTAssertTrue(finished, "the job failed for good")
 
-        let stored = try await fixture.pool.query("SELECT errors::text FROM queue.jobs WHERE id = $1", [id])
-            .scalar(String.self)
+        let detail = try await administration.show(id)
+        let stored = try XCTUnwrap(detail).errors.map(\.error).joined(separator: "\n")
         let logged = lines.withLock { $0.joined(separator: "\n") }
         XCTAssertTrue(stored.contains("gateway refused") && stored.contains("****"), stored)
         XCTAssertTrue(logged.contains("gateway refused") && logged.contains("****"), logged)
@@ -72,6 +72,6 @@ final class StoredErrorMaskingTests: XCTestCase {
             }
             XCTAssertFalse(text.contains(String(digits[0..<3]) + middle), "\(place): \(text)")
         }
-        _ = try await fixture.pool.query("DELETE FROM queue.jobs WHERE id = $1", [id])
+        _ = try await administration.delete(id)
     }
 }

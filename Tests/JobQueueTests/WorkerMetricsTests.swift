@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 @testable import JobQueue
 import PostgresClient
 import TestSupport
@@ -45,10 +46,10 @@ final class WorkerMetricsTests: XCTestCase {
         try await fixture.client.enqueue(
             try (0..<5).map { try JobRequest(Payload(number: $0 - 1, label: ""), queue: fixture.queue) })
         let worker = try fixture.worker(handlers)
-        let server = try MetricsHTTPServer(port: 0) { await worker.metricsText() }
+        let server = try HTTPServer(port: 0, handler: MetricsRoute.handler { await worker.metricsText() })
         server.start()
         defer { server.stop() }
-        let text = try await fixture.running(worker) { () -> String in
+        let text = try await worker.running { () -> String in
             _ = try await fixture.eventually { try await fixture.counts() == ["completed": 4, "discarded": 1] }
             return try get(port: server.port, path: "/metrics")
         }

@@ -1,0 +1,61 @@
+public import Foundation
+import JobQueue
+public import PostgresClient
+
+/// What the platform did since a moment: the demo's closing summary, and what
+/// operators check after a batch run.
+public struct PlatformSummary: Sendable, Codable, Equatable {
+    public struct KindCount: Sendable, Codable, Equatable {
+        public var kind: String
+        public var completed: Int
+        public var failed: Int
+    }
+
+    public struct ReasonCount: Sendable, Codable, Equatable {
+        public var status: String
+        public var reason: String
+        public var count: Int
+    }
+
+    public var jobs: [KindCount]
+    public var notifications: [ReasonCount]
+    public var tierChanges: Int
+    public var couponsExpired: Int
+    public var couponRemindersQueued: Int
+    public var pointsExpiredCustomers: Int
+    public var certificationsGranted: Int
+    public var submissionsGraded: Int
+    public var submissionsRejected: Int
+
+    public static func since(_ start: Date, on connection: PostgresConnection) throws -> PlatformSummary {
+        let jobs = try JobAdministration.finishedCounts(since: start, on: connection).map {
+            KindCount(kind: $0.kind, completed: $0.completed, failed: $0.discarded)
+        }
+        // Reasons are grouped by their first words ("flow control", "expired" …).
+        let notifications = try connection.query(
+            """
+            SELECT status, COALESCE(split_part(failure_reason, ':', 1), ''), count(*)::int8
+            FROM platform.notifications WHERE created_at >= $1 AND status <> 'pending'
+            GROUP BY 1, 2 ORDER BY 1, 2
+            """, [start]
+        ).rows.map { row in
+            let (status, reason, count) = try row.decode((String, String, Int64).self)
+            return ReasonCount(status: status, reason: reason, count: Int(count))
+        }
+        let counts = try connection.query(
+            """
+            SELECT (SELECT count(*) FROM platform.tier_changes WHERE created_at >= $1)::int8,
+                   (SELECT count(*) FROM platform.coupons WHERE expired_at >= $1)::int8,
+                   (SELECT count(*) FROM platform.notifications WHERE template_code = 'coupon_expiring' AND created_at >= $1)::int8,
+                   (SELECT count(*) FROM platform.points_ledger WHERE reason = 'expired' AND created_at >= $1)::int8,
+                   (SELECT count(*) FROM platform.certifications WHERE granted_at >= $1)::int8,
+                   (SELECT count(*) FROM platform.exam_submissions WHERE graded_at >= $1)::int8,
+                   (SELECT count(*) FROM platform.exam_submissions WHERE status = 'rejected' AND submitted_at >= $1)::int8
+            """, [start]
+        ).first!.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+        return PlatformSummary(
+            jobs: jobs, notifications: notifications, tierChanges: Int(counts.0), couponsExpired: Int(counts.1),
+            couponRemindersQueued: Int(counts.2), pointsExpiredCustomers: Int(counts.3),
+            certificationsGranted: Int(counts.4), submissionsGraded: Int(counts.5), submissionsRejected: Int(counts.6))
+    }
+}

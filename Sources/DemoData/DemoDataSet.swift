@@ -1,0 +1,244 @@
+public import Foundation
+import CleaningPlatform
+import JobQueue
+public import PostgresClient
+
+/// A realistic data set for the demo, benchmarks and tests, generated from a seed
+/// and loaded with COPY: customers, cleaners with skills and service areas in one
+/// city, orders over the last 90 days and the next 7, reviews, complaints,
+/// coupons, points, exams and submissions, plus the reminders of upcoming orders.
+public struct DemoDataSet: Sendable {
+    public var customers: Int
+    public var cleaners: Int
+    public var orders: Int
+    public var seed: UInt64
+
+    public init(customers: Int = 2_000, cleaners: Int = 150, orders: Int = 10_000, seed: UInt64 = 20_261_123) {
+        self.customers = max(1, customers)
+        self.cleaners = max(1, cleaners)
+        self.orders = max(0, orders)
+        self.seed = seed
+    }
+
+    public struct Loaded: Sendable, Equatable {
+        public var customers = 0, cleaners = 0, orders = 0, completedOrders = 0, reviews = 0, complaints = 0
+        public var coupons = 0, submissions = 0, reminders = 0
+    }
+
+    /// City centre the cleaners' service areas are spread around (Shanghai).
+    static let centre = (latitude: 31.2304, longitude: 121.4737)
+    static let surnames = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡"]
+    static let givenNames = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛"]
+    static let districts = ["黄浦区", "徐汇区", "长宁区", "静安区", "普陀区", "虹口区", "杨浦区", "浦东新区", "闵行区"]
+    static let services: [(id: Int16, price: Int64, minutes: Int32, skill: String)] = [
+        (1, 15_000, 180, "daily_cleaning"), (2, 39_900, 300, "deep_cleaning"), (3, 69_900, 480, "deep_cleaning"),
+        (4, 12_900, 90, "appliance"), (5, 9_900, 120, "windows"),
+    ]
+
+    /// Loads everything in one transaction; returns what was loaded.
+    public func load(now: Date, timeZone: TimeZone, on connection: PostgresConnection) throws -> Loaded {
+        try connection.withTransaction { connection in try loadInTransaction(now: now, timeZone: timeZone, on: connection) }
+    }
+
+    private func loadInTransaction(now: Date, timeZone: TimeZone, on connection: PostgresConnection) throws -> Loaded {
+        var random = SeededRandom(seed: seed)
+        var loaded = Loaded()
+        func name() -> String {
+            Self.surnames[Int(random.next() % UInt64(Self.surnames.count))]
+                + Self.givenNames[Int(random.next() % UInt64(Self.givenNames.count))]
+        }
+        let phoneBase = 13_000_000_000 + Int64(seed % 1_000) * 1_000_000
+        // Customers.
+        let firstCustomer = try Self.nextID("platform.customers", on: connection)
+        loaded.customers = try connection.copyFrom(
+            table: "platform.customers", columns: ["phone", "name", "activity_points", "created_at"]
+        ) { writer in
+            for index in 0..<customers {
+                try writer.append([
+                    "\(phoneBase + Int64(index))", name(), Int64(random.next() % 800),
+                    now.addingTimeInterval(-Double(random.next() % (400 * 86_400))),
+                ])
+            }
+        }
+        // Cleaners around the centre (within ~20 km), with one to three skills.
+        let firstCleaner = try Self.nextID("platform.cleaners", on: connection)
+        let allSkills = ["daily_cleaning", "deep_cleaning", "appliance", "windows"]
+        loaded.cleaners = try connection.copyFrom(
+            table: "platform.cleaners", columns: ["phone", "name", "skills", "latitude", "longitude", "radius_km", "level"]
+        ) { writer in
+            for index in 0..<cleaners {
+                let skills = allSkills.filter { $0 == "daily_cleaning" || random.chance(0.4) }
+                let level = ["新手", "熟练", "金牌"][Int(random.next() % 3)]
+                try writer.append([
+                    "\(phoneBase + 500_000 + Int64(index))", name(), skills,
+                    Self.centre.latitude + (Double(random.next() % 3_600) - 1_800) / 10_000,
+                    Self.centre.longitude + (Double(random.next() % 4_200) - 2_100) / 10_000,
+                    Double(5 + random.next() % 11), level,
+                ])
+            }
+        }
+        // Orders: 90 days back to 7 ahead. Past ones mostly completed, some cancelled.
+        struct OrderRow { var customer: Int64; var cleaner: Int64?; var start: Date; var status: String; var paid: Int64 }
+        var orderRows: [OrderRow] = []
+        orderRows.reserveCapacity(orders)
+        for index in 0..<orders {
+            // The first few start just over a day from now, so their 24-hour
+            // reminders come due while the demo runs.
+            let offset = index < min(20, orders / 50) ? 86_400 + 15 + Double(index * 2)
+                : -90 * 86_400 + Double(random.next() % UInt64(97 * 86_400))
+            let start = now.addingTimeInterval(offset.rounded())
+            let service = Self.services[Int(random.next() % UInt64(Self.services.count))]
+            let customer = firstCustomer + Int64(random.next() % UInt64(customers))
+            let cleaner = firstCleaner + Int64(random.next() % UInt64(cleaners))
+            let ended = start.addingTimeInterval(Double(service.minutes) * 60) < now
+            let status: String = ended ? (random.chance(0.9) ? "已完成" : "已取消")
+                : (random.chance(0.6) ? "已接单" : "待接单")
+            orderRows.append(OrderRow(
+                customer: customer, cleaner: status == "待接单" || (status == "已取消" && random.chance(0.5)) ? nil : cleaner,
+                start: start, status: status, paid: service.price))
+        }
+        let firstOrder = try Self.nextID("platform.orders", on: connection)
+        var completedIDs: [Int64] = []
+        loaded.orders = try connection.copyFrom(
+            table: "platform.orders",
+            columns: [
+                "customer_id", "cleaner_id", "service_type_id", "address", "latitude", "longitude", "appointment_start",
+                "duration_minutes", "status", "amount_fen", "paid_fen", "created_at", "accepted_at", "completed_at",
+                "cancelled_at",
+            ]
+        ) { writer in
+            for (index, row) in orderRows.enumerated() {
+                let minutes = Int32(120 + random.next() % 240)
+                let district = Self.districts[Int(random.next() % UInt64(Self.districts.count))]
+                let completed = row.status == "已完成" ? row.start.addingTimeInterval(Double(minutes) * 60) : nil
+                if completed != nil { completedIDs.append(firstOrder + Int64(index)) }
+                try writer.append([
+                    row.customer, row.cleaner, Int16(1 + random.next() % 5),
+                    "上海市\(district)\(1 + random.next() % 999)号", Self.centre.latitude, Self.centre.longitude, row.start,
+                    minutes, row.status, row.paid, row.paid, row.start.addingTimeInterval(-3 * 86_400),
+                    row.cleaner == nil ? nil : row.start.addingTimeInterval(-2 * 86_400), completed,
+                    row.status == "已取消" ? row.start.addingTimeInterval(-86_400) : nil,
+                ])
+            }
+        }
+        loaded.completedOrders = completedIDs.count
+        // Customer payments of completed orders in the ledger, set-based.
+        try connection.execute(
+            """
+            WITH posted AS (
+                INSERT INTO platform.ledger_transactions (kind, reference, description)
+                SELECT 'collection', 'collection:' || id, 'payment for order ' || id
+                FROM platform.orders WHERE id = ANY($1::int8[])
+                RETURNING id, substr(reference, 12)::int8 AS order_id
+            )
+            INSERT INTO platform.ledger_entries (transaction_id, account_id, amount_fen)
+            SELECT p.id, a.id, CASE a.code WHEN 'platform:cash' THEN o.paid_fen ELSE -o.paid_fen END
+            FROM posted AS p JOIN platform.orders AS o ON o.id = p.order_id
+            JOIN platform.ledger_accounts AS a ON a.code IN ('platform:cash', 'platform:order_clearing')
+            """, [completedIDs])
+        // Points earned for completed orders (1 per yuan), some from last year.
+        try connection.execute(
+            """
+            INSERT INTO platform.points_ledger (customer_id, delta, reason, order_id, expires_at, created_at)
+            SELECT customer_id, paid_fen / 100, 'earned', id,
+                   date_trunc('year', completed_at AT TIME ZONE $2) AT TIME ZONE $2 + interval '2 years', completed_at
+            FROM platform.orders WHERE id = ANY($1::int8[]) AND paid_fen >= 100
+            """, [completedIDs, timeZone.identifier])
+        try connection.execute(
+            """
+            UPDATE platform.customers AS c SET points_balance = s.points
+            FROM (SELECT customer_id, sum(delta) AS points FROM platform.points_ledger GROUP BY customer_id) AS s
+            WHERE c.id = s.customer_id AND c.id >= $1
+            """, [firstCustomer])
+        // Reviews and complaints on completed orders.
+        let comments = ["很干净，很满意", "准时到达，服务细致", "", "态度很好", "", "下次还会预约"]
+        loaded.reviews = try connection.copyFrom(
+            table: "platform.reviews", columns: ["order_id", "rating", "comment", "created_at"]
+        ) { writer in
+            for id in completedIDs where random.chance(0.6) {
+                let rating = Int16(random.chance(0.7) ? 5 : 2 + Int(random.next() % 3))
+                let at = orderRows[Int(id - firstOrder)].start.addingTimeInterval(Double(6 * 3600 + Int(random.next() % 86_400)))
+                try writer.append([id, rating, comments[Int(random.next() % UInt64(comments.count))], min(at, now)])
+            }
+        }
+        loaded.complaints = try connection.copyFrom(
+            table: "platform.complaints", columns: ["order_id", "reason", "status", "created_at", "resolved_at"]
+        ) { writer in
+            for id in completedIDs where random.chance(0.03) {
+                let at = min(orderRows[Int(id - firstOrder)].start.addingTimeInterval(86_400), now)
+                let status = ["upheld", "rejected", "open"][Int(random.next() % 3)]
+                try writer.append([id, "服务未达标准", status, at, status == "open" ? nil : min(at.addingTimeInterval(86_400), now)])
+            }
+        }
+        // Coupons: ending from 10 days ago to 30 days ahead (some expire now, some get reminders).
+        let template = try connection.query(
+            "INSERT INTO platform.coupon_templates (name, discount_fen, min_spend_fen, valid_days) VALUES ('满200减20', 2000, 20000, 30) RETURNING id"
+        ).scalar(Int64.self)
+        loaded.coupons = try connection.copyFrom(
+            table: "platform.coupons", columns: ["template_id", "customer_id", "valid_from", "valid_until"]
+        ) { writer in
+            for index in 0..<customers where random.chance(0.75) {
+                let until = now.addingTimeInterval(Double(-10 * 86_400) + Double(random.next() % UInt64(40 * 86_400)))
+                try writer.append([template, firstCustomer + Int64(index), until.addingTimeInterval(-30 * 86_400), until])
+            }
+        }
+        // One exam per skill, and submissions to grade.
+        var examIDs: [Int64] = []
+        for skill in allSkills {
+            let exam = try connection.query(
+                "INSERT INTO platform.exams (skill, title, pass_mark, multiple_choice_rule) VALUES ($1, $2, 18, 'partial') RETURNING id",
+                [skill, "\(skill) 上岗认证"]
+            ).scalar(Int64.self)
+            examIDs.append(exam)
+            try connection.execute(
+                """
+                INSERT INTO platform.exam_questions (exam_id, position, kind, points, answer_key) VALUES
+                    ($1, 1, 'single_choice', 10, '"B"'), ($1, 2, 'multiple_choice', 10, '["A","C"]'),
+                    ($1, 3, 'true_false', 5, 'true'), ($1, 4, 'fill_in', 5, '["中性清洁剂"]')
+                """, [exam])
+        }
+        var submissionIDs: [Int64] = []
+        for index in 0..<cleaners where random.chance(0.5) {
+            let exam = examIDs[Int(random.next() % UInt64(examIDs.count))]
+            let questions = try connection.query(
+                "SELECT id FROM platform.exam_questions WHERE exam_id = $1 ORDER BY position", [exam]
+            ).rows.map { try $0.decode(0, as: Int64.self) }
+            let answers = """
+                {"\(questions[0])": "\(random.chance(0.7) ? "B" : "A")", "\(questions[1])": \(random.chance(0.5) ? #"["A","C"]"# : #"["A"]"#), \
+                "\(questions[2])": \(random.chance(0.8)), "\(questions[3])": "\(random.chance(0.6) ? " 中性清洁剂" : "洗洁精")"}
+                """
+            submissionIDs.append(try connection.query(
+                "INSERT INTO platform.exam_submissions (exam_id, cleaner_id, answers, submitted_at) VALUES ($1, $2, $3::jsonb, $4) RETURNING id",
+                [exam, firstCleaner + Int64(index), answers, now]
+            ).scalar(Int64.self))
+        }
+        loaded.submissions = submissionIDs.count
+        _ = try connection.enqueue(try submissionIDs.map {
+            try JobRequest(GradeExamSubmission(submissionID: $0), uniqueKey: "grade:\($0)", uniqueScope: .always)
+        })
+        // Reminders of upcoming orders, as booking would have scheduled them.
+        var reminders: [JobRequest] = []
+        for (index, row) in orderRows.enumerated() where row.start > now && (row.status == "待接单" || row.status == "已接单") {
+            let id = firstOrder + Int64(index)
+            for moment in [OrderReminder.Moment.customer24h, .customer2h] {
+                if let request = try OrderReminder.request(orderID: id, moment: moment, appointment: row.start, cleanerID: nil, now: now) {
+                    reminders.append(request)
+                }
+            }
+            if let cleaner = row.cleaner, let request = try OrderReminder.request(
+                orderID: id, moment: .cleaner1h, appointment: row.start, cleanerID: cleaner, now: now)
+            {
+                reminders.append(request)
+            }
+        }
+        loaded.reminders = try connection.enqueue(reminders).filter(\.inserted).count
+        return loaded
+    }
+
+    /// The id the next row of `table` will get (rows loaded in one COPY get
+    /// consecutive ids; nothing else inserts into these tables meanwhile).
+    private static func nextID(_ table: String, on connection: PostgresConnection) throws -> Int64 {
+        let sequence = try connection.query("SELECT pg_get_serial_sequence($1, 'id')", [table]).scalar(String.self)
+        return try connection.query("SELECT nextval($1::regclass)", [sequence]).scalar(Int64.self) + 1
+    }
+}

@@ -1,0 +1,322 @@
+public import Foundation
+public import PostgresClient
+
+/// What operators do to jobs and queues (the admin CLI is a thin layer over this).
+public struct JobAdministration: Sendable {
+    public let database: PostgresPool
+
+    public init(database: PostgresPool) {
+        self.database = database
+    }
+
+    // MARK: Jobs
+
+    public struct JobSummary: Sendable, Codable, Equatable {
+        public var id: Int64
+        public var kind: String
+        public var queue: String
+        public var state: JobState
+        public var priority: Int
+        public var attempt: Int
+        public var maxAttempts: Int
+        public var runAt: Date
+        public var createdAt: Date
+        public var finalizedAt: Date?
+    }
+
+    public struct AttemptError: Sendable, Codable, Equatable {
+        public var attempt: Int
+        public var at: String
+        public var error: String
+        public var worker: String?
+    }
+
+    public struct JobDetail: Sendable, Codable, Equatable {
+        public var job: JobSummary
+        public var arguments: String
+        public var tags: [String]
+        public var uniqueKey: String?
+        public var errors: [AttemptError]
+        public var attemptedAt: Date?
+        public var leasedBy: String?
+        public var leaseExpiresAt: Date?
+        public var deadline: Date?
+        public var dependsOn: [Int64]
+        public var batchID: String?
+    }
+
+    static let summaryColumns = """
+        id, kind, queue, state, priority::int8, attempt::int8, max_attempts::int8, run_at, created_at, finalized_at
+        """
+
+    private static func summary(_ row: PostgresRow) throws -> JobSummary {
+        let (id, kind, queue, state, priority, attempt, maxAttempts, runAt, createdAt, finalizedAt) = try row.decode(
+            (Int64, String, String, String, Int64, Int64, Int64, Date, Date, Date?).self)
+        return JobSummary(
+            id: id, kind: kind, queue: queue, state: try JobState(column: state), priority: Int(priority), attempt: Int(attempt),
+            maxAttempts: Int(maxAttempts), runAt: runAt, createdAt: createdAt, finalizedAt: finalizedAt)
+    }
+
+    /// Newest first; every filter optional.
+    public func list(state: JobState? = nil, queue: String? = nil, kind: String? = nil, limit: Int = 50) async throws
+        -> [JobSummary]
+    {
+        let result = try await database.query(
+            """
+            SELECT \(Self.summaryColumns) FROM queue.jobs
+            WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR kind = $3)
+            ORDER BY id DESC LIMIT $4
+            """, [state?.rawValue, queue, kind, Int64(max(1, min(limit, 10_000)))])
+        return try result.rows.map(Self.summary)
+    }
+
+    public func show(_ id: Int64) async throws -> JobDetail? {
+        let result = try await database.query(
+            """
+            SELECT \(Self.summaryColumns), args::text, tags, unique_key, errors::text, attempted_at, leased_by,
+                   lease_expires_at, deadline_at, depends_on, batch_id
+            FROM queue.jobs WHERE id = $1
+            """, [id])
+        guard let row = result.first else { return nil }
+        let errorsJSON = try row.decode(13, as: String.self)
+        return JobDetail(
+            job: try Self.summary(row), arguments: try row.decode(10, as: String.self),
+            tags: try row.decode(11, as: [String].self), uniqueKey: try row.decode(12, as: String?.self),
+            errors: (try? JSONDecoder().decode([AttemptError].self, from: Data(errorsJSON.utf8))) ?? [],
+            attemptedAt: try row.decode(14, as: Date?.self), leasedBy: try row.decode(15, as: String?.self),
+            leaseExpiresAt: try row.decode(16, as: Date?.self), deadline: try row.decode(17, as: Date?.self),
+            dependsOn: try row.decode(18, as: [Int64].self), batchID: try row.decode(19, as: String?.self))
+    }
+
+    public enum ChangeResult: Sendable, Equatable {
+        case done
+        case notFound
+        /// The job's state does not allow it; the associated value is that state.
+        case refused(state: JobState)
+        /// A running job was asked to stop; its worker cancels it at the next heartbeat.
+        case requested
+        /// Retrying would give the job back a unique key another job holds now.
+        case uniqueKeyTaken
+    }
+
+    /// Runs a job again now: from any state but running, with at least one attempt left.
+    public func retry(_ id: Int64) async throws -> ChangeResult {
+        do {
+            return try await retryChange(id)
+        } catch let error as PostgresError where error.isUniqueViolation {
+            return .uniqueKeyTaken
+        }
+    }
+
+    private func retryChange(_ id: Int64) async throws -> ChangeResult {
+        try await change(id, refusing: [.running, .available]) { connection in
+            try connection.query(Self.retryOne, [id])
+        }
+    }
+
+    /// Retries every discarded job of a kind; returns how many.
+    public func retryDiscarded(kind: String) async throws -> Int {
+        try await database.withTransaction { connection in
+            let result = try connection.query(Self.retryDiscardedOfKind, [kind])
+            return Int(try result.first?.decode(0, as: Int64.self) ?? 0)
+        }
+    }
+
+    /// Cancels a waiting job at once; a running one is asked to stop (cooperatively:
+    /// its handler is cancelled at the worker's next heartbeat).
+    public func cancel(_ id: Int64) async throws -> ChangeResult {
+        try await database.withTransaction { connection in
+            guard let state = try Self.lockedState(id, connection) else { return .notFound }
+            if state.isFinal { return .refused(state: state) }
+            if state == .running {
+                try connection.execute("UPDATE queue.jobs SET cancel_requested_at = now() WHERE id = $1", [id])
+                return .requested
+            }
+            try connection.execute(
+                """
+                UPDATE queue.jobs SET state = \(JobState.cancelled.sql), finalized_at = now(),
+                    errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(),
+                        'error', 'cancelled by an operator'))
+                WHERE id = $1
+                """, [id])
+            return .done
+        }
+    }
+
+    /// Deletes a job that is not running (cancel a running one first).
+    public func delete(_ id: Int64) async throws -> ChangeResult {
+        try await change(id, refusing: [.running]) { connection in
+            try connection.execute("DELETE FROM queue.jobs WHERE id = $1", [id])
+        }
+    }
+
+    private func change(
+        _ id: Int64, refusing states: Set<JobState>, _ body: @escaping @Sendable (PostgresConnection) throws -> Void
+    ) async throws -> ChangeResult {
+        try await database.withTransaction { connection in
+            guard let state = try Self.lockedState(id, connection) else { return .notFound }
+            if states.contains(state) { return .refused(state: state) }
+            try body(connection)
+            return .done
+        }
+    }
+
+    private static func lockedState(_ id: Int64, _ connection: PostgresConnection) throws -> JobState? {
+        try connection.query("SELECT state FROM queue.jobs WHERE id = $1 FOR UPDATE", [id]).first
+            .map { try JobState(column: try $0.decode(0, as: String.self)) }
+    }
+
+    /// Runs one job again now (its state was checked under the row lock) and wakes its queue.
+    static let retryOne = """
+        WITH retried AS (
+            UPDATE queue.jobs SET state = \(JobState.available.sql), run_at = now(), finalized_at = NULL,
+                max_attempts = GREATEST(max_attempts, attempt + 1)
+            WHERE id = $1
+            RETURNING queue
+        )
+        SELECT \(JobChannel.notifyQueues(of: "retried"))
+        """
+
+    static let retryDiscardedOfKind = """
+        WITH retried AS (
+            UPDATE queue.jobs SET state = \(JobState.available.sql), run_at = now(), finalized_at = NULL,
+                max_attempts = GREATEST(max_attempts, attempt + 1)
+            WHERE state = \(JobState.discarded.sql) AND kind = $1
+            RETURNING queue
+        )
+        SELECT count(*)::int8, \(JobChannel.notifyQueues(of: "retried"))::int8
+        FROM retried
+        """
+
+    // MARK: Queues
+
+    public struct QueueSummary: Sendable, Codable, Equatable {
+        public var name: String
+        public var paused: Bool
+        public var concurrencyLimit: Int?
+        public var priorityAgingSeconds: Int?
+        public var available: Int
+        public var running: Int
+        public var scheduled: Int
+    }
+
+    public func queues() async throws -> [QueueSummary] {
+        let result = try await database.query(
+            """
+            WITH names AS (SELECT name FROM queue.queues UNION SELECT DISTINCT queue FROM queue.jobs
+                           WHERE state IN \(JobState.sqlList(JobState.unfinished)))
+            SELECT n.name, COALESCE(q.paused, false), q.concurrency_limit::int8, q.priority_aging_seconds::int8,
+                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = \(JobState.available.sql))::int8,
+                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = \(JobState.running.sql))::int8,
+                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name
+                    AND state IN \(JobState.sqlList([.scheduled, .retryable, .pending])))::int8
+            FROM names AS n LEFT JOIN queue.queues AS q ON q.name = n.name
+            ORDER BY n.name
+            """)
+        return try result.rows.map { row in
+            let (name, paused, limit, aging, available, running, scheduled) = try row.decode(
+                (String, Bool, Int64?, Int64?, Int64, Int64, Int64).self)
+            return QueueSummary(
+                name: name, paused: paused, concurrencyLimit: limit.map(Int.init),
+                priorityAgingSeconds: aging.map(Int.init), available: Int(available), running: Int(running),
+                scheduled: Int(scheduled))
+        }
+    }
+
+    /// Pausing holds for every worker process at its next claim; resuming wakes them.
+    public func setPaused(_ queue: String, _ paused: Bool) async throws {
+        _ = try await database.withTransaction { connection in
+            try connection.execute(
+                """
+                INSERT INTO queue.queues (name, paused) VALUES ($1, $2)
+                ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()
+                """, [queue, paused])
+            if !paused { try connection.notify(JobChannel.name, payload: queue) }
+        }
+    }
+
+    /// Most jobs of `queue` running at once across all worker processes (nil: no limit).
+    public func setConcurrencyLimit(_ queue: String, _ limit: Int?) async throws {
+        _ = try await database.query(
+            """
+            INSERT INTO queue.queues (name, concurrency_limit) VALUES ($1, $2::int4)
+            ON CONFLICT (name) DO UPDATE SET concurrency_limit = EXCLUDED.concurrency_limit, updated_at = now()
+            """, [queue, limit.map { Int64($0) }])
+    }
+
+    public func setPriorityAging(_ queue: String, seconds: Int?) async throws {
+        _ = try await database.query(
+            """
+            INSERT INTO queue.queues (name, priority_aging_seconds) VALUES ($1, $2::int4)
+            ON CONFLICT (name) DO UPDATE SET priority_aging_seconds = EXCLUDED.priority_aging_seconds,
+                updated_at = now()
+            """, [queue, seconds.map { Int64($0) }])
+    }
+
+    // MARK: Statistics
+
+    public struct QueueStatistics: Sendable, Codable, Equatable {
+        public var queue: String
+        public var counts: [String: Int]
+        public var completedLastMinute: Int
+        public var completedLastHour: Int
+        /// Jobs discarded (failed for good) in the last hour; retrying ones are in `counts`.
+        public var failedLastHour: Int
+        /// Seconds the oldest runnable job has been waiting; nil when none waits.
+        public var oldestAvailableAgeSeconds: Double?
+    }
+
+    public func statistics() async throws -> [QueueStatistics] {
+        let result = try await database.query(
+            """
+            SELECT queue, state, count(*)::int8,
+                   (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 minute'))::int8,
+                   (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 hour'))::int8,
+                   (count(*) FILTER (WHERE state = \(JobState.discarded.sql) AND finalized_at > now() - interval '1 hour'))::int8,
+                   EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = \(JobState.available.sql)))::float8
+            FROM queue.jobs GROUP BY queue, state ORDER BY queue, state
+            """)
+        var byQueue: [String: QueueStatistics] = [:]
+        for row in result.rows {
+            let (queue, state, count, minute, hour, failed, oldest) = try row.decode(
+                (String, String, Int64, Int64, Int64, Int64, Double?).self)
+            var stats = byQueue[queue] ?? QueueStatistics(
+                queue: queue, counts: [:], completedLastMinute: 0, completedLastHour: 0, failedLastHour: 0,
+                oldestAvailableAgeSeconds: nil)
+            stats.counts[state] = Int(count)
+            stats.completedLastMinute += Int(minute)
+            stats.completedLastHour += Int(hour)
+            stats.failedLastHour += Int(failed)
+            if let oldest { stats.oldestAvailableAgeSeconds = max(0, oldest) }
+            byQueue[queue] = stats
+        }
+        return byQueue.values.sorted { $0.queue < $1.queue }
+    }
+
+    // MARK: Periodic jobs
+
+    public struct ScheduleSummary: Sendable, Codable, Equatable {
+        public var name: String
+        public var expression: String
+        public var timeZone: String
+        public var kind: String
+        public var queue: String
+        public var lastFireAt: Date?
+        public var nextFireAt: Date?
+    }
+
+    public func schedules() async throws -> [ScheduleSummary] {
+        try await database.query(
+            """
+            SELECT name, expression, time_zone, kind, queue, last_fire_at, next_fire_at
+            FROM queue.cron_schedules ORDER BY name
+            """
+        ).rows.map { row in
+            let (name, expression, zone, kind, queue, last, next) = try row.decode(
+                (String, String, String, String, String, Date?, Date?).self)
+            return ScheduleSummary(
+                name: name, expression: expression, timeZone: zone, kind: kind, queue: queue, lastFireAt: last,
+                nextFireAt: next)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import PostgresClient
+import Foundation
+
+/// Claims runnable jobs of one queue for one worker.
+enum JobClaimer {
+    /// Locks up to `limit` runnable jobs with SKIP LOCKED through the partial index on
+    /// available rows, and leases them in the same statement: a new lease id per claim
+    /// (the fencing token), attempt + 1, and a lease that heartbeats must renew.
+    /// A paused queue yields nothing (checked in the statement, so a pause holds for
+    /// every process at once).
+    ///
+    /// The limit is written into the text, one text per limit: with `LIMIT $n`
+    /// PostgreSQL cannot cost a generic plan (it assumes a fraction of the whole
+    /// table) and re-plans every call, which costs as much as running the claim.
+    /// Limits come from the engine's own batch sizes, never from user input.
+    static func claimStatement(limit: Int) -> String {
+        limit < claimTexts.count ? claimTexts[limit] : claimStatement(limitExpression: "\(limit)")
+    }
+
+    /// For a queue with a concurrency limit across processes: runs after the queue's
+    /// claim lock is taken in the same transaction, so its snapshot sees every
+    /// committed claim and the running count is exact.
+    static func claimWithinLimitStatement(limit: Int) -> String {
+        limit < claimWithinLimitTexts.count
+            ? claimWithinLimitTexts[limit] : claimStatement(limitExpression: withinLimit(limit))
+    }
+
+    private static let claimTexts = (0...64).map { claimStatement(limitExpression: "\($0)") }
+    private static let claimWithinLimitTexts = (0...64).map { claimStatement(limitExpression: withinLimit($0)) }
+
+    private static func withinLimit(_ limit: Int) -> String {
+        """
+        LEAST(\(limit), GREATEST(0,
+            COALESCE((SELECT concurrency_limit FROM queue.queues WHERE name = $1), 2147483647)
+            - (SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = \(JobState.running.sql))))
+        """
+    }
+
+    static let lockQueueClaims = "SELECT pg_advisory_xact_lock(hashtext('queue.claim'), hashtext($1))"
+
+    private static func claimStatement(limitExpression: String) -> String {
+        """
+        WITH picked AS (
+            SELECT id FROM queue.jobs
+            WHERE state = \(JobState.available.sql) AND queue = $1
+              AND NOT EXISTS (SELECT 1 FROM queue.queues WHERE name = $1 AND paused)
+            ORDER BY priority, run_at, id
+            LIMIT \(limitExpression)
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE queue.jobs AS j SET
+            state = \(JobState.running.sql),
+            attempt = j.attempt + 1,
+            attempted_at = now(),
+            lease_id = nextval('queue.lease_seq'),
+            leased_by = $2,
+            lease_expires_at = now() + $3 * interval '1 millisecond'
+        FROM picked
+        WHERE j.id = picked.id
+        RETURNING j.id, j.lease_id, j.kind, j.queue, j.args::text, j.attempt, j.max_attempts, j.priority,
+                  j.tags, j.created_at, j.run_at, j.deadline_at
+        """
+    }
+
+    static func claim(
+        queue: String, limit: Int, workerID: String, lease: Duration, withinQueueLimit: Bool = false,
+        on database: PostgresPool
+    ) async throws -> [ClaimedJob] {
+        let parameters: [any PostgresEncodable] = [queue, workerID, lease.milliseconds]
+        let result: PostgresResult
+        if withinQueueLimit {
+            result = try await database.withTransaction { connection in
+                try connection.query(lockQueueClaims, [queue])
+                return try connection.query(claimWithinLimitStatement(limit: limit), parameters)
+            }
+        } else {
+            result = try await database.query(claimStatement(limit: limit), parameters)
+        }
+        return try result.rows.map { row in
+            let (id, leaseID, kind, queue, args, attempt, maxAttempts, priority) = try row.decode(
+                (Int64, Int64, String, String, String, Int32, Int32, Int16).self)
+            return ClaimedJob(
+                id: id, lease: JobLease(jobID: id, leaseID: leaseID), kind: kind, queue: queue, argumentsJSON: args,
+                attempt: Int(attempt), maxAttempts: Int(maxAttempts), priority: Int(priority),
+                tags: try row.decode(8, as: [String].self), createdAt: try row.decode(9, as: Date.self),
+                runAt: try row.decode(10, as: Date.self), deadline: try row.decode(11, as: Date?.self))
+        }.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
+    }
+}

@@ -1,0 +1,63 @@
+import PostgresClient
+
+/// Renews the leases of every job running in this process with one statement per
+/// interval, and passes on operators' cancel requests. A job whose renewal is refused (it was rescued and belongs to another
+/// attempt now), or whose lease ran out while the database was unreachable, has its
+/// handler cancelled: its outcome could not be written anyway.
+struct LeaseKeeper: Sendable {
+    let database: PostgresPool
+    let running: RunningJobs
+    let configuration: WorkerConfiguration
+    let log: JobLog
+
+    /// Tests "still running" as `lease_expires_at IS NOT NULL`, for the reason given at
+    /// `JobAckStatements.finish`.
+    static let renew = """
+        UPDATE queue.jobs AS j SET lease_expires_at = now() + $3 * interval '1 millisecond'
+        FROM unnest($1::int8[], $2::int8[]) AS a(id, lease_id)
+        WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
+        RETURNING j.id, j.cancel_requested_at IS NOT NULL
+        """
+
+    func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.heartbeatInterval)
+            if Task.isCancelled { return }
+            await renewOnce()
+        }
+    }
+
+    func renewOnce() async {
+        let attempts = running.all
+        guard !attempts.isEmpty else { return }
+        let started = ContinuousClock.now
+        let lease = configuration.leaseDuration
+        do {
+            let result = try await database.query(
+                Self.renew, [attempts.map(\.job.id), attempts.map(\.job.lease.leaseID), lease.milliseconds])
+            var renewed: [Int64: Bool] = [:]
+            for row in result.rows {
+                let (id, cancelRequested) = try row.decode((Int64, Bool).self)
+                renewed[id] = cancelRequested
+            }
+            for attempt in attempts {
+                if let cancelRequested = renewed[attempt.job.id] {
+                    attempt.leaseDeadline = started + lease
+                    if cancelRequested {
+                        log.info("cancel requested; stopping the handler", [("job_id", "\(attempt.job.id)")])
+                        attempt.stop(.cancelRequested)
+                    }
+                } else if !attempt.isFinished && running.all.contains(where: { $0 === attempt }) {
+                    log.warning("lease lost; stopping the handler", [("job_id", "\(attempt.job.id)")])
+                    attempt.stop(.leaseLost)
+                }
+            }
+        } catch {
+            log.error("heartbeat failed", [("error", "\(error)")])
+            let now = ContinuousClock.now
+            for attempt in attempts where attempt.leaseDeadline < now {
+                attempt.stop(.leaseLost)
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Metrics
+import PostgresClient
+import Synchronization
+
+/// What one worker process counts, exposed as Prometheus text: outcomes and run
+/// time per kind, claim round-trip time, plus jobs by queue and state read from
+/// the database at scrape time.
+final class WorkerMetrics: Sendable {
+    private struct OutcomeKey: Hashable {
+        var kind: String
+        var outcome: String
+    }
+
+    private struct State {
+        var outcomes: [OutcomeKey: Int] = [:]
+        var durations: [String: PrometheusText.Histogram] = [:]
+        var claimLatency = PrometheusText.Histogram(upperBounds: WorkerMetrics.claimBuckets)
+        var claimedJobs = 0
+    }
+
+    static let durationBuckets: [Double] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120]
+    static let claimBuckets: [Double] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1]
+
+    private let state = Mutex(State())
+
+    func jobFinished(kind: String, outcome: String, seconds: Double) {
+        state.withLock { state in
+            state.outcomes[OutcomeKey(kind: kind, outcome: outcome), default: 0] += 1
+            state.durations[kind, default: PrometheusText.Histogram(upperBounds: Self.durationBuckets)].observe(seconds)
+        }
+    }
+
+    func claimed(jobs: Int, seconds: Double) {
+        state.withLock { state in
+            state.claimLatency.observe(seconds)
+            state.claimedJobs += jobs
+        }
+    }
+
+    /// The claim round trips so far (cumulative, like the exposition).
+    var claimLatency: PrometheusText.Histogram { state.withLock { $0.claimLatency } }
+
+    static let jobsByState = "SELECT queue, state, count(*)::int8 FROM queue.jobs GROUP BY queue, state ORDER BY 1, 2"
+
+    func render(database: PostgresPool, running: Int) async -> String {
+        let snapshot = state.withLock { $0 }
+        var text = PrometheusText()
+        let rows = try? await database.query(Self.jobsByState).rows
+        text.gauge("queue_database_up", help: "1 when the database answered the scrape's query.", value: rows == nil ? 0 : 1)
+        if let rows {
+            for row in rows {
+                guard let (queue, state, count) = try? row.decode((String, String, Int64).self) else { continue }
+                text.gauge(
+                    "queue_jobs", help: "Jobs in the table by queue and state.", value: Double(count),
+                    labels: ["queue": queue, "state": state])
+            }
+        }
+        text.gauge("queue_worker_running_jobs", help: "Jobs running in this process.", value: Double(running))
+        text.counter(
+            "queue_worker_claimed_jobs_total", help: "Jobs claimed by this process.", value: Double(snapshot.claimedJobs))
+        for (key, count) in snapshot.outcomes.sorted(by: { ($0.key.kind, $0.key.outcome) < ($1.key.kind, $1.key.outcome) }) {
+            text.counter(
+                "queue_worker_jobs_total", help: "Attempts finished by this process, by kind and outcome.",
+                value: Double(count), labels: ["kind": key.kind, "outcome": key.outcome])
+        }
+        for (kind, histogram) in snapshot.durations.sorted(by: { $0.key < $1.key }) {
+            text.histogram(
+                "queue_worker_job_duration_seconds", help: "Run time of attempts, claim to outcome.", histogram,
+                labels: ["kind": kind])
+        }
+        text.histogram(
+            "queue_worker_claim_seconds", help: "Round-trip time of claim statements.", snapshot.claimLatency)
+        return text.render()
+    }
+}

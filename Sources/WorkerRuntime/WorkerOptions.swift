@@ -1,0 +1,70 @@
+public import JobQueue
+public import CommandLineInterface
+import Foundation
+
+/// The flags every worker executable shares.
+public struct WorkerOptions: Sendable {
+    public var configuration: WorkerConfiguration
+    public var logLevel: JobLog.Level
+    /// Serve Prometheus metrics on 127.0.0.1:PORT.
+    public var metricsPort: Int?
+    /// Address the metrics endpoint binds (loopback unless a container needs more).
+    public var metricsHost: String
+
+    public static let help = """
+          --queues LIST        queues to work, with optional per-queue concurrency:
+                               "default,mail=4" (default: default)
+          --concurrency N      jobs run at once per queue without its own =N (default 10)
+          --poll-interval S    seconds between polls of an idle queue (default 1)
+          --no-listen          poll only; do not LISTEN for NOTIFY wake-ups
+          --lease S            seconds a claim lasts without a heartbeat (default 15)
+          --grace S            on SIGTERM/SIGINT, seconds running jobs get to finish (default 25)
+          --batch N            most jobs claimed per round trip (default \(WorkerConfiguration.defaultClaimBatchSize))
+          --prefetch N         most jobs per queue claimed ahead of free slots while jobs are
+                               short (< 50 ms on average), waiting leased in this process
+                               (default \(WorkerConfiguration.defaultPrefetch); 0: claim for free slots only)
+          --worker-id NAME     name in job rows and logs (default host-pid)
+          --metrics-port PORT  serve Prometheus metrics at http://HOST:PORT/metrics
+          --metrics-host HOST  address to bind the metrics endpoint (default 127.0.0.1; 0.0.0.0 in a container)
+          --log-level LEVEL    debug, info (default: one line per job outcome), warning or error
+        """
+
+    public init(arguments: inout Arguments) throws {
+        let command = arguments.commandName
+        let concurrency = try arguments.integer("--concurrency", in: 1...Self.maximumConcurrency) ?? 10
+        var queues: [String: Int] = [:]
+        let list = try arguments.option("--queues") ?? JobRequest.defaultQueue
+        for item in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 {
+                queues[parts[0]] = try arguments.integer(
+                    parts[1], named: "--queues \(parts[0])=", in: 1...Self.maximumConcurrency)
+            } else {
+                queues[parts[0]] = concurrency
+            }
+        }
+        guard !queues.isEmpty else { throw CommandError.usage("--queues lists no queue", command: command) }
+        let poll = try arguments.seconds("--poll-interval", in: Self.secondsRange) ?? .seconds(1)
+        let lease = try arguments.seconds("--lease", in: Self.secondsRange) ?? .seconds(15)
+        let grace = try arguments.seconds("--grace", in: Self.secondsRange) ?? .seconds(25)
+        let batch = try arguments.integer("--batch", in: 1...10_000) ?? WorkerConfiguration.defaultClaimBatchSize
+        let prefetch = try arguments.integer("--prefetch", in: 0...10_000) ?? WorkerConfiguration.defaultPrefetch
+        let listens = !arguments.flag("--no-listen")
+        let level = try arguments.option("--log-level") ?? "info"
+        guard let logLevel = JobLog.Level(rawValue: level) else {
+            throw CommandError.usage("--log-level must be debug, info, warning or error", command: command)
+        }
+        self.logLevel = logLevel
+        metricsHost = try arguments.option("--metrics-host") ?? "127.0.0.1"
+        metricsPort = try arguments.integer("--metrics-port", in: 1...65_535)
+        configuration = WorkerConfiguration(
+            queues: queues, workerID: try arguments.option("--worker-id") ?? WorkerConfiguration.defaultWorkerID(),
+            pollInterval: poll, listens: listens, leaseDuration: lease, shutdownGracePeriod: grace,
+            claimBatchSize: batch, prefetch: prefetch)
+    }
+
+    /// Poll interval, lease and grace: a millisecond (the clock's resolution here) to a day.
+    static let secondsRange = 0.001...86_400.0
+    /// Jobs run at once by one process per queue; far above what a connection pool can feed.
+    static let maximumConcurrency = 10_000
+}
