@@ -41,7 +41,7 @@ public struct PostgresConfiguration: Sendable {
         guard let options = PQconninfoParse(conninfo, &errorMessage) else {
             if let errorMessage { PQfreemem(errorMessage) }
             throw PostgresError(
-                kind: .client,
+                kind: .connectionFailed,
                 message: "the connection string is neither a postgresql:// URL nor key=value settings libpq accepts "
                     + "(it is not shown here, as it may contain a password)",
                 hint: "check its spelling, quoting and percent-encoding")
