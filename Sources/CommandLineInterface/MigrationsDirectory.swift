@@ -8,6 +8,8 @@ public enum MigrationsDirectory {
           --migrations DIR     folder of NNNN_name.sql files (default: $MIGRATIONS_DIR, ./sql,
                                or the sql/ folder above the executable)
         """
+    /// `help`'s option, declared for `--describe-json`.
+    public static let option = CommandOption.value("--migrations", "DIR")
 
     /// `arguments` reads `--migrations`; a folder named there that does not exist is a usage error.
     public static func resolve(_ arguments: inout Arguments) throws -> URL {

@@ -7,6 +7,7 @@ import PostgresClient
 struct SummaryCommand: Command {
     static let name = "summary"
     static let summary = "jobs, notifications, tiers, coupons, certifications since a time"
+    static let options: [CommandOption] = [.value("--since", "TIME"), OutputFormat.option] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl summary --since TIME [--json]
 
