@@ -145,7 +145,8 @@ final class PayoutTests: XCTestCase {
         let dry = try PayoutRun.dryRun(period, on: try TestDatabase.connect())
         let afterDry = try await counts()
         XCTAssertEqual(before, afterDry, "a dry run writes nothing")
-        XCTAssertEqual(dry.count, 12)
+        XCTAssertNil(dry.run, "no run for the period yet")
+        XCTAssertEqual(dry.lines.count, 12)
 
         // Two runs of the same period started at once, two workers.
         let configuration = fixture.configuration
@@ -168,7 +169,7 @@ final class PayoutTests: XCTestCase {
             }
         }
         let lines = try PayoutRun.lines(starts[0], on: connection)
-        XCTAssertEqual(lines, dry, "the run paid exactly what the dry run showed")
+        XCTAssertEqual(lines, dry.lines, "the run paid exactly what the dry run showed")
         XCTAssertEqual(payouts.instructions.count, 12)
         XCTAssertEqual(Set(payouts.instructions.map(\.cleanerID)), Set(cleaners))
 
@@ -180,6 +181,13 @@ final class PayoutTests: XCTestCase {
         XCTAssertEqual(afterRun, afterRerun)
         XCTAssertEqual(payouts.instructions.count, 12)
         try await assertLedgerBalances(fixture)
+
+        // A dry run of the completed period says so and shows the run's own figures.
+        let dryAfter = try PayoutRun.dryRun(period, on: connection)
+        XCTAssertEqual(dryAfter.run?.id, starts[0])
+        XCTAssertTrue(dryAfter.alreadyComplete)
+        XCTAssertEqual(dryAfter.added, [])
+        XCTAssertEqual(PayoutReport.csv(dryAfter.lines), PayoutReport.csv(lines), "the same report as the run's")
     }
 
     func testWithdrawalsAtTheBalanceArePaidAndOverItRejected() async throws {
