@@ -172,13 +172,17 @@ final class LeastPrivilegeTests: XCTestCase {
         // The jobs this test queued, but the reminders still ahead of their time and
         // those the orders' progress cancelled before they ran.
         let ours = "id > $1 AND state NOT IN ('scheduled', 'cancelled')"
-        let services = PlatformServices(provider: RecordingProvider(), payouts: RecordingPayouts(), log: .silent)
+        // The worker as `queue-worker` runs it: with the periodic jobs, leading the
+        // maintenance services (the log tells whether one of them was refused).
+        let capture = LogCapture()
+        let services = PlatformServices(provider: RecordingProvider(), payouts: RecordingPayouts(), log: capture.log)
         let engine = try JobWorker(
             database: worker, handlers: PlatformJobs.handlers(services),
+            periodicJobs: try PlatformJobs.periodicJobs(timeZone: TimeZone(identifier: "Asia/Shanghai")!),
             configuration: WorkerConfiguration(
                 queues: PlatformJobs.queues, workerID: TestDatabase.uniqueName("least"), pollInterval: .milliseconds(100),
                 leaderInterval: .milliseconds(100)),
-            log: .silent)
+            log: capture.log)
         let task = Task { try await engine.run() }
         _ = try await fixture.eventually(timeout: .seconds(60)) {
             try await fixture.pool.query(
@@ -188,6 +192,7 @@ final class LeastPrivilegeTests: XCTestCase {
         }
         engine.shutdown()
         try await task.value
+        XCTAssertFalse(capture.text.contains("42501"), "no statement of the worker was refused: \(capture.text)")
 
         let jobs = try await fixture.pool.query(
             "SELECT kind, state, COALESCE(errors->-1->>'error', '') FROM queue.jobs WHERE \(ours) ORDER BY id", [watermark]
