@@ -91,8 +91,9 @@ final class LeastPrivilegeTests: XCTestCase {
         let worker = try await login("cleaning_worker", fixture)
         let owner = try TestDatabase.connect()
         let client = JobQueueClient(database: fixture.pool)
+        let admin = JobAdministration(database: fixture.pool)
         let now = Date()
-        let watermark = try await fixture.pool.query("SELECT COALESCE(max(id), 0)::int8 FROM queue.jobs").scalar(Int64.self)
+        let watermark = try await admin.list(limit: 1).first?.id ?? 0
 
         // Orders and tiers: booking and assignment queue reminders (the cleaner's at once)
         // and notifications; a completed order queues a tier upgrade.
@@ -171,7 +172,14 @@ final class LeastPrivilegeTests: XCTestCase {
 
         // The jobs this test queued, but the reminders still ahead of their time and
         // those the orders' progress cancelled before they ran.
-        let ours = "id > $1 AND state NOT IN ('scheduled', 'cancelled')"
+        let ours = { () async throws -> [JobAdministration.JobSummary] in
+            var jobs: [JobAdministration.JobSummary] = []
+            for kind in PlatformJobs.kinds {
+                jobs += try await admin.list(kind: kind, limit: 500)
+                    .filter { $0.id > watermark && $0.state != .scheduled && $0.state != .cancelled }
+            }
+            return jobs
+        }
         // The worker as `queue-worker` runs it: with the periodic jobs, leading the
         // maintenance services (the log tells whether one of them was refused).
         let capture = LogCapture()
@@ -183,25 +191,18 @@ final class LeastPrivilegeTests: XCTestCase {
                 queues: PlatformJobs.queues, workerID: TestDatabase.uniqueName("least"), pollInterval: .milliseconds(100),
                 leaderInterval: .milliseconds(100)),
             log: capture.log)
-        let task = Task { try await engine.run() }
-        _ = try await fixture.eventually(timeout: .seconds(60)) {
-            try await fixture.pool.query(
-                "SELECT count(*)::int8 FROM queue.jobs WHERE \(ours) AND state NOT IN ('completed', 'discarded', 'cancelled')",
-                [watermark]
-            ).scalar(Int64.self) == 0
+        _ = try await engine.running {
+            try await fixture.eventually(timeout: .seconds(60)) { try await ours().allSatisfy(\.state.isFinal) }
         }
-        engine.shutdown()
-        try await task.value
         XCTAssertFalse(capture.text.contains("42501"), "no statement of the worker was refused: \(capture.text)")
 
-        let jobs = try await fixture.pool.query(
-            "SELECT kind, state, COALESCE(errors->-1->>'error', '') FROM queue.jobs WHERE \(ours) ORDER BY id", [watermark]
-        ).rows.map { try $0.decode((String, String, String).self) }
-        for (kind, state, error) in jobs where state != "completed" {
-            XCTFail("\(kind) ended \(state) under the worker role: \(error)")
+        let jobs = try await ours()
+        for job in jobs where job.state != .completed {
+            let error = try await admin.show(job.id)?.errors.last?.error ?? ""
+            XCTFail("\(job.kind) ended \(job.state) under the worker role: \(error)")
         }
         XCTAssertEqual(
-            Set(jobs.filter { $0.1 == "completed" }.map(\.0)), Set(PlatformJobs.kinds),
+            Set(jobs.filter { $0.state == .completed }.map(\.kind)), Set(PlatformJobs.kinds),
             "every kind ran to completion under the worker role")
 
         // Each did its work (so each write right was used).
