@@ -11,15 +11,15 @@ public struct ProcessWithdrawal: JobArguments {
     public static let kind = "payout.withdrawal"
     public var withdrawalID: Int64
 
-    /// The wallet's balance and the part of it a payout run settled but has not paid
-    /// yet (its payment job transfers it and then debits the wallet), in one
-    /// statement so both come from the same snapshot. Withdrawing that part as well
-    /// would pay the cleaner twice.
     /// One withdrawal per wallet at a time, so two cannot both spend one balance.
     /// An advisory lock rather than a row lock on the account: the worker role may
     /// add ledger accounts but not change them, and FOR UPDATE needs that right.
     static let lockWallet = "SELECT pg_advisory_xact_lock(hashtext('payout.wallet'), hashtext($1::text))"
 
+    /// The wallet's balance and the part of it a payout run settled but has not paid
+    /// yet (its payment job transfers it and then debits the wallet), in one
+    /// statement so both come from the same snapshot. Withdrawing that part as well
+    /// would pay the cleaner twice.
     static let withdrawable = """
         SELECT -(SELECT COALESCE(sum(amount_fen), 0) FROM platform.ledger_entries WHERE account_id = $1)::int8,
                (SELECT COALESCE(sum(payable_fen), 0) FROM platform.payout_items
