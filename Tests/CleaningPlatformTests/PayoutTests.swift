@@ -189,6 +189,8 @@ final class PayoutTests: XCTestCase {
             .scalar(Int64.self)
         let ledger2 = try await ledgerTotals(run: run2, fixture)
         XCTAssertEqual(reportTotals(second), ledger2, "gross, commission, bonus, penalty, carried in, paid, carried out")
+        let audit2 = try PayoutRunAudit.of(week2, on: try TestDatabase.connect())
+        XCTAssertEqual(audit2.failures, [], "the independent audit expects the carried receivable's line too")
 
         // Dry runs: week 1 is complete and shows its recorded lines; week 0 (before
         // the debt arose) would not carry it.
@@ -208,6 +210,8 @@ final class PayoutTests: XCTestCase {
             .scalar(Int64.self)
         let ledger3 = try await ledgerTotals(run: run3, fixture)
         XCTAssertEqual(reportTotals(third), ledger3)
+        let audit3 = try PayoutRunAudit.of(week3, on: connection)
+        XCTAssertEqual(audit3.failures, [])
         let owedAfter = try await fixture.ledgerBalance("cleaner:\(owing):receivable")
         XCTAssertEqual(owedAfter, 0)
         try await assertLedgerBalances(fixture)
