@@ -10,9 +10,9 @@ import XCTest
 /// line naming the option — never a trap, a hang or a run on a bad value.
 ///
 /// Nothing here lists commands or options: the executables are the products in
-/// BIN_DIR, their commands come from each group's `--help` ("Commands:"), and their
-/// options from each command's help text, so a new command or option is swept
-/// without touching this file (and an option missing from the help is a finding).
+/// BIN_DIR; commands and options come from `--describe-json` where a program has
+/// it, else from each group's `--help` ("Commands:") and each command's help text,
+/// so a new command or option is swept without touching this file.
 final class ArgumentSweepTests: XCTestCase {
     /// Placeholders of values that are parsed strictly (numbers, durations, times,
     /// weeks, ports, ids). Others (Q, KIND, JSON, PATH, URL, LIST …) are free text.
@@ -43,6 +43,9 @@ final class ArgumentSweepTests: XCTestCase {
         var executable: String
         var path: [String]
         var help: String
+        /// Option → its value's placeholder: from `--describe-json` where the program
+        /// declares its options, else read from the help text.
+        var options: [String: String]
     }
 
     private struct Run {
@@ -72,7 +75,7 @@ final class ArgumentSweepTests: XCTestCase {
                     planned.append((leaf.path + Array(fillers[..<index]) + [value], leaf.executable, nil))
                 }
             }
-            let options = Self.options(leaf.help).filter { Self.strictPlaceholders.contains($0.value) }
+            let options = leaf.options.filter { Self.strictPlaceholders.contains($0.value) }
             XCTAssertNotNil(leaf.help.range(of: "Usage:"), "\(leaf.path): help has a Usage line")
             for (option, placeholder) in options {
                 let others = Self.removing(option, from: required)
@@ -111,7 +114,7 @@ final class ArgumentSweepTests: XCTestCase {
             "postgresql://u:\(secret)@127.0.0.1/db", "postgresql://127.0.0.1/db?sslmode=disable&password=\(secret)",
             "postgresql://127.0.0.1/db?pass%77ord=\(secret)", "host=127.0.0.1 \(secret)",
         ]
-        let leaves = try await discoverLeaves().filter { Self.options($0.help)["--database-url"] != nil }
+        let leaves = try await discoverLeaves().filter { $0.options["--database-url"] != nil }
         XCTAssertGreaterThan(leaves.count, 10, "commands taking --database-url")
         var planned: [(String, [String])] = []
         for leaf in leaves {
@@ -158,18 +161,44 @@ final class ArgumentSweepTests: XCTestCase {
             .filter { $0.hasSuffix(".product") }.map { String($0.dropLast(".product".count)) }
             .filter { FileManager.default.isExecutableFile(atPath: folder + "/" + $0) }.sorted()
         var leaves: [Leaf] = []
-        var pending: [(String, [String])] = products.map { (folder + "/" + $0, []) }
+        var pending: [(String, [String])] = []
+        for product in products {
+            let executable = folder + "/" + product
+            let described = try await runAll([(executable, ["--describe-json"])])[0]
+            if described.status == 0, let tree = try? JSONSerialization.jsonObject(with: Data(described.output.utf8)) {
+                for (path, options) in Self.describedLeaves(tree as? [String: Any] ?? [:]) {
+                    let help = try await runAll([(executable, path + ["--help"])])[0]
+                    XCTAssertEqual(help.status, 0, "\(product) \(path) --help: \(help.output.prefix(300))")
+                    leaves.append(Leaf(executable: executable, path: path, help: help.output, options: options))
+                }
+            } else {
+                pending.append((executable, []))
+            }
+        }
         while let (executable, path) = pending.popLast() {
             let run = try await runAll([(executable, path + ["--help"])])[0]
             XCTAssertEqual(run.status, 0, "\(executable) \(path) --help: \(run.output.prefix(300))")
             let commands = Self.subcommands(run.output)
             if commands.isEmpty {
-                leaves.append(Leaf(executable: executable, path: path, help: run.output))
+                leaves.append(Leaf(executable: executable, path: path, help: run.output, options: Self.options(run.output)))
             } else {
                 pending += commands.map { (executable, path + [$0]) }
             }
         }
         return leaves
+    }
+
+    /// The commands without subcommands of a `--describe-json` tree (`path` is
+    /// "program word…"), with their value-taking options.
+    private static func describedLeaves(_ node: [String: Any]) -> [([String], [String: String])] {
+        let children = node["commands"] as? [[String: Any]] ?? []
+        guard children.isEmpty else { return children.flatMap(describedLeaves) }
+        let path = (node["path"] as? String ?? "").split(separator: " ").dropFirst().map(String.init)
+        var options: [String: String] = [:]
+        for option in node["options"] as? [[String: Any]] ?? [] {
+            if let name = option["name"] as? String, let value = option["value_name"] as? String { options[name] = value }
+        }
+        return [(path, options)]
     }
 
     /// The names of a group's "Commands:" section.
