@@ -15,7 +15,7 @@ public struct PlatformServices: Sendable {
     public init(
         clock: PlatformClock = .system, provider: any NotificationProvider,
         payouts: any PayoutProvider = ConsolePayoutProvider(), flowControl: FlowControlPolicy = FlowControlPolicy(),
-        timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai")!, log: JobLog = JobLog()
+        timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai")!, log: JobLog = PlatformLog.make()
     ) {
         self.clock = clock
         self.provider = provider
