@@ -145,6 +145,27 @@ final class ArgumentSweepTests: XCTestCase {
         }
     }
 
+    /// A misspelled business time zone stops every command that counts days or
+    /// weeks, before it does anything — no trap, no silent Asia/Shanghai.
+    func testAnUnknownBusinessTimeZoneIsRefusedNotReplaced() async throws {
+        for (executable, arguments) in [
+            ("jobsctl", ["seed"]), ("jobsctl", ["payouts", "run", "--period", "2026-W47"]),
+            ("jobsctl", ["payouts", "audit", "--period", "2026-W47"]), ("queue-worker", []),
+        ] {
+            let output = NSTemporaryDirectory() + TestDatabase.uniqueName("zone") + ".out"
+            let process = try ChildProcess(
+                executable: try TestDatabase.executable(executable), arguments: arguments,
+                environment: ["DATABASE_URL": try TestDatabase.url, "BUSINESS_TIME_ZONE": "Mars/Olympus_Mons"],
+                outputPath: output)
+            let status = await process.wait(timeout: .seconds(30))
+            if status == nil { process.signal(SIGKILL) }
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: output)
+            XCTAssertEqual(status, 1, "\(executable) \(arguments): \(text)")
+            XCTAssertTrue(text.contains("BUSINESS_TIME_ZONE \"Mars/Olympus_Mons\" is not a time zone"), text)
+        }
+    }
+
     /// The positive side of "validated, not normalised": a real date on 29 February of
     /// a leap year, with its offset, is stored as that instant.
     func testARealTimeIsAcceptedAsTheInstantItNames() async throws {
