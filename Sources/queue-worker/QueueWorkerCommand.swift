@@ -64,9 +64,11 @@ struct QueueWorkerCommand: WorkerCommand {
 
     static func services(log: JobLog) throws -> PlatformServices {
         let environment = ProcessInfo.processInfo.environment
-        let zoneName = environment["BUSINESS_TIME_ZONE"] ?? "Asia/Shanghai"
-        guard let timeZone = TimeZone(identifier: zoneName) else {
-            throw CommandError.failed("BUSINESS_TIME_ZONE \"\(zoneName)\" is not a time zone (e.g. Asia/Shanghai)")
+        let timeZone: TimeZone
+        do {
+            timeZone = try BusinessTimeZone.fromEnvironment(environment)
+        } catch {
+            throw CommandError.failed("\(error)")
         }
         let provider: any NotificationProvider = try chooseProvider(
             "NOTIFY", environment, console: { ConsoleNotificationProvider(log: log) },
