@@ -2,7 +2,9 @@
 // Layers, bottom to top (docs/architecture.md): CLibPQ (libpq binding) →
 // PostgresClient (data layer) → JobQueue (queue engine, domain-free) →
 // CleaningPlatform (the platform's jobs) → DemoData → executables. Beside them, leaf
-// utilities with no project dependency: Metrics (Prometheus text), HTTPServer;
+// utilities with no project dependency: Metrics (Prometheus text), HTTPServer,
+// SeededRandom (the one deterministic generator: demo data and benchmarks);
+// BenchSupport (what every benchmark shares) serves the `bench` executable;
 // CommandLineInterface (argument parsing, commands) and WorkerRuntime (a worker
 // process: flags, signals, metrics endpoint) serve the executables. A target only
 // depends on targets below it.
@@ -22,9 +24,7 @@ let package = Package(
         .library(name: "JobQueue", targets: ["JobQueue"]),
         .executable(name: "jobsctl", targets: ["jobsctl"]),
         .executable(name: "queue-worker", targets: ["queue-worker"]),
-        .executable(name: "pg-bench", targets: ["pg-bench"]),
-        .executable(name: "platform-bench", targets: ["platform-bench"]),
-        .executable(name: "queue-bench", targets: ["queue-bench"]),
+        .executable(name: "bench", targets: ["bench"]),
     ],
     targets: [
         .systemLibrary(
@@ -37,7 +37,8 @@ let package = Package(
         .target(name: "HTTPServer", swiftSettings: strict),
         .target(name: "JobQueue", dependencies: ["PostgresClient", "Metrics"], swiftSettings: strict),
         .target(name: "CleaningPlatform", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
-        .target(name: "DemoData", dependencies: ["CleaningPlatform", "PostgresClient"], swiftSettings: strict),
+        .target(name: "SeededRandom", swiftSettings: strict),
+        .target(name: "DemoData", dependencies: ["CleaningPlatform", "PostgresClient", "SeededRandom"], swiftSettings: strict),
         .target(name: "CommandLineInterface", dependencies: ["PostgresClient"], swiftSettings: strict),
         .target(
             name: "WorkerRuntime", dependencies: ["JobQueue", "HTTPServer", "CommandLineInterface"],
@@ -54,16 +55,13 @@ let package = Package(
             name: "queue-worker",
             dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface", "WorkerRuntime"],
             swiftSettings: strict),
-        .executableTarget(name: "pg-bench", dependencies: ["PostgresClient"], swiftSettings: strict),
+        .target(name: "BenchSupport", dependencies: ["PostgresClient", "SeededRandom"], swiftSettings: strict),
         .executableTarget(
-            name: "platform-bench",
-            dependencies: ["CleaningPlatform", "JobQueue", "PostgresClient", "CommandLineInterface"],
-            swiftSettings: strict),
-        .executableTarget(
-            name: "queue-bench", dependencies: ["JobQueue", "Metrics", "PostgresClient", "CommandLineInterface"],
-            swiftSettings: strict),
-        .executableTarget(
-            name: "batch-bench", dependencies: ["CleaningPlatform", "JobQueue", "PostgresClient", "CommandLineInterface"],
+            name: "bench",
+            dependencies: [
+                "BenchSupport", "CleaningPlatform", "JobQueue", "Metrics", "PostgresClient", "CommandLineInterface",
+                "SeededRandom",
+            ],
             swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(

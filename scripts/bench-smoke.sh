@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The queue benchmarks at CI size on their own private cluster: `queue-bench suite
+# The queue benchmarks at CI size on their own private cluster: `bench queue suite
 # --quick` (enqueue, processing, latency, backlog, memory beside pgbench; ~30 s) and
-# `queue-bench bloat --quick` (sustained load with retention, table sizes; ~45 s).
+# `bench bloat --quick` (sustained load with retention, table sizes; ~45 s).
 # They fail on broken benchmark code or a run that does not finish; the figures are
 # printed, not judged (CI machines are too noisy for thresholds). Full sizes and the
 # side-by-side harness: docs/performance-queue.md. Optional: --bin DIR (release
@@ -20,7 +20,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ -n "$BIN" ]] || BIN="$(swift build -c release --show-bin-path)"
-[[ -x "$BIN/queue-bench" ]] || { echo "bench-smoke: $BIN/queue-bench not built; run swift build -c release" >&2; exit 1; }
+[[ -x "$BIN/bench" ]] || { echo "bench-smoke: $BIN/bench not built; run swift build -c release" >&2; exit 1; }
 
 export DEVDB_DIR="$ROOT/.bench-smoke/cluster"
 scripts/devdb.sh destroy >/dev/null 2>&1 || true
@@ -28,5 +28,5 @@ trap 'scripts/devdb.sh destroy >/dev/null 2>&1 || true' EXIT
 URL="$(scripts/devdb.sh start)"
 
 export MIGRATIONS_DIR="$ROOT/sql"
-"$BIN/queue-bench" suite --quick --database-url "$URL"
-"$BIN/queue-bench" bloat --quick --database-url "$URL"
+"$BIN/bench" queue suite --quick --database-url "$URL"
+"$BIN/bench" bloat --quick --database-url "$URL"

@@ -1,4 +1,5 @@
 public import Foundation
+import SeededRandom
 import CleaningPlatform
 import JobQueue
 public import PostgresClient

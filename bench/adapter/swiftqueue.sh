@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Adapter of the side-by-side job-queue harness (shared bench/README.md, "Adapter
-# contract") for this project's queue engine: the `queue-bench adapter` executable.
+# contract") for this project's queue engine: `bench queue adapter`.
 #
-#   swiftqueue.sh --prepare   build the release binary (swift build -c release --product queue-bench)
+#   swiftqueue.sh --prepare   build the release binary (swift build -c release --product bench)
 #   swiftqueue.sh             run the phases with the harness's environment (PGURL, N, CONCURRENCY, ...)
 #
 # The project is found from this script's own path (the harness runs adapters from its
@@ -16,10 +16,10 @@ export PATH="$PATH:/opt/swift/usr/bin"
 
 if [[ "${1:-}" == "--prepare" ]]; then
     cd "$ROOT"
-    exec swift build -c release --scratch-path "$SCRATCH" --product queue-bench
+    exec swift build -c release --scratch-path "$SCRATCH" --product bench
 fi
 
-BIN="$SCRATCH/release/queue-bench"
+BIN="$SCRATCH/release/bench"
 [[ -x "$BIN" ]] || { echo "swiftqueue.sh: $BIN not built; run with --prepare first" >&2; exit 1; }
 export MIGRATIONS_DIR="$ROOT/sql"
 if [[ -z "${QUEUE_BENCH_VERSION:-}" ]]; then
@@ -29,4 +29,4 @@ if [[ -z "${QUEUE_BENCH_VERSION:-}" ]]; then
     QUEUE_BENCH_VERSION+=", binary built $(date -u -r "$BIN" +%Y-%m-%dT%H:%MZ)"
     export QUEUE_BENCH_VERSION
 fi
-exec "$BIN" adapter
+exec "$BIN" queue adapter

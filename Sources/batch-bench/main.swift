@@ -1,3 +1,0 @@
-import CommandLineInterface
-
-await CommandRunner.main(BatchBenchCommand.self)

@@ -1,0 +1,39 @@
+import BenchSupport
+import PostgresClient
+
+/// The settings of `queue.jobs` a bloat run compares. `tuned` is what the migrations
+/// set; the others take parts of it back, so a difference between two runs is the
+/// effect of what was taken back.
+enum BloatVariant: String, CaseIterable, Sendable {
+    /// As migrated: fillfactor 80, autovacuum after 2 % changed rows, no cost delay.
+    case tuned
+    /// The per-table autovacuum settings reset to the server's defaults (fillfactor
+    /// 80 kept).
+    case defaults
+    /// Autovacuum settings and fillfactor reset: a table nobody tuned.
+    case untuned
+
+    var summary: String {
+        switch self {
+        case .tuned: "as migrated (fillfactor 80, autovacuum scale factors 0.02, cost delay 0)"
+        case .defaults: "ALTER TABLE queue.jobs RESET (autovacuum_*): server autovacuum defaults, fillfactor 80"
+        case .untuned: "ALTER TABLE queue.jobs RESET (autovacuum_*, fillfactor): no table settings at all"
+        }
+    }
+
+    private static let resetAutovacuum = """
+        ALTER TABLE queue.jobs RESET (
+            autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor, autovacuum_vacuum_cost_delay)
+        """
+
+    /// Applies the variant to a freshly migrated (still empty) table.
+    func apply(on connection: PostgresConnection) throws {
+        switch self {
+        case .tuned: break
+        case .defaults: try connection.executeScript(Self.resetAutovacuum)
+        case .untuned:
+            try connection.executeScript(Self.resetAutovacuum)
+            try connection.executeScript("ALTER TABLE queue.jobs RESET (fillfactor)")
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import BenchSupport
+import CleaningPlatform
+import CommandLineInterface
+import Foundation
+import JobQueue
+import PostgresClient
+
+/// Enqueues one `coupon.expire` job and times it through a real JobWorker working
+/// the maintenance queue, from the worker's start until the job row is completed.
+struct CouponExpiryPhase {
+    let options: PlatformOptions
+    let pool: PostgresPool
+    let dataset: Dataset
+    let serverPID: Int32?
+
+    struct Result: Sendable {
+        var coupons: Int
+        /// Worker start → job row `completed`, observed by polling every 10 ms.
+        var wall: Duration
+        /// The job's attempt on the server's clock: claimed → finalized.
+        var jobSeconds: Double?
+        var jobState: String
+        /// What the job's own log line said it expired (every due coupon in the database).
+        var reportedByJob: Int?
+        var expired: Int
+        var notExpired: Int
+        var badExpiryTime: Int
+        var cpu: CPUSpent
+
+        var verified: Bool {
+            jobState == "completed" && expired == coupons && notExpired == 0 && badExpiryTime == 0
+        }
+        var rate: Double { Double(coupons) / wall.seconds }
+    }
+
+    func run() async throws -> Result {
+        let tally = LogTally(keeping: ["coupons expired"])
+        let services = PlatformServices(provider: InstantProvider(), log: tally.log(minimumLevel: .info))
+        let workerLog = LogTally()
+        let jobID = try await JobQueueClient(database: pool).enqueue(
+            try JobRequest(ExpireCoupons(), queue: PlatformJobs.maintenanceQueue)
+        ).id
+        let worker = try JobWorker(
+            database: options.database.configuration, handlers: PlatformJobs.handlers(services),
+            configuration: WorkerConfiguration(
+                queues: [PlatformJobs.maintenanceQueue: 1],
+                workerID: "bench-platform-expiry-\(ProcessInfo.processInfo.processIdentifier)",
+                runsLeaderServices: false),
+            log: workerLog.log(minimumLevel: .warning))
+
+        Output.log("expiring \(dataset.coupons) coupons: one coupon.expire job, worker on queue maintenance …")
+        let clock = ContinuousClock()
+        let started = clock.now
+        let cpuBefore = CPUSample.take(serverPID: serverPID)
+        let running = Task { try await worker.run() }
+        var state = ""
+        let finished: Set<String> = ["completed", "discarded", "cancelled", "retryable"]
+        do {
+            while true {
+                state = try await pool.query("SELECT state FROM queue.jobs WHERE id = $1", [jobID]).scalar(String.self)
+                if finished.contains(state) { break }
+                if clock.now - started > .seconds(3600) { throw BenchFailure("coupon.expire job \(jobID) still \(state) after an hour") }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        } catch {
+            worker.shutdown()
+            try? await running.value
+            throw error
+        }
+        let wall = clock.now - started
+        let cpu = cpuBefore.until(CPUSample.take(serverPID: serverPID))
+        worker.shutdown()
+        try await running.value
+
+        let jobSeconds = try await pool.query(
+            "SELECT extract(epoch FROM finalized_at - attempted_at)::float8 FROM queue.jobs WHERE id = $1", [jobID]
+        ).scalar(Double?.self)
+        let counts = try await pool.query(
+            """
+            SELECT count(*) FILTER (WHERE status = 'expired')::int8,
+                   count(*) FILTER (WHERE status <> 'expired')::int8,
+                   count(*) FILTER (WHERE status = 'expired' AND (expired_at IS NULL OR expired_at < valid_until))::int8
+            FROM platform.coupons WHERE template_id = $1
+            """, [dataset.run]
+        ).rows[0].decode((Int64, Int64, Int64).self)
+        let reported = tally.lines("coupons expired").last.flatMap { LogTally.field("count", in: $0) }.flatMap { Int($0) }
+        return Result(
+            coupons: dataset.coupons, wall: wall, jobSeconds: jobSeconds, jobState: state, reportedByJob: reported,
+            expired: Int(counts.0), notExpired: Int(counts.1), badExpiryTime: Int(counts.2), cpu: cpu)
+    }
+}

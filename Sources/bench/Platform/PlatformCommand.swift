@@ -1,0 +1,99 @@
+import BenchSupport
+import CleaningPlatform
+import CommandLineInterface
+import Foundation
+import JobQueue
+import PostgresClient
+
+/// `bench platform`: coupon expiry and notification dispatch at production sizes.
+struct PlatformCommand: Command {
+    static let name = "platform"
+    static let summary = "time coupon expiry and notification dispatch through real workers"
+    static let help = """
+        bench platform — the platform's batch paths at production sizes, against one server
+
+        Usage: bench platform [--coupons N] [--notifications N] [--concurrency N] [--small] [OPTIONS]
+
+        1. Migrates the database, loads customers and coupons that have already ended
+           with binary COPY, enqueues one coupon.expire job and runs a JobWorker on the
+           maintenance queue until the job completes: coupons expired per second.
+           Checks every loaded coupon is expired.
+        2. Queues notifications (template order_status, one phone number per
+           customer so flow control lets them all through) with NotificationOutbox.queue,
+           one transaction per batch: notifications queued per second. Then runs
+           JobWorkers with the platform's handlers and a gateway that answers at once on
+           the notifications queue, until every notification is sent: notifications
+           dispatched per second. Checks every one is sent and that the gateway got each
+           exactly once.
+
+        The run's rows are new (their own coupon template, phone numbers and dedupe
+        keys), so it can be repeated on the same database; use a private one, since
+        coupon.expire expires every due coupon it finds. Workers run without leader
+        services (no periodic jobs, retention or priority aging) and log warnings only.
+
+        Options:
+        \(PlatformOptions.help)
+
+        Example:
+          DEVDB_DIR=.devdb-pbench scripts/devdb.sh start
+          .build/release/bench platform --small --database-url postgresql://postgres@127.0.0.1:54320/cleaning
+        """
+
+    let options: PlatformOptions
+
+    init(arguments: inout Arguments) throws {
+        options = try PlatformOptions(arguments: &arguments)
+    }
+
+    func run() async throws {
+        let pool = PostgresPool(configuration: options.database.configuration, maxConnections: 2, name: "bench")
+        let migrator = try PostgresMigrator(directory: options.migrationsDirectory)
+        let applied = try await pool.withConnection { try migrator.migrate(on: $0) }
+        Output.log("migrated \(options.migrationsDirectory.path): \(applied.count) applied now")
+        let machine = try await MachineNote.read(pool: pool)
+        Output.log(machine.description)
+
+        let serverPID = await CPUSample.serverPID(pool: pool)
+        let (dataset, loading) = try await Dataset.load(
+            customers: options.customers, coupons: options.coupons, pool: pool, serverPID: serverPID)
+        let expiry = options.coupons > 0
+            ? try await CouponExpiryPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
+            : nil
+        if expiry != nil {
+            // The expiry left a million dead row versions; clean them now rather than
+            // let autovacuum do it while the notifications are timed.
+            _ = try await pool.withConnection { try Settle.run(["VACUUM (ANALYZE) platform.coupons"], on: $0) }
+        }
+        let dispatch = options.notifications > 0
+            ? try await NotificationPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
+            : nil
+        await pool.closeIdle()
+
+        let report = PlatformReport(
+            options: options, machine: machine, loadAfter: LoadAverage.text(), dataset: dataset,
+            loading: loading, expiry: expiry, dispatch: dispatch)
+        print(report.render())
+        if !report.verified { throw CommandError.failed("verification failed (see above)") }
+    }
+}
+
+/// Where the figures came from.
+struct MachineNote: Sendable, CustomStringConvertible {
+    var cores: Int
+    var server: String
+    var host: String
+    var loadBefore: String
+
+    static func read(pool: PostgresPool) async throws -> MachineNote {
+        let (version, address) = try await pool.query(
+            "SELECT current_setting('server_version'), COALESCE(host(inet_server_addr()), 'unix socket')"
+        ).rows[0].decode((String, String).self)
+        return MachineNote(
+            cores: ProcessInfo.processInfo.activeProcessorCount, server: "PostgreSQL \(version)", host: address,
+            loadBefore: LoadAverage.text())
+    }
+
+    var description: String {
+        "\(cores) cores, \(server) at \(host), load average \(loadBefore) at start"
+    }
+}

@@ -1,0 +1,70 @@
+import BenchSupport
+import CommandLineInterface
+import Foundation
+import PostgresClient
+
+/// What to run, from the command line.
+struct PlatformOptions: Sendable {
+    var coupons: Int
+    var notifications: Int
+    var customers: Int
+    var concurrency: Int
+    var workers: Int
+    var queueBatch: Int
+    var connections: Int?
+    var small: Bool
+    var database: DatabaseOptions
+    var migrationsDirectory: URL
+
+    static let defaultCoupons = 1_000_000
+    static let defaultNotifications = 100_000
+    static let smallCoupons = 20_000
+    static let smallNotifications = 2_000
+
+    static let help = """
+          --coupons N          expired coupons to load and expire (default 1000000; 0 skips the phase)
+          --notifications N    notifications to queue and dispatch (default 100000; 0 skips the phase)
+          --customers N        customers holding them (default: the larger of coupons/10 and
+                               notifications, so every notification has its own phone number)
+          --concurrency N      notification jobs run at once per worker (default 16, as in production)
+          --workers N          JobWorkers dispatching notifications, each with its own pool (default 1)
+          --connections N      database connections per worker (default: the worker's own default)
+          --queue-batch N      notifications queued per transaction (default 1000)
+          --small              quick check: 20000 coupons and 2000 notifications unless given
+        \(MigrationsDirectory.help)
+        \(DatabaseOptions.help)
+        """
+
+    init(arguments: inout Arguments) throws {
+        let command = arguments.commandName
+        small = arguments.flag("--small")
+        func count(_ name: String, default value: Int, minimum: Int) throws -> Int {
+            try arguments.integer(name, in: minimum...100_000_000) ?? value
+        }
+        coupons = try count("--coupons", default: small ? Self.smallCoupons : Self.defaultCoupons, minimum: 0)
+        notifications = try count(
+            "--notifications", default: small ? Self.smallNotifications : Self.defaultNotifications, minimum: 0)
+        customers = try count("--customers", default: max(coupons / 10, notifications, 1), minimum: 1)
+        concurrency = try count("--concurrency", default: 16, minimum: 1)
+        workers = try count("--workers", default: 1, minimum: 1)
+        queueBatch = try count("--queue-batch", default: 1_000, minimum: 1)
+        // At least 2: claims and handlers share them.
+        connections = try arguments.integer("--connections", in: 2...1_000)
+        guard customers <= 99_999_999 else {
+            throw CommandError.usage("--customers must be at most 99999999 (phone numbers have 8 digits for it)", command: command)
+        }
+        migrationsDirectory = try MigrationsDirectory.resolve(&arguments)
+        database = try DatabaseOptions(arguments: &arguments, applicationName: "bench-platform")
+    }
+
+    /// The command line that repeats this run (the URL without any password).
+    var reproduction: String {
+        var words = ["swift build -c release --product bench &&", ".build/release/bench", "platform"]
+        words += ["--coupons", "\(coupons)", "--notifications", "\(notifications)", "--customers", "\(customers)"]
+        words += ["--concurrency", "\(concurrency)", "--workers", "\(workers)", "--queue-batch", "\(queueBatch)"]
+        if let connections { words += ["--connections", "\(connections)"] }
+        let url = database.configuration.redactedConninfo
+        if !url.isEmpty { words += ["--database-url", url] }
+        return words.joined(separator: " ")
+    }
+}

@@ -1,0 +1,93 @@
+import BenchSupport
+import CommandLineInterface
+import Foundation
+
+/// The figures as a table, the checks, and the command that repeats the run.
+struct PlatformReport {
+    let options: PlatformOptions
+    let machine: MachineNote
+    let loadAfter: String
+    let dataset: Dataset
+    let loading: Dataset.Timings
+    let expiry: CouponExpiryPhase.Result?
+    let dispatch: NotificationPhase.Result?
+
+    var verified: Bool { (expiry?.verified ?? true) && (dispatch?.verified ?? true) }
+
+    func render() -> String {
+        var table = TextTable(["step", "items", "seconds", "per second", "bench cpu s", "server cpu s", "machine busy", "how"])
+        table.append(row("load customers", options.customers, loading.customers, loading.customersCPU, "binary COPY, one connection"))
+        if options.coupons > 0 {
+            table.append(row("load coupons", options.coupons, loading.coupons, loading.couponsCPU, "binary COPY, all ended 1 h–60 d ago"))
+        }
+        table.append(["vacuum + analyse", "", Self.seconds(loading.vacuum), "", "", "", "", "then CHECKPOINT; likewise untimed before each later step"])
+        if let expiry {
+            var how = "1 coupon.expire job, 1 worker (maintenance=1)"
+            if let job = expiry.jobSeconds { how += "; job itself \(String(format: "%.2f", job)) s" }
+            table.append(row("expire coupons", expiry.coupons, expiry.wall, expiry.cpu, how))
+        }
+        if let dispatch {
+            table.append(row(
+                "queue notifications", dispatch.notifications, dispatch.queueing, dispatch.queueingCPU,
+                "NotificationOutbox.queue, \(options.queueBatch) per transaction, 1 connection"))
+            var how = "\(options.workers) worker(s) × concurrency \(options.concurrency), instant provider"
+            if let connections = options.connections { how += ", \(connections) connections each" }
+            table.append(row("dispatch notifications", dispatch.notifications, dispatch.dispatch, dispatch.dispatchCPU, how))
+        }
+
+        var lines = ["bench platform — \(machine.cores) cores, \(machine.server) at \(machine.host)", ""]
+        lines.append(table.render())
+        lines.append("")
+        lines.append("checks")
+        if let expiry {
+            lines.append(check(
+                expiry.verified,
+                "coupons: job \(expiry.jobState); \(expiry.expired) of \(expiry.coupons) expired, \(expiry.notExpired) not, "
+                    + "\(expiry.badExpiryTime) with a wrong expired_at; the job logged \(expiry.reportedByJob.map(String.init) ?? "?") expired"))
+        }
+        if let dispatch {
+            lines.append(check(
+                dispatch.sent == dispatch.notifications && dispatch.found == dispatch.notifications,
+                "notifications: \(dispatch.sent) of \(dispatch.notifications) sent"))
+            lines.append(check(
+                dispatch.providerCalls == dispatch.notifications && dispatch.providerDistinct == dispatch.notifications
+                    && dispatch.providerRepeated == 0 && dispatch.providerMissing == 0 && dispatch.providerUnexpected == 0,
+                "provider: \(dispatch.providerCalls) calls for \(dispatch.providerDistinct) distinct notification ids; "
+                    + "\(dispatch.providerRepeated) sent more than once, \(dispatch.providerMissing) never, "
+                    + "\(dispatch.providerUnexpected) not from this run"))
+            let states = dispatch.jobStates.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
+            lines.append(check(
+                dispatch.jobStates.count == 1 && dispatch.jobStates.first?.0 == "completed",
+                "dispatch jobs: \(states); \(dispatch.jobsRetried) needed a second attempt, "
+                    + "\(dispatch.fencedOutcomes) fenced outcomes, \(dispatch.flowControlDelayed) delayed and "
+                    + "\(dispatch.suppressed) suppressed by flow control or validity"))
+        }
+        lines.append("")
+        lines.append(
+            "bench cpu: this process (its workers included); server cpu: the postmaster and all its children "
+                + "(backends, WAL writer, checkpointer, autovacuum); machine busy: all \(machine.cores) cores, other users included")
+        lines.append("load average \(machine.loadBefore) at start, \(loadAfter) at end (shared machine)")
+        lines.append("reproduce: \(options.reproduction)")
+        return lines.joined(separator: "\n")
+    }
+
+    private func row(_ step: String, _ items: Int, _ duration: Duration, _ cpu: CPUSpent?, _ how: String) -> [String] {
+        [
+            step, "\(items)", Self.seconds(duration), Self.rate(Double(items) / duration.seconds),
+            cpu.map { String(format: "%.2f", $0.client) } ?? "",
+            cpu?.server.map { String(format: "%.2f", $0) } ?? "-",
+            cpu?.machineBusyFraction.map { String(format: "%.0f%%", $0 * 100) } ?? "-", how,
+        ]
+    }
+
+    private func check(_ passed: Bool, _ text: String) -> String {
+        (passed ? "  ok    " : "  FAIL  ") + text
+    }
+
+    static func seconds(_ duration: Duration) -> String { String(format: "%.2f", duration.seconds) }
+
+    static func rate(_ value: Double) -> String {
+        guard value.isFinite else { return "-" }
+        return value >= 100 ? "\(Int(value.rounded()))" : String(format: "%.1f", value)
+    }
+}

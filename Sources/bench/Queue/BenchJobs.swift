@@ -1,0 +1,27 @@
+import BenchSupport
+import JobQueue
+
+/// The job kinds the benchmarks enqueue. The no-op job measures the engine's own cost
+/// per job; the probe carries its sample number so its start can be matched with the
+/// moment it was enqueued.
+struct NoopJob: JobArguments {
+    static let kind = "bench.noop"
+}
+
+struct ProbeJob: JobArguments {
+    static let kind = "bench.probe"
+    var sample: Int
+}
+
+enum BenchJobs {
+    /// What the bulk enqueue inserts and the worker runs: a no-op with `{}` arguments on
+    /// the default queue, the same row the SQL backlog fill produces.
+    static let noop = JobRequest(kind: NoopJob.kind)
+
+    /// A handler registry whose no-op handler does nothing but count.
+    static func counting(_ counter: CompletionCounter) -> JobHandlerRegistry {
+        var handlers = JobHandlerRegistry()
+        handlers.register(NoopJob.self) { _, _ in counter.increment() }
+        return handlers
+    }
+}

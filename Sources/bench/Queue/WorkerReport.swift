@@ -1,0 +1,13 @@
+import BenchSupport
+/// What a `bench queue work` process reports when it is done.
+struct WorkerReport: Decodable, Sendable {
+    var handled: Int
+    var peakKiB: Int
+    var residentKiB: Int
+
+    private enum CodingKeys: String, CodingKey {
+        case handled
+        case peakKiB = "vm_hwm_kib"
+        case residentKiB = "vm_rss_kib"
+    }
+}

@@ -1,0 +1,3 @@
+import CommandLineInterface
+
+await CommandRunner.main(Bench.self)
