@@ -117,7 +117,8 @@ struct BatchCommand: Command {
                 ) { pool in
                     let id = try await JobQueueClient(database: pool).enqueue(
                         try JobRequest(RecalculateTiers(), queue: PlatformJobs.maintenanceQueue)).id
-                    return { try await pool.query("SELECT state = 'completed' FROM queue.jobs WHERE id = $1", [id]).scalar(Bool.self) }
+                    let administration = JobAdministration(database: pool)
+                    return { try await administration.show(id)?.job.state == .completed }
                 }
                 let after = try TierCounts(connection)
                 let added = newOrders > 0 ? String(format: " after %d new orders;", newOrders) : ""
@@ -196,13 +197,14 @@ struct BatchCommand: Command {
         var dispatchJobs: Int64
 
         init(_ connection: PostgresConnection) throws {
-            (changes, notifications, dispatchJobs) = try connection.query(
+            (changes, notifications) = try connection.query(
                 """
                 SELECT (SELECT count(*) FROM platform.tier_changes)::int8,
-                       (SELECT count(*) FROM platform.notifications WHERE template_code = 'tier_changed')::int8,
-                       (SELECT count(*) FROM queue.jobs WHERE kind = $1)::int8
-                """, [DispatchNotification.kind]
-            ).first!.decode((Int64, Int64, Int64).self)
+                       (SELECT count(*) FROM platform.notifications WHERE template_code = 'tier_changed')::int8
+                """
+            ).rows[0].decode((Int64, Int64).self)
+            dispatchJobs = Int64(
+                try JobCounts.byState(kind: DispatchNotification.kind, on: connection).values.map(\.jobs).reduce(0, +))
         }
     }
 }

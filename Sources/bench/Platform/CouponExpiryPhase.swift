@@ -19,7 +19,7 @@ struct CouponExpiryPhase {
         var wall: Duration
         /// The job's attempt on the server's clock: claimed → finalized.
         var jobSeconds: Double?
-        var jobState: String
+        var jobState: JobState
         /// What the job's own log line said it expired (every due coupon in the database).
         var reportedByJob: Int?
         var expired: Int
@@ -28,7 +28,7 @@ struct CouponExpiryPhase {
         var cpu: CPUSpent
 
         var verified: Bool {
-            jobState == "completed" && expired == coupons && notExpired == 0 && badExpiryTime == 0
+            jobState == .completed && expired == coupons && notExpired == 0 && badExpiryTime == 0
         }
         var rate: Double { Double(coupons) / wall.seconds }
     }
@@ -53,11 +53,15 @@ struct CouponExpiryPhase {
         let started = clock.now
         let cpuBefore = CPUSample.take(serverPID: serverPID)
         let running = Task { try await worker.run() }
-        var state = ""
-        let finished: Set<String> = ["completed", "discarded", "cancelled", "retryable"]
+        let administration = JobAdministration(database: pool)
+        var state = JobState.available
+        let finished: Set<JobState> = [.completed, .discarded, .cancelled, .retryable]
         do {
             while true {
-                state = try await pool.query("SELECT state FROM queue.jobs WHERE id = $1", [jobID]).scalar(String.self)
+                guard let job = try await administration.show(jobID) else {
+                    throw BenchFailure("coupon.expire job \(jobID) is gone from the queue")
+                }
+                state = job.job.state
                 if finished.contains(state) { break }
                 if clock.now - started > .seconds(3600) { throw BenchFailure("coupon.expire job \(jobID) still \(state) after an hour") }
                 try await Task.sleep(for: .milliseconds(10))
@@ -72,9 +76,10 @@ struct CouponExpiryPhase {
         worker.shutdown()
         try await running.value
 
-        let jobSeconds = try await pool.query(
-            "SELECT extract(epoch FROM finalized_at - attempted_at)::float8 FROM queue.jobs WHERE id = $1", [jobID]
-        ).scalar(Double?.self)
+        let detail = try await administration.show(jobID)
+        let jobSeconds = detail.flatMap { detail in
+            detail.attemptedAt.flatMap { attempted in detail.job.finalizedAt?.timeIntervalSince(attempted) }
+        }
         let counts = try await pool.query(
             """
             SELECT count(*) FILTER (WHERE status = 'expired')::int8,

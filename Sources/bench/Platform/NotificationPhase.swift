@@ -29,7 +29,7 @@ struct NotificationPhase {
         var providerMissing: Int
         var providerUnexpected: Int
         /// Dispatch jobs by state, and jobs that took more than one attempt.
-        var jobStates: [(String, Int)]
+        var jobStates: [(JobState, Int)]
         var jobsRetried: Int
         var fencedOutcomes: Int
         var flowControlDelayed: Int
@@ -40,7 +40,7 @@ struct NotificationPhase {
         var verified: Bool {
             sent == notifications && found == notifications && providerCalls == notifications
                 && providerDistinct == notifications && providerRepeated == 0 && providerMissing == 0
-                && providerUnexpected == 0 && jobStates.count == 1 && jobStates.first?.0 == "completed"
+                && providerUnexpected == 0 && jobStates.count == 1 && jobStates.first?.0 == .completed
                 && jobStates.first?.1 == notifications
         }
         var queueRate: Double { Double(notifications) / queueing.seconds }
@@ -49,6 +49,8 @@ struct NotificationPhase {
 
     func run() async throws -> Result {
         let count = options.notifications
+        // The server's clock: the run's dispatch jobs are those of the kind created since.
+        let queuedSince = try await pool.query("SELECT now()").scalar(Date.self)
         let (ids, queueing, queueingCPU) = try await queue(count)
         let first = ids.min() ?? 0
         let last = ids.max() ?? 0
@@ -132,20 +134,16 @@ struct NotificationPhase {
         ).rows[0].decode((Int64, Int64).self)
         let calls = provider.callsByNotification
         let queued = Set(ids)
-        let states = try await pool.query(
-            """
-            SELECT state, count(*)::int8, count(*) FILTER (WHERE attempt > 1)::int8 FROM queue.jobs
-            WHERE kind = $1 AND (args->>'notificationID')::int8 BETWEEN $2 AND $3
-            GROUP BY state ORDER BY state
-            """, [DispatchNotification.kind, first, last]
-        ).rows.map { try $0.decode((String, Int64, Int64).self) }
+        let states = try await pool.withConnection { connection in
+            try JobCounts.byState(kind: DispatchNotification.kind, createdSince: queuedSince, on: connection)
+        }.sorted { $0.key.rawValue < $1.key.rawValue }
         return Result(
             notifications: count, queueing: queueing, dispatch: dispatch, sent: Int(sent), found: Int(found),
             providerCalls: calls.values.reduce(0, +), providerDistinct: calls.count,
             providerRepeated: calls.values.filter { $0 > 1 }.count,
             providerMissing: queued.filter { calls[$0] == nil }.count,
             providerUnexpected: calls.keys.filter { !queued.contains($0) }.count,
-            jobStates: states.map { ($0.0, Int($0.1)) }, jobsRetried: Int(states.map(\.2).reduce(0, +)),
+            jobStates: states.map { ($0.key, $0.value.jobs) }, jobsRetried: states.map(\.value.retried).reduce(0, +),
             fencedOutcomes: fenced, flowControlDelayed: tally.count("notification delayed by flow control"),
             suppressed: tally.count("notification suppressed by flow control")
                 + tally.count("notification suppressed: past its validity"),

@@ -1,6 +1,7 @@
 import BenchSupport
 import CommandLineInterface
 import Foundation
+import JobQueue
 
 /// The figures as a table, the checks, and the command that repeats the run.
 struct PlatformReport {
@@ -55,9 +56,9 @@ struct PlatformReport {
                 "provider: \(dispatch.providerCalls) calls for \(dispatch.providerDistinct) distinct notification ids; "
                     + "\(dispatch.providerRepeated) sent more than once, \(dispatch.providerMissing) never, "
                     + "\(dispatch.providerUnexpected) not from this run"))
-            let states = dispatch.jobStates.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
+            let states = dispatch.jobStates.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")
             lines.append(check(
-                dispatch.jobStates.count == 1 && dispatch.jobStates.first?.0 == "completed",
+                dispatch.jobStates.count == 1 && dispatch.jobStates.first?.0 == .completed,
                 "dispatch jobs: \(states); \(dispatch.jobsRetried) needed a second attempt, "
                     + "\(dispatch.fencedOutcomes) fenced outcomes, \(dispatch.flowControlDelayed) delayed and "
                     + "\(dispatch.suppressed) suppressed by flow control or validity"))

@@ -49,7 +49,7 @@ struct AdapterCommand: Command {
         let processing = try await ProcessingRun(configuration: database, concurrency: parameters.concurrency)
             .run(target: parameters.jobs)
         let counts = try BenchSchema.stateCounts(on: database)
-        let completed = counts["completed", default: 0]
+        let completed = counts[.completed, default: 0]
         let verified = completed == parameters.jobs && counts.values.reduce(0, +) == parameters.jobs
         Output.log("processed \(processing.handled) jobs in \(processing.elapsed); rows by state: \(counts)")
 

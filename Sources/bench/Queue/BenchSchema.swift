@@ -54,17 +54,10 @@ enum BenchSchema {
             """, [NoopJob.kind, JobRequest.defaultQueue, period.milliseconds, Int64(count)])
     }
 
-    /// Rows per state of the default queue.
-    static func stateCounts(on configuration: PostgresConfiguration) throws -> [String: Int] {
-        let rows = try PostgresConnection.connect(configuration).query(
-            "SELECT state, count(*) FROM queue.jobs WHERE queue = $1 GROUP BY state", [JobRequest.defaultQueue]
-        ).rows
-        var counts: [String: Int] = [:]
-        for row in rows {
-            let (state, count) = try row.decode((String, Int64).self)
-            counts[state] = Int(count)
-        }
-        return counts
+    /// Jobs per state of the default queue.
+    static func stateCounts(on configuration: PostgresConfiguration) throws -> [JobState: Int] {
+        try JobCounts.byState(queue: JobRequest.defaultQueue, on: PostgresConnection.connect(configuration))
+            .mapValues(\.jobs)
     }
 
     static func serverVersion(on configuration: PostgresConfiguration) throws -> String {

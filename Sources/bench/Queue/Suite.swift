@@ -85,7 +85,7 @@ struct Suite: Sendable {
             configuration: database, producers: options.producers, batchSize: options.enqueueBatch
         ).run(jobs: options.jobs)
         let counts = try BenchSchema.stateCounts(on: database)
-        guard counts["available"] == options.jobs else {
+        guard counts[.available] == options.jobs else {
             throw BenchFailure("bulk enqueue: expected \(options.jobs) available jobs, found \(counts)")
         }
         let rate = Double(options.jobs) / run.elapsed.seconds
@@ -157,9 +157,9 @@ struct Suite: Sendable {
     private func processFirst(_ count: Int, with worker: ProcessingRun, in database: PostgresConfiguration)
         async throws -> Double
     {
-        let before = try BenchSchema.stateCounts(on: database)["completed", default: 0]
+        let before = try BenchSchema.stateCounts(on: database)[.completed, default: 0]
         let run = try await worker.run(target: count)
-        let completed = try BenchSchema.stateCounts(on: database)["completed", default: 0] - before
+        let completed = try BenchSchema.stateCounts(on: database)[.completed, default: 0] - before
         guard completed == run.handled else {
             throw BenchFailure("backlog run: \(run.handled) handlers ran but \(completed) jobs are completed")
         }
@@ -168,7 +168,7 @@ struct Suite: Sendable {
 
     private func verifyCompleted(_ jobs: Int, in database: PostgresConfiguration, what: String) throws {
         let counts = try BenchSchema.stateCounts(on: database)
-        guard counts["completed"] == jobs, counts.values.reduce(0, +) == jobs else {
+        guard counts[.completed] == jobs, counts.values.reduce(0, +) == jobs else {
             throw BenchFailure("\(what): expected \(jobs) completed jobs, found \(counts)")
         }
     }

@@ -70,10 +70,7 @@ struct WorkCommand: Command {
                 continue
             }
             let available = try await monitor.withConnection { connection in
-                try connection.query(
-                    "SELECT EXISTS (SELECT 1 FROM queue.jobs WHERE queue = $1 AND state = 'available')",
-                    [JobRequest.defaultQueue]
-                ).scalar(Bool.self)
+                try JobCounts.byState(queue: JobRequest.defaultQueue, on: connection)[.available] != nil
             }
             if !available { break }
         }
