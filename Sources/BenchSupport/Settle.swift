@@ -4,7 +4,7 @@ public import PostgresClient
 /// (dead rows, stale statistics) and checkpoint (its dirty buffers), so a step never
 /// pays on its own clock for the one before it.
 public enum Settle {
-    /// Runs `maintenance` (e.g. "VACUUM ANALYZE", or one from `JobTableStatistics`),
+    /// Runs `maintenance` (e.g. "VACUUM ANALYZE", or one from `JobTable`),
     /// then CHECKPOINT. Returns how long it took, for the report.
     @discardableResult
     public static func run(_ maintenance: [String], on connection: PostgresConnection) throws -> Duration {

@@ -1,4 +1,5 @@
 import BenchSupport
+import JobQueue
 import PostgresClient
 
 /// The settings of `queue.jobs` a bloat run compares. `tuned` is what the migrations
@@ -21,19 +22,16 @@ enum BloatVariant: String, CaseIterable, Sendable {
         }
     }
 
-    private static let resetAutovacuum = """
-        ALTER TABLE queue.jobs RESET (
-            autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor, autovacuum_vacuum_cost_delay)
-        """
+    private static let autovacuumSettings: [JobTable.StorageSetting] = [
+        .autovacuumVacuumScaleFactor, .autovacuumAnalyzeScaleFactor, .autovacuumVacuumCostDelay,
+    ]
 
     /// Applies the variant to a freshly migrated (still empty) table.
     func apply(on connection: PostgresConnection) throws {
         switch self {
         case .tuned: break
-        case .defaults: try connection.executeScript(Self.resetAutovacuum)
-        case .untuned:
-            try connection.executeScript(Self.resetAutovacuum)
-            try connection.executeScript("ALTER TABLE queue.jobs RESET (fillfactor)")
+        case .defaults: try JobTable.reset(Self.autovacuumSettings, on: connection)
+        case .untuned: try JobTable.reset(Self.autovacuumSettings + [.fillfactor], on: connection)
         }
     }
 }

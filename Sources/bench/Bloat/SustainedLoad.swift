@@ -14,7 +14,7 @@ struct SustainedLoad: Sendable {
 
     struct Outcome: Sendable {
         var variant: BloatVariant
-        /// `pg_class.reloptions` of queue.jobs during the run.
+        /// `pg_class.reloptions` of the job table during the run.
         var tableOptions: String
         var history: Int
         var samples: [TableSample]
@@ -35,9 +35,7 @@ struct SustainedLoad: Sendable {
             try BenchSchema.fillHistory(options.history, finishedOver: options.retention, on: database)
         }
         try BenchSchema.vacuum(on: database)
-        let tableOptions = try setup.query(
-            "SELECT COALESCE(array_to_string(reloptions, ', '), '') FROM pg_class WHERE oid = 'queue.jobs'::regclass"
-        ).scalar(String.self)
+        let tableOptions = try JobTable.storageOptions(on: setup)
 
         let counter = CompletionCounter(target: Int.max)
         let retention = RetentionPolicy(

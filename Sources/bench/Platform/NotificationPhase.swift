@@ -58,7 +58,7 @@ struct NotificationPhase {
         // Statistics and a checkpoint for the freshly queued rows, so autovacuum's
         // analyse and a checkpoint do not land in the timed dispatch.
         Output.log("ANALYZE of the job table and platform.notifications; CHECKPOINT (untimed) …")
-        _ = try await pool.withConnection { try Settle.run([JobTableStatistics.analyze, "ANALYZE platform.notifications"], on: $0) }
+        _ = try await pool.withConnection { try Settle.run([JobTable.analyze, "ANALYZE platform.notifications"], on: $0) }
 
         let provider = InstantProvider()
         let tally = LogTally()

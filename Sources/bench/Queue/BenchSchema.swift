@@ -22,36 +22,35 @@ enum BenchSchema {
     /// VACUUM ANALYZE of the job table: dead rows and index entries of earlier runs
     /// are gone, statistics are fresh.
     static func vacuum(on configuration: PostgresConfiguration) throws {
-        try PostgresConnection.connect(configuration).executeScript(JobTableStatistics.vacuumAnalyze)
+        try PostgresConnection.connect(configuration).executeScript(JobTable.vacuumAnalyze)
     }
 
     /// Empties the job table (a new, empty heap and indexes, like a fresh database).
     static func reset(on configuration: PostgresConfiguration) throws {
-        try PostgresConnection.connect(configuration).executeScript("TRUNCATE queue.jobs")
+        try JobTable.empty(on: PostgresConnection.connect(configuration))
     }
 
-    /// Inserts `count` available no-op jobs on the default queue in one statement,
-    /// the same rows `BenchJobs.noop` enqueues (every other column at its default);
-    /// used for backlogs too large to build quickly through the enqueue API.
+    /// Enqueues `count` no-op jobs (`BenchJobs.noop`) through the engine's bulk
+    /// enqueue, `fillBatch` per statement; used for backlogs, not timed.
     static func fill(_ count: Int, on configuration: PostgresConfiguration) throws {
-        try PostgresConnection.connect(configuration).execute(
-            """
-            INSERT INTO queue.jobs (kind, queue, args)
-            SELECT $1, $2, '{}'::jsonb FROM generate_series(1, $3)
-            """, [NoopJob.kind, JobRequest.defaultQueue, Int64(count)])
+        let connection = try PostgresConnection.connect(configuration)
+        var left = count
+        while left > 0 {
+            let batch = min(left, fillBatch)
+            _ = try connection.enqueue([JobRequest](repeating: BenchJobs.noop, count: batch))
+            left -= batch
+        }
     }
 
-    /// Inserts `count` completed no-op jobs on the default queue, finished evenly over
-    /// the `period` up to now, oldest first (lowest ids): the history a queue holds
-    /// after running at a steady rate for one retention period.
+    static let fillBatch = 10_000
+
+    /// Adds `count` completed no-op jobs on the default queue, finished evenly over
+    /// the `period` up to now: the history a queue holds after running at a steady
+    /// rate for one retention period.
     static func fillHistory(_ count: Int, finishedOver period: Duration, on configuration: PostgresConfiguration) throws {
-        try PostgresConnection.connect(configuration).execute(
-            """
-            INSERT INTO queue.jobs (kind, queue, args, state, attempt, created_at, run_at, attempted_at, finalized_at)
-            SELECT $1, $2, '{}'::jsonb, 'completed', 1, t, t, t, t
-            FROM (SELECT now() - ($3::float8 - g * $3::float8 / $4::int8) * interval '1 millisecond' AS t
-                  FROM generate_series(1, $4::int8) AS g) AS finished
-            """, [NoopJob.kind, JobRequest.defaultQueue, period.milliseconds, Int64(count)])
+        try JobTable.addCompletedHistory(
+            kind: NoopJob.kind, queue: JobRequest.defaultQueue, count: count, finishedOver: period,
+            on: PostgresConnection.connect(configuration))
     }
 
     /// Jobs per state of the default queue.
