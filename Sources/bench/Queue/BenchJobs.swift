@@ -15,7 +15,7 @@ struct ProbeJob: JobArguments {
 
 enum BenchJobs {
     /// What the bulk enqueue inserts and the worker runs: a no-op with `{}` arguments on
-    /// the default queue, the same row the SQL backlog fill produces.
+    /// the default queue; the backlog fill enqueues the same request.
     static let noop = JobRequest(kind: NoopJob.kind)
 
     /// A handler registry whose no-op handler does nothing but count.

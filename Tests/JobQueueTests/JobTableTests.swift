@@ -1,0 +1,54 @@
+import Foundation
+import JobQueue
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// The engine's counts and table-level facts that benchmarks read instead of the job
+/// table itself.
+final class JobTableTests: XCTestCase {
+    func testCountsByStateForOneQueueOneKindAndSinceATime() async throws {
+        let fixture = try QueueFixture()
+        let before = try await fixture.pool.query("SELECT now()").scalar(Date.self)
+        _ = try await fixture.client.enqueue([
+            fixture.request("test.counted"), fixture.request("test.counted"),
+            fixture.request("test.counted", runAt: Date().addingTimeInterval(3600)),
+            fixture.request("test.other"), fixture.request("test.other"),
+        ])
+        let retriedID = try await fixture.client.enqueue(fixture.request("test.counted")).id
+        _ = try await fixture.pool.query("UPDATE queue.jobs SET attempt = 2 WHERE id = $1", [retriedID])
+
+        let counts = try await fixture.pool.withConnection { connection in
+            (
+                queue: try JobCounts.byState(queue: fixture.queue, on: connection),
+                kind: try JobCounts.byState(queue: fixture.queue, kind: "test.counted", on: connection),
+                since: try JobCounts.byState(
+                    queue: fixture.queue, createdSince: before.addingTimeInterval(3600), on: connection)
+            )
+        }
+        XCTAssertEqual(counts.queue[.available], JobCounts.InState(jobs: 5, retried: 1))
+        XCTAssertEqual(counts.queue[.scheduled], JobCounts.InState(jobs: 1, retried: 0))
+        XCTAssertEqual(counts.kind[.available], JobCounts.InState(jobs: 3, retried: 1))
+        XCTAssertEqual(counts.kind.count, 2, "only available and scheduled hold jobs: \(counts.kind)")
+        XCTAssertTrue(counts.since.isEmpty, "no job was created an hour from now: \(counts.since)")
+    }
+
+    func testCompletedHistoryIsCountedAndTheTableReportsSizesAndSettings() async throws {
+        let fixture = try QueueFixture()
+        let facts = try await fixture.pool.withConnection { connection in
+            try JobTable.addCompletedHistory(
+                kind: "test.history", queue: fixture.queue, count: 50, finishedOver: .seconds(10), on: connection)
+            return (
+                counts: try JobCounts.byState(queue: fixture.queue, on: connection),
+                snapshot: try JobTable.snapshot(on: connection),
+                options: try JobTable.storageOptions(on: connection)
+            )
+        }
+        XCTAssertEqual(facts.counts, [.completed: JobCounts.InState(jobs: 50, retried: 0)])
+        let snapshot = try XCTUnwrap(facts.snapshot, "the migrated job table has statistics")
+        XCTAssertGreaterThan(snapshot.heapBytes, 0)
+        XCTAssertGreaterThan(snapshot.totalBytes, snapshot.heapBytes, "indexes count in the total size")
+        XCTAssertFalse(snapshot.indexBytes.isEmpty)
+        XCTAssertTrue(facts.options.contains("fillfactor=80"), "as migrated: \(facts.options)")
+    }
+}
