@@ -35,7 +35,7 @@ public struct WorkerOptions: Sendable {
         guard concurrency >= 1 else { throw CommandError.usage("--concurrency must be at least 1", command: command) }
         var queues: [String: Int] = [:]
         let list = try arguments.option("--queues") ?? JobRequest.defaultQueue
-        for item in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+        for item in list.split(separator: ",").map(UnicodeText.trimmed) where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 {
                 guard let limit = Int(parts[1]), limit >= 1 else {

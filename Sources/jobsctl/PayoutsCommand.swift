@@ -46,8 +46,7 @@ struct PayoutsRunCommand: Command {
         guard let text = try arguments.option("--period") else {
             throw CommandError.usage("--period is required, e.g. --period 2026-W47", command: command)
         }
-        let zone = TimeZone(identifier: ProcessInfo.processInfo.environment["BUSINESS_TIME_ZONE"] ?? "Asia/Shanghai")
-            ?? TimeZone(identifier: "Asia/Shanghai")!
+        let zone = try BusinessCalendar.configured().timeZone
         do {
             period = try PayoutPeriod(text, timeZone: zone)
         } catch {

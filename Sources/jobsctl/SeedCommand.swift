@@ -54,7 +54,7 @@ struct SeedCommand: Command {
             return
         }
         let started = Date()
-        let zone = TimeZone(identifier: ProcessInfo.processInfo.environment["BUSINESS_TIME_ZONE"] ?? "Asia/Shanghai")!
+        let zone = try BusinessCalendar.configured().timeZone
         let loaded = try dataSet.load(now: Date(), timeZone: zone, on: connection)
         try connection.executeScript("ANALYZE")
         print("""

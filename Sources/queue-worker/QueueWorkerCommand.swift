@@ -58,9 +58,11 @@ struct QueueWorkerCommand: Command {
 
     static func services(log: JobLog) throws -> PlatformServices {
         let environment = ProcessInfo.processInfo.environment
-        let zoneName = environment["BUSINESS_TIME_ZONE"] ?? "Asia/Shanghai"
-        guard let timeZone = TimeZone(identifier: zoneName) else {
-            throw CommandError.failed("BUSINESS_TIME_ZONE \"\(zoneName)\" is not a time zone (e.g. Asia/Shanghai)")
+        let timeZone: TimeZone
+        do {
+            timeZone = try BusinessCalendar.fromEnvironment(environment).timeZone
+        } catch {
+            throw CommandError.failed("\(error)")
         }
         let provider: any NotificationProvider = try chooseProvider(
             "NOTIFY", environment, console: { ConsoleNotificationProvider(log: log) },
@@ -91,7 +93,7 @@ struct QueueWorkerCommand: Command {
             guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw CommandError.failed("cannot read \(prefix)_HTTP_TOKEN_FILE \(path)")
             }
-            let token = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = UnicodeText.trimmed(contents)
             return http(url, token.isEmpty ? nil : token)
         case let other:
             throw CommandError.failed("\(prefix)_PROVIDER \"\(other)\" is unknown; use console or http")

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import JobQueue
 import PostgresClient
 
@@ -10,9 +10,13 @@ import PostgresClient
 public struct GradeExamSubmission: JobArguments {
     public static let kind = "exam.grade"
     public var submissionID: Int64
+    /// When it counts as graded (a back-office re-run); nil: now. The
+    /// certification runs from this moment.
+    public var asOf: Date?
 
-    public init(submissionID: Int64) {
+    public init(submissionID: Int64, asOf: Date? = nil) {
         self.submissionID = submissionID
+        self.asOf = asOf
     }
 
     static let load = """
@@ -27,7 +31,8 @@ public struct GradeExamSubmission: JobArguments {
 
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let id = submissionID
-        let now = services.clock.now
+        let now = asOf ?? services.clock.now
+        let calendar = services.calendar
         try await context.completeInTransaction { connection in
             guard let row = try connection.query(Self.load, [id]).first else {
                 throw JobDiscarded("submission \(id) does not exist")
@@ -56,7 +61,8 @@ public struct GradeExamSubmission: JobArguments {
                 """, [id, Int64(score), passed, now])
             if passed {
                 try ExamRecords.certify(
-                    cleanerID: cleanerID, skill: skill, submissionID: id, at: now, months: months, on: connection)
+                    cleanerID: cleanerID, skill: skill, submissionID: id, at: now,
+                    until: calendar.adding(months: months, to: now), on: connection)
             }
             try NotificationOutbox.queue(
                 template: "exam_result",
@@ -86,13 +92,16 @@ enum ExamRecords {
         }
     }
 
-    /// `{"<question id>": "B" | ["A", "C"] | true | "text"}`.
+    /// `{"<question id>": "B" | ["A", "C"] | true | "text" | null}`; a null answer
+    /// is left out, so it scores like an unanswered question.
     static func answers(_ json: String) throws -> [Int64: ExamGrader.Answer] {
         struct AnyAnswer: Decodable {
-            var value: ExamGrader.Answer
+            var value: ExamGrader.Answer?
             init(from decoder: any Decoder) throws {
                 let container = try decoder.singleValueContainer()
-                if let flag = try? container.decode(Bool.self) {
+                if container.decodeNil() {
+                    value = nil
+                } else if let flag = try? container.decode(Bool.self) {
                     value = .bool(flag)
                 } else if let text = try? container.decode(String.self) {
                     value = .text(text)
@@ -114,22 +123,24 @@ enum ExamRecords {
         var answers: [Int64: ExamGrader.Answer] = [:]
         for (key, answer) in raw {
             guard let id = Int64(key) else { throw ExamGrader.InvalidSubmission(reason: "\"\(key)\" is not a question id") }
-            answers[id] = answer.value
+            if let value = answer.value { answers[id] = value }
         }
         return answers
     }
 
-    /// Grants or renews the certification and makes the skill dispatchable.
+    /// Grants or renews the certification until `expiry` (the exam's months after
+    /// the pass, in the business calendar) and makes the skill dispatchable.
     static func certify(
-        cleanerID: Int64, skill: String, submissionID: Int64, at now: Date, months: Int, on connection: PostgresConnection
+        cleanerID: Int64, skill: String, submissionID: Int64, at now: Date, until expiry: Date,
+        on connection: PostgresConnection
     ) throws {
         try connection.execute(
             """
             INSERT INTO platform.certifications (cleaner_id, skill, submission_id, granted_at, expires_at)
-            VALUES ($1, $2, $3, $4, $4::timestamptz + $5 * interval '1 month')
+            VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (cleaner_id, skill) DO UPDATE SET submission_id = EXCLUDED.submission_id,
                 granted_at = EXCLUDED.granted_at, expires_at = EXCLUDED.expires_at
-            """, [cleanerID, skill, submissionID, now, Int64(months)])
+            """, [cleanerID, skill, submissionID, now, expiry])
         try connection.execute(
             "UPDATE platform.cleaners SET skills = array_append(skills, $2) WHERE id = $1 AND NOT (skills @> ARRAY[$2])",
             [cleanerID, skill])
@@ -142,14 +153,18 @@ enum ExamRecords {
 public struct RegradeExam: JobArguments {
     public static let kind = "exam.regrade"
     public var examID: Int64
+    /// When the regrade counts as made (a back-office re-run); nil: now.
+    public var asOf: Date?
 
-    public init(examID: Int64) {
+    public init(examID: Int64, asOf: Date? = nil) {
         self.examID = examID
+        self.asOf = asOf
     }
 
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let examID = self.examID
-        let now = services.clock.now
+        let now = asOf ?? services.clock.now
+        let calendar = services.calendar
         let changed = try await context.completeInTransaction { connection -> Int in
             guard let exam = try connection.query(
                 "SELECT skill, pass_mark, multiple_choice_rule, certification_months FROM platform.exams WHERE id = $1 FOR UPDATE",
@@ -181,7 +196,8 @@ public struct RegradeExam: JobArguments {
                     """, [examID, id, Int64(oldScore), Int64(score), oldPassed, passed, now])
                 if passed && !oldPassed {
                     try ExamRecords.certify(
-                        cleanerID: cleanerID, skill: skill, submissionID: id, at: now, months: Int(months), on: connection)
+                        cleanerID: cleanerID, skill: skill, submissionID: id, at: now,
+                        until: calendar.adding(months: Int(months), to: now), on: connection)
                 } else if !passed && oldPassed {
                     try connection.execute(
                         "DELETE FROM platform.certifications WHERE cleaner_id = $1 AND skill = $2 AND submission_id = $3",

@@ -63,10 +63,15 @@ public struct DispatchNotification: JobArguments {
             log.info("notification suppressed: past its validity", fields)
             return
         }
-        let timeZone = TimeZone(identifier: zoneName) ?? services.timeZone
-        if template.category == .marketing, let opens = services.flowControl.quietUntil(now, timeZone: timeZone) {
+        // Quiet hours are the recipient's local hours; times in reasons and logs are
+        // shown in the business time zone, with the zone.
+        let recipientCalendar = TimeZone(identifier: zoneName).map(BusinessCalendar.init) ?? services.calendar
+        let shown = services.calendar
+        if template.category == .marketing, let opens = services.flowControl.quietUntil(now, calendar: recipientCalendar) {
             if opens >= expiresAt {
-                try await close(id, "suppressed", "quiet hours: marketing may not be sent before \(opens), past its validity", context)
+                try await close(
+                    id, "suppressed", "quiet hours: marketing may not be sent before \(shown.display(opens)), past its validity",
+                    context)
                 return
             }
             throw JobSnoozed(for: .milliseconds(Int64(opens.timeIntervalSince(now) * 1000) + 1))
@@ -77,11 +82,11 @@ public struct DispatchNotification: JobArguments {
             if freeAt >= expiresAt {
                 try await close(
                     id, "suppressed", "flow control: \(template.category.rawValue) limit for this recipient reached "
-                        + "until \(freeAt), past its validity", context)
+                        + "until \(shown.display(freeAt)), past its validity", context)
                 log.info("notification suppressed by flow control", fields)
                 return
             }
-            log.info("notification delayed by flow control", fields + [("until", "\(freeAt)")])
+            log.info("notification delayed by flow control", fields + [("until", shown.display(freeAt))])
             throw JobSnoozed(for: .milliseconds(Int64(max(0.05, freeAt.timeIntervalSince(now)) * 1000) + 1))
         }
 

@@ -1,0 +1,110 @@
+public import Foundation
+import JobQueue
+
+/// Days, weeks, months and hours as people read them: in the platform's business
+/// time zone (Asia/Shanghai unless configured), never the server's or the
+/// database session's. Every calendar period, window and expiry is computed here
+/// and handed to SQL as instants, so the session's `TimeZone` setting changes
+/// nothing. Month arithmetic clamps to the month's end (31 January + 1 month is
+/// 28 or 29 February; 29 February + 12 months is 28 February).
+public struct BusinessCalendar: Sendable {
+    public let timeZone: TimeZone
+    private let calendar: Calendar
+
+    public init(timeZone: TimeZone) {
+        self.timeZone = timeZone
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        calendar.locale = Locale(identifier: "en_US_POSIX")
+        self.calendar = calendar
+    }
+
+    public static let defaultTimeZoneName = "Asia/Shanghai"
+    /// The environment variable that configures the zone.
+    public static let environmentVariable = "BUSINESS_TIME_ZONE"
+    public static let `default` = BusinessCalendar(timeZone: TimeZone(identifier: defaultTimeZoneName)!)
+
+    public struct UnknownTimeZone: Error, CustomStringConvertible {
+        public var name: String
+        public var description: String {
+            "\(BusinessCalendar.environmentVariable) \"\(name)\" is not a time zone; use an IANA name such as Asia/Shanghai"
+        }
+    }
+
+    /// The calendar `BUSINESS_TIME_ZONE` names (default Asia/Shanghai); an unknown
+    /// name is an error, never a silent fallback.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> BusinessCalendar
+    {
+        guard let name = environment[environmentVariable], !UnicodeText.isBlank(name) else { return .default }
+        guard let zone = TimeZone(identifier: name) else { throw UnknownTimeZone(name: name) }
+        return BusinessCalendar(timeZone: zone)
+    }
+
+    /// `date` moved by whole calendar months at the same local time, clamped to the month's last day.
+    public func adding(months: Int, to date: Date) -> Date {
+        calendar.date(byAdding: .month, value: months, to: date)!
+    }
+
+    /// `date` moved by whole calendar days at the same local time.
+    public func adding(days: Int, to date: Date) -> Date {
+        calendar.date(byAdding: .day, value: days, to: date)!
+    }
+
+    public func startOfDay(_ date: Date) -> Date {
+        calendar.startOfDay(for: date)
+    }
+
+    /// `hour`:00 local on the day of `date`.
+    public func moment(hour: Int, onDayOf date: Date) -> Date {
+        calendar.date(bySettingHour: hour, minute: 0, second: 0, of: date)!
+    }
+
+    public func hour(of date: Date) -> Int {
+        calendar.component(.hour, from: date)
+    }
+
+    /// The local date, e.g. 2026-11-23.
+    public func day(of date: Date) -> String {
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+    }
+
+    /// The local time of day, e.g. 09:30.
+    public func timeOfDay(_ date: Date) -> String {
+        String(format: "%02d:%02d", calendar.component(.hour, from: date), calendar.component(.minute, from: date))
+    }
+
+    /// Local calendar days from `from`'s day to `to`'s day (1: `to` is tomorrow).
+    public func daysBetween(_ from: Date, _ to: Date) -> Int {
+        calendar.dateComponents([.day], from: startOfDay(from), to: startOfDay(to)).day!
+    }
+
+    /// The day of `moment` as a person reads it in a message sent at `now`:
+    /// 今天, 明天, 后天, or the month and day (11月23日).
+    public func dayWord(for moment: Date, seenAt now: Date) -> String {
+        switch daysBetween(now, moment) {
+        case 0: "今天"
+        case 1: "明天"
+        case 2: "后天"
+        default: monthDay(moment)
+        }
+    }
+
+    /// 11月23日.
+    public func monthDay(_ date: Date) -> String {
+        "\(calendar.component(.month, from: date))月\(calendar.component(.day, from: date))日"
+    }
+
+    /// A time shown to a person, with its zone: 2026-11-23 09:30:00 +08:00 (Asia/Shanghai).
+    public func display(_ date: Date) -> String {
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let offset = timeZone.secondsFromGMT(for: date)
+        let sign = offset < 0 ? "-" : "+"
+        let local = String(
+            format: "%04d-%02d-%02d %02d:%02d:%02d", parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!,
+            parts.second!)
+        return local + " " + sign + String(format: "%02d:%02d", abs(offset) / 3600, abs(offset) % 3600 / 60)
+            + " (\(timeZone.identifier))"
+    }
+}
