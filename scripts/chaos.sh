@@ -596,7 +596,7 @@ expected_payout_lines() {
              SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules
                                              WHERE code = 'five_star_review') AS bonus
              FROM platform.reviews AS v JOIN platform.orders AS o ON o.id = v.order_id
-             WHERE v.rating = 5 AND btrim(v.comment) <> '' AND o.cleaner_id IS NOT NULL
+             WHERE v.rating = 5 AND NOT queue.is_blank(v.comment) AND o.cleaner_id IS NOT NULL
                AND v.created_at >= to_timestamp($1) AND v.created_at < to_timestamp($2)
              GROUP BY o.cleaner_id
          ), penalties AS (

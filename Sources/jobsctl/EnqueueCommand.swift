@@ -103,7 +103,7 @@ struct EnqueueCommand: Command {
     }
 
     /// ISO 8601 with a zone, or +N followed by s, m, h or d.
-    static func parseTime(_ text: String, command: String) throws -> Date {
+    static func parseTime(_ text: String, option: String = "--run-at", command: String) throws -> Date {
         if text.hasPrefix("+"), let unit = text.last, let amount = Double(text.dropFirst().dropLast()), amount >= 0 {
             let seconds: Double? = switch unit {
             case "s": amount
@@ -119,7 +119,7 @@ struct EnqueueCommand: Command {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return date }
         throw CommandError.usage(
-            "--run-at \"\(text)\" is neither an ISO 8601 time with a zone (2026-11-23T10:00:00+08:00) "
+            "\(option) \"\(text)\" is neither an ISO 8601 time with a zone (2026-11-23T10:00:00+08:00) "
                 + "nor a delay like +10m", command: command)
     }
 }
