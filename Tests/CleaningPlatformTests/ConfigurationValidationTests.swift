@@ -25,15 +25,16 @@ final class ConfigurationValidationTests: XCTestCase {
         }
     }
 
-    /// Runs `statements` with the deferred checks made immediate, then rolls back:
-    /// a valid change is accepted without changing the shared tables.
+    /// Runs `statements`, then the checks deferred to commit (`SET CONSTRAINTS ALL
+    /// IMMEDIATE` runs them at once), then rolls back: a valid change is accepted
+    /// without changing the shared tables.
     private func assertAccepted(_ statements: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         struct RollBack: Error {}
         let connection = try TestDatabase.connect()
         XCTAssertThrowsError(
             try connection.withTransaction { connection in
-                try connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 for statement in statements { try connection.execute(statement) }
+                try connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 throw RollBack()
             }, file: file, line: line
         ) { error in

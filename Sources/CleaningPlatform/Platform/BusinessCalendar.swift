@@ -41,9 +41,20 @@ public struct BusinessCalendar: Sendable {
         return BusinessCalendar(timeZone: zone)
     }
 
-    /// `date` moved by whole calendar months at the same local time, clamped to the month's last day.
+    /// `date` moved by whole calendar months at the same local time, clamped to the
+    /// month's last day. Computed from the local date's parts: Foundation's
+    /// `date(byAdding: .month)` goes wrong backwards across leap days (29 February
+    /// 2028 − 24 months gives 1 March 2026).
     public func adding(months: Int, to date: Date) -> Date {
-        calendar.date(byAdding: .month, value: months, to: date)!
+        var parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: date)
+        var (year, monthIndex) = (parts.year! * 12 + parts.month! - 1 + months).quotientAndRemainder(dividingBy: 12)
+        if monthIndex < 0 { (year, monthIndex) = (year - 1, monthIndex + 12) }
+        let firstDay = calendar.date(from: DateComponents(year: year, month: monthIndex + 1, day: 1))!
+        let length = calendar.range(of: .day, in: .month, for: firstDay)!.count
+        parts.year = year
+        parts.month = monthIndex + 1
+        parts.day = min(parts.day!, length)
+        return calendar.date(from: parts)!
     }
 
     /// `date` moved by whole calendar days at the same local time.
