@@ -26,10 +26,10 @@ struct SummaryCommand: Command {
             throw CommandError.usage("--since is required", command: command)
         }
         if text.hasPrefix("-") {
-            let ahead = try EnqueueCommand.parseTime("+" + text.dropFirst(), command: command)
+            let ahead = try EnqueueCommand.parseTime("+" + text.dropFirst(), option: "--since", command: command)
             since = Date().addingTimeInterval(-ahead.timeIntervalSinceNow)
         } else {
-            since = try EnqueueCommand.parseTime(text, command: command)
+            since = try EnqueueCommand.parseTime(text, option: "--since", command: command)
         }
         format = OutputFormat(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")

@@ -14,7 +14,8 @@ struct WaitCommand: Command {
 
         Shows per-queue counts while waiting: one updating line on a terminal, a plain
         line every few seconds otherwise. Exits 0 once nothing is available, running,
-        pending, or scheduled within --due-within seconds (default 90); exits 1 on timeout.
+        pending (waiting for its dependencies), or scheduled or due for a retry within
+        --due-within seconds (default 90); exits 1 on timeout.
 
         Options:
           --queues LIST        comma-separated queues (default: all)
@@ -37,8 +38,8 @@ struct WaitCommand: Command {
 
     static let progress = """
         SELECT queue,
-               count(*) FILTER (WHERE state IN ('available', 'retryable', 'pending')
-                                OR (state = 'scheduled' AND run_at <= now() + $2 * interval '1 second'))::int8,
+               count(*) FILTER (WHERE state IN ('available', 'pending')
+                                OR (state IN ('scheduled', 'retryable') AND run_at <= now() + $2 * interval '1 second'))::int8,
                count(*) FILTER (WHERE state = 'running')::int8,
                count(*) FILTER (WHERE state = 'completed')::int8
         FROM queue.jobs

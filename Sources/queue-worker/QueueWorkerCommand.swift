@@ -17,11 +17,11 @@ struct QueueWorkerCommand: Command {
         SIGINT; then stops claiming, lets running jobs finish within --grace seconds,
         releases the rest back to the queue and exits 0. Also runs the platform's
         periodic jobs (tier recalculation, coupon and points expiry, coupon reminders)
-        when it leads. Without --queues it works every platform queue: default=4,
-        reminders=8, notifications=16, maintenance=2, payouts=4.
+        when it leads. Without --queues it works every platform queue:
+        \(WorkerOptions.describe(PlatformJobs.queues)).
 
         Options:
-        \(WorkerOptions.help)
+        \(WorkerOptions.help(defaultQueues: PlatformJobs.queues))
         \(DatabaseOptions.help)
 
         Environment:
@@ -36,13 +36,11 @@ struct QueueWorkerCommand: Command {
           BUSINESS_TIME_ZONE   time zone of business rules (default Asia/Shanghai)
         """
 
-    var options: WorkerOptions
+    let options: WorkerOptions
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        let queuesGiven = arguments.wantsOption("--queues")
-        options = try WorkerOptions(arguments: &arguments)
-        if !queuesGiven { options.configuration.queues = PlatformJobs.queues }
+        options = try WorkerOptions(arguments: &arguments, defaultQueues: PlatformJobs.queues)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-worker")
     }
 
