@@ -21,7 +21,7 @@ public struct GradeExamSubmission: JobArguments {
 
     static let load = """
         SELECT s.status, s.answers::text, s.cleaner_id, e.id, e.skill, e.title, e.pass_mark, e.multiple_choice_rule,
-               e.certification_months, c.phone
+               e.certification_months, c.phone, c.time_zone
         FROM platform.exam_submissions AS s
         JOIN platform.exams AS e ON e.id = s.exam_id
         JOIN platform.cleaners AS c ON c.id = s.cleaner_id
@@ -43,6 +43,7 @@ public struct GradeExamSubmission: JobArguments {
             let rule = ExamGrader.MultipleChoiceRule(rawValue: try row.decode(7, as: String.self)) ?? .allOrNothing
             let months = Int(try row.decode(8, as: Int32.self))
             let phone = try row.decode(9, as: String.self)
+            let zone = try row.decode(10, as: String.self)
             let grader = ExamGrader(questions: try ExamRecords.questions(examID, on: connection), rule: rule)
             let score: Int
             do {
@@ -67,7 +68,7 @@ public struct GradeExamSubmission: JobArguments {
             try NotificationOutbox.queue(
                 template: "exam_result",
                 parameters: ["exam": title, "score": "\(score)", "result": passed ? "通过，已获得认证" : "未通过"],
-                recipient: phone, dedupeKey: "exam_result:\(id)", now: now, on: connection)
+                recipient: phone, timeZone: zone, dedupeKey: "exam_result:\(id)", now: now, on: connection)
         }
     }
 }
