@@ -162,6 +162,54 @@ final class BusinessTimeTests: XCTestCase {
         }
     }
 
+    /// A payout week is Monday 00:00 to Monday 00:00 in Shanghai: an order completed
+    /// half an hour into the week counts in it, one half an hour before does not.
+    func testPayoutWeekBoundsInEverySessionZone() async throws {
+        for zone in Self.sessionZones {
+            let fixture = try PlatformFixture(sessionTimeZone: zone)
+            let period = try PlatformFixture.uniquePayoutPeriod()
+            XCTAssertEqual(shanghai.timeOfDay(period.start), "00:00")
+            let customer = try await fixture.customer().id
+            let cleaner = try await fixture.cleaner(level: "新手")
+            try await fixture.completedOrder(customer: customer, cleaner: cleaner, paid: 10_000, at: period.start.addingTimeInterval(1_800))
+            try await fixture.completedOrder(customer: customer, cleaner: cleaner, paid: 20_000, at: period.start.addingTimeInterval(-1_800))
+            let lines = try await fixture.pool.withConnection { try PayoutRun.dryRun(period, on: $0) }
+            let line = lines.first { $0.cleanerID == cleaner }
+            XCTAssertEqual(line?.orders, 1, "session zone \(zone)")
+            XCTAssertEqual(line?.grossFen, 10_000, "session zone \(zone)")
+        }
+    }
+
+    /// A marketing message that cannot go out before its validity ends is suppressed
+    /// with a reason that shows the opening time in business time, with its zone.
+    func testQuietHoursReasonShowsBusinessTimeWithItsZone() async throws {
+        let fixture = try PlatformFixture(sessionTimeZone: "America/Los_Angeles")
+        let template = TestDatabase.uniqueName("marketing")
+        _ = try await fixture.pool.query(
+            """
+            INSERT INTO platform.notification_templates (code, channel, category, body, validity_minutes)
+            VALUES ($1, 'sms', 'marketing', '【洁家】新春特惠', 60)
+            """, [template])
+        let phone = PlatformFixture.phone()
+        let now = at("2026-11-23T22:00:00+08:00")
+        let id = try await fixture.pool.withTransaction { connection in
+            try NotificationOutbox.queue(
+                template: template, parameters: [:], recipient: phone, dedupeKey: template, now: now, on: connection)
+        }
+        try await fixture.running(PlatformServices(clock: .fixed(now), provider: RecordingProvider(), log: .silent)) {
+            _ = try await fixture.eventually {
+                try await fixture.pool.query("SELECT status FROM platform.notifications WHERE id = $1", [id]).scalar(String.self)
+                    != "pending"
+            }
+        }
+        let (status, reason) = try await fixture.pool.query(
+            "SELECT status, failure_reason FROM platform.notifications WHERE id = $1", [id]
+        ).first!.decode((String, String?).self)
+        XCTAssertEqual(status, "suppressed")
+        XCTAssertEqual(
+            reason, "quiet hours: marketing may not be sent before 2026-11-24 08:00:00 +08:00 (Asia/Shanghai), past its validity")
+    }
+
     /// The 24-hour reminder names the day as the customer reads it when it goes out.
     func testReminderSaysTomorrowOnlyWhenItIsTomorrow() async throws {
         let fixture = try PlatformFixture()
