@@ -88,8 +88,11 @@ struct QueueWorkerCommand: Command {
                 throw CommandError.failed("\(prefix)_PROVIDER=http needs \(prefix)_HTTP_URL, the gateway's URL")
             }
             guard let path = environment["\(prefix)_HTTP_TOKEN_FILE"] else { return http(url, nil) }
-            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw CommandError.failed("cannot read \(prefix)_HTTP_TOKEN_FILE \(path)")
+            let contents: String
+            do {
+                contents = try TextFile.read(path, what: "\(prefix)_HTTP_TOKEN_FILE")
+            } catch {
+                throw CommandError.failed("\(error)")
             }
             let token = UnicodeText.trimmed(contents)
             return http(url, token.isEmpty ? nil : token)

@@ -13,13 +13,15 @@ final class BackOfficeCommandTests: XCTestCase {
         var output: String
     }
 
-    private func run(_ executable: String, _ arguments: [String], shell: Bool = false) async throws -> Run {
+    private func run(
+        _ executable: String, _ arguments: [String], shell: Bool = false, environment: [String: String]? = nil
+    ) async throws -> Run {
         let output = NSTemporaryDirectory() + TestDatabase.uniqueName("backoffice") + ".out"
         let program = try TestDatabase.executable(executable)
         // Through the shell when an argument must carry bytes a Swift String cannot hold.
         let process = try ChildProcess(
             executable: shell ? "/bin/sh" : program, arguments: shell ? ["-c", arguments[0], program] : arguments,
-            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: output)
+            environment: try environment ?? ["DATABASE_URL": TestDatabase.url], outputPath: output)
         let status = await process.wait(timeout: .seconds(60)) ?? -99
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(atPath: output)
@@ -55,6 +57,24 @@ final class BackOfficeCommandTests: XCTestCase {
             XCTAssertEqual(refused.status, 64, "\(executable) \(script): \(refused.output)")
             XCTAssertTrue(refused.output.contains("not valid UTF-8"), refused.output)
         }
+    }
+
+    /// Files named by variables are read as strict UTF-8 too, and the error says so.
+    func testInvalidUTF8FilesAreRefused() async throws {
+        let file = NSTemporaryDirectory() + TestDatabase.uniqueName("latin1") + ".txt"
+        try Data([0x74, 0x6F, 0x6B, 0xE9, 0x6E]).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let url = try await run("jobsctl", ["jobs", "list"], environment: ["DATABASE_URL_FILE": file])
+        XCTAssertEqual(url.status, 1, url.output)
+        XCTAssertTrue(url.output.contains("DATABASE_URL_FILE \(file) is not valid UTF-8"), url.output)
+        let token = try await run(
+            "queue-worker", [],
+            environment: [
+                "DATABASE_URL": try TestDatabase.url, "NOTIFY_PROVIDER": "http", "NOTIFY_HTTP_URL": "http://127.0.0.1:9/send",
+                "NOTIFY_HTTP_TOKEN_FILE": file,
+            ])
+        XCTAssertEqual(token.status, 1, token.output)
+        XCTAssertTrue(token.output.contains("NOTIFY_HTTP_TOKEN_FILE \(file) is not valid UTF-8"), token.output)
     }
 
     /// Finance reproduces a payout from the CLI alone: complete the order at a
