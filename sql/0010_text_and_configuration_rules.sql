@@ -67,6 +67,29 @@ END $$;
 CREATE CONSTRAINT TRIGGER payout_rules_complete AFTER DELETE OR UPDATE ON platform.payout_rules
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION platform.check_payout_rules();
 
+-- Commission: every cleaner level has a rate (an order of a level without one
+-- would silently never be settled).
+CREATE FUNCTION platform.check_commission_rates() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    missing text;
+BEGIN
+    SELECT string_agg(needed.level, ', ') INTO missing
+    FROM unnest(ARRAY['新手', '熟练', '金牌']) AS needed(level)
+    WHERE NOT EXISTS (SELECT 1 FROM platform.commission_rates AS r WHERE r.level = needed.level);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'commission rates: no rate for level %; every cleaner level needs one', missing
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'commission_rates_complete';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER commission_rates_complete AFTER DELETE OR UPDATE ON platform.commission_rates
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION platform.check_commission_rates();
+
+-- Templates and coupon kinds are shown to people: never blank.
+ALTER TABLE platform.notification_templates ADD CONSTRAINT notification_templates_body_not_blank
+    CHECK (NOT queue.is_blank(body));
+ALTER TABLE platform.coupon_templates ADD CONSTRAINT coupon_templates_name_not_blank CHECK (NOT queue.is_blank(name));
+
 -- Exams: choice questions declare their options; the answer key must be among
 -- them. Questions saved before this migration get the options A–D plus whatever
 -- their key names (the letters every exam so far used).

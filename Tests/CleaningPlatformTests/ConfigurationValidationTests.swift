@@ -83,6 +83,20 @@ final class ConfigurationValidationTests: XCTestCase {
         try assertAccepted(["UPDATE platform.payout_rules SET amount_fen = 800 WHERE code = 'five_star_review'"])
     }
 
+    func testCommissionRatesAndTextsPeopleReadCannotBeMissingOrBlank() throws {
+        try TestDatabase.migrate()
+        try assertRefused(
+            ["DELETE FROM platform.commission_rates WHERE level = '熟练'"],
+            constraint: "commission_rates_complete", reason: "no rate for level 熟练")
+        try assertRefused(
+            ["UPDATE platform.notification_templates SET body = '\u{3000}\u{00A0}' WHERE code = 'order_status'"],
+            constraint: "notification_templates_body_not_blank", reason: "notification_templates_body_not_blank")
+        try assertRefused(
+            ["INSERT INTO platform.coupon_templates (name, discount_fen, valid_days) VALUES ('\u{2028}', 100, 1)"],
+            constraint: "coupon_templates_name_not_blank", reason: "coupon_templates_name_not_blank")
+        try assertAccepted(["UPDATE platform.commission_rates SET rate_bp = 1800 WHERE level = '熟练'"])
+    }
+
     /// An exam with one question of each case, saved in one transaction.
     private func exam(passMark: Int = 5, _ questions: [(kind: String, options: String?, key: String)]) -> [String] {
         ["INSERT INTO platform.exams (skill, title, pass_mark) VALUES ('test_skill', '测试考试', \(passMark))"]
