@@ -32,12 +32,15 @@ public struct BusinessCalendar: Sendable {
     }
 
     /// The calendar `BUSINESS_TIME_ZONE` names (default Asia/Shanghai); an unknown
-    /// name is an error, never a silent fallback.
+    /// name is an error, never a silent fallback. Only IANA names (and UTC):
+    /// abbreviations such as CST mean different zones to different readers.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
         -> BusinessCalendar
     {
         guard let name = environment[environmentVariable], !UnicodeText.isBlank(name) else { return .default }
-        guard let zone = TimeZone(identifier: name) else { throw UnknownTimeZone(name: name) }
+        guard TimeZone.knownTimeZoneIdentifiers.contains(name) || ["UTC", "Etc/UTC"].contains(name),
+            let zone = TimeZone(identifier: name)
+        else { throw UnknownTimeZone(name: name) }
         return BusinessCalendar(timeZone: zone)
     }
 
