@@ -24,7 +24,7 @@ enum AdminConnection {
             throw CommandError.failed("job \(id) cannot run again: another unfinished job holds its unique key now")
         case .notFound: throw CommandError.failed("job \(id) does not exist (see `jobsctl jobs list`)")
         case .refused(let state):
-            let hint = state == "running" ? "; cancel it first with `jobsctl jobs cancel \(id)`" : ""
+            let hint = state == .running ? "; cancel it first with `jobsctl jobs cancel \(id)`" : ""
             throw CommandError.failed("job \(id) is \(state): cannot \(verb) it\(hint)")
         }
     }

@@ -64,7 +64,7 @@ struct JobsListCommand: Command {
         var table = TextTable(["id", "kind", "queue", "state", "prio", "attempt", "run at", "finished"])
         for job in jobs {
             table.append([
-                "\(job.id)", job.kind, job.queue, job.state, "\(job.priority)", "\(job.attempt)/\(job.maxAttempts)",
+                "\(job.id)", job.kind, job.queue, job.state.rawValue, "\(job.priority)", "\(job.attempt)/\(job.maxAttempts)",
                 DisplayFormat.date(job.runAt), DisplayFormat.date(job.finalizedAt),
             ])
         }

@@ -51,11 +51,11 @@ struct StatsCommand: Command {
     }
 
     static func table(_ statistics: [JobAdministration.QueueStatistics]) -> String {
-        let states = ["available", "running", "scheduled", "retryable", "pending", "completed", "discarded", "cancelled"]
-        var table = TextTable(["queue"] + states + ["done/min", "done/h", "failed/h", "oldest wait"])
+        let states: [JobState] = [.available, .running, .scheduled, .retryable, .pending, .completed, .discarded, .cancelled]
+        var table = TextTable(["queue"] + states.map(\.rawValue) + ["done/min", "done/h", "failed/h", "oldest wait"])
         for queue in statistics {
             table.append(
-                [queue.queue] + states.map { "\(queue.counts[$0, default: 0])" } + [
+                [queue.queue] + states.map { "\(queue.counts[$0.rawValue, default: 0])" } + [
                     "\(queue.completedLastMinute)", "\(queue.completedLastHour)", "\(queue.failedLastHour)",
                     DisplayFormat.age(seconds: queue.oldestAvailableAgeSeconds),
                 ])

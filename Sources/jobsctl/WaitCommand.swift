@@ -1,5 +1,6 @@
 import CommandLineInterface
 import Foundation
+import JobQueue
 import PostgresClient
 #if canImport(Glibc)
 import Glibc
@@ -14,8 +15,8 @@ struct WaitCommand: Command {
 
         Shows per-queue counts while waiting: one updating line on a terminal, a plain
         line every few seconds otherwise. Exits 0 once nothing is available, running,
-        pending (waiting for its dependencies), or scheduled or due for a retry within
-        --due-within seconds (default 90); exits 1 on timeout.
+        waiting for a retry (however far off), pending (waiting for its dependencies),
+        or scheduled within --due-within seconds (default 90); exits 1 on timeout.
 
         Options:
           --queues LIST        comma-separated queues (default: all)
@@ -36,28 +37,17 @@ struct WaitCommand: Command {
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 
-    static let progress = """
-        SELECT queue,
-               count(*) FILTER (WHERE state IN ('available', 'pending')
-                                OR (state IN ('scheduled', 'retryable') AND run_at <= now() + $2 * interval '1 second'))::int8,
-               count(*) FILTER (WHERE state = 'running')::int8,
-               count(*) FILTER (WHERE state = 'completed')::int8
-        FROM queue.jobs
-        WHERE ($1::text[] IS NULL OR queue = ANY($1::text[])) AND (state <> 'completed' OR finalized_at > now() - interval '1 hour')
-        GROUP BY queue ORDER BY queue
-        """
-
     func run() async throws {
         let connection = try PostgresConnection.connect(database.configuration)
         let terminal = OutputFormat.isTerminal
         let deadline = Date().addingTimeInterval(timeout)
         var lastPrinted = Date.distantPast
         while true {
-            let rows = try connection.query(Self.progress, [queues, dueWithin]).rows.map {
-                try $0.decode((String, Int64, Int64, Int64).self)
-            }
-            let waiting = rows.reduce(0) { $0 + $1.1 + $1.2 }
-            let line = rows.map { "\($0.0) \($0.1) waiting/\($0.2) running/\($0.3) done" }.joined(separator: " | ")
+            let rows = try JobAdministration.progress(
+                queues: queues, dueWithin: .milliseconds(Int64(dueWithin * 1000)), on: connection)
+            let waiting = rows.reduce(0) { $0 + $1.waiting + $1.running }
+            let line = rows.map { "\($0.queue) \($0.waiting) waiting/\($0.running) running/\($0.completed) done" }
+                .joined(separator: " | ")
             if terminal {
                 print("\r\u{1B}[K" + line, terminator: "")
                 fflush(nil)  // all streams: the C `stdout` global is not concurrency-safe in Swift 6

@@ -140,23 +140,22 @@ final class BackOfficeCommandTests: XCTestCase {
         XCTAssertEqual(tiers.status, 0, tiers.output)
         let tierJob = try XCTUnwrap(
             try JSONSerialization.jsonObject(with: Data(tiers.output.utf8)) as? [String: Any])["id"] as? Int
-        let (kind, queue, arguments) = try await fixture.pool.query(
-            "SELECT kind, queue, args::text FROM queue.jobs WHERE id = $1", [Int64(tierJob ?? 0)]
-        ).first!.decode((String, String, String).self)
-        XCTAssertEqual(kind, RecalculateTiers.kind)
-        XCTAssertEqual(queue, PlatformJobs.maintenanceQueue)
-        let decoded = try JSONDecoder.iso8601.decode(RecalculateTiers.self, from: Data(arguments.utf8))
-        XCTAssertEqual(decoded.asOf, at(asOf))
-        _ = try await fixture.pool.query("DELETE FROM queue.jobs WHERE id = $1", [Int64(tierJob ?? 0)])
+        let administration = JobAdministration(database: fixture.pool)
+        let queued = try await administration.show(Int64(tierJob ?? 0))?.job
+        XCTAssertEqual(queued?.kind, RecalculateTiers.kind)
+        XCTAssertEqual(queued?.queue, PlatformJobs.maintenanceQueue)
+        let recalculation = try await fixture.jobs(RecalculateTiers.self).first { $0.id == Int64(tierJob ?? 0) }
+        XCTAssertEqual(recalculation?.arguments.asOf, at(asOf))
+        _ = try await administration.delete(Int64(tierJob ?? 0))
 
-        let grade = try await run("jobsctl", ["exams", "grade", "42", "--as-of", asOf])
+        let grade = try await run("jobsctl", ["exams", "grade", "42", "--as-of", asOf, "--json"])
         XCTAssertEqual(grade.status, 0, grade.output)
-        let gradeArguments = try await fixture.pool.query(
-            "SELECT args::text FROM queue.jobs WHERE kind = $1 ORDER BY id DESC LIMIT 1", [GradeExamSubmission.kind]
-        ).scalar(String.self)
-        XCTAssertEqual(try JSONDecoder.iso8601.decode(GradeExamSubmission.self, from: Data(gradeArguments.utf8)).asOf, at(asOf))
-        _ = try await fixture.pool.query(
-            "DELETE FROM queue.jobs WHERE kind = $1 AND (args->>'submissionID')::int8 = 42", [GradeExamSubmission.kind])
+        let gradeJob = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(grade.output.utf8)) as? [String: Any])["id"] as? Int
+        let grading = try await fixture.jobs(GradeExamSubmission.self).first { $0.id == Int64(gradeJob ?? 0) }
+        XCTAssertEqual(grading?.arguments.submissionID, 42)
+        XCTAssertEqual(grading?.arguments.asOf, at(asOf))
+        _ = try await administration.delete(Int64(gradeJob ?? 0))
 
         for arguments in [
             ["tiers", "recalculate", "--as-of", "2025-03-01T00:30:00"], ["exams", "grade", "x"],
@@ -165,13 +164,5 @@ final class BackOfficeCommandTests: XCTestCase {
             let refused = try await run("jobsctl", arguments)
             XCTAssertEqual(refused.status, 64, "\(arguments): \(refused.output)")
         }
-    }
-}
-
-extension JSONDecoder {
-    static var iso8601: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
     }
 }

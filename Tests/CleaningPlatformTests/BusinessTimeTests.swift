@@ -255,9 +255,7 @@ extension PlatformFixture {
     func complete(_ request: JobRequest, clock: PlatformClock = .system) async throws {
         let id = try await JobQueueClient(database: pool).enqueue(request).id
         try await running(PlatformServices(clock: clock, provider: RecordingProvider(), log: .silent)) {
-            let done = try await eventually {
-                try await pool.query("SELECT state FROM queue.jobs WHERE id = $1", [id]).scalar(String.self) == "completed"
-            }
+            let done = try await eventually { try await jobState(id) == .completed }
             XCTAssertTrue(done, "job \(id) (\(request.kind)) did not complete")
         }
     }

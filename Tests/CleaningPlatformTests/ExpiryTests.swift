@@ -15,12 +15,11 @@ final class ExpiryTests: XCTestCase {
             try JobRequest(arguments, queue: PlatformJobs.maintenanceQueue)).id
         try await fixture.running(services) {
             _ = try await fixture.eventually {
-                try await fixture.pool.query("SELECT state FROM queue.jobs WHERE id = $1", [id]).scalar(String.self)
-                    == "completed"
+                try await fixture.jobState(id) == .completed
             }
         }
-        let state = try await fixture.pool.query("SELECT state FROM queue.jobs WHERE id = $1", [id]).scalar(String.self)
-        XCTAssertEqual(state, "completed")
+        let state = try await fixture.jobState(id)
+        XCTAssertEqual(state, .completed)
     }
 
     private func template(_ fixture: PlatformFixture, name: String) async throws -> Int64 {

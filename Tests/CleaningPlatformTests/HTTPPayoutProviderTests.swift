@@ -170,14 +170,9 @@ final class HTTPPayoutProviderTests: XCTestCase {
     /// The run's settlement jobs by cleaner: (id, state, attempts, last error).
     private func settlementJobs(
         _ runID: Int64, _ fixture: PlatformFixture
-    ) async throws -> [Int64: (id: Int64, state: String, attempt: Int64, error: String?)] {
-        let rows = try await fixture.pool.query(
-            """
-            SELECT (args->>'cleanerID')::int8, id, state, attempt::int8, errors->-1->>'error' FROM queue.jobs
-            WHERE batch_id = $1 AND kind = $2
-            """, ["payout-run-\(runID)", SettleCleanerPayout.kind]
-        ).rows.map { try $0.decode((Int64, Int64, String, Int64, String?).self) }
-        return Dictionary(uniqueKeysWithValues: rows.map { ($0.0, (id: $0.1, state: $0.2, attempt: $0.3, error: $0.4)) })
+    ) async throws -> [Int64: JobAdministration.KindJob<SettleCleanerPayout>] {
+        let jobs = try await fixture.jobs(SettleCleanerPayout.self, batch: "payout-run-\(runID)")
+        return Dictionary(uniqueKeysWithValues: jobs.map { ($0.arguments.cleanerID, $0) })
     }
 
     /// Ledger transactions posting the payout of an item.
@@ -204,14 +199,11 @@ final class HTTPPayoutProviderTests: XCTestCase {
         let run = try PayoutRun.start(period, on: connection)
 
         let finishedRuns = {
-            try await fixture.pool.query(
-                "SELECT count(*)::int8 FROM queue.jobs WHERE kind = $1 AND (args->>'runID')::int8 = $2 AND state = 'completed'",
-                [FinishPayoutRun.kind, run.runID]
-            ).scalar(Int64.self)
+            try await fixture.jobs(FinishPayoutRun.self, state: .completed).filter { $0.arguments.runID == run.runID }.count
         }
         let discarded = try await fixture.running(try services(server)) {
             let discarded = try await fixture.eventually(timeout: .seconds(60)) {
-                try await self.settlementJobs(run.runID, fixture)[cleaner]?.state == "discarded"
+                try await self.settlementJobs(run.runID, fixture)[cleaner]?.state == .discarded
             }
             // Finance runs the period again before the cause is fixed: its callback
             // finds the refusal still there and leaves the run open.
@@ -227,7 +219,7 @@ final class HTTPPayoutProviderTests: XCTestCase {
         let jobs = try await settlementJobs(run.runID, fixture)
         let job = try XCTUnwrap(jobs[cleaner])
         XCTAssertEqual(job.attempt, 1, "not retried")
-        XCTAssertEqual(job.error, reason, "the reason is on the job")
+        XCTAssertEqual(job.lastError, reason, "the reason is on the job")
         XCTAssertEqual(try PayoutRun.failures(run.runID, on: connection).map(\.cleanerID), [cleaner])
         XCTAssertEqual(try PayoutRun.failures(run.runID, on: connection).map(\.reason), [reason])
         XCTAssertEqual(server.requests.count, 1)
@@ -252,8 +244,7 @@ final class HTTPPayoutProviderTests: XCTestCase {
             try JobRequest(ProcessWithdrawalArguments(withdrawalID: withdrawal), queue: PayoutRun.queue))
         let decided = try await fixture.running(try services(server)) {
             try await fixture.eventually {
-                try await fixture.pool.query("SELECT state FROM queue.jobs WHERE id = $1", [withdrawalJob.id])
-                    .scalar(String.self) == "completed"
+                try await fixture.jobState(withdrawalJob.id) == .completed
             }
         }
         XCTAssertTrue(decided)
@@ -330,7 +321,7 @@ final class HTTPPayoutProviderTests: XCTestCase {
         }
         let jobs = try await settlementJobs(run.runID, fixture)
         XCTAssertEqual(jobs[unlucky]?.attempt, 2)
-        XCTAssertEqual(jobs[unlucky]?.error, "HTTP 500: upstream bank unavailable")
+        XCTAssertEqual(jobs[unlucky]?.lastError, "HTTP 500: upstream bank unavailable")
         let unbalanced = try await fixture.unbalancedLedgerTransactions()
         XCTAssertEqual(unbalanced, 0)
     }
@@ -348,8 +339,7 @@ final class HTTPPayoutProviderTests: XCTestCase {
 
         let finished = try await fixture.running(try services(server)) {
             try await fixture.eventually {
-                try await fixture.pool.query("SELECT state FROM queue.jobs WHERE id = $1", [job.id]).scalar(String.self)
-                    == "completed"
+                try await fixture.jobState(job.id) == .completed
             }
         }
         XCTAssertTrue(finished)

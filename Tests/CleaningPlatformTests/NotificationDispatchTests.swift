@@ -22,11 +22,9 @@ final class NotificationDispatchTests: XCTestCase {
     private func drain(_ fixture: PlatformFixture, _ services: PlatformServices, concurrency: Int = 4) async throws {
         try await fixture.running(services, concurrency: concurrency) {
             _ = try await fixture.eventually {
-                try await fixture.pool.query(
-                    """
-                    SELECT count(*)::int8 FROM queue.jobs WHERE kind = 'notification.dispatch'
-                      AND state IN ('available', 'running', 'retryable')
-                    """).scalar(Int64.self) == 0
+                try await fixture.jobs(DispatchNotification.self).allSatisfy {
+                    ![.available, .running, .retryable].contains($0.state)
+                }
             }
         }
     }
@@ -107,12 +105,11 @@ final class NotificationDispatchTests: XCTestCase {
                     pollInterval: .milliseconds(50), runsLeaderServices: false),
                 log: .silent)
         }
-        let tasks = workers.map { worker in Task { try await worker.run() } }
-        _ = try await fixture.eventually {
-            try await fixture.notifications(to: phone).allSatisfy { $0.1 != "pending" }
+        try await JobWorker.running(workers) {
+            _ = try await fixture.eventually {
+                try await fixture.notifications(to: phone).allSatisfy { $0.1 != "pending" }
+            }
         }
-        workers.forEach { $0.shutdown() }
-        for task in tasks { try await task.value }
         let notes = try await fixture.notifications(to: phone)
         XCTAssertEqual(notes.filter { $0.1 == "sent" }.count, 3, "\(notes)")
         XCTAssertEqual(notes.filter { $0.1 == "suppressed" }.count, 9)

@@ -54,7 +54,7 @@ final class OrderReminderTests: XCTestCase {
         XCTAssertFalse(reminders.contains { $0.1 == "scheduled" || $0.1 == "available" }, "\(reminders)")
         // Rolled back with the order: a failed booking leaves no reminder behind.
         struct Broken: Error {}
-        let before = try await fixture.pool.query("SELECT count(*)::int8 FROM queue.jobs WHERE kind = 'order.reminder'").scalar(Int64.self)
+        let before = try await fixture.jobs(OrderReminder.self).count
         do {
             _ = try await fixture.pool.withTransaction { connection -> Int64 in
                 _ = try OrderBooking.book(
@@ -65,7 +65,7 @@ final class OrderReminderTests: XCTestCase {
                 throw Broken()
             }
         } catch is Broken {}
-        let after = try await fixture.pool.query("SELECT count(*)::int8 FROM queue.jobs WHERE kind = 'order.reminder'").scalar(Int64.self)
+        let after = try await fixture.jobs(OrderReminder.self).count
         XCTAssertEqual(after, before)
     }
 
@@ -80,31 +80,26 @@ final class OrderReminderTests: XCTestCase {
         // reminders still exist but carry the old time.
         _ = try await fixture.pool.query(
             "UPDATE platform.orders SET appointment_start = appointment_start + interval '1 hour' WHERE id = $1", [stale])
-        // Make both orders' reminders due now, and add a duplicate run of one of them
-        // (the same reminder executing twice, as after a crash).
-        _ = try await fixture.pool.query(
-            """
-            UPDATE queue.jobs SET run_at = now() WHERE kind = 'order.reminder'
-              AND (args->>'orderID')::int8 = ANY($1::int8[]) AND state = 'scheduled'
-            """, [[order, stale]])
-        let twin = try await fixture.pool.query(
-            "SELECT args::text FROM queue.jobs WHERE kind = 'order.reminder' AND (args->>'orderID')::int8 = $1 LIMIT 1",
-            [order]
-        ).scalar(String.self)
-        try await JobQueueClient(database: fixture.pool).enqueue(
-            JobRequest(kind: "order.reminder", argumentsJSON: twin, queue: "reminders"))
+        // Make both orders' reminders due now (an operator's "run now"), and add a
+        // duplicate run of one of them (the same reminder executing twice, as after a crash).
+        let reminders = try await fixture.jobs(OrderReminder.self, state: .scheduled)
+            .filter { [order, stale].contains($0.arguments.orderID) }
+        XCTAssertEqual(reminders.count, 4)
+        let administration = JobAdministration(database: fixture.pool)
+        for reminder in reminders {
+            let result = try await administration.retry(reminder.id)
+            XCTAssertEqual(result, .done)
+        }
+        let twin = try XCTUnwrap(reminders.first { $0.arguments.orderID == order }).arguments
+        try await JobQueueClient(database: fixture.pool).enqueue(try JobRequest(twin, queue: OrderReminder.queue))
 
         let provider = RecordingProvider()
         let services = PlatformServices(clock: .system, provider: provider, log: .silent)
         try await fixture.running(services) {
             _ = try await fixture.eventually {
                 let unfinished = try await fixture.unfinishedJobs()
-                let waiting = try await fixture.pool.query(
-                    """
-                    SELECT count(*)::int8 FROM queue.jobs WHERE kind = 'order.reminder' AND state = 'scheduled'
-                      AND (args->>'orderID')::int8 = ANY($1::int8[])
-                    """, [[order, stale]]
-                ).scalar(Int64.self)
+                let waiting = try await fixture.jobs(OrderReminder.self, state: .scheduled)
+                    .filter { [order, stale].contains($0.arguments.orderID) }.count
                 return unfinished == 0 && waiting == 0
             }
         }

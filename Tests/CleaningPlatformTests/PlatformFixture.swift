@@ -67,14 +67,23 @@ struct PlatformFixture {
         }
     }
 
-    /// Reminder jobs of an order: (moment, state, run_at).
+    /// Jobs of a kind as the engine's administration reads them.
+    func jobs<Arguments: JobArguments>(
+        _ kind: Arguments.Type, state: JobState? = nil, batch: String? = nil
+    ) async throws -> [JobAdministration.KindJob<Arguments>] {
+        try await pool.withConnection { try JobAdministration.jobs(kind, state: state, batch: batch, on: $0) }
+    }
+
+    /// A job's state (nil: no such job).
+    func jobState(_ id: Int64) async throws -> JobState? {
+        try await JobAdministration(database: pool).show(id)?.job.state
+    }
+
+    /// Reminder jobs of an order: (moment, state, run_at), by run_at.
     func reminders(_ orderID: Int64) async throws -> [(String, String, Date)] {
-        try await pool.query(
-            """
-            SELECT args->>'moment', state, run_at FROM queue.jobs
-            WHERE kind = 'order.reminder' AND (args->>'orderID')::int8 = $1 ORDER BY run_at, id
-            """, [orderID]
-        ).rows.map { try $0.decode((String, String, Date).self) }
+        try await jobs(OrderReminder.self).filter { $0.arguments.orderID == orderID }
+            .sorted { ($0.runAt, $0.id) < ($1.runAt, $1.id) }
+            .map { ($0.arguments.moment.rawValue, $0.state.rawValue, $0.runAt) }
     }
 
     /// Runs a worker with the platform's handlers on every platform queue while
@@ -89,17 +98,7 @@ struct PlatformFixture {
                 pollInterval: .milliseconds(100), leaseDuration: .seconds(10), stageInterval: .milliseconds(100),
                 leaderInterval: .milliseconds(100)),
             log: .silent)
-        let task = Task { try await worker.run() }
-        do {
-            let value = try await body()
-            worker.shutdown()
-            try await task.value
-            return value
-        } catch {
-            worker.shutdown()
-            try? await task.value
-            throw error
-        }
+        return try await worker.running(body)
     }
 
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
@@ -114,14 +113,11 @@ struct PlatformFixture {
         ).rows.map { try $0.decode((String, String, String?).self) }
     }
 
-    /// Jobs of a kind whose arguments mention `id` that are not finished yet.
-    func unfinishedJobs() async throws -> Int64 {
-        try await pool.query(
-            """
-            SELECT count(*)::int8 FROM queue.jobs
-            WHERE queue IN ('default', 'reminders', 'notifications', 'maintenance') AND state IN ('available', 'running')
-            """
-        ).scalar(Int64.self)
+    /// Jobs runnable or running on the platform's queues other than payouts.
+    func unfinishedJobs() async throws -> Int {
+        let queues: Set = [JobRequest.defaultQueue, OrderReminder.queue, NotificationOutbox.dispatchQueue, PlatformJobs.maintenanceQueue]
+        return try await JobAdministration(database: pool).queues().filter { queues.contains($0.name) }
+            .reduce(0) { $0 + $1.available + $1.running }
     }
 }
 

@@ -34,7 +34,7 @@ final class TierTests: XCTestCase {
             try JobRequest(RecalculateTiers(), queue: PlatformJobs.maintenanceQueue)).id
         try await fixture.running(PlatformServices(clock: .fixed(now), provider: RecordingProvider(), log: .silent)) {
             _ = try await fixture.eventually {
-                try await fixture.pool.query("SELECT state FROM queue.jobs WHERE id = $1", [id]).scalar(String.self) == "completed"
+                try await fixture.jobState(id) == .completed
             }
         }
     }

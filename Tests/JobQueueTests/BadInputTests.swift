@@ -4,75 +4,9 @@ import PostgresClient
 import TestSupport
 import XCTest
 
-/// Garbage in through the admin CLI and through job arguments: every case gets a
-/// clear error or a discarded job with its reason; no crash, no hang, no partial write.
+/// Garbage job arguments: every case is a discarded job with its reason; no crash,
+/// no hang. (Garbage through the admin CLI: `JobsctlInputTests`.)
 final class BadInputTests: XCTestCase {
-    private struct Run {
-        var status: Int32
-        var output: String
-    }
-
-    private func jobsctl(_ arguments: [String]) async throws -> Run {
-        let output = NSTemporaryDirectory() + TestDatabase.uniqueName("bad") + ".out"
-        let process = try ChildProcess(
-            executable: try TestDatabase.executable("jobsctl"), arguments: arguments,
-            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: output)
-        let status = await process.wait(timeout: .seconds(60)) ?? -99
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        return Run(status: status, output: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "<unreadable output>")
-    }
-
-    func testTheAdminCLIRejectsGarbageWithAReasonAndWritesNothing() async throws {
-        try TestDatabase.migrate()
-        let pool = PostgresPool(configuration: try TestDatabase.configuration, maxConnections: 1)
-        let before = try await pool.query("SELECT count(*)::int8 FROM queue.jobs").scalar(Int64.self)
-        // Too big for argv (the kernel refuses > 128 KiB per argument), so from a file.
-        let hugeFile = NSTemporaryDirectory() + TestDatabase.uniqueName("huge") + ".json"
-        try ("{\"x\": \"" + String(repeating: "a", count: 300 * 1024) + "\"}").write(toFile: hugeFile, atomically: true, encoding: .utf8)
-        let invalidUTF8File = NSTemporaryDirectory() + TestDatabase.uniqueName("utf8") + ".json"
-        try Data([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0xFE, 0x22, 0x7D]).write(to: URL(fileURLWithPath: invalidUTF8File))
-        let cases: [([String], String)] = [
-            (["enqueue", "coupon.expire", "--args", "{\"a\": "], "not valid JSON"),
-            (["enqueue", "coupon.expire", "--args", "[1, 2"], "not valid JSON"),
-            (["enqueue", "coupon.expire", "--args", "{\"s\": \"\\u0000\"}"], "NUL"),
-            (["enqueue", "coupon.expire", "--args-file", hugeFile], "the limit is"),
-            (["enqueue", "coupon.expire", "--args-file", invalidUTF8File], "not valid UTF-8"),
-            (["enqueue", "coupon.expire", "--args-file", "/nonexistent/args.json"], "cannot read"),
-            (["enqueue", "coupon.expire", "--priority", "-1"], "priority"),
-            (["enqueue", "coupon.expire", "--priority", "99999999999999999999"], "--priority must be a whole number"),
-            (["enqueue", "coupon.expire", "--max-attempts", "0"], "max attempts"),
-            (["enqueue", "coupon.expire", "--run-at", "yesterday"], "neither an ISO 8601 time"),
-            (["enqueue", "coupon.expire", "--run-at", "+-5m"], "neither an ISO 8601 time"),
-            (["enqueue", "'; DROP TABLE queue.jobs; --"], "unknown kind"),
-            (["enqueue", "coupon.expire", "--queue", String(repeating: "q", count: 101)], "queue must be 1 to 100"),
-            (["jobs", "show", "-1"], "positive whole number"),
-            (["jobs", "show", "9223372036854775808"], "positive whole number"),
-            (["jobs", "list", "--state", "running'; --"], "unknown state"),
-            (["payouts", "run", "--period", "2026-W99"], "not an ISO week"),
-            (["payouts", "run", "--period", "'; DELETE FROM platform.orders; --"], "not an ISO week"),
-            (["seed", "--customers", "-5"], "--customers must be between"),
-        ]
-        for (arguments, message) in cases {
-            let run = try await jobsctl(arguments)
-            XCTAssertEqual(run.status, 64, "\(arguments.map { $0.prefix(60) }): \(run.output.prefix(300))")
-            XCTAssertTrue(run.output.contains(message), "\(arguments.map { $0.prefix(60) }) should say \(message): \(run.output.prefix(300))")
-        }
-        // SQL metacharacters where data is allowed stay data.
-        let sneaky = "x'); DELETE FROM queue.jobs; --\u{1F600}"
-        let stored = try await jobsctl(["enqueue", "coupon.expire", "--queue", "bad-input", "--unique-key", sneaky, "--tag", sneaky, "--json"])
-        XCTAssertEqual(stored.status, 0, stored.output)
-        let key = try await pool.query("SELECT unique_key FROM queue.jobs WHERE unique_key = $1", [sneaky]).scalar(String.self)
-        XCTAssertEqual(key, sneaky)
-        // Far past and far future times are accepted as times, not crashes.
-        for time in ["1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
-            let run = try await jobsctl(["enqueue", "coupon.expire", "--queue", "bad-input", "--run-at", time])
-            XCTAssertEqual(run.status, 0, "\(time): \(run.output)")
-        }
-        let after = try await pool.query("SELECT count(*)::int8 FROM queue.jobs").scalar(Int64.self)
-        XCTAssertEqual(after - before, 3, "only the three valid enqueues wrote anything")
-        _ = try await pool.query("DELETE FROM queue.jobs WHERE queue = 'bad-input'")
-    }
-
     func testGarbageJobArgumentsAreDiscardedWithTheReason() async throws {
         let fixture = try QueueFixture()
         var handlers = JobHandlerRegistry()
@@ -91,7 +25,7 @@ final class BadInputTests: XCTestCase {
             ids.append(try await fixture.client.enqueue(fixture.request("test.payload", json)).id)
         }
         let good = try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: "ok"), queue: fixture.queue)).id
-        try await fixture.running(try fixture.worker(handlers)) {
+        try await fixture.worker(handlers).running {
             _ = try await fixture.eventually {
                 let counts = try await fixture.counts()
                 return counts["completed"] == 1 && counts["discarded"] == cases.count

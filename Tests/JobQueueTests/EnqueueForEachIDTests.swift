@@ -12,7 +12,7 @@ final class EnqueueForEachIDTests: XCTestCase {
         holder.uniqueKey = "\(prefix)2"
         _ = try await fixture.client.enqueue(holder)
         let listener = try TestDatabase.connect()
-        try listener.listen("queue_jobs")
+        try listener.listen(JobChannel.name)
         var template = fixture.request("test.each", #"{"replaced": true}"#, maxAttempts: 3)
         template.priority = 4
         template.tags = ["fan-out"]

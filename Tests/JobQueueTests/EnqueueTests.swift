@@ -138,7 +138,7 @@ final class EnqueueTests: XCTestCase {
     func testNotifyIsSentAtCommitOncePerQueue() async throws {
         let fixture = try QueueFixture()
         let listener = try TestDatabase.connect()
-        try listener.listen("queue_jobs")
+        try listener.listen(JobChannel.name)
         let enqueuer = try TestDatabase.connect()
         try enqueuer.withTransaction { connection in
             _ = try connection.enqueue((0..<50).map { _ in fixture.request("test.notify") })

@@ -19,7 +19,7 @@ final class FencingTests: XCTestCase {
         _ = try await fixture.pool.query(
             "UPDATE queue.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [job.id])
         let rescued = try await JobMaintenance.rescueLapsedLeases(on: fixture.pool)
-        XCTAssertTrue(rescued.contains { $0.id == job.id && $0.state == "retryable" })
+        XCTAssertTrue(rescued.contains { $0.id == job.id && $0.state == .retryable })
         _ = try await fixture.pool.query("UPDATE queue.jobs SET run_at = now() WHERE id = $1", [job.id])
         _ = try await JobMaintenance.stageDueJobs(on: fixture.pool)
     }

@@ -6,24 +6,12 @@ import XCTest
 
 /// The admin CLI end to end: the built `jobsctl` against the test database.
 final class JobsctlTests: XCTestCase {
-    private struct Run {
-        var status: Int32
-        var output: String
+    private func jobsctl(_ arguments: [String]) async throws -> JobsctlRun {
+        try await JobsctlRun.run(arguments)
     }
 
-    private func jobsctl(_ arguments: [String]) async throws -> Run {
-        let output = NSTemporaryDirectory() + TestDatabase.uniqueName("jobsctl") + ".out"
-        let process = try ChildProcess(
-            executable: try TestDatabase.executable("jobsctl"), arguments: arguments,
-            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: output)
-        let status = await process.wait(timeout: .seconds(60)) ?? -99
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(atPath: output)
-        return Run(status: status, output: text)
-    }
-
-    private func json(_ run: Run) throws -> Any {
-        try JSONSerialization.jsonObject(with: Data(run.output.utf8))
+    private func json(_ run: JobsctlRun) throws -> Any {
+        try run.json()
     }
 
     func testEveryCommandHasHelp() async throws {
@@ -90,6 +78,59 @@ final class JobsctlTests: XCTestCase {
         let bulk = try await jobsctl(["jobs", "retry", "--discarded", "--kind", "test.cli"])
         XCTAssertEqual(bulk.status, 0, bulk.output)
         XCTAssertTrue(bulk.output.contains("retrying"), bulk.output)
+    }
+
+    /// One job in each state, each reached the way it is in production (a worker
+    /// runs, fails and completes jobs; a dependency keeps one pending; an operator
+    /// cancels one), then `jobs list --state` through the CLI finds exactly that job.
+    func testJobsListFindsAJobInEveryState() async throws {
+        let fixture = try QueueFixture()
+        let administration = JobAdministration(database: fixture.pool)
+        var handlers = JobHandlerRegistry()
+        handlers.register(Payload.self) { _, _ in }
+        handlers.register(Slow.self) { arguments, _ in try await Task.sleep(for: .milliseconds(arguments.ms)) }
+        handlers.register(Flaky.self, options: JobKindOptions(retryPolicy: RetryPolicy(baseDelay: .seconds(3600)))) {
+            _, _ in throw CocoaError(.fileReadUnknown)
+        }
+        let later = Date().addingTimeInterval(3600)
+        var expected: [JobState: Int64] = [:]
+        expected[.completed] = try await fixture.client.enqueue(
+            try JobRequest(Payload(number: 1, label: ""), queue: fixture.queue)).id
+        expected[.running] = try await fixture.client.enqueue(try JobRequest(Slow(ms: 600_000), queue: fixture.queue)).id
+        expected[.retryable] = try await fixture.client.enqueue(
+            try JobRequest(Flaky(failures: 1), queue: fixture.queue, maxAttempts: 5)).id
+        expected[.discarded] = try await fixture.client.enqueue(
+            try JobRequest(Flaky(failures: 1), queue: fixture.queue, maxAttempts: 1)).id
+        let worker = try fixture.worker(handlers) { $0.shutdownGracePeriod = .milliseconds(100) }
+        try await worker.running {
+            let settled = try await fixture.eventually {
+                try await fixture.counts() == ["completed": 1, "running": 1, "retryable": 1, "discarded": 1]
+            }
+            let counts = try await fixture.counts()
+            XCTAssertTrue(settled, "\(counts)")
+            expected[.pending] = try await fixture.client.enqueue(
+                try JobRequest(Payload(number: 2, label: ""), queue: fixture.queue, dependsOn: [expected[.running]!])).id
+            expected[.scheduled] = try await fixture.client.enqueue(
+                try JobRequest(Payload(number: 3, label: ""), queue: fixture.queue, runAt: later)).id
+            let cancelled = try await fixture.client.enqueue(
+                try JobRequest(Payload(number: 4, label: ""), queue: fixture.queue, runAt: later)).id
+            let cancelResult = try await administration.cancel(cancelled)
+            XCTAssertEqual(cancelResult, .done)
+            expected[.cancelled] = cancelled
+            // Paused, so the running worker leaves it available.
+            try await administration.setPaused(fixture.queue, true)
+            expected[.available] = try await fixture.client.enqueue(
+                try JobRequest(Payload(number: 5, label: ""), queue: fixture.queue)).id
+
+            XCTAssertEqual(Set(expected.keys), Set(JobState.allCases))
+            for state in JobState.allCases {
+                let run = try await jobsctl(["jobs", "list", "--queue", fixture.queue, "--state", state.rawValue, "--json"])
+                XCTAssertEqual(run.status, 0, "\(state): \(run.output)")
+                let listed = try XCTUnwrap(try json(run) as? [[String: Any]], "\(state): \(run.output)")
+                XCTAssertEqual(listed.compactMap { $0["id"] as? Int }, [Int(expected[state]!)], "\(state): \(run.output)")
+                XCTAssertEqual(listed.compactMap { $0["state"] as? String }, [state.rawValue])
+            }
+        }
     }
 
     func testQueueCommandsAndStats() async throws {

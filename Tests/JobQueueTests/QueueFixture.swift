@@ -68,21 +68,6 @@ struct QueueFixture {
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
         try await TestSupport.eventually(timeout: timeout, condition)
     }
-
-    /// Runs `worker` while `body` runs, then shuts it down and waits for it.
-    func running<T>(_ worker: JobWorker, _ body: () async throws -> T) async throws -> T {
-        let task = Task { try await worker.run() }
-        do {
-            let value = try await body()
-            worker.shutdown()
-            try await task.value
-            return value
-        } catch {
-            worker.shutdown()
-            try? await task.value
-            throw error
-        }
-    }
 }
 
 struct Payload: JobArguments {

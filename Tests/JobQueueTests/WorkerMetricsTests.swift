@@ -49,7 +49,7 @@ final class WorkerMetricsTests: XCTestCase {
         let server = try HTTPServer(port: 0, handler: MetricsRoute.handler { await worker.metricsText() })
         server.start()
         defer { server.stop() }
-        let text = try await fixture.running(worker) { () -> String in
+        let text = try await worker.running { () -> String in
             _ = try await fixture.eventually { try await fixture.counts() == ["completed": 4, "discarded": 1] }
             return try get(port: server.port, path: "/metrics")
         }

@@ -38,7 +38,7 @@ final class WorkerTests: XCTestCase {
         handlers.register(Payload.self) { arguments, _ in seen.append(arguments.number) }
         let requests = try (0..<200).map { try JobRequest(Payload(number: $0, label: "x"), queue: fixture.queue) }
         try await fixture.client.enqueue(requests)
-        try await fixture.running(try fixture.worker(handlers)) {
+        try await fixture.worker(handlers).running {
             let done = try await fixture.eventually { try await fixture.counts() == ["completed": 200] }
             let counts = try await fixture.counts()
             XCTAssertTrue(done, "\(counts)")
@@ -54,7 +54,7 @@ final class WorkerTests: XCTestCase {
         let wrongType = try await fixture.client.enqueue(fixture.request("test.payload", #"{"number": "seven", "label": "x"}"#))
         let missing = try await fixture.client.enqueue(fixture.request("test.payload", #"{"label": "x"}"#))
         let good = try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: "ok"), queue: fixture.queue))
-        try await fixture.running(try fixture.worker(handlers)) {
+        try await fixture.worker(handlers).running {
             _ = try await fixture.eventually {
                 let counts = try await fixture.counts()
                 return counts["available", default: 0] == 0 && counts["running", default: 0] == 0
@@ -87,7 +87,7 @@ final class WorkerTests: XCTestCase {
             try JobRequest(Flaky(failures: 2), queue: fixture.queue, maxAttempts: 5))
         let givesUp = try await fixture.client.enqueue(
             try JobRequest(Flaky(failures: 10), queue: fixture.queue, maxAttempts: 3))
-        try await fixture.running(try fixture.worker(handlers)) {
+        try await fixture.worker(handlers).running {
             let settled = try await fixture.eventually {
                 let counts = try await fixture.counts()
                 return counts["completed"] == 1 && counts["discarded"] == 1
@@ -135,7 +135,7 @@ final class WorkerTests: XCTestCase {
         handlers.register(Quitter.self) { _, _ in throw JobCancelled("customer withdrew the order") }
         let snoozed = try await fixture.client.enqueue(try JobRequest(Snoozer(), queue: fixture.queue, maxAttempts: 1))
         let quit = try await fixture.client.enqueue(try JobRequest(Quitter(), queue: fixture.queue))
-        try await fixture.running(try fixture.worker(handlers)) {
+        try await fixture.worker(handlers).running {
             _ = try await fixture.eventually {
                 let counts = try await fixture.counts()
                 return counts["completed"] == 1 && counts["cancelled"] == 1
@@ -165,7 +165,7 @@ final class WorkerTests: XCTestCase {
             }
         }
         let job = try await fixture.client.enqueue(try JobRequest(Slow(ms: 20_000), queue: fixture.queue, maxAttempts: 1))
-        try await fixture.running(try fixture.worker(handlers)) {
+        try await fixture.worker(handlers).running {
             _ = try await fixture.eventually { try await fixture.counts()["discarded"] == 1 }
         }
         let row = try await fixture.row(job.id)
@@ -181,7 +181,7 @@ final class WorkerTests: XCTestCase {
         handlers.register(Payload.self) { _, _ in started.append(Date()) }
         let runAt = Date().addingTimeInterval(1.5)
         try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: "later"), queue: fixture.queue, runAt: runAt))
-        try await fixture.running(try fixture.worker(handlers)) {
+        try await fixture.worker(handlers).running {
             _ = try await fixture.eventually { try await fixture.counts()["completed"] == 1 }
         }
         XCTAssertEqual(started.all.count, 1)
@@ -201,7 +201,7 @@ final class WorkerTests: XCTestCase {
         }
         try await fixture.client.enqueue(
             try (0..<300).map { try JobRequest(Payload(number: $0, label: ""), queue: fixture.queue) })
-        try await fixture.running(try fixture.worker(handlers, concurrency: 8)) {
+        try await fixture.worker(handlers, concurrency: 8).running {
             _ = try await fixture.eventually { try await fixture.counts() == ["completed": 300] }
         }
         let effects = try await fixture.pool.query("SELECT count(*)::int8, count(DISTINCT job_id)::int8 FROM \(table)")
@@ -216,7 +216,7 @@ final class WorkerTests: XCTestCase {
         var handlers = JobHandlerRegistry()
         handlers.register(Payload.self) { _, _ in started.append(.now) }
         let worker = try fixture.worker(handlers) { $0.pollInterval = .seconds(60); $0.stageInterval = .seconds(60) }
-        try await fixture.running(worker) {
+        try await worker.running {
             try await Task.sleep(for: .milliseconds(500))  // idle: listening, first poll done
             let enqueued = ContinuousClock.now
             try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: ""), queue: fixture.queue))
@@ -231,7 +231,7 @@ final class WorkerTests: XCTestCase {
         var handlers = JobHandlerRegistry()
         handlers.register(Payload.self) { _, _ in }
         let worker = try fixture.worker(handlers) { $0.listens = false; $0.pollInterval = .milliseconds(100) }
-        try await fixture.running(worker) {
+        try await worker.running {
             try await Task.sleep(for: .milliseconds(300))
             try await fixture.client.enqueue(
                 try (0..<20).map { try JobRequest(Payload(number: $0, label: ""), queue: fixture.queue) })
@@ -251,10 +251,9 @@ final class WorkerTests: XCTestCase {
         let short = try await fixture.client.enqueue(try JobRequest(Slow(ms: 300), queue: fixture.queue, priority: 0))
         let long = try await fixture.client.enqueue(try JobRequest(Slow(ms: 60_000), queue: fixture.queue, priority: 1))
         let worker = try fixture.worker(handlers) { $0.shutdownGracePeriod = .seconds(1) }
-        let task = Task { try await worker.run() }
-        _ = try await fixture.eventually { try await fixture.counts()["running"] == 2 }
-        worker.shutdown()
-        try await task.value
+        try await worker.running {
+            _ = try await fixture.eventually { try await fixture.counts()["running"] == 2 }
+        }
         let shortRow = try await fixture.row(short.id)
         XCTAssertEqual(shortRow.state, "completed", "a job finishing within the grace period completes")
         let longRow = try await fixture.row(long.id)
@@ -277,32 +276,61 @@ final class WorkerTests: XCTestCase {
             $0.heartbeatInterval = .milliseconds(250)
             $0.shutdownGracePeriod = .milliseconds(300)
         }
-        let task = Task { try await worker.run() }
-        // Quick jobs first: the worker learns that this queue's jobs are short.
-        for _ in 0..<3 { _ = try await fixture.client.enqueue(try JobRequest(Slow(ms: 1), queue: fixture.queue)) }
-        _ = try await fixture.eventually { try await fixture.counts()["completed"] == 3 }
-        let long = try await fixture.client.enqueue(
-            try (0..<5).map { try JobRequest(Slow(ms: 60_000), queue: fixture.queue, priority: $0) })
-        // One slot runs a job; three more are claimed ahead; the fifth stays available.
-        _ = try await fixture.eventually { try await fixture.counts()["running"] == 4 }
-        // Twice the lease: heartbeats renew the waiting claims too, so nothing is rescued.
-        try await Task.sleep(for: .seconds(2))
-        let counts = try await fixture.counts()
-        XCTAssertEqual(counts["running"], 4, "\(counts)")
-        XCTAssertEqual(counts["available"], 1, "\(counts)")
-        XCTAssertEqual(started.all.filter { $0 == 60_000 }.count, 1, "only one slot, so one long job started")
-        for job in long.prefix(4) {
-            let row = try await fixture.row(job.id)
-            XCTAssertEqual(row.attempt, 1)
-            XCTAssertEqual(row.errors, [], "claimed once, never rescued")
+        let long = try await worker.running {
+            // Quick jobs first: the worker learns that this queue's jobs are short.
+            for _ in 0..<3 { _ = try await fixture.client.enqueue(try JobRequest(Slow(ms: 1), queue: fixture.queue)) }
+            _ = try await fixture.eventually { try await fixture.counts()["completed"] == 3 }
+            let long = try await fixture.client.enqueue(
+                try (0..<5).map { try JobRequest(Slow(ms: 60_000), queue: fixture.queue, priority: $0) })
+            // One slot runs a job; three more are claimed ahead; the fifth stays available.
+            _ = try await fixture.eventually { try await fixture.counts()["running"] == 4 }
+            // Twice the lease: heartbeats renew the waiting claims too, so nothing is rescued.
+            try await Task.sleep(for: .seconds(2))
+            let counts = try await fixture.counts()
+            XCTAssertEqual(counts["running"], 4, "\(counts)")
+            XCTAssertEqual(counts["available"], 1, "\(counts)")
+            XCTAssertEqual(started.all.filter { $0 == 60_000 }.count, 1, "only one slot, so one long job started")
+            for job in long.prefix(4) {
+                let row = try await fixture.row(job.id)
+                XCTAssertEqual(row.attempt, 1)
+                XCTAssertEqual(row.errors, [], "claimed once, never rescued")
+            }
+            return long
         }
-        worker.shutdown()
-        try await task.value
         for job in long {
             let row = try await fixture.row(job.id)
             XCTAssertEqual(row.state, "available", "released at shutdown")
             XCTAssertEqual(row.attempt, 0, "with the attempt given back")
         }
         XCTAssertEqual(started.all.filter { $0 == 60_000 }.count, 1, "jobs waiting in the buffer were never started")
+    }
+}
+
+final class WorkerCancellationTests: XCTestCase {
+    /// Cancelling the task that runs a worker stops it without `shutdown()`: it does
+    /// not wait out the grace period, and the job it was running goes back to the
+    /// queue with its attempt given back.
+    func testCancellingRunsTaskStopsTheWorkerPromptlyAndReleasesItsJob() async throws {
+        let fixture = try QueueFixture()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Slow.self) { arguments, _ in try await Task.sleep(for: .milliseconds(arguments.ms)) }
+        let job = try await fixture.client.enqueue(try JobRequest(Slow(ms: 600_000), queue: fixture.queue))
+        let worker = try fixture.worker(handlers) { $0.shutdownGracePeriod = .seconds(120) }
+        let ended = Recorder<Bool>()
+        let run = Task {
+            defer { ended.append(true) }
+            try await worker.run()
+        }
+        let started = try await fixture.eventually { try await fixture.counts()["running"] == 1 }
+        XCTAssertTrue(started)
+        run.cancel()
+        // Far below the grace period and the job's length: a worker that ignored its
+        // cancellation would still be running here.
+        let stopped = try await fixture.eventually(timeout: .seconds(30)) { !ended.all.isEmpty }
+        if !stopped { worker.shutdown() }
+        XCTAssertTrue(stopped, "run() returned after its task was cancelled")
+        let row = try await fixture.row(job.id)
+        XCTAssertEqual(row.state, "available", "the running job was released")
+        XCTAssertEqual(row.attempt, 0, "with its attempt given back")
     }
 }

@@ -74,16 +74,9 @@ public enum PayoutRun {
     /// for good, or retries exhausted — with the job's last error. Each holds the
     /// run open until its job is retried (`jobsctl jobs retry`).
     public static func failures(_ runID: Int64, on connection: PostgresConnection) throws -> [Failure] {
-        try connection.query(
-            """
-            SELECT (args->>'cleanerID')::int8, COALESCE(errors->-1->>'error', '')
-            FROM queue.jobs WHERE batch_id = $1 AND kind = $2 AND state = 'discarded'
-            ORDER BY 1
-            """, [batchID(runID), SettleCleanerPayout.kind]
-        ).rows.map { row in
-            let (cleanerID, reason) = try row.decode((Int64, String).self)
-            return Failure(cleanerID: cleanerID, reason: reason)
-        }
+        try JobAdministration.jobs(SettleCleanerPayout.self, state: .discarded, batch: batchID(runID), on: connection)
+            .map { Failure(cleanerID: $0.arguments.cleanerID, reason: $0.lastError) }
+            .sorted { $0.cleanerID < $1.cleanerID }
     }
 
     /// The run's lines as recorded (after the run).

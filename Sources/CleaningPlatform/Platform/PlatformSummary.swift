@@ -1,4 +1,5 @@
 public import Foundation
+import JobQueue
 public import PostgresClient
 
 /// What the platform did since a moment: the demo's closing summary, and what
@@ -27,14 +28,8 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
     public var submissionsRejected: Int
 
     public static func since(_ start: Date, on connection: PostgresConnection) throws -> PlatformSummary {
-        let jobs = try connection.query(
-            """
-            SELECT kind, count(*) FILTER (WHERE state = 'completed')::int8, count(*) FILTER (WHERE state = 'discarded')::int8
-            FROM queue.jobs WHERE finalized_at >= $1 GROUP BY kind ORDER BY kind
-            """, [start]
-        ).rows.map { row in
-            let (kind, completed, failed) = try row.decode((String, Int64, Int64).self)
-            return KindCount(kind: kind, completed: Int(completed), failed: Int(failed))
+        let jobs = try JobAdministration.finishedCounts(since: start, on: connection).map {
+            KindCount(kind: $0.kind, completed: $0.completed, failed: $0.discarded)
         }
         // Reasons are grouped by their first words ("flow control", "expired" …).
         let notifications = try connection.query(

@@ -15,7 +15,7 @@ public struct JobAdministration: Sendable {
         public var id: Int64
         public var kind: String
         public var queue: String
-        public var state: String
+        public var state: JobState
         public var priority: Int
         public var attempt: Int
         public var maxAttempts: Int
@@ -53,7 +53,7 @@ public struct JobAdministration: Sendable {
         let (id, kind, queue, state, priority, attempt, maxAttempts, runAt, createdAt, finalizedAt) = try row.decode(
             (Int64, String, String, String, Int64, Int64, Int64, Date, Date, Date?).self)
         return JobSummary(
-            id: id, kind: kind, queue: queue, state: state, priority: Int(priority), attempt: Int(attempt),
+            id: id, kind: kind, queue: queue, state: try JobState(column: state), priority: Int(priority), attempt: Int(attempt),
             maxAttempts: Int(maxAttempts), runAt: runAt, createdAt: createdAt, finalizedAt: finalizedAt)
     }
 
@@ -92,7 +92,7 @@ public struct JobAdministration: Sendable {
         case done
         case notFound
         /// The job's state does not allow it; the associated value is that state.
-        case refused(state: String)
+        case refused(state: JobState)
         /// A running job was asked to stop; its worker cancels it at the next heartbeat.
         case requested
         /// Retrying would give the job back a unique key another job holds now.
@@ -109,32 +109,15 @@ public struct JobAdministration: Sendable {
     }
 
     private func retryChange(_ id: Int64) async throws -> ChangeResult {
-        try await change(id, refusing: ["running", "available"]) { connection in
-            try connection.execute(
-                """
-                UPDATE queue.jobs SET state = 'available', run_at = now(), finalized_at = NULL,
-                    max_attempts = GREATEST(max_attempts, attempt + 1)
-                WHERE id = $1
-                """, [id])
-            try connection.query("SELECT pg_notify('queue_jobs', queue) FROM queue.jobs WHERE id = $1", [id])
+        try await change(id, refusing: [.running, .available]) { connection in
+            try connection.query(Self.retryOne, [id])
         }
     }
 
     /// Retries every discarded job of a kind; returns how many.
     public func retryDiscarded(kind: String) async throws -> Int {
         try await database.withTransaction { connection in
-            let result = try connection.query(
-                """
-                WITH retried AS (
-                    UPDATE queue.jobs SET state = 'available', run_at = now(), finalized_at = NULL,
-                        max_attempts = GREATEST(max_attempts, attempt + 1)
-                    WHERE state = 'discarded' AND kind = $1
-                    RETURNING queue
-                )
-                SELECT count(*)::int8, (SELECT count(pg_notify('queue_jobs', queue))
-                                        FROM (SELECT DISTINCT queue FROM retried) AS q)::int8
-                FROM retried
-                """, [kind])
+            let result = try connection.query(Self.retryDiscardedOfKind, [kind])
             return Int(try result.first?.decode(0, as: Int64.self) ?? 0)
         }
     }
@@ -144,34 +127,31 @@ public struct JobAdministration: Sendable {
     public func cancel(_ id: Int64) async throws -> ChangeResult {
         try await database.withTransaction { connection in
             guard let state = try Self.lockedState(id, connection) else { return .notFound }
-            switch state {
-            case "completed", "cancelled", "discarded":
-                return .refused(state: state)
-            case "running":
+            if state.isFinal { return .refused(state: state) }
+            if state == .running {
                 try connection.execute("UPDATE queue.jobs SET cancel_requested_at = now() WHERE id = $1", [id])
                 return .requested
-            default:
-                try connection.execute(
-                    """
-                    UPDATE queue.jobs SET state = 'cancelled', finalized_at = now(),
-                        errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(),
-                            'error', 'cancelled by an operator'))
-                    WHERE id = $1
-                    """, [id])
-                return .done
             }
+            try connection.execute(
+                """
+                UPDATE queue.jobs SET state = \(JobState.cancelled.sql), finalized_at = now(),
+                    errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(),
+                        'error', 'cancelled by an operator'))
+                WHERE id = $1
+                """, [id])
+            return .done
         }
     }
 
     /// Deletes a job that is not running (cancel a running one first).
     public func delete(_ id: Int64) async throws -> ChangeResult {
-        try await change(id, refusing: ["running"]) { connection in
+        try await change(id, refusing: [.running]) { connection in
             try connection.execute("DELETE FROM queue.jobs WHERE id = $1", [id])
         }
     }
 
     private func change(
-        _ id: Int64, refusing states: Set<String>, _ body: @escaping @Sendable (PostgresConnection) throws -> Void
+        _ id: Int64, refusing states: Set<JobState>, _ body: @escaping @Sendable (PostgresConnection) throws -> Void
     ) async throws -> ChangeResult {
         try await database.withTransaction { connection in
             guard let state = try Self.lockedState(id, connection) else { return .notFound }
@@ -181,10 +161,32 @@ public struct JobAdministration: Sendable {
         }
     }
 
-    private static func lockedState(_ id: Int64, _ connection: PostgresConnection) throws -> String? {
-        try connection.query("SELECT state FROM queue.jobs WHERE id = $1 FOR UPDATE", [id]).first?
-            .decode(0, as: String.self)
+    private static func lockedState(_ id: Int64, _ connection: PostgresConnection) throws -> JobState? {
+        try connection.query("SELECT state FROM queue.jobs WHERE id = $1 FOR UPDATE", [id]).first
+            .map { try JobState(column: try $0.decode(0, as: String.self)) }
     }
+
+    /// Runs one job again now (its state was checked under the row lock) and wakes its queue.
+    static let retryOne = """
+        WITH retried AS (
+            UPDATE queue.jobs SET state = \(JobState.available.sql), run_at = now(), finalized_at = NULL,
+                max_attempts = GREATEST(max_attempts, attempt + 1)
+            WHERE id = $1
+            RETURNING queue
+        )
+        SELECT \(JobChannel.notifyQueues(of: "retried"))
+        """
+
+    static let retryDiscardedOfKind = """
+        WITH retried AS (
+            UPDATE queue.jobs SET state = \(JobState.available.sql), run_at = now(), finalized_at = NULL,
+                max_attempts = GREATEST(max_attempts, attempt + 1)
+            WHERE state = \(JobState.discarded.sql) AND kind = $1
+            RETURNING queue
+        )
+        SELECT count(*)::int8, \(JobChannel.notifyQueues(of: "retried"))::int8
+        FROM retried
+        """
 
     // MARK: Queues
 
@@ -202,12 +204,12 @@ public struct JobAdministration: Sendable {
         let result = try await database.query(
             """
             WITH names AS (SELECT name FROM queue.queues UNION SELECT DISTINCT queue FROM queue.jobs
-                           WHERE state IN ('available', 'running', 'scheduled', 'retryable', 'pending'))
+                           WHERE state IN \(JobState.sqlList(JobState.unfinished)))
             SELECT n.name, COALESCE(q.paused, false), q.concurrency_limit::int8, q.priority_aging_seconds::int8,
-                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = 'available')::int8,
-                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = 'running')::int8,
+                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = \(JobState.available.sql))::int8,
+                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = \(JobState.running.sql))::int8,
                    (SELECT count(*) FROM queue.jobs WHERE queue = n.name
-                    AND state IN ('scheduled', 'retryable', 'pending'))::int8
+                    AND state IN \(JobState.sqlList([.scheduled, .retryable, .pending])))::int8
             FROM names AS n LEFT JOIN queue.queues AS q ON q.name = n.name
             ORDER BY n.name
             """)
@@ -229,7 +231,7 @@ public struct JobAdministration: Sendable {
                 INSERT INTO queue.queues (name, paused) VALUES ($1, $2)
                 ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()
                 """, [queue, paused])
-            if !paused { try connection.notify("queue_jobs", payload: queue) }
+            if !paused { try connection.notify(JobChannel.name, payload: queue) }
         }
     }
 
@@ -268,10 +270,10 @@ public struct JobAdministration: Sendable {
         let result = try await database.query(
             """
             SELECT queue, state, count(*)::int8,
-                   (count(*) FILTER (WHERE state = 'completed' AND finalized_at > now() - interval '1 minute'))::int8,
-                   (count(*) FILTER (WHERE state = 'completed' AND finalized_at > now() - interval '1 hour'))::int8,
-                   (count(*) FILTER (WHERE state = 'discarded' AND finalized_at > now() - interval '1 hour'))::int8,
-                   EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = 'available'))::float8
+                   (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 minute'))::int8,
+                   (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 hour'))::int8,
+                   (count(*) FILTER (WHERE state = \(JobState.discarded.sql) AND finalized_at > now() - interval '1 hour'))::int8,
+                   EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = \(JobState.available.sql)))::float8
             FROM queue.jobs GROUP BY queue, state ORDER BY queue, state
             """)
         var byQueue: [String: QueueStatistics] = [:]

@@ -83,16 +83,15 @@ enum JobEnqueueStatements {
     /// the partial unique index `jobs_unique_key_idx`, which ON CONFLICT must repeat).
     static let holdsUniqueKey = """
         unique_key IS NOT NULL AND (
-            unique_scope = 'always' OR state IN ('pending', 'scheduled', 'available', 'running', 'retryable'))
+            unique_scope = 'always' OR state IN \(JobState.sqlList(JobState.unfinished)))
         """
 
     /// A new job's state, the same rule for both insert statements: waiting on
-    /// dependencies or a batch, scheduled for later, or runnable now (`run_at` in scope).
+    /// dependencies or a batch, else as `JobReadiness` says (`run_at` in scope).
     private static func initialState(dependencies: String, callback: String) -> String {
         """
-        CASE WHEN cardinality(\(dependencies)) > 0 OR \(callback) IS NOT NULL THEN 'pending'
-                        WHEN run_at > now() THEN 'scheduled'
-                        ELSE 'available' END
+        CASE WHEN cardinality(\(dependencies)) > 0 OR \(callback) IS NOT NULL THEN \(JobState.pending.sql)
+                        ELSE \(JobReadiness.state(runAt: "run_at")) END
         """
     }
 
@@ -128,8 +127,7 @@ enum JobEnqueueStatements {
             DO NOTHING
             RETURNING id, queue, state
         ), woken AS (
-            SELECT count(pg_notify('queue_jobs', queue)) AS n
-            FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS q
+            SELECT \(JobChannel.notifyQueues(of: "inserted", where: "state = \(JobState.available.sql)")) AS n
         )
         SELECT input.ordinal, inserted.id
         FROM input LEFT JOIN inserted ON inserted.id = input.id
@@ -154,16 +152,16 @@ enum JobEnqueueStatements {
             DO NOTHING
             RETURNING id, queue, state
         )
-        SELECT id, (SELECT count(pg_notify('queue_jobs', queue)) FROM inserted WHERE state = 'available')
+        SELECT id, \(JobChannel.notifyQueues(of: "inserted", where: "state = \(JobState.available.sql)"))
         FROM inserted
         """
 
     static let cancelWaitingByTag = """
-        UPDATE queue.jobs SET state = 'cancelled', finalized_at = now(),
+        UPDATE queue.jobs SET state = \(JobState.cancelled.sql), finalized_at = now(),
             errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(),
                 'error', 'cancelled: ' || $2))
         WHERE tags @> ARRAY[$1]::text[] AND tags <> '{}'
-          AND state IN ('pending', 'scheduled', 'available', 'retryable')
+          AND state IN \(JobState.sqlList(JobState.waiting))
         """
 
     static let uniqueHolders = """

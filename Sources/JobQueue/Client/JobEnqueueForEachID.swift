@@ -46,13 +46,13 @@ extension JobEnqueueStatements {
             INSERT INTO queue.jobs (kind, queue, args, priority, max_attempts, tags, unique_key, unique_scope, batch_id,
                                     state)
             SELECT $1::text, $2::text, jsonb_build_object($4::text, i.id), $5::int2, $6::int4, $7::text[],
-                   $8::text || i.id, $9::text, $10::text, 'available'
+                   $8::text || i.id, $9::text, $10::text, \(JobState.available.sql)
             FROM unnest($3::int8[]) AS i(id)
             ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
             DO NOTHING
             RETURNING queue
         )
-        SELECT count(*)::int8, (SELECT count(pg_notify('queue_jobs', queue)) FROM (SELECT DISTINCT queue FROM inserted) AS q)
+        SELECT count(*)::int8, \(JobChannel.notifyQueues(of: "inserted"))
         FROM inserted
         """
 }

@@ -8,17 +8,16 @@ enum JobMaintenance {
     static let stage = """
         WITH due AS (
             SELECT id FROM queue.jobs
-            WHERE state IN ('scheduled', 'retryable') AND run_at <= now()
+            WHERE state IN \(JobState.sqlList(JobState.waitingForTime)) AND \(JobReadiness.isDue(runAt: "run_at"))
             ORDER BY run_at
             LIMIT $1
             FOR UPDATE SKIP LOCKED
         ), moved AS (
-            UPDATE queue.jobs AS j SET state = 'available'
+            UPDATE queue.jobs AS j SET state = \(JobReadiness.state(runAt: "j.run_at", waiting: "j.state"))
             FROM due WHERE j.id = due.id
             RETURNING j.queue
         )
-        SELECT count(*)::int8,
-               (SELECT count(pg_notify('queue_jobs', queue)) FROM (SELECT DISTINCT queue FROM moved) AS q)::int8
+        SELECT count(*)::int8, \(JobChannel.notifyQueues(of: "moved"))::int8
         FROM moved
         """
 
@@ -28,13 +27,13 @@ enum JobMaintenance {
     static let rescue = """
         WITH lapsed AS (
             SELECT id FROM queue.jobs
-            WHERE state = 'running' AND lease_expires_at < now()
+            WHERE state = \(JobState.running.sql) AND lease_expires_at < now()
             ORDER BY lease_expires_at
             LIMIT $1
             FOR UPDATE SKIP LOCKED
         )
         UPDATE queue.jobs AS j SET
-            state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'retryable' END,
+            state = CASE WHEN j.attempt >= j.max_attempts THEN \(JobState.discarded.sql) ELSE \(JobState.retryable.sql) END,
             finalized_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
             run_at = now() + least(power(2, j.attempt - 1), 60) * interval '1 second',
             errors = j.errors || jsonb_build_array(jsonb_build_object(
@@ -56,10 +55,10 @@ enum JobMaintenance {
     }
 
     /// Returns the rescued jobs' ids and new states.
-    static func rescueLapsedLeases(on database: PostgresPool) async throws -> [(id: Int64, state: String)] {
+    static func rescueLapsedLeases(on database: PostgresPool) async throws -> [(id: Int64, state: JobState)] {
         try await database.query(rescue, [batchSize]).rows.map { row in
             let (id, state) = try row.decode((Int64, String).self)
-            return (id, state)
+            return (id, try JobState(column: state))
         }
     }
 }

@@ -8,7 +8,7 @@ enum PriorityAging {
         WITH aged AS (
             SELECT j.id FROM queue.jobs AS j
             JOIN queue.queues AS q ON q.name = j.queue AND q.priority_aging_seconds IS NOT NULL
-            WHERE j.state = 'available' AND j.priority > 0
+            WHERE j.state = \(JobState.available.sql) AND j.priority > 0
               AND j.run_at < now() - q.priority_aging_seconds * interval '1 second'
             LIMIT $1
             FOR UPDATE OF j SKIP LOCKED

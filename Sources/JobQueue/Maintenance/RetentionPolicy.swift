@@ -42,10 +42,10 @@ public struct RetentionPolicy: Sendable, Equatable {
     /// Deletes what is past its age; returns the number of jobs deleted.
     func prune(on database: PostgresPool) async throws -> Int {
         var deleted = 0
-        for (state, age) in [("completed", completed), ("cancelled", cancelled), ("discarded", discarded)] {
+        for (state, age) in [(JobState.completed, completed), (.cancelled, cancelled), (.discarded, discarded)] {
             while deleted < maxPerRun {
                 let batch = try await database.withConnection { connection in
-                    try connection.execute(Self.prune, [state, age.milliseconds, Int64(batchSize)])
+                    try connection.execute(Self.prune, [state.rawValue, age.milliseconds, Int64(batchSize)])
                 }
                 deleted += batch
                 if batch < batchSize { break }

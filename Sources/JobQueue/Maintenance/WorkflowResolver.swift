@@ -8,63 +8,59 @@ enum WorkflowResolver {
     static let resolveDependencies = """
         WITH waiting AS (
             SELECT p.id,
-                   bool_and(d.id IS NULL OR d.state = 'completed') AS ready,
-                   min(d.id) FILTER (WHERE d.state IN ('discarded', 'cancelled')) AS failed_dependency
+                   bool_and(d.id IS NULL OR d.state = \(JobState.completed.sql)) AS ready,
+                   min(d.id) FILTER (WHERE d.state IN \(JobState.sqlList([.discarded, .cancelled]))) AS failed_dependency
             FROM queue.jobs AS p
             CROSS JOIN LATERAL unnest(p.depends_on) AS dependency(id)
             LEFT JOIN queue.jobs AS d ON d.id = dependency.id
-            WHERE p.state = 'pending' AND cardinality(p.depends_on) > 0
+            WHERE p.state = \(JobState.pending.sql) AND cardinality(p.depends_on) > 0
             GROUP BY p.id
         ), decided AS (
             SELECT id, failed_dependency FROM waiting WHERE ready OR failed_dependency IS NOT NULL LIMIT $1
         ), moved AS (
             UPDATE queue.jobs AS j SET
-                state = CASE WHEN d.failed_dependency IS NOT NULL THEN 'cancelled'
-                             WHEN j.run_at > now() THEN 'scheduled' ELSE 'available' END,
+                state = CASE WHEN d.failed_dependency IS NOT NULL THEN \(JobState.cancelled.sql)
+                             ELSE \(JobReadiness.state(runAt: "j.run_at")) END,
                 finalized_at = CASE WHEN d.failed_dependency IS NOT NULL THEN now() END,
                 errors = CASE WHEN d.failed_dependency IS NULL THEN j.errors
                     ELSE j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempt, 'at', now(),
                         'error', 'cancelled: dependency ' || d.failed_dependency || ' did not complete')) END
             FROM decided AS d
-            WHERE j.id = d.id AND j.state = 'pending'
+            WHERE j.id = d.id AND j.state = \(JobState.pending.sql)
             RETURNING j.queue, j.state
         )
-        SELECT count(*)::int8,
-               (SELECT count(pg_notify('queue_jobs', queue))
-                FROM (SELECT DISTINCT queue FROM moved WHERE state = 'available') AS q)::int8
+        SELECT count(*)::int8, \(JobChannel.notifyQueues(of: "moved", where: "state = \(JobState.available.sql)"))::int8
         FROM moved
         """
 
     static let resolveBatchCallbacks = """
         WITH callbacks AS (
             SELECT c.id, c.callback_for_batch FROM queue.jobs AS c
-            WHERE c.state = 'pending' AND c.callback_for_batch IS NOT NULL
+            WHERE c.state = \(JobState.pending.sql) AND c.callback_for_batch IS NOT NULL
               AND NOT EXISTS (
                   SELECT 1 FROM queue.jobs AS b
                   WHERE b.batch_id = c.callback_for_batch
-                    AND b.state NOT IN ('completed', 'cancelled', 'discarded'))
+                    AND b.state NOT IN \(JobState.sqlList(JobState.final)))
             LIMIT $1
             FOR UPDATE SKIP LOCKED
         ), counted AS (
             SELECT c.id, jsonb_build_object(
-                'completed', count(b.id) FILTER (WHERE b.state = 'completed'),
-                'discarded', count(b.id) FILTER (WHERE b.state = 'discarded'),
-                'cancelled', count(b.id) FILTER (WHERE b.state = 'cancelled'),
+                \(JobState.completed.sql), count(b.id) FILTER (WHERE b.state = \(JobState.completed.sql)),
+                \(JobState.discarded.sql), count(b.id) FILTER (WHERE b.state = \(JobState.discarded.sql)),
+                \(JobState.cancelled.sql), count(b.id) FILTER (WHERE b.state = \(JobState.cancelled.sql)),
                 'total', count(b.id)) AS summary
             FROM callbacks AS c LEFT JOIN queue.jobs AS b ON b.batch_id = c.callback_for_batch
             GROUP BY c.id
         ), moved AS (
             UPDATE queue.jobs AS j SET
-                state = CASE WHEN j.run_at > now() THEN 'scheduled' ELSE 'available' END,
+                state = \(JobReadiness.state(runAt: "j.run_at")),
                 args = CASE WHEN jsonb_typeof(j.args) = 'object' THEN j.args ELSE '{}'::jsonb END
                        || jsonb_build_object('batch', counted.summary)
             FROM counted
             WHERE j.id = counted.id
             RETURNING j.queue, j.state
         )
-        SELECT count(*)::int8,
-               (SELECT count(pg_notify('queue_jobs', queue))
-                FROM (SELECT DISTINCT queue FROM moved WHERE state = 'available') AS q)::int8
+        SELECT count(*)::int8, \(JobChannel.notifyQueues(of: "moved", where: "state = \(JobState.available.sql)"))::int8
         FROM moved
         """
 
@@ -72,12 +68,12 @@ enum WorkflowResolver {
     static let expireDeadlines = """
         WITH expired AS (
             SELECT id FROM queue.jobs
-            WHERE deadline_at < now() AND state IN ('pending', 'scheduled', 'available', 'retryable')
+            WHERE deadline_at < now() AND state IN \(JobState.sqlList(JobState.waiting))
             LIMIT $1
             FOR UPDATE SKIP LOCKED
         )
         UPDATE queue.jobs AS j SET
-            state = 'discarded', finalized_at = now(),
+            state = \(JobState.discarded.sql), finalized_at = now(),
             errors = j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempt, 'at', now(),
                 'error', 'expired: not started by its deadline ' || j.deadline_at))
         FROM expired

@@ -41,14 +41,14 @@ struct JobOutcome: Sendable {
     var result: Result
 
     /// The target state, error text and next run time, in the columns' terms.
-    var columns: (state: String, error: String?, runAtMicroseconds: Int64?) {
+    var columns: (state: JobState, error: String?, runAtMicroseconds: Int64?) {
         switch result {
-        case .completed: ("completed", nil, nil)
-        case .retry(let date, let error): ("retryable", error, JobTime.microseconds(date))
-        case .discarded(let error): ("discarded", error, nil)
-        case .cancelled(let reason): ("cancelled", "cancelled: \(reason)", nil)
-        case .snoozed(let date): ("scheduled", nil, JobTime.microseconds(date))
-        case .released: ("scheduled", nil, JobTime.microseconds(Date()))
+        case .completed: (.completed, nil, nil)
+        case .retry(let date, let error): (.retryable, error, JobTime.microseconds(date))
+        case .discarded(let error): (.discarded, error, nil)
+        case .cancelled(let reason): (.cancelled, "cancelled: \(reason)", nil)
+        case .snoozed(let date): (.scheduled, nil, JobTime.microseconds(date))
+        case .released: (.scheduled, nil, JobTime.microseconds(Date()))
         }
     }
 }

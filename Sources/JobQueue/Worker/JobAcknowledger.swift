@@ -95,7 +95,7 @@ actor JobAcknowledger {
         let columns = batch.map(\.columns)
         let ids = batch.map(\.lease.jobID)
         let leases = batch.map(\.lease.leaseID)
-        let states = columns.map(\.state)
+        let states = columns.map(\.state.rawValue)
         let errors = columns.map(\.error)
         let runAts = columns.map(\.runAtMicroseconds)
         let result = try await database.query(JobAckStatements.finish, [ids, leases, states, errors, runAts])
@@ -116,13 +116,12 @@ enum JobAckStatements {
     /// goes straight to `available`.
     static let finish = """
         UPDATE queue.jobs AS j SET
-            state = CASE
-                WHEN a.state IN ('retryable', 'scheduled')
-                     AND timestamptz 'epoch' + a.run_at_us * interval '1 microsecond' <= now() THEN 'available'
+            state = CASE WHEN a.state IN \(JobState.sqlList(JobState.waitingForTime))
+                THEN \(JobReadiness.state(runAt: "timestamptz 'epoch' + a.run_at_us * interval '1 microsecond'", waiting: "a.state"))
                 ELSE a.state END,
             run_at = COALESCE(timestamptz 'epoch' + a.run_at_us * interval '1 microsecond', j.run_at),
-            attempt = j.attempt - CASE WHEN a.state = 'scheduled' THEN 1 ELSE 0 END,
-            finalized_at = CASE WHEN a.state IN ('completed', 'cancelled', 'discarded') THEN now() END,
+            attempt = j.attempt - CASE WHEN a.state = \(JobState.scheduled.sql) THEN 1 ELSE 0 END,
+            finalized_at = CASE WHEN a.state IN \(JobState.sqlList(JobState.final)) THEN now() END,
             errors = CASE WHEN a.error IS NULL THEN j.errors
                 ELSE j.errors || jsonb_build_array(jsonb_build_object(
                     'attempt', j.attempt, 'at', now(), 'error', a.error, 'worker', j.leased_by)) END,
@@ -136,7 +135,8 @@ enum JobAckStatements {
 
     /// Completes one job inside a handler's own transaction (fenced).
     static let completeOne = """
-        UPDATE queue.jobs SET state = 'completed', finalized_at = now(), lease_id = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND lease_id = $2 AND state = 'running'
+        UPDATE queue.jobs SET state = \(JobState.completed.sql), finalized_at = now(), lease_id = NULL,
+            lease_expires_at = NULL
+        WHERE id = $1 AND lease_id = $2 AND state = \(JobState.running.sql)
         """
 }

@@ -32,7 +32,7 @@ enum JobClaimer {
         """
         LEAST(\(limit), GREATEST(0,
             COALESCE((SELECT concurrency_limit FROM queue.queues WHERE name = $1), 2147483647)
-            - (SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = 'running')))
+            - (SELECT count(*) FROM queue.jobs WHERE queue = $1 AND state = \(JobState.running.sql))))
         """
     }
 
@@ -42,14 +42,14 @@ enum JobClaimer {
         """
         WITH picked AS (
             SELECT id FROM queue.jobs
-            WHERE state = 'available' AND queue = $1
+            WHERE state = \(JobState.available.sql) AND queue = $1
               AND NOT EXISTS (SELECT 1 FROM queue.queues WHERE name = $1 AND paused)
             ORDER BY priority, run_at, id
             LIMIT \(limitExpression)
             FOR UPDATE SKIP LOCKED
         )
         UPDATE queue.jobs AS j SET
-            state = 'running',
+            state = \(JobState.running.sql),
             attempt = j.attempt + 1,
             attempted_at = now(),
             lease_id = nextval('queue.lease_seq'),

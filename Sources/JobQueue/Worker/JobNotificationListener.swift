@@ -4,8 +4,6 @@ import PostgresClient
 /// the queue named in each notification. It reconnects after a lost connection
 /// and then wakes every producer, since notifications sent meanwhile were missed.
 struct JobNotificationListener: Sendable {
-    static let channel = "queue_jobs"
-
     let configuration: PostgresConfiguration
     let producers: [String: QueueProducer]
     let log: JobLog
@@ -18,7 +16,7 @@ struct JobNotificationListener: Sendable {
             do {
                 try await withTaskCancellationHandler {
                     try await session.withConnection { [producers, wakeup] connection in
-                        try connection.listen(Self.channel)
+                        try connection.listen(JobChannel.name)
                         if connectedBefore { for producer in producers.values { producer.wake.signal() } }
                         while !Task.isCancelled {
                             for notification in try connection.waitForNotifications(timeout: .seconds(30), wakeup: wakeup) {

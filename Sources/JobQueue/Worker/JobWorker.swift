@@ -3,20 +3,24 @@ public import PostgresClient
 import Synchronization
 
 /// A worker process's engine: runs the registered handlers for its queues until
-/// `shutdown()`, with LISTEN/NOTIFY wake-ups, polling, batched outcomes, lease
-/// heartbeats and the housekeeping (staging due jobs, rescuing lapsed leases).
+/// `shutdown()` or until the task running it is cancelled, with LISTEN/NOTIFY
+/// wake-ups, polling, batched outcomes, lease heartbeats and the housekeeping
+/// (staging due jobs, rescuing lapsed leases).
 ///
 ///     var handlers = JobHandlerRegistry()
 ///     handlers.register(SendReceipt.self) { arguments, context in … }
 ///     let worker = JobWorker(database: .fromEnvironment(), handlers: handlers)
 ///     try await worker.run()   // returns after shutdown() once jobs are done or released
+///
+/// or, for a worker that runs while some other work goes on (tests, benchmarks):
+///
+///     try await worker.running { … }   // shut down gracefully when the body returns
 public final class JobWorker: Sendable {
     public let configuration: WorkerConfiguration
     private let environment: WorkerEnvironment
     private let producers: [String: QueueProducer]
     private let databaseConfiguration: PostgresConfiguration
     private let listenerWakeup: PostgresWakeup
-    private let shutdownSignal = WakeSignal()
     private let shuttingDown = Mutex(false)
     private let periodicJobs: [PeriodicJob]
 
@@ -61,20 +65,71 @@ public final class JobWorker: Sendable {
     /// Stop claiming, let running jobs finish within the grace period, release the
     /// rest; `run()` then returns. Safe to call from any thread, more than once.
     public func shutdown() {
+        stop(gracePeriod: configuration.shutdownGracePeriod, reason: "shutting down: no new claims; waiting for running jobs")
+    }
+
+    /// Shutdown with the given grace; a later, shorter grace still applies (a
+    /// cancellation during a graceful shutdown stops at once).
+    private func stop(gracePeriod: Duration, reason: String) {
         let first = shuttingDown.withLock { state in
             defer { state = true }
             return !state
         }
-        guard first else { return }
-        environment.log.info("shutting down: no new claims; waiting for running jobs", [
-            ("running", "\(environment.running.count)"),
-            ("grace_s", "\(configuration.shutdownGracePeriod.components.seconds)"),
-        ])
-        for producer in producers.values { producer.stopClaiming() }
-        shutdownSignal.signal()
+        if first || gracePeriod == .zero {
+            environment.log.info(reason, [
+                ("running", "\(environment.running.count)"), ("grace_s", "\(gracePeriod.components.seconds)"),
+            ])
+        }
+        for producer in producers.values { producer.stopClaiming(gracePeriod: gracePeriod) }
     }
 
+    /// Runs until `shutdown()`, then returns once running jobs finished or were
+    /// released. Cancelling the calling task is an immediate shutdown: no new claims,
+    /// running handlers are stopped and their jobs released, outcomes are written,
+    /// then `run()` returns. (The engine's own tasks run in a task that does not
+    /// inherit the cancellation, so every part winds down through the one shutdown
+    /// path instead of each loop meeting a cancelled sleep.)
     public func run() async throws {
+        let engine = Task { await self.runUntilStopped() }
+        await withTaskCancellationHandler {
+            await engine.value
+        } onCancel: {
+            self.stop(gracePeriod: .zero, reason: "cancelled: stopping now; running jobs are released")
+        }
+    }
+
+    /// Runs the worker while `body` runs, then shuts it down gracefully and waits
+    /// for it; returns what `body` returned, or rethrows what it threw (after the
+    /// worker stopped). The scoped form of `run()` … `shutdown()`.
+    public func running<T>(
+        isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T
+    ) async throws -> T {
+        try await Self.running([self], body)
+    }
+
+    /// Runs several workers (e.g. one per simulated process) while `body` runs, then
+    /// shuts them all down gracefully and waits for them. Cancelling the calling
+    /// task cancels the workers too: they stop at once.
+    public static func running<T>(
+        _ workers: [JobWorker], isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T
+    ) async throws -> T {
+        let runs = workers.map { worker in Task { try await worker.run() } }
+        return try await withTaskCancellationHandler {
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body())
+            } catch {
+                result = .failure(error)
+            }
+            for worker in workers { worker.shutdown() }
+            for run in runs { try await run.value }
+            return try result.get()
+        } onCancel: {
+            for run in runs { run.cancel() }
+        }
+    }
+
+    private func runUntilStopped() async {
         let environment = environment
         let log = environment.log
         log.info("worker started", [
@@ -185,7 +240,7 @@ public final class JobWorker: Sendable {
                 do {
                     for rescued in try await JobMaintenance.rescueLapsedLeases(on: environment.database) {
                         environment.log.warning(
-                            "rescued a job whose lease lapsed", [("job_id", "\(rescued.id)"), ("state", rescued.state)])
+                            "rescued a job whose lease lapsed", [("job_id", "\(rescued.id)"), ("state", rescued.state.rawValue)])
                     }
                 } catch {
                     environment.log.error("rescuing lapsed leases failed", [("error", "\(error)")])

@@ -28,35 +28,35 @@ struct LeaseKeeper: Sendable {
     }
 
     func renewOnce() async {
-        let executions = running.all
-        guard !executions.isEmpty else { return }
+        let attempts = running.all
+        guard !attempts.isEmpty else { return }
         let started = ContinuousClock.now
         let lease = configuration.leaseDuration
         do {
             let result = try await database.query(
-                Self.renew, [executions.map(\.job.id), executions.map(\.job.lease.leaseID), lease.milliseconds])
+                Self.renew, [attempts.map(\.job.id), attempts.map(\.job.lease.leaseID), lease.milliseconds])
             var renewed: [Int64: Bool] = [:]
             for row in result.rows {
                 let (id, cancelRequested) = try row.decode((Int64, Bool).self)
                 renewed[id] = cancelRequested
             }
-            for execution in executions {
-                if let cancelRequested = renewed[execution.job.id] {
-                    execution.leaseDeadline = started + lease
+            for attempt in attempts {
+                if let cancelRequested = renewed[attempt.job.id] {
+                    attempt.leaseDeadline = started + lease
                     if cancelRequested {
-                        log.info("cancel requested; stopping the handler", [("job_id", "\(execution.job.id)")])
-                        execution.stop(.cancelRequested)
+                        log.info("cancel requested; stopping the handler", [("job_id", "\(attempt.job.id)")])
+                        attempt.stop(.cancelRequested)
                     }
-                } else if !execution.isFinished && running.all.contains(where: { $0 === execution }) {
-                    log.warning("lease lost; stopping the handler", [("job_id", "\(execution.job.id)")])
-                    execution.stop(.leaseLost)
+                } else if !attempt.isFinished && running.all.contains(where: { $0 === attempt }) {
+                    log.warning("lease lost; stopping the handler", [("job_id", "\(attempt.job.id)")])
+                    attempt.stop(.leaseLost)
                 }
             }
         } catch {
             log.error("heartbeat failed", [("error", "\(error)")])
             let now = ContinuousClock.now
-            for execution in executions where execution.leaseDeadline < now {
-                execution.stop(.leaseLost)
+            for attempt in attempts where attempt.leaseDeadline < now {
+                attempt.stop(.leaseLost)
             }
         }
     }

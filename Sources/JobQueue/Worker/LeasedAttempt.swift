@@ -1,8 +1,10 @@
 import Synchronization
 
-/// One running attempt as the runtime tracks it: its lease (renewed by heartbeats)
-/// and the handle that stops its handler for a timeout, lease loss or shutdown.
-final class JobExecution: Sendable {
+/// One attempt this process holds under a lease, from its claim until its outcome:
+/// waiting in the claim-ahead buffer or running. Its lease deadline is renewed by
+/// heartbeats; `stop` cancels its handler for a timeout, lease loss, a cancel request
+/// or shutdown.
+final class LeasedAttempt: Sendable {
     enum StopReason: Sendable, Equatable {
         case timedOut(Duration)
         case leaseLost
@@ -55,14 +57,4 @@ final class JobExecution: Sendable {
         get { state.withLock { $0.leaseDeadline } }
         set { state.withLock { $0.leaseDeadline = newValue } }
     }
-}
-
-/// The attempts running in this process, by job id.
-final class RunningJobs: Sendable {
-    private let executions = Mutex<[Int64: JobExecution]>([:])
-
-    func add(_ execution: JobExecution) { executions.withLock { $0[execution.job.id] = execution } }
-    func remove(_ execution: JobExecution) { executions.withLock { _ = $0.removeValue(forKey: execution.job.id) } }
-    var all: [JobExecution] { executions.withLock { Array($0.values) } }
-    var count: Int { executions.withLock { $0.count } }
 }

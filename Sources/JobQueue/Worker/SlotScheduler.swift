@@ -1,0 +1,124 @@
+import Synchronization
+
+/// Decides which of a queue's claimed attempts runs when: `concurrency` slots and,
+/// while the queue's jobs are short, a buffer of up to `prefetch` attempts claimed
+/// ahead. A slot that finishes a job takes the next buffered one at once. Running
+/// count, buffer and stop flag are guarded together, so a slot that frees up and the
+/// producer never both start the same buffered attempt.
+final class SlotScheduler: Sendable {
+    let concurrency: Int
+    let prefetch: Int
+    private let state = Mutex(State())
+
+    private struct State {
+        var running = 0
+        var buffered: [LeasedAttempt] = []
+        /// Index of the next buffered attempt (the array is compacted when it drains).
+        var next = 0
+        var stopping = false
+        /// Until when running jobs may finish after stopping (nil: not stopping).
+        var graceDeadline: ContinuousClock.Instant?
+        /// Moving average of recent jobs' run time; nil until one has finished.
+        var averageSeconds: Double?
+
+        var bufferedCount: Int { buffered.count - next }
+
+        mutating func record(seconds: Double) {
+            averageSeconds = averageSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
+        }
+
+        mutating func takeBuffered() -> LeasedAttempt? {
+            guard !stopping, next < buffered.count else { return nil }
+            defer {
+                next += 1
+                if next == buffered.count {
+                    buffered.removeAll(keepingCapacity: true)
+                    next = 0
+                }
+            }
+            return buffered[next]
+        }
+    }
+
+    /// Jobs averaging longer than this are not claimed ahead.
+    static let shortJob = 0.05
+
+    init(concurrency: Int, prefetch: Int) {
+        self.concurrency = max(1, concurrency)
+        self.prefetch = max(0, prefetch)
+    }
+
+    /// How many attempts the producer may claim now, how many wait in the buffer, and
+    /// how many it may hold beyond the free slots. A queue limited across processes
+    /// counts buffered attempts as running (their rows are leased), so it claims for
+    /// free slots only.
+    func claimRoom(limitedAcrossProcesses: Bool) -> (room: Int, buffered: Int, ahead: Int) {
+        state.withLock { state in
+            let ahead = limitedAcrossProcesses ? 0 : claimAhead(averageSeconds: state.averageSeconds)
+            return (concurrency + ahead - state.running - state.bufferedCount, state.bufferedCount, ahead)
+        }
+    }
+
+    /// Buffers freshly claimed attempts; returns those that start now in free slots
+    /// (counted as running from here).
+    func accept(_ attempts: [LeasedAttempt]) -> [LeasedAttempt] {
+        state.withLock { state in
+            state.buffered.append(contentsOf: attempts)
+            var starting: [LeasedAttempt] = []
+            while state.running < concurrency, let attempt = state.takeBuffered() {
+                state.running += 1
+                starting.append(attempt)
+            }
+            return starting
+        }
+    }
+
+    /// A slot finished a job that ran `seconds`: the buffered attempt it runs next
+    /// (nil: the slot goes idle), and whether the buffer ran low enough to claim more.
+    func slotFinished(after seconds: Double) -> (next: LeasedAttempt?, bufferLow: Bool) {
+        state.withLock { state in
+            state.record(seconds: seconds)
+            guard let next = state.takeBuffered() else {
+                state.running -= 1
+                return (nil, true)
+            }
+            return (next, state.bufferedCount <= claimAhead(averageSeconds: state.averageSeconds) / 2)
+        }
+    }
+
+    /// How many to hold beyond the free slots: none until jobs are known to be short.
+    private func claimAhead(averageSeconds: Double?) -> Int {
+        guard let averageSeconds, averageSeconds < Self.shortJob else { return 0 }
+        return prefetch
+    }
+
+    /// No more starts from the buffer; running jobs may go on for `gracePeriod`. A
+    /// second call can only shorten the grace (a cancelled worker stops at once).
+    func stop(gracePeriod: Duration) {
+        let deadline = ContinuousClock.now + gracePeriod
+        state.withLock { state in
+            state.stopping = true
+            state.graceDeadline = min(state.graceDeadline ?? deadline, deadline)
+        }
+    }
+
+    var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// True while jobs run and the grace period given at `stop` has not passed.
+    var isWithinGrace: Bool {
+        state.withLock { state in
+            state.running > 0 && state.graceDeadline.map { ContinuousClock.now < $0 } ?? true
+        }
+    }
+
+    /// Empties the buffer at shutdown: the attempts claimed ahead that never started.
+    func takeUnstarted() -> [LeasedAttempt] {
+        state.withLock { state in
+            defer {
+                state.buffered.removeAll()
+                state.next = 0
+            }
+            return Array(state.buffered[state.next...])
+        }
+    }
+}

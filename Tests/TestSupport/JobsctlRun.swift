@@ -1,0 +1,26 @@
+import Foundation
+
+/// One run of the built `jobsctl` against the test database: its exit status and
+/// everything it printed (stdout and stderr together).
+public struct JobsctlRun: Sendable {
+    public var status: Int32
+    public var output: String
+
+    /// Runs `jobsctl arguments` with `DATABASE_URL` set to the test database; a run
+    /// still going after a minute counts as status -99.
+    public static func run(_ arguments: [String]) async throws -> JobsctlRun {
+        let outputPath = NSTemporaryDirectory() + TestDatabase.uniqueName("jobsctl") + ".out"
+        let process = try ChildProcess(
+            executable: try TestDatabase.executable("jobsctl"), arguments: arguments,
+            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: outputPath)
+        let status = await process.wait(timeout: .seconds(60)) ?? -99
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "<unreadable output>"
+        return JobsctlRun(status: status, output: output)
+    }
+
+    /// The output parsed as JSON (for `--json` runs).
+    public func json() throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(output.utf8))
+    }
+}
