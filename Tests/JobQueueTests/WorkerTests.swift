@@ -333,4 +333,29 @@ final class WorkerCancellationTests: XCTestCase {
         XCTAssertEqual(row.state, "available", "the running job was released")
         XCTAssertEqual(row.attempt, 0, "with its attempt given back")
     }
+
+    /// `running { }` passes its caller's cancellation on to the workers: a cancelled
+    /// test or tool does not wait out the grace period either.
+    func testCancellingTheCallerOfRunningStopsItsWorkersPromptly() async throws {
+        let fixture = try QueueFixture()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Slow.self) { arguments, _ in try await Task.sleep(for: .milliseconds(arguments.ms)) }
+        let job = try await fixture.client.enqueue(try JobRequest(Slow(ms: 600_000), queue: fixture.queue))
+        let workers = try (0..<2).map { _ in try fixture.worker(handlers) { $0.shutdownGracePeriod = .seconds(120) } }
+        let ended = Recorder<Bool>()
+        let caller = Task {
+            defer { ended.append(true) }
+            try await JobWorker.running(workers) {
+                // Outlives the test unless cancelled.
+                try? await Task.sleep(for: .seconds(600))
+            }
+        }
+        let started = try await fixture.eventually { try await fixture.counts()["running"] == 1 }
+        XCTAssertTrue(started)
+        caller.cancel()
+        let stopped = try await fixture.eventually(timeout: .seconds(30)) { !ended.all.isEmpty }
+        XCTAssertTrue(stopped, "running { } returned after its caller was cancelled")
+        let row = try await fixture.row(job.id)
+        XCTAssertEqual(row.state, "available", "the running job was released")
+    }
 }

@@ -35,6 +35,18 @@ struct JobOutcome: Sendable {
         case snoozed(until: Date)
         /// Shutdown: back to the queue at once, attempt given back.
         case released
+
+        /// The outcome's label in the worker's metrics (`queue_worker_jobs_total`).
+        var metricLabel: String {
+            switch self {
+            case .completed: "completed"
+            case .retry: "retried"
+            case .discarded: "discarded"
+            case .cancelled: "cancelled"
+            case .snoozed: "snoozed"
+            case .released: "released"
+            }
+        }
     }
 
     var lease: JobLease

@@ -66,7 +66,7 @@ struct AttemptExecutor: Sendable {
         case (.success, _) where completion.isCompleted:
             // Completed in the handler's own transaction, fenced: nothing left to write.
             log.info("job completed", fields())
-            environment.metrics.jobFinished(kind: job.kind, outcome: "completed", seconds: elapsed.seconds)
+            environment.metrics.jobFinished(kind: job.kind, outcome: JobOutcome.Result.completed.metricLabel, seconds: elapsed.seconds)
         case (_, .leaseLost?):
             log.warning("job stopped: lease lost, its outcome is left to the attempt that owns it", fields())
         case (.success, _):
@@ -112,16 +112,8 @@ struct AttemptExecutor: Sendable {
     }
 
     func finish(_ attempt: LeasedAttempt, _ result: JobOutcome.Result) async {
-        let outcome = switch result {
-        case .completed: "completed"
-        case .retry: "retried"
-        case .discarded: "discarded"
-        case .cancelled: "cancelled"
-        case .snoozed: "snoozed"
-        case .released: "released"
-        }
         environment.metrics.jobFinished(
-            kind: attempt.job.kind, outcome: outcome, seconds: (ContinuousClock.now - attempt.claimedAt).seconds)
+            kind: attempt.job.kind, outcome: result.metricLabel, seconds: (ContinuousClock.now - attempt.claimedAt).seconds)
         await environment.acknowledger.submit(JobOutcome(lease: attempt.job.lease, result: result))
     }
 
