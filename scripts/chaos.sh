@@ -16,15 +16,15 @@
 #
 # The first three enqueue N testbed.effect jobs (each records one row in
 # testbed_effects in the transaction that completes it), work them with several
-# workers while the fault is injected, and check that every job completed, that each
-# effect exists exactly once and that no job is left running. The payout run checks
-# the ledger and the report against figures computed in SQL from the seeded orders,
-# reviews and complaints: every ledger transaction balances, one settlement per line,
-# one payout per line with something to pay and none for the others, every completed
-# order of the week settled once by a line of this run, a line for exactly the
-# cleaners with orders, bonuses or penalties in the week, and a CSV report with one
-# row per line whose paid total is what left platform:cash. Each run prints a
-# one-line verdict.
+# workers while the fault is injected, and `queue-testbed verdict` judges the end
+# state from the database: every job completed, each effect exactly once, no job
+# left running; in stall, every stale attempt counted as fenced in the stalled
+# workers' /metrics (queue_worker_fenced_outcomes_total). The payout run is judged
+# by `jobsctl payouts audit`: the run against lines recomputed from the seeded
+# orders, reviews and complaints, the ledger (balanced, one settlement per line, one
+# payout per line with something to pay), every completed order of the week settled
+# once, and every report a jobsctl wrote equal to the run's. This script only
+# orchestrates: cluster, processes, faults; each run prints a one-line verdict.
 #
 # Usage: scripts/chaos.sh [OPTIONS] [RUN ...]      (default: every run)
 #
@@ -236,7 +236,23 @@ now_ms() { local t="$EPOCHREALTIME"; echo $((10#${t/./} / 1000)); }
 ms() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'; }
 
 # --- workers ----------------------------------------------------------------------------
-declare -A LIVE=() # worker name -> pid, for the workers of the current run
+declare -A LIVE=()  # worker name -> pid, for the workers of the current run
+declare -A PORTS=() # testbed worker name -> its metrics port
+
+# A loopback port nothing listens on (for a worker's --metrics-port).
+free_port() {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 20000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+    done
+}
+
+# Saves worker $1's /metrics (Prometheus text) to file $2, for the verdict program.
+save_metrics() {
+    (exec 3<>"/dev/tcp/127.0.0.1/${PORTS[$1]}" && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && timeout 10 cat <&3) \
+        >"$2" 2>/dev/null || FAILURES+=("could not read the /metrics of $1 (port ${PORTS[$1]})")
+}
 RUN="" RUN_PREFIX="" QUEUE="" LOGDIR="" RUN_LEASE="" RUN_START=0
 STARTED=0 DEATHS=0 KILLED=0 RESTARTED=0 COMPLETED=0 ACTIVE=0 DONE=0
 FAILURES=() # reasons this run fails besides the figures
@@ -248,8 +264,10 @@ start_worker() {
         "$BIN/queue-worker" --queues "payouts=4" --lease "$RUN_LEASE" \
             --poll-interval 0.5 --grace 10 --worker-id "$name" >"$LOGDIR/$name.log" 2>&1 9<&- &
     else
+        PORTS[$name]="$(free_port)"
         "$BIN/queue-testbed" work --queues "$QUEUE" --concurrency "$CONCURRENCY" --lease "$RUN_LEASE" \
-            --poll-interval 0.5 --grace 10 --worker-id "$name" >"$LOGDIR/$name.log" 2>&1 9<&- &
+            --poll-interval 0.5 --grace 10 --worker-id "$name" --metrics-port "${PORTS[$name]}" \
+            >"$LOGDIR/$name.log" 2>&1 9<&- &
     fi
     LIVE[$name]=$!
     ALL_PIDS+=($!)
@@ -360,77 +378,31 @@ poll() {
     fi
 }
 
-# Attempts that logged losing their lease (the handler's last word on the attempt),
-# as "worker job_id attempt" lines, from the given worker logs.
-lost_attempts() {
-    grep -hE 'msg="(job stopped: lease lost|job.s lease was lost before it could complete)' "$@" 2>/dev/null |
-        sed -n 's/.* worker=\([^ ]*\) job_id=\([0-9]*\) .* attempt=\([0-9]*\).*/\1 \2 \3/p' | sort -u
-}
-
-# Reads "worker job_id attempt" lines; prints each with t when that attempt wrote its
-# effect (and so completed the job), else f.
-with_effect() {
-    local values
-    values="$(awk 'NF == 3 { printf "%s(\047%s\047, %s, %s)", (n++ ? ", " : ""), $1, $2, $3 }')"
-    [[ -n "$values" ]] || return 0
-    sql "SELECT a.worker, a.job_id, a.attempt, EXISTS (SELECT 1 FROM testbed_effects e
-                WHERE e.job_id = a.job_id AND e.attempt = a.attempt AND e.worker = a.worker)
-         FROM (VALUES $values) AS a(worker, job_id, attempt)"
-}
-
-# Splits the attempts that logged a lost lease into the ones really fenced out (no
-# effect row of theirs) and the ones that had in fact written their effect and
-# completed the job (a false alarm). Prints: fenced misreported.
-classify_lost() {
-    lost_attempts "$@" | with_effect | awk '{ n[$4]++ } END { printf "%d %d\n", n["f"], n["t"] }'
-}
-
-fence_lines() { cat "$@" 2>/dev/null | grep -cE 'outcome rejected: lease no longer current|lease lost|lease was lost'; }
-
 VERDICTS=()
 FAILED=0
 
-# Stops the workers, checks the end state and prints the verdict line. Argument:
-# the run's own figures.
+# Stops the workers and prints the verdict line: the run's own figures (argument
+# 1), then `queue-testbed verdict`'s, judged from the database (and the stalled
+# workers' metrics: the remaining arguments are passed on to it).
 finish_run() {
     local extra="$1"
+    shift
     local elapsed=$((($(now_ms) - RUN_START + 500) / 1000))
     reap_deaths
     stop_workers
-    local figures effects
-    figures="$(sql "SELECT count(*), count(*) FILTER (WHERE state = 'completed'),
-                          count(*) FILTER (WHERE state = 'running'),
-                          count(*) FILTER (WHERE attempt > 1),
-                          count(*) FILTER (WHERE errors::text LIKE '%lease expired%'),
-                          count(*) FILTER (WHERE state IN ('discarded', 'cancelled'))
-                   FROM queue.jobs WHERE queue = '$QUEUE'")"
-    effects="$(sql "SELECT count(*), count(DISTINCT e.job_id),
-                           count(DISTINCT e.job_id) FILTER (WHERE j.state IS DISTINCT FROM 'completed')
-                    FROM testbed_effects e LEFT JOIN queue.jobs j ON j.id = e.job_id")"
-    local total=0 completed=0 running=0 retried=0 rescued=0 gaveup=0 rows=0 distinct=0 unfinished=0
-    if [[ -n "$figures" && -n "$effects" ]]; then
-        read -r total completed running retried rescued gaveup <<<"$figures"
-        read -r rows distinct unfinished <<<"$effects"
-    else
-        FAILURES+=("could not read the end state from the database")
-    fi
-    local lost=$((JOBS - distinct)) duplicated=$((rows - distinct))
-    ((total == JOBS)) || FAILURES+=("$total job rows for $JOBS enqueued")
-    ((gaveup == 0)) || FAILURES+=("$gaveup jobs were discarded or cancelled")
-    ((unfinished == 0)) || FAILURES+=("$unfinished effects belong to jobs that are not completed")
-    local _fenced misreported
-    read -r _fenced misreported <<<"$(classify_lost "$LOGDIR"/*.log)"
-    ((${misreported:-0} == 0)) || REMARKS+=("engine: $misreported attempts logged \"lease lost\" although they had written their effect and completed their job (false alarm, no data harm): grep -h 'lease lost' $LOGDIR/*.log")
-    local result=PASS
-    if ((completed != JOBS || lost != 0 || duplicated != 0 || running != 0 || DEATHS != 0)) ||
-        [[ ${#FAILURES[@]} -gt 0 ]]; then
+    local output status=0 figures result=PASS
+    output="$("$BIN/queue-testbed" verdict --queue "$QUEUE" --jobs "$JOBS" "$@" 2>&1)" || status=$?
+    figures="$(head -n 1 <<<"$output")"
+    figures="${figures% PASS}"
+    figures="${figures% FAIL}"
+    if ((status != 0 || DEATHS != 0)) || [[ ${#FAILURES[@]} -gt 0 ]]; then
         result=FAIL
         FAILED=1
     fi
     local line="$RUN: jobs=$JOBS workers=$WORKERS kills=$KILLED restarts=$RESTARTED deaths=$DEATHS"
-    line+=" completed=$completed lost=$lost duplicated=$duplicated stuck_running=$running"
-    line+=" retried=$retried rescued=$rescued${extra:+ $extra} elapsed=${elapsed}s $result"
+    line+=" $figures${extra:+ $extra} elapsed=${elapsed}s $result"
     echo "$line"
+    tail -n +2 <<<"$output"
     local note
     for note in "${FAILURES[@]}"; do echo "  failure: $note"; done
     for note in "${REMARKS[@]}"; do echo "  note: $note"; done
@@ -482,9 +454,7 @@ run_restart_db() {
     done
     ((RESTARTED == RESTARTS)) ||
         FAILURES+=("$RESTARTED of $RESTARTS restarts happened before the jobs were done (raise --jobs)")
-    local errors
-    errors=$(cat "$LOGDIR"/rd-*.log | grep -c 'level=error')
-    finish_run "down_ms=$down error_lines=$errors"
+    finish_run "down_ms=$down"
 }
 
 # --- run 3: stall --------------------------------------------------------------------------
@@ -529,24 +499,19 @@ run_stall() {
         say "SIGCONT $victim after $(($(now_ms) - stopped_at)) ms (the jobs were done meanwhile)"
         sleep 2
     fi
-    # The attempts the stalled workers held when stopped: the ones that did not write
-    # their effect were rescued (stale); each must have had its completion refused.
-    local files=() name lines=0 stale=0 refused=0
-    for name in "${!victims[@]}"; do files+=("$LOGDIR/$name.log"); done
-    if ((${#files[@]} > 0)); then
-        lost_attempts "${files[@]}" >"$LOGDIR/lost.txt"
-        with_effect <"$LOGDIR/held.txt" >"$LOGDIR/held-outcome.txt"
-        stale=$(awk '$4 == "f"' "$LOGDIR/held-outcome.txt" | wc -l)
-        refused=$(awk '$4 == "f" { print $1, $2, $3 }' "$LOGDIR/held-outcome.txt" | grep -cFxf "$LOGDIR/lost.txt")
-        lines=$(fence_lines "${files[@]}")
-    fi
     ((stalled >= 1)) || FAILURES+=("no worker was stalled: the jobs were done first (raise --jobs)")
     ((stalled >= STALLS)) || REMARKS+=("$stalled of $STALLS stalls happened before the jobs were done")
-    ((stalled == 0 || stale >= 1)) ||
-        FAILURES+=("no stalled attempt was rescued ($held held, all completed by the stalled worker): fencing was not exercised (raise --stall-sleep-ms or --stalls)")
-    ((refused == stale)) ||
-        FAILURES+=("$((stale - refused)) of $stale stale attempts did not log a refused completion or lost lease: see $LOGDIR/held-outcome.txt")
-    finish_run "stalls=$stalled held=$held stale=$stale fenced=$refused fence_log_lines=$lines"
+    # The verdict judges the attempts they held by the effect rows and the fenced
+    # outcomes the stalled workers counted.
+    local verdict_args=() name
+    if ((stalled >= 1)); then
+        verdict_args+=(--held "$LOGDIR/held.txt")
+        for name in "${!victims[@]}"; do
+            save_metrics "$name" "$LOGDIR/$name.metrics"
+            verdict_args+=(--metrics "$LOGDIR/$name.metrics")
+        done
+    fi
+    finish_run "stalls=$stalled" "${verdict_args[@]}"
 }
 
 # --- run 4: payout -------------------------------------------------------------------------
@@ -576,59 +541,8 @@ start_jobsctl() {
 
 run_completed() { [[ "$(sql "SELECT status FROM platform.payout_runs WHERE period = '$PERIOD'")" == completed ]]; }
 
-# The payout lines the seeded data calls for, one per cleaner with completed orders,
-# 5-star reviews with a comment or upheld complaints in the week, computed here from
-# the orders, reviews, complaints and rules tables (nothing the run wrote; no
-# receivables exist before the first run, so nothing is carried in).
-expected_payout_lines() {
-    sql "DROP TABLE IF EXISTS chaos_payout_expected;
-         CREATE TABLE chaos_payout_expected AS
-         WITH done AS (
-             SELECT o.cleaner_id, o.paid_fen - o.refunded_fen AS paid, r.rate_bp
-             FROM platform.orders AS o JOIN platform.cleaners AS c ON c.id = o.cleaner_id
-             JOIN platform.commission_rates AS r ON r.level = c.level
-             WHERE o.status = '已完成' AND o.completed_at >= to_timestamp($1) AND o.completed_at < to_timestamp($2)
-         ), earned AS (
-             SELECT cleaner_id, count(*) AS orders, sum(paid) AS gross,
-                    sum((paid * rate_bp + 5000) / 10000) AS commission   -- half up, per order
-             FROM done GROUP BY cleaner_id
-         ), bonuses AS (
-             SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules
-                                             WHERE code = 'five_star_review') AS bonus
-             FROM platform.reviews AS v JOIN platform.orders AS o ON o.id = v.order_id
-             WHERE v.rating = 5 AND NOT queue.is_blank(v.comment) AND o.cleaner_id IS NOT NULL
-               AND v.created_at >= to_timestamp($1) AND v.created_at < to_timestamp($2)
-             GROUP BY o.cleaner_id
-         ), penalties AS (
-             SELECT o.cleaner_id, -count(*) * (SELECT amount_fen FROM platform.payout_rules
-                                              WHERE code = 'upheld_complaint') AS penalty
-             FROM platform.complaints AS k JOIN platform.orders AS o ON o.id = k.order_id
-             WHERE k.status = 'upheld' AND o.cleaner_id IS NOT NULL
-               AND k.resolved_at >= to_timestamp($1) AND k.resolved_at < to_timestamp($2)
-             GROUP BY o.cleaner_id
-         ), cleaners AS (
-             SELECT cleaner_id FROM earned UNION SELECT cleaner_id FROM bonuses UNION SELECT cleaner_id FROM penalties
-         )
-         SELECT x.cleaner_id, COALESCE(e.orders, 0)::int8 AS orders, COALESCE(e.gross, 0)::int8 AS gross,
-                COALESCE(e.commission, 0)::int8 AS commission, COALESCE(b.bonus, 0)::int8 AS bonus,
-                COALESCE(p.penalty, 0)::int8 AS penalty,
-                (COALESCE(e.gross, 0) - COALESCE(e.commission, 0) + COALESCE(b.bonus, 0) - COALESCE(p.penalty, 0))::int8 AS net
-         FROM cleaners AS x LEFT JOIN earned AS e USING (cleaner_id) LEFT JOIN bonuses AS b USING (cleaner_id)
-         LEFT JOIN penalties AS p USING (cleaner_id);
-         SELECT count(*), COALESCE(sum(orders), 0), count(*) FILTER (WHERE net <= 0) FROM chaos_payout_expected"
-}
-
-# The run's items with their ledger transactions: how many settlement and payout
-# transactions reference each, and what the payouts took from platform:cash.
-PAYOUT_ITEMS_SQL="
-    SELECT i.*,
-           (SELECT count(*) FROM platform.ledger_transactions AS t WHERE t.reference = 'settlement:' || i.id) AS n_settle,
-           (SELECT count(*) FROM platform.ledger_transactions AS t WHERE t.reference = 'payout:' || i.id) AS n_pay,
-           (SELECT COALESCE(sum(e.amount_fen), 0) FROM platform.ledger_transactions AS t
-                JOIN platform.ledger_entries AS e ON e.transaction_id = t.id
-                JOIN platform.ledger_accounts AS a ON a.id = e.account_id
-            WHERE t.reference = 'payout:' || i.id AND a.code = 'platform:cash') AS cash
-    FROM platform.payout_items AS i JOIN platform.payout_runs AS r ON r.id = i.run_id"
+# A figure NAME=VALUE of a verdict program's first output line ($2).
+figure() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2" | head -n 1; }
 
 run_payout() {
     RUN=payout RUN_PREFIX=po- RUN_LEASE="$PAYOUT_LEASE"
@@ -643,16 +557,15 @@ run_payout() {
         FAILURES+=("jobsctl seed failed: $(tail -n 1 "$LOGDIR/seed.log")")
     fi
     say "$(tail -n 1 "$LOGDIR/seed.log")"
-    # The week's bounds from its name: Monday 00:00 to Monday 00:00 in the business zone.
-    local bounds start_s end_s expected cleaners=0 orders=0 unpayable=0
-    bounds="$(sql "SELECT extract(epoch FROM w)::int8, extract(epoch FROM w + interval '7 days')::int8
-                   FROM (SELECT to_date('$PERIOD', 'IYYY-\"W\"IW')::timestamp AT TIME ZONE '$zone' AS w) AS x")"
-    read -r start_s end_s <<<"$bounds"
-    expected="$(expected_payout_lines "$start_s" "$end_s" | tail -n 1)"
-    [[ -n "$expected" ]] && read -r cleaners orders unpayable <<<"$expected"
-    echo "$RUN: period $PERIOD: $cleaners cleaners with orders, bonuses or penalties ($unpayable with nothing to pay)," \
-        "$orders completed orders; $PAYOUT_WORKERS workers, lease ${RUN_LEASE}s"
-    ((cleaners > 0 && orders > 0)) || FAILURES+=("the seeded data has nothing to settle in $PERIOD (raise --payout-orders)")
+    # What the week calls for, from the audit before there is a run (it fails then).
+    local before cleaners orders
+    before="$("$BIN/jobsctl" payouts audit --period "$PERIOD" 2>/dev/null 9<&- | head -n 1)"
+    cleaners="$(figure expected "$before")" orders="$(figure due_orders "$before")"
+    echo "$RUN: period $PERIOD: ${cleaners:-?} cleaners with orders, bonuses or penalties," \
+        "${orders:-?} completed orders; $PAYOUT_WORKERS workers, lease ${RUN_LEASE}s"
+    ((${cleaners:-0} > 0 && ${orders:-0} > 0)) ||
+        FAILURES+=("the seeded data has nothing to settle in $PERIOD (raise --payout-orders)")
+    cleaners="${cleaners:-0}"
 
     local i
     for ((i = 0; i < PAYOUT_WORKERS; i++)); do start_worker; done
@@ -732,156 +645,33 @@ run_payout() {
     say "jobsctl run $last: $(grep -m 1 '^period' "$JOBSCTL_LOG")"
     reap_deaths
     stop_workers
-    check_payout "$start_s" "$end_s" "$cleaners" "$orders" "$last" "$elapsed" "$jobsctl_kills" "$reruns" "$orphaned" \
-        "$leader_kills"
+    check_payout "$last" "$elapsed" "$jobsctl_kills" "$reruns" "$orphaned" "$leader_kills"
 }
 
+# The verdict: `jobsctl payouts audit` checks the run against lines it recomputes
+# from the seeded data, the ledger and every report a jobsctl wrote; the jobs on
+# queue payouts must all be completed, one per line.
 check_payout() {
-    local start_s="$1" end_s="$2" cleaners="$3" orders="$4" last="$5" elapsed="$6" jobsctl_kills="$7" reruns="$8"
-    local orphaned="$9" leader_kills="${10}"
-    local figures
-    figures="$(sql "
-        WITH r AS (SELECT * FROM platform.payout_runs WHERE period = '$PERIOD'),
-        i AS ($PAYOUT_ITEMS_SQL WHERE r.period = '$PERIOD'),
-        o AS (SELECT o.id, o.cleaner_id, s.payout_item_id,
-                     o.status = '已完成' AND o.completed_at >= to_timestamp($start_s) AND o.completed_at < to_timestamp($end_s) AS due
-              FROM platform.orders AS o LEFT JOIN platform.order_settlements AS s ON s.order_id = o.id),
-        x AS (SELECT * FROM chaos_payout_expected)
-        SELECT (SELECT count(*) FROM r),
-               COALESCE((SELECT status FROM r), 'missing'),
-               COALESCE((SELECT period_start = to_timestamp($start_s) AND period_end = to_timestamp($end_s) FROM r), false),
-               (SELECT count(*) FROM i),
-               (SELECT count(*) FROM x WHERE NOT EXISTS (SELECT 1 FROM i WHERE i.cleaner_id = x.cleaner_id)),
-               (SELECT count(*) FROM i WHERE NOT EXISTS (SELECT 1 FROM x WHERE x.cleaner_id = i.cleaner_id)),
-               (SELECT count(*) FROM i JOIN x USING (cleaner_id)
-                WHERE (i.orders::int8, i.gross_fen, i.commission_fen, i.bonus_fen, i.penalty_fen, i.carried_in_fen,
-                       i.net_fen, i.payable_fen, i.carry_out_fen)
-                      IS DISTINCT FROM (x.orders, x.gross, x.commission, x.bonus, x.penalty, 0::int8,
-                       x.net, GREATEST(x.net, 0), GREATEST(-x.net, 0))),
-               (SELECT count(*) FROM i WHERE n_settle = 1),
-               (SELECT count(*) FROM i WHERE status = 'paid'
-                  AND ((payable_fen > 0 AND n_pay = 1 AND cash = -payable_fen) OR (payable_fen = 0 AND n_pay = 0))),
-               (SELECT COALESCE(sum(GREATEST(n_pay - (payable_fen > 0)::int, 0)), 0) FROM i),
-               (SELECT count(*) FROM i WHERE n_pay >= 1 AND cash <> -payable_fen),
-               (SELECT count(*) FROM i WHERE status <> 'paid'),
-               (SELECT count(*) FROM o WHERE due),
-               (SELECT count(*) FROM o JOIN i ON i.id = o.payout_item_id
-                WHERE o.due AND i.cleaner_id = o.cleaner_id AND i.n_settle = 1),
-               (SELECT count(*) FROM o WHERE due AND (payout_item_id IS NULL
-                    OR payout_item_id NOT IN (SELECT id FROM i))),
-               (SELECT count(*) FROM o JOIN i ON i.id = o.payout_item_id WHERE NOT o.due OR i.cleaner_id <> o.cleaner_id),
-               (SELECT COALESCE(sum(orders), 0) FROM i) - (SELECT count(*) FROM o JOIN i ON i.id = o.payout_item_id),
-               (SELECT count(*) FROM (SELECT transaction_id FROM platform.ledger_entries
-                                      GROUP BY transaction_id HAVING sum(amount_fen) <> 0) AS u),
-               (SELECT count(*) FROM platform.ledger_transactions AS t WHERE t.kind IN ('settlement', 'payout')
-                  AND NOT EXISTS (SELECT 1 FROM i WHERE t.reference IN ('settlement:' || i.id, 'payout:' || i.id))),
-               (SELECT -COALESCE(sum(cash), 0) FROM i)")"
-    local runs=0 status=missing bounds_ok=f items=0 skipped=0 extra=0 wrong_lines=0 settled_items=0 paid_once=0
-    local double_paid=0 wrong_amount=0 unpaid=0 due=0 settled_once=0 unsettled=0 stray=0 miscounted=0
-    local unbalanced=0 stray_tx=0 paid_ledger=0
-    if [[ -n "$figures" ]]; then
-        read -r runs status bounds_ok items skipped extra wrong_lines settled_items paid_once double_paid wrong_amount \
-            unpaid due settled_once unsettled stray miscounted unbalanced stray_tx paid_ledger <<<"$figures"
-    else
-        FAILURES+=("could not read the end state from the database")
-    fi
-    ((runs == 1)) || FAILURES+=("$runs payout runs for $PERIOD")
-    [[ "$status" == completed ]] || FAILURES+=("the payout run's status is '$status'")
-    [[ "$bounds_ok" == t ]] || FAILURES+=("the run's period_start/period_end are not Monday to Monday of $PERIOD in ${BUSINESS_TIME_ZONE:-Asia/Shanghai}")
-    ((items == cleaners && skipped == 0 && extra == 0)) ||
-        FAILURES+=("$items lines for $cleaners cleaners with something to settle: $skipped skipped, $extra unexpected")
-    ((due == orders)) || FAILURES+=("$due completed orders in the week now, $orders before the run")
-    ((wrong_lines == 0)) || FAILURES+=("$wrong_lines lines differ from the figures computed from the orders, reviews and complaints")
-    ((settled_items == items)) || FAILURES+=("$((items - settled_items)) lines without exactly one settlement:<item> transaction")
-    ((paid_once == items)) || FAILURES+=("$((items - paid_once)) lines not paid exactly once (paid status, one payout:<item> transaction of payable_fen when payable_fen > 0, none otherwise)")
-    ((double_paid == 0)) || FAILURES+=("$double_paid payout transactions beyond one per line with something to pay")
-    ((wrong_amount == 0)) || FAILURES+=("$wrong_amount payout transactions whose platform:cash entry is not -payable_fen")
-    ((unpaid == 0)) || FAILURES+=("$unpaid lines not marked paid")
-    ((settled_once == due && unsettled == 0)) ||
-        FAILURES+=("$settled_once of $due completed orders of the week settled by a line of this run; $unsettled not")
-    ((stray == 0)) || FAILURES+=("$stray orders settled by this run are not completed orders of the week of the line's cleaner")
-    ((miscounted == 0)) || FAILURES+=("the lines' order counts differ from the orders they settled by $miscounted")
-    ((unbalanced == 0)) || FAILURES+=("$unbalanced ledger transactions do not sum to zero")
-    ((stray_tx == 0)) || FAILURES+=("$stray_tx settlement or payout transactions reference no line of this run")
+    local last="$1" elapsed="$2" jobsctl_kills="$3" reruns="$4" orphaned="$5" leader_kills="$6"
+    local reports=() report output status=0 figures
+    [[ -s "$LOGDIR/report-$last.csv" ]] ||
+        FAILURES+=("the last jobsctl (run $last of the command) wrote no report at $LOGDIR/report-$last.csv")
+    for report in "$LOGDIR"/report-*.csv; do [[ -e "$report" ]] && reports+=(--report "$report"); done
+    output="$("$BIN/jobsctl" payouts audit --period "$PERIOD" "${reports[@]}" 2>&1 9<&-)" || status=$?
+    figures="$(head -n 1 <<<"$output")"
+    figures="${figures#period=* }"
+    figures="${figures% PASS}"
+    figures="${figures% FAIL}"
+    ((status == 0)) || FAILURES+=("jobsctl payouts audit: FAIL (exit status $status)")
 
-    local jobs settle_jobs=0 unfinished=0 retried=0 rescued=0
+    local jobs items settle_jobs=0 unfinished=0 retried=0 with_errors=0
+    items="$(figure items "$figures")"
     jobs="$(sql "SELECT count(*) FILTER (WHERE kind = 'payout.settle_cleaner'), count(*) FILTER (WHERE state <> 'completed'),
-                        count(*) FILTER (WHERE attempt > 1), count(*) FILTER (WHERE errors::text LIKE '%lease expired%')
+                        count(*) FILTER (WHERE attempt > 1), count(*) FILTER (WHERE jsonb_array_length(errors) > 0)
                  FROM queue.jobs WHERE queue = 'payouts'")"
-    [[ -n "$jobs" ]] && read -r settle_jobs unfinished retried rescued <<<"$jobs"
-    ((settle_jobs == items)) || FAILURES+=("$settle_jobs settlement jobs for $items lines")
+    [[ -n "$jobs" ]] && read -r settle_jobs unfinished retried with_errors <<<"$jobs"
+    ((settle_jobs == ${items:--1})) || FAILURES+=("$settle_jobs settlement jobs for ${items:-?} lines")
     ((unfinished == 0)) || FAILURES+=("$unfinished jobs on queue payouts are not completed: jobsctl jobs list --queue payouts")
-
-    # The provider: every line with something to pay was sent under its key
-    # "payout-<item>"; a key sent more than once is a retry after a kill between the
-    # transfer and its commit (the provider refuses the second by the key).
-    local sent calls=0 keys=0 unsent=0 unknown=0
-    grep -h 'payout sent (console)' "$LOGDIR"/po-*.log 2>/dev/null |
-        sed -n 's/.*idempotency_key=\([^ ]*\).*/\1/p' | tr -d '"' | sort >"$LOGDIR/provider-keys.txt"
-    calls=$(wc -l <"$LOGDIR/provider-keys.txt")
-    keys=$(uniq <"$LOGDIR/provider-keys.txt" | wc -l)
-    sql "SELECT 'payout-' || id FROM ($PAYOUT_ITEMS_SQL WHERE r.period = '$PERIOD') AS i WHERE payable_fen > 0" |
-        sort >"$LOGDIR/payable-keys.txt"
-    unsent=$(comm -13 <(uniq "$LOGDIR/provider-keys.txt") "$LOGDIR/payable-keys.txt" | wc -l)
-    unknown=$(comm -23 <(uniq "$LOGDIR/provider-keys.txt") "$LOGDIR/payable-keys.txt" | wc -l)
-    ((unsent == 0)) || FAILURES+=("$unsent lines with something to pay were never sent to the provider: see $LOGDIR/payable-keys.txt")
-    ((unknown == 0)) || FAILURES+=("$unknown provider keys belong to no line with something to pay: see $LOGDIR/provider-keys.txt")
-
-    # The report of the last jobsctl: one row per line plus TOTAL (last), every row
-    # equal to its line, and a paid total equal to what the payouts took from cash.
-    local report="$LOGDIR/report-$last.csv" checked rows=0 totals=0 distinct=0 matching=0 total_paid=-1
-    local rows_paid=0 adds_up=f as_expected=f differing=0
-    if [[ -s "$report" ]]; then
-        [[ "$(tail -n 1 "$report" | cut -d, -f1)" == TOTAL ]] || FAILURES+=("the report's last row is not TOTAL: $report")
-        sql "DROP TABLE IF EXISTS chaos_payout_report;
-             CREATE TABLE chaos_payout_report (cleaner_id text, cleaner_name text, level text, orders int8,
-                 gross_fen int8, commission_fen int8, bonus_fen int8, penalty_fen int8, carried_in_fen int8,
-                 net_fen int8, paid_fen int8, carry_out_fen int8)" >/dev/null
-        "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$DATABASE_URL" \
-            -c "\\copy chaos_payout_report FROM '$report' WITH (FORMAT csv, HEADER true)" >"$LOGDIR/report-load.log" 2>&1 ||
-            FAILURES+=("the report does not load as CSV: $(tail -n 1 "$LOGDIR/report-load.log")")
-        checked="$(sql "
-            WITH rep AS (SELECT * FROM chaos_payout_report WHERE cleaner_id <> 'TOTAL'),
-            tot AS (SELECT * FROM chaos_payout_report WHERE cleaner_id = 'TOTAL'),
-            i AS ($PAYOUT_ITEMS_SQL WHERE r.period = '$PERIOD'),
-            s AS (SELECT sum(orders) AS orders, sum(gross_fen) AS gross, sum(commission_fen) AS commission,
-                         sum(bonus_fen) AS bonus, sum(penalty_fen) AS penalty, sum(carried_in_fen) AS carried_in,
-                         sum(net_fen) AS net, sum(paid_fen) AS paid, sum(carry_out_fen) AS carry_out FROM rep),
-            x AS (SELECT sum(orders) AS orders, sum(gross) AS gross, sum(commission) AS commission, sum(bonus) AS bonus,
-                         sum(penalty) AS penalty, sum(GREATEST(net, 0)) AS paid FROM chaos_payout_expected)
-            SELECT (SELECT count(*) FROM rep), (SELECT count(*) FROM tot), (SELECT count(DISTINCT cleaner_id) FROM rep),
-                   (SELECT count(*) FROM rep JOIN i ON i.cleaner_id::text = rep.cleaner_id
-                    WHERE (rep.orders, rep.gross_fen, rep.commission_fen, rep.bonus_fen, rep.penalty_fen,
-                           rep.carried_in_fen, rep.net_fen, rep.paid_fen, rep.carry_out_fen)
-                        = (i.orders::int8, i.gross_fen, i.commission_fen, i.bonus_fen, i.penalty_fen,
-                           i.carried_in_fen, i.net_fen, i.payable_fen, i.carry_out_fen)),
-                   COALESCE((SELECT paid_fen FROM tot LIMIT 1), -1), COALESCE((SELECT paid FROM s), 0),
-                   COALESCE((SELECT (t.orders, t.gross_fen, t.commission_fen, t.bonus_fen, t.penalty_fen,
-                                     t.carried_in_fen, t.net_fen, t.paid_fen, t.carry_out_fen)
-                                  = (s.orders, s.gross, s.commission, s.bonus, s.penalty, s.carried_in, s.net, s.paid,
-                                     s.carry_out) FROM tot AS t, s LIMIT 1), false),
-                   COALESCE((SELECT (t.orders, t.gross_fen, t.commission_fen, t.bonus_fen, t.penalty_fen, t.paid_fen)
-                                  = (x.orders, x.gross, x.commission, x.bonus, x.penalty, x.paid)
-                             FROM tot AS t, x LIMIT 1), false)")"
-        [[ -n "$checked" ]] && read -r rows totals distinct matching total_paid rows_paid adds_up as_expected <<<"$checked"
-        ((rows == items && distinct == rows && matching == rows)) ||
-            FAILURES+=("the report has $rows rows ($distinct cleaners, $matching equal to their line) for $items lines")
-        ((totals == 1)) || FAILURES+=("the report has $totals TOTAL rows")
-        ((total_paid == paid_ledger)) ||
-            FAILURES+=("the report's paid total is $total_paid fen; the payouts took $paid_ledger fen from platform:cash")
-        [[ "$adds_up" == t ]] || FAILURES+=("the report's TOTAL row is not the sum of its rows")
-        [[ "$as_expected" == t ]] ||
-            FAILURES+=("the report's totals differ from gross, commission, bonuses, penalties and paid computed from the seeded data")
-        # Every report an earlier jobsctl wrote (one killed between writing and exiting) is the same.
-        local other
-        for other in "$LOGDIR"/report-*.csv; do
-            [[ "$other" == "$report" ]] || cmp -s "$other" "$report" || differing=$((differing + 1))
-        done
-        ((differing == 0)) || FAILURES+=("$differing reports of earlier jobsctl runs differ from the last one")
-    else
-        FAILURES+=("the last jobsctl (run $last of the command) wrote no report at $report")
-    fi
-
     ((KILLED >= 1 || PAYOUT_KILLS == 1)) ||
         FAILURES+=("no worker was killed: the run was complete first (raise --payout-cleaners)")
     ((jobsctl_kills >= 1)) || REMARKS+=("jobsctl was never killed")
@@ -891,11 +681,11 @@ check_payout() {
         FAILED=1
     fi
     local line="$RUN: period=$PERIOD cleaners=$cleaners orders=$orders kills=$((KILLED + jobsctl_kills))"
-    line+=" jobsctl_kills=$jobsctl_kills leader_kills=$leader_kills reruns=$reruns deaths=$DEATHS items=$items paid_once=$paid_once"
-    line+=" settled_once=$settled_once unbalanced=$unbalanced double_paid=$double_paid skipped=$((skipped + unsettled))"
-    line+=" retried=$retried rescued=$rescued orphaned=$orphaned provider_repeats=$((calls - keys)) report_rows=$rows"
-    line+=" paid_fen=$paid_ledger elapsed=${elapsed}s $result"
+    line+=" jobsctl_kills=$jobsctl_kills leader_kills=$leader_kills reruns=$reruns deaths=$DEATHS $figures"
+    line+=" retried=$retried with_errors=$with_errors orphaned=$orphaned reports=$((${#reports[@]} / 2))"
+    line+=" elapsed=${elapsed}s $result"
     echo "$line"
+    tail -n +2 <<<"$output"
     local note
     for note in "${FAILURES[@]}"; do echo "  failure: $note"; done
     for note in "${REMARKS[@]}"; do echo "  note: $note"; done

@@ -17,8 +17,24 @@ public protocol CommandDescription: Sendable {
 /// One command of a command-line tool. Small types, one per subcommand: each
 /// parses its own arguments and carries its own help text.
 public protocol Command: CommandDescription {
+    /// Every option it accepts, for `--describe-json`; checked against the rows of `help`.
+    static var options: [CommandOption] { get }
     init(arguments: inout Arguments) throws
     func run() async throws
+}
+
+extension Command {
+    /// No options besides `--help`; a command with options declares them, or
+    /// `--describe-json` refuses to describe it (its help lists undeclared options).
+    public static var options: [CommandOption] { [] }
+}
+
+/// A command that runs a job worker: `--describe-json` also lists what it serves.
+public protocol WorkerCommand: Command {
+    /// Queue → concurrency it works when not told otherwise.
+    static var defaultQueues: [String: Int] { get }
+    /// The job kinds it has handlers for.
+    static var kinds: [String] { get }
 }
 
 /// A command that only selects subcommands (`jobs list`, `jobs show` …).
@@ -31,7 +47,12 @@ public enum CommandRunner {
     public static func main(_ root: any CommandDescription.Type, arguments: [String]? = nil) async -> Never {
         var status: Int32 = 0
         do {
-            try await dispatch(root, arguments: try arguments ?? validatedArguments(command: root.name), path: root.name)
+            let arguments = try arguments ?? validatedArguments(command: root.name)
+            if arguments == [CommandTreeDescription.argument] {
+                print(try CommandTreeDescription(root).json())
+            } else {
+                try await dispatch(root, arguments: arguments, path: root.name)
+            }
         } catch let error as CommandError {
             writeError("error: \(error)")
             status = error.exitCode

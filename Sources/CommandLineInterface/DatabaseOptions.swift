@@ -14,6 +14,8 @@ public struct DatabaseOptions: Sendable {
           --database-url URL   PostgreSQL URL without a password (default: $DATABASE_URL,
                                else $DATABASE_URL_FILE's contents, else the PG* variables)
         """
+    /// `help`'s option, declared for `--describe-json`.
+    public static let options: [CommandOption] = [.value("--database-url", "URL")]
 
     public init(arguments: inout Arguments, applicationName: String) throws {
         let explicit = try arguments.option("--database-url")

@@ -8,6 +8,8 @@ public enum MigrationsDirectory {
           --migrations DIR     folder of NNNN_name.sql files (default: $MIGRATIONS_DIR, ./sql,
                                or the sql/ folder above the executable)
         """
+    /// `help`'s option, declared for `--describe-json`.
+    public static let option = CommandOption.value("--migrations", "DIR")
 
     public static func resolve(explicit: String?) throws -> URL {
         let fileManager = FileManager.default

@@ -11,6 +11,8 @@ public enum OutputFormat: Sendable {
     case json
 
     public static let help = "  --json               machine-readable JSON instead of a table"
+    /// `help`'s option, declared for `--describe-json`.
+    public static let option = CommandOption.flag("--json")
 
     public init(arguments: inout Arguments) {
         self = arguments.flag("--json") ? .json : .table

@@ -17,7 +17,8 @@ public struct WorkerOptions: Sendable {
         return """
           --queues LIST        queues to work, with optional per-queue concurrency:
                                "default,mail=4" (default: \(queues))
-          --concurrency N      jobs run at once per queue listed in --queues without its own =N (default 10)
+          --concurrency N      jobs run at once per queue listed in --queues without its own =N
+                               (default \(defaultConcurrency))
           --poll-interval S    seconds between polls of an idle queue (default 1)
           --no-listen          poll only; do not LISTEN for NOTIFY wake-ups
           --lease S            seconds a claim lasts without a heartbeat (default 15)
@@ -33,6 +34,22 @@ public struct WorkerOptions: Sendable {
         """
     }
 
+    /// Jobs at once per queue without its own `=N`.
+    public static let defaultConcurrency = 10
+    /// What a worker works without `--queues`.
+    public static let defaultQueues = [JobRequest.defaultQueue: defaultConcurrency]
+
+    /// `help`'s options, declared for `--describe-json`.
+    public static let options: [CommandOption] = [
+        .value("--queues", "LIST", default: JobRequest.defaultQueue),
+        .value("--concurrency", "N", default: "\(defaultConcurrency)"), .value("--poll-interval", "S", default: "1"),
+        .flag("--no-listen"), .value("--lease", "S", default: "15"), .value("--grace", "S", default: "25"),
+        .value("--batch", "N", default: "\(WorkerConfiguration.defaultClaimBatchSize)"),
+        .value("--prefetch", "N", default: "\(WorkerConfiguration.defaultPrefetch)"), .value("--worker-id", "ID"),
+        .value("--metrics-port", "PORT"), .value("--metrics-host", "HOST", default: "127.0.0.1"),
+        .value("--log-level", "LEVEL", default: "info"),
+    ]
+
     /// "default=4,reminders=8", sorted by name.
     public static func describe(_ queues: [String: Int]) -> String {
         queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
@@ -42,7 +59,7 @@ public struct WorkerOptions: Sendable {
     /// nil: the default queue at `--concurrency`.
     public init(arguments: inout Arguments, defaultQueues: [String: Int]? = nil) throws {
         let command = arguments.commandName
-        let concurrency = try arguments.option("--concurrency", as: Int.self) ?? 10
+        let concurrency = try arguments.option("--concurrency", as: Int.self) ?? Self.defaultConcurrency
         guard concurrency >= 1 else { throw CommandError.usage("--concurrency must be at least 1", command: command) }
         var queues: [String: Int] = [:]
         let list = try arguments.option("--queues") ?? defaultQueues.map(Self.describe) ?? JobRequest.defaultQueue

@@ -12,6 +12,7 @@ struct CronCommand: CommandGroup {
 struct CronListCommand: Command {
     static let name = "list"
     static let summary = "periodic jobs with their last and next fire times"
+    static let options: [CommandOption] = [OutputFormat.option] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl cron list [--json]
 

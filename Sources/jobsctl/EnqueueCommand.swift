@@ -8,6 +8,12 @@ import PostgresClient
 struct EnqueueCommand: Command {
     static let name = "enqueue"
     static let summary = "enqueue one job"
+    static let options: [CommandOption] = [
+        .value("--args", "JSON", default: "{}"), .value("--args-file", "PATH"), .value("--queue", "Q", default: "default"),
+        .value("--priority", "N", default: "0"), .value("--run-at", "TIME"), .value("--unique-key", "KEY"),
+        .value("--unique-scope", "S", default: "active"), .value("--max-attempts", "N", default: "20"),
+        .value("--tag", "TAG"), OutputFormat.option,
+    ] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl enqueue KIND [--args JSON | --args-file PATH] [--queue Q] [--priority N] [--run-at TIME]
                                [--unique-key KEY] [--max-attempts N] [--tag TAG]... [--json]

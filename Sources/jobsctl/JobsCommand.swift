@@ -16,6 +16,10 @@ struct JobsCommand: CommandGroup {
 struct JobsListCommand: Command {
     static let name = "list"
     static let summary = "list jobs, newest first"
+    static let options: [CommandOption] = [
+        .value("--state", "STATE"), .value("--queue", "Q"), .value("--kind", "KIND"), .value("--limit", "N", default: "50"),
+        OutputFormat.option,
+    ] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl jobs list [--state STATE] [--queue Q] [--kind KIND] [--limit N] [--json]
 
@@ -75,6 +79,7 @@ struct JobsListCommand: Command {
 struct JobsShowCommand: Command {
     static let name = "show"
     static let summary = "show one job: arguments, attempts and their errors, timings"
+    static let options: [CommandOption] = [OutputFormat.option] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl jobs show ID [--json]
 
@@ -131,6 +136,7 @@ struct JobsShowCommand: Command {
 struct JobsRetryCommand: Command {
     static let name = "retry"
     static let summary = "run a job again now (or every discarded job of a kind)"
+    static let options: [CommandOption] = [.flag("--discarded"), .value("--kind", "KIND")] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl jobs retry ID
                jobsctl jobs retry --discarded --kind KIND
@@ -138,6 +144,9 @@ struct JobsRetryCommand: Command {
         Makes a finished, failed or waiting job available now, with at least one more
         attempt. A running job cannot be retried.
 
+        Options:
+          --discarded          every discarded job of --kind instead of one ID
+          --kind KIND          the kind whose discarded jobs to retry (with --discarded)
         \(DatabaseOptions.help)
         """
 
@@ -174,6 +183,7 @@ struct JobsRetryCommand: Command {
 struct JobsCancelCommand: Command {
     static let name = "cancel"
     static let summary = "cancel a job (a running one is stopped cooperatively)"
+    static let options: [CommandOption] = DatabaseOptions.options
     static let help = """
         Usage: jobsctl jobs cancel ID
 
@@ -199,6 +209,7 @@ struct JobsCancelCommand: Command {
 struct JobsDeleteCommand: Command {
     static let name = "delete"
     static let summary = "delete a job that is not running"
+    static let options: [CommandOption] = DatabaseOptions.options
     static let help = """
         Usage: jobsctl jobs delete ID
 

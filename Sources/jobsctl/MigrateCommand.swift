@@ -6,6 +6,7 @@ import PostgresClient
 struct MigrateCommand: Command {
     static let name = "migrate"
     static let summary = "apply pending database migrations (or show them with --status)"
+    static let options: [CommandOption] = [.flag("--status")] + DatabaseOptions.options + [MigrationsDirectory.option]
     static let help = """
         Usage: jobsctl migrate [--status] [--database-url URL] [--migrations DIR]
 

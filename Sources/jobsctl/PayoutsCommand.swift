@@ -8,12 +8,16 @@ struct PayoutsCommand: CommandGroup {
     static let name = "payouts"
     static let summary = "settlement payout runs for finance"
     static let help = "Usage: jobsctl payouts COMMAND [OPTIONS]"
-    static let subcommands: [any CommandDescription.Type] = [PayoutsRunCommand.self]
+    static let subcommands: [any CommandDescription.Type] = [PayoutsRunCommand.self, PayoutsAuditCommand.self]
 }
 
 struct PayoutsRunCommand: Command {
     static let name = "run"
     static let summary = "settle and pay every cleaner for a week, write the CSV report"
+    static let options: [CommandOption] = [
+        .value("--period", "YYYY-Www"), .flag("--dry-run"), .value("--report", "PATH"),
+        .value("--wait", "SECONDS", default: "600"),
+    ] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl payouts run --period YYYY-Www [--dry-run] [--report PATH] [--wait SECONDS]
 

@@ -15,6 +15,7 @@ struct QueuesCommand: CommandGroup {
 struct QueuesListCommand: Command {
     static let name = "list"
     static let summary = "queues with their settings and waiting/running counts"
+    static let options: [CommandOption] = [OutputFormat.option] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl queues list [--json]
 
@@ -70,6 +71,7 @@ private func countOrNone(_ arguments: inout Arguments, what: String) throws -> I
 struct QueuesPauseCommand: Command {
     static let name = "pause"
     static let summary = "stop every worker from claiming from a queue"
+    static let options: [CommandOption] = DatabaseOptions.options
     static let help = """
         Usage: jobsctl queues pause QUEUE
 
@@ -95,6 +97,7 @@ struct QueuesPauseCommand: Command {
 struct QueuesResumeCommand: Command {
     static let name = "resume"
     static let summary = "let workers claim from a paused queue again"
+    static let options: [CommandOption] = DatabaseOptions.options
     static let help = """
         Usage: jobsctl queues resume QUEUE
 
@@ -118,6 +121,7 @@ struct QueuesResumeCommand: Command {
 struct QueuesLimitCommand: Command {
     static let name = "limit"
     static let summary = "cap a queue's running jobs across all worker processes"
+    static let options: [CommandOption] = DatabaseOptions.options
     static let help = """
         Usage: jobsctl queues limit QUEUE (N | none)
 
@@ -146,6 +150,7 @@ struct QueuesLimitCommand: Command {
 struct QueuesAgingCommand: Command {
     static let name = "aging"
     static let summary = "raise waiting jobs' priority over time so none starves"
+    static let options: [CommandOption] = DatabaseOptions.options
     static let help = """
         Usage: jobsctl queues aging QUEUE (SECONDS | none)
 

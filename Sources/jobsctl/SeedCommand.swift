@@ -8,6 +8,10 @@ import PostgresClient
 struct SeedCommand: Command {
     static let name = "seed"
     static let summary = "load a realistic demo data set (deterministic from a seed)"
+    static let options: [CommandOption] = [
+        .value("--customers", "N", default: "2000"), .value("--cleaners", "N", default: "150"),
+        .value("--orders", "N", default: "10000"), .value("--seed", "N", default: "20261123"), .flag("--force"),
+    ] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl seed [--customers N] [--cleaners N] [--orders N] [--seed N] [--force]
 

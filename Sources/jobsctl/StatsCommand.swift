@@ -6,6 +6,7 @@ import JobQueue
 struct StatsCommand: Command {
     static let name = "stats"
     static let summary = "per-queue counts, throughput, failures and the oldest waiting job"
+    static let options: [CommandOption] = [.value("--watch", "[SECONDS]", default: "2"), OutputFormat.option] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl stats [--json] [--watch [SECONDS]]
 

@@ -7,11 +7,12 @@ import PostgresClient
 struct SummaryCommand: Command {
     static let name = "summary"
     static let summary = "jobs, notifications, tiers, coupons, certifications since a time"
+    static let options: [CommandOption] = [.value("--since", "TIME"), OutputFormat.option] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl summary --since TIME [--json]
 
-        TIME is ISO 8601 (2026-11-23T10:00:00+08:00) or a delay back: -10m, -2h, -1d.
-
+        Options:
+          --since TIME         ISO 8601 (2026-11-23T10:00:00+08:00) or a delay back: -10m, -2h, -1d
         \(OutputFormat.help)
         \(DatabaseOptions.help)
         """

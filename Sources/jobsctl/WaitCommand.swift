@@ -10,6 +10,9 @@ import Glibc
 struct WaitCommand: Command {
     static let name = "wait"
     static let summary = "wait until queues have no runnable, running or soon-due work"
+    static let options: [CommandOption] = [
+        .value("--queues", "LIST"), .value("--due-within", "S", default: "90"), .value("--timeout", "S", default: "900"),
+    ] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl wait [--queues LIST] [--due-within SECONDS] [--timeout SECONDS]
 

@@ -15,5 +15,7 @@ struct QueueTestbed: CommandGroup {
 
         Usage: queue-testbed COMMAND [OPTIONS]
         """
-    static let subcommands: [any CommandDescription.Type] = [TestbedWorkCommand.self, TestbedEnqueueCommand.self]
+    static let subcommands: [any CommandDescription.Type] = [
+        TestbedWorkCommand.self, TestbedEnqueueCommand.self, TestbedVerdictCommand.self,
+    ]
 }

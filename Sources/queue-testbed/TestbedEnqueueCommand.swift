@@ -5,6 +5,10 @@ import PostgresClient
 struct TestbedEnqueueCommand: Command {
     static let name = "enqueue"
     static let summary = "enqueue N synthetic jobs in batches"
+    static let options: [CommandOption] = [
+        .value("--kind", "KIND"), .value("--count", "N", default: "1000"), .value("--batch", "N", default: "10000"),
+        .value("--args", "JSON", default: "{}"), .value("--queue", "Q", default: "default"),
+    ] + DatabaseOptions.options
     static let help = """
         Usage: queue-testbed enqueue --kind KIND [--count N] [--batch N] [--args JSON] [--queue Q]
 

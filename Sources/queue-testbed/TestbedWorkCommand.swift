@@ -4,9 +4,14 @@ import JobQueue
 import PostgresClient
 import WorkerRuntime
 
-struct TestbedWorkCommand: Command {
+struct TestbedWorkCommand: WorkerCommand {
     static let name = "work"
     static let summary = "run a worker with the synthetic kinds until SIGTERM/SIGINT"
+    static let options: [CommandOption] = [
+        .value("--sleep-timeout", "S"), .value("--cron", "\"NAME|CRON|KIND\""), .value("--leader-interval", "S", default: "1"),
+    ] + WorkerOptions.options + DatabaseOptions.options
+    static let defaultQueues = WorkerOptions.defaultQueues
+    static let kinds = TestbedJobs.handlers().kinds
     static let help = """
         Usage: queue-testbed work [OPTIONS]
 

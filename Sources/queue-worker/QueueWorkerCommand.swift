@@ -5,9 +5,12 @@ import JobQueue
 import WorkerRuntime
 
 /// `queue-worker`: the platform's worker process.
-struct QueueWorkerCommand: Command {
+struct QueueWorkerCommand: WorkerCommand {
     static let name = "queue-worker"
     static let summary = "run the platform's job handlers"
+    static let options: [CommandOption] = WorkerOptions.options + DatabaseOptions.options
+    static let defaultQueues = PlatformJobs.queues
+    static let kinds = PlatformJobs.kinds
     static let help = """
         queue-worker — runs the platform's background jobs from the PostgreSQL queue
 

@@ -67,4 +67,37 @@ final class WorkerMetricsTests: XCTestCase {
         let bad = try get(port: server.port, path: "/nope")
         XCTAssertTrue(bad.hasPrefix("HTTP/1.1 404"), bad)
     }
+    /// A stalled attempt whose job was rescued meanwhile is fenced out, and counted
+    /// where it met the fence, so fault-injection runs read it from /metrics.
+    func testAnAttemptFencedOutAfterARescueIsCounted() async throws {
+        let fixture = try QueueFixture()
+        let pool = fixture.pool
+        var handlers = JobHandlerRegistry()
+        handlers.register(Payload.self) { _, context in
+            guard context.job.attempt == 1 else { return }
+            // Holds its first attempt until the test has rescued the job, then tries to complete it.
+            while try await pool.query(
+                "SELECT 1 FROM queue.jobs WHERE id = $1 AND state = 'running'", [context.job.id]).first != nil {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await context.completeInTransaction { _ in }
+        }
+        let id = try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: ""), queue: fixture.queue)).id
+        let worker = try fixture.worker(handlers)
+        let text = try await worker.running { () -> String in
+            _ = try await fixture.eventually { try await fixture.row(id).state == "running" }
+            _ = try await pool.query(
+                "UPDATE queue.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [id])
+            let rescued = try await JobMaintenance.rescueLapsedLeases(on: pool)
+            XCTAssertTrue(rescued.contains { $0.id == id })
+            var text = ""
+            _ = try await fixture.eventually {
+                text = await worker.metricsText()
+                return text.contains("queue_worker_fenced_outcomes_total{at=\"run\"} 1")
+            }
+            return text
+        }
+        XCTAssertTrue(text.contains("queue_worker_fenced_outcomes_total{at=\"run\"} 1"), text)
+        XCTAssertTrue(text.contains("queue_worker_fenced_outcomes_total{at=\"write\"} 0"), text)
+    }
 }

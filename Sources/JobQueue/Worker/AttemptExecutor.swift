@@ -25,6 +25,7 @@ struct AttemptExecutor: Sendable {
         case .leaseLost?:
             // Rescued while it waited in the buffer: the attempt belongs to someone else.
             log.warning("job not started: its lease was lost while it waited", [("job_id", "\(job.id)")])
+            environment.metrics.fencedInRun()
             return
         case .cancelRequested?:
             await finish(attempt, .cancelled(reason: "cancelled on request before it started"))
@@ -69,6 +70,7 @@ struct AttemptExecutor: Sendable {
             environment.metrics.jobFinished(kind: job.kind, outcome: JobOutcome.Result.completed.metricLabel, seconds: elapsed.seconds)
         case (_, .leaseLost?):
             log.warning("job stopped: lease lost, its outcome is left to the attempt that owns it", fields())
+            environment.metrics.fencedInRun()
         case (.success, _):
             log.info("job completed", fields())
             await finish(attempt, .completed)
@@ -91,6 +93,7 @@ struct AttemptExecutor: Sendable {
             await finish(attempt, .snoozed(until: Date().addingTimeInterval(error.delay.seconds)))
         case (.failure(JobQueueError.leaseLost), _):
             log.warning("job's lease was lost before it could complete", fields())
+            environment.metrics.fencedInRun()
         case (.failure(let error), _):
             await fail(attempt, error: Self.describe(error), entry: entry, fields: fields)
         }

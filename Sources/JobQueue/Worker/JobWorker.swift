@@ -51,7 +51,9 @@ public final class JobWorker: Sendable {
 
     /// Prometheus text exposition of this worker's metrics (for `--metrics-port`).
     public func metricsText() async -> String {
-        await environment.metrics.render(database: environment.database, running: environment.running.count)
+        await environment.metrics.render(
+            database: environment.database, running: environment.running.count,
+            fencedWrites: await environment.acknowledger.fencedCount)
     }
 
     /// Round-trip times of this worker's claim statements so far (what `/metrics`

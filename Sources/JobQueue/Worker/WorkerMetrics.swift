@@ -16,6 +16,15 @@ final class WorkerMetrics: Sendable {
         var durations: [String: PrometheusText.Histogram] = [:]
         var claimLatency = PrometheusText.Histogram(upperBounds: WorkerMetrics.claimBuckets)
         var claimedJobs = 0
+        var fencedInRun = 0
+    }
+
+    /// Where an attempt met the lease fence (`queue_worker_fenced_outcomes_total{at}`):
+    /// it learned while running or waiting that its lease was lost and stopped with
+    /// nothing written, or the database refused its outcome write.
+    enum FenceStage: String {
+        case run
+        case write
     }
 
     static let durationBuckets: [Double] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120]
@@ -30,6 +39,11 @@ final class WorkerMetrics: Sendable {
         }
     }
 
+    /// An attempt stopped because its lease was lost; its outcome belongs to another attempt.
+    func fencedInRun() {
+        state.withLock { $0.fencedInRun += 1 }
+    }
+
     func claimed(jobs: Int, seconds: Double) {
         state.withLock { state in
             state.claimLatency.observe(seconds)
@@ -42,7 +56,8 @@ final class WorkerMetrics: Sendable {
 
     static let jobsByState = "SELECT queue, state, count(*)::int8 FROM queue.jobs GROUP BY queue, state ORDER BY 1, 2"
 
-    func render(database: PostgresPool, running: Int) async -> String {
+    /// `fencedWrites`: outcome writes the database refused so far (the acknowledger's count).
+    func render(database: PostgresPool, running: Int, fencedWrites: Int) async -> String {
         let snapshot = state.withLock { $0 }
         var text = PrometheusText()
         let rows = try? await database.query(Self.jobsByState).rows
@@ -58,6 +73,12 @@ final class WorkerMetrics: Sendable {
         text.gauge("queue_worker_running_jobs", help: "Jobs running in this process.", value: Double(running))
         text.counter(
             "queue_worker_claimed_jobs_total", help: "Jobs claimed by this process.", value: Double(snapshot.claimedJobs))
+        for (stage, count) in [(FenceStage.run, snapshot.fencedInRun), (FenceStage.write, fencedWrites)] {
+            text.counter(
+                "queue_worker_fenced_outcomes_total",
+                help: "Attempts of this process whose outcome the lease fence kept out, by where they met it.",
+                value: Double(count), labels: ["at": stage.rawValue])
+        }
         for (key, count) in snapshot.outcomes.sorted(by: { ($0.key.kind, $0.key.outcome) < ($1.key.kind, $1.key.outcome) }) {
             text.counter(
                 "queue_worker_jobs_total", help: "Attempts finished by this process, by kind and outcome.",

@@ -1,0 +1,68 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `--describe-json` of the built executables, as deployment checks read it.
+final class DescribeJSONTests: XCTestCase {
+    private func describe(_ program: String) async throws -> [String: Any] {
+        let output = NSTemporaryDirectory() + TestDatabase.uniqueName("describe") + ".json"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let process = try ChildProcess(
+            executable: try TestDatabase.executable(program), arguments: ["--describe-json"], outputPath: output)
+        let status = await process.wait(timeout: .seconds(60))
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        XCTAssertEqual(status, 0, "\(program) --describe-json: \(text)")
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    /// The node at `path` (command words) of a description.
+    private func command(_ tree: [String: Any], _ path: [String]) -> [String: Any]? {
+        var node = tree
+        for word in path {
+            guard let children = node["commands"] as? [[String: Any]],
+                let next = children.first(where: { $0["name"] as? String == word })
+            else { return nil }
+            node = next
+        }
+        return node
+    }
+
+    private func options(_ node: [String: Any]?) -> [String: [String: Any]] {
+        let list = node?["options"] as? [[String: Any]] ?? []
+        return Dictionary(uniqueKeysWithValues: list.map { ($0["name"] as? String ?? "", $0) })
+    }
+
+    func testJobsctlDescribesEveryCommandWithItsOptions() async throws {
+        let tree = try await describe("jobsctl")
+        let names = (tree["commands"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        XCTAssertEqual(
+            Set(names), ["migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary"])
+        let list = options(command(tree, ["jobs", "list"]))
+        XCTAssertEqual(list["--state"]?["takes_value"] as? Bool, true)
+        XCTAssertEqual(list["--limit"]?["default"] as? String, "50")
+        XCTAssertEqual(list["--json"]?["takes_value"] as? Bool, false)
+        XCTAssertNotNil(list["--database-url"])
+        let run = options(command(tree, ["payouts", "run"]))
+        XCTAssertEqual(Set(run.keys), ["--period", "--dry-run", "--report", "--wait", "--database-url"])
+        XCTAssertEqual(command(tree, ["payouts", "run"])?["path"] as? String, "jobsctl payouts run")
+    }
+
+    func testQueueWorkerDescribesItsOptionsQueuesAndKinds() async throws {
+        let tree = try await describe("queue-worker")
+        let flags = options(tree)
+        XCTAssertEqual(flags["--no-listen"]?["takes_value"] as? Bool, false)
+        XCTAssertEqual(flags["--grace"]?["default"] as? String, "25")
+        XCTAssertEqual(flags["--metrics-port"]?["takes_value"] as? Bool, true)
+        let work = try XCTUnwrap(tree["work"] as? [String: Any])
+        let queues = try XCTUnwrap(work["default_queues"] as? [String: Int])
+        XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts"])
+        XCTAssertTrue((work["kinds"] as? [String] ?? []).contains("payout.settle_cleaner"))
+    }
+
+    func testQueueTestbedWorkDescribesItsKinds() async throws {
+        let tree = try await describe("queue-testbed")
+        let work = try XCTUnwrap(command(tree, ["work"])?["work"] as? [String: Any])
+        XCTAssertTrue((work["kinds"] as? [String] ?? []).contains("testbed.effect"))
+        XCTAssertEqual(options(command(tree, ["work"]))["--cron"]?["takes_value"] as? Bool, true)
+    }
+}
