@@ -11,6 +11,9 @@ struct ExamsCommand: CommandGroup {
     static let help = "Usage: jobsctl exams COMMAND [OPTIONS]"
     static let subcommands: [any CommandDescription.Type] = [ExamsGradeCommand.self, ExamsRegradeCommand.self]
 
+    /// The options of both subcommands.
+    static let subcommandOptions: [CommandOption] = [.value("--as-of", "TIME"), OutputFormat.option] + DatabaseOptions.options
+
     static let asOfHelp = """
           --as-of TIME         the moment the grading counts from instead of when it runs (graded
                                time, certification start), for a back-office re-run: ISO 8601
@@ -35,6 +38,7 @@ struct ExamsCommand: CommandGroup {
 struct ExamsGradeCommand: Command {
     static let name = "grade"
     static let summary = "queue the grading of one submission"
+    static let options = ExamsCommand.subcommandOptions
     static let help = """
         Usage: jobsctl exams grade SUBMISSION [--as-of TIME] [--json]
 
@@ -69,6 +73,7 @@ struct ExamsGradeCommand: Command {
 struct ExamsRegradeCommand: Command {
     static let name = "regrade"
     static let summary = "queue the regrading of every graded submission of an exam"
+    static let options = ExamsCommand.subcommandOptions
     static let help = """
         Usage: jobsctl exams regrade EXAM [--as-of TIME] [--json]
 

@@ -14,6 +14,7 @@ struct OrdersCommand: CommandGroup {
 struct OrdersCompleteCommand: Command {
     static let name = "complete"
     static let summary = "complete an order (records its payment; it counts in its week's payout)"
+    static let options: [CommandOption] = [.value("--at", "TIME", default: "now")] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl orders complete ORDER [--at TIME]
 

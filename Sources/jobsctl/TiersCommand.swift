@@ -15,6 +15,7 @@ struct TiersCommand: CommandGroup {
 struct TiersRecalculateCommand: Command {
     static let name = "recalculate"
     static let summary = "queue the full tier recalculation (upgrades and downgrades), optionally as of a past time"
+    static let options: [CommandOption] = [.value("--as-of", "TIME"), OutputFormat.option] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl tiers recalculate [--as-of TIME] [--json]
 
