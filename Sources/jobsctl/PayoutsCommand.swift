@@ -27,13 +27,19 @@ struct PayoutsRunCommand: Command {
         settled and pays each cleaner once (one job per cleaner, run by the workers
         on queue "payouts"). Safe to run again, or twice at once: nobody is paid
         twice and nobody is skipped. Waits for the run, then writes the report.
+        Every cleaner whose balance moves has a line, including one who only
+        carries a receivable (an earlier negative net) through the week.
+        Refunded orders are settled and counted like any other completed order;
+        each adds what was paid minus what was refunded to gross (a fully
+        refunded order adds 0), and commission is taken on that amount.
         A transfer the payout gateway refuses for good (or a cleaner whose job ran
         out of retries) ends the wait with the reason; that cleaner's line stays
         settled and unpaid until the job is retried (`jobsctl jobs retry`).
 
         Options:
           --period YYYY-Www    the ISO week, e.g. 2026-W47
-          --dry-run            compute and print the report; write nothing
+          --dry-run            print the report; write nothing. For a period already run,
+                               the run's recorded lines (and any a new start would add)
           --report PATH        CSV report path (default: payouts-PERIOD.csv; dry run: standard output)
           --wait SECONDS       how long to wait for the workers (default 600)
         \(DatabaseOptions.help)
@@ -66,8 +72,19 @@ struct PayoutsRunCommand: Command {
         let connection = try PostgresConnection.connect(database.configuration)
         let lines: [PayoutLine]
         if dryRun {
-            lines = try PayoutRun.dryRun(period, on: connection)
-            print("DRY RUN — nothing was written")
+            let dry = try PayoutRun.dryRun(period, on: connection)
+            lines = dry.lines
+            switch dry.run {
+            case nil:
+                print("DRY RUN — nothing was written; what a payout run for \(period) would settle:")
+            case let run? where dry.alreadyComplete:
+                print("DRY RUN — nothing was written; payout run \(run.id) for \(period) is already complete, "
+                    + "running it again changes nothing; its recorded figures:")
+            case let run?:
+                print("DRY RUN — nothing was written; payout run \(run.id) for \(period) "
+                    + "\(run.completed ? "is complete" : "is in progress") with \(dry.recorded.count) lines recorded; "
+                    + "running it now adds \(dry.added.count) lines; recorded and added lines:")
+            }
         } else {
             let started = try PayoutRun.start(period, on: connection)
             print(started.alreadyComplete
@@ -96,7 +113,7 @@ struct PayoutsRunCommand: Command {
         let csv = PayoutReport.csv(lines)
         let totals = PayoutReport.Totals(lines)
         print("""
-            period \(period.name): \(totals.cleaners) cleaners, \(totals.orders) orders
+            period \(period.name): \(totals.cleaners) cleaners, \(totals.orders) settled orders (refunded ones included)
               gross \(PayoutReport.yuan(totals.gross))  commission \(PayoutReport.yuan(totals.commission))  \
             bonuses \(PayoutReport.yuan(totals.bonus))  penalties \(PayoutReport.yuan(totals.penalty))
               net \(PayoutReport.yuan(totals.net))  paid \(PayoutReport.yuan(totals.paid))  \

@@ -31,6 +31,15 @@ final class LeastPrivilegeTests: XCTestCase {
         assertDenied("UPDATE platform.ledger_entries SET amount_fen = 1", on: connection)
         assertDenied("DELETE FROM platform.ledger_transactions", on: connection)
         assertDenied("UPDATE platform.commission_rates SET rate_bp = 0", on: connection)
+        // Writes only the columns its handlers write.
+        assertDenied("UPDATE platform.ledger_accounts SET code = 'platform:cash2'", on: connection)
+        assertDenied("UPDATE platform.payout_items SET payable_fen = payable_fen + 1", on: connection)
+        assertDenied("UPDATE platform.payout_runs SET period_start = now()", on: connection)
+        assertDenied("UPDATE platform.orders SET paid_fen = 0", on: connection)
+        assertDenied("UPDATE platform.withdrawals SET amount_fen = 1", on: connection)
+        assertDenied("UPDATE platform.customers SET phone = '0'", on: connection)
+        assertDenied("UPDATE queue.jobs SET kind = 'other'", on: connection)
+        assertDenied("SELECT id FROM platform.ledger_accounts FOR UPDATE", on: connection)
 
         // …and still does its job: enqueue, claim, complete, platform handlers.
         let customer = try await fixture.customer()
@@ -72,5 +81,152 @@ final class LeastPrivilegeTests: XCTestCase {
         _ = try reporting.query("SELECT count(*) FROM queue.jobs")
         assertDenied("INSERT INTO queue.queues (name) VALUES ('x')", on: reporting)
         assertDenied("UPDATE platform.customers SET points_balance = 0", on: reporting)
+    }
+
+    /// Every job kind the platform handles, run by a worker logged in as a member of
+    /// cleaning_worker, each with something to do so its writes are exercised. A new
+    /// kind fails this test until it is added here.
+    func testEveryJobKindRunsUnderTheWorkerRole() async throws {
+        let fixture = try PlatformFixture()
+        let worker = try await login("cleaning_worker", fixture)
+        let owner = try TestDatabase.connect()
+        let client = JobQueueClient(database: fixture.pool)
+        let admin = JobAdministration(database: fixture.pool)
+        let now = Date()
+        let watermark = try await admin.list(limit: 1).first?.id ?? 0
+
+        // Orders and tiers: booking and assignment queue reminders (the cleaner's at once)
+        // and notifications; a completed order queues a tier upgrade.
+        let customer = try await fixture.customer()
+        let cleaner = try await fixture.cleaner(level: "熟练")
+        let order = try await fixture.order(customerID: customer.id, appointment: now.addingTimeInterval(86_400), now: now)
+        try await fixture.pool.withTransaction { connection in
+            try OrderBooking.assign(orderID: order, cleanerID: cleaner, now: now, on: connection)
+        }
+        try await fixture.completedOrder(customer: customer.id, cleaner: cleaner, paid: 200_000, at: now.addingTimeInterval(-60))
+        try await client.enqueue(try JobRequest(RecalculateTiers(), queue: PlatformJobs.maintenanceQueue))
+
+        // Coupons and points: one coupon past its end, one ending in 2½ days, points past their validity.
+        let template = try await fixture.pool.query(
+            "INSERT INTO platform.coupon_templates (name, discount_fen, valid_days) VALUES ('满100减10', 1000, 30) RETURNING id"
+        ).scalar(Int64.self)
+        for end in [now.addingTimeInterval(-60), now.addingTimeInterval(60 * 3600)] {
+            _ = try await fixture.pool.query(
+                """
+                INSERT INTO platform.coupons (template_id, customer_id, valid_from, valid_until)
+                VALUES ($1, $2, $3::timestamptz - interval '30 days', $3)
+                """, [template, customer.id, end])
+        }
+        _ = try await fixture.pool.query(
+            """
+            WITH earned AS (
+                INSERT INTO platform.points_ledger (customer_id, delta, reason, expires_at, created_at)
+                VALUES ($1, 300, 'earned', $2::timestamptz - interval '1 day', $2::timestamptz - interval '400 days')
+            )
+            UPDATE platform.customers SET points_balance = points_balance + 300 WHERE id = $1
+            """, [customer.id, now])
+        try await client.enqueue([
+            try JobRequest(ExpireCoupons(), queue: PlatformJobs.maintenanceQueue),
+            try JobRequest(RemindExpiringCoupons(), queue: PlatformJobs.maintenanceQueue),
+            try JobRequest(ExpirePoints(), queue: PlatformJobs.maintenanceQueue),
+        ])
+
+        // Exams: a submission graded, then the exam regraded.
+        let exam = try await fixture.pool.query(
+            "INSERT INTO platform.exams (skill, title, pass_mark) VALUES ($1, '地板养护', 5) RETURNING id",
+            ["floors-\(UUID().uuidString.prefix(8))"]
+        ).scalar(Int64.self)
+        let question = try await fixture.pool.query(
+            """
+            INSERT INTO platform.exam_questions (exam_id, position, kind, points, answer_key)
+            VALUES ($1, 1, 'true_false', 10, 'true') RETURNING id
+            """, [exam]
+        ).scalar(Int64.self)
+        let submission = try await fixture.pool.query(
+            "INSERT INTO platform.exam_submissions (exam_id, cleaner_id, answers) VALUES ($1, $2, $3::jsonb) RETURNING id",
+            [exam, cleaner, #"{"\#(question)": true}"#]
+        ).scalar(Int64.self)
+        let grading = try await client.enqueue(try JobRequest(GradeExamSubmission(submissionID: submission))).id
+        try await client.enqueue(try JobRequest(RegradeExam(examID: exam), dependsOn: [grading]))
+
+        // Payouts: a run started by finance (payment jobs and the run's callback), a
+        // payment job that settles its own line (queued by an older version), a withdrawal.
+        let period = try PlatformFixture.uniquePayoutPeriod()
+        try await fixture.completedOrder(customer: customer.id, cleaner: cleaner, paid: 10_000, at: period.start)
+        let run = try PayoutRun.start(period, on: owner)
+        let olderPeriod = try PlatformFixture.uniquePayoutPeriod()
+        let olderCleaner = try await fixture.cleaner(level: "新手")
+        try await fixture.completedOrder(customer: customer.id, cleaner: olderCleaner, paid: 8_000, at: olderPeriod.start)
+        let olderRun = try await fixture.pool.query(
+            "INSERT INTO platform.payout_runs (period, period_start, period_end) VALUES ($1, $2, $3) RETURNING id",
+            [olderPeriod.name, olderPeriod.start, olderPeriod.end]
+        ).scalar(Int64.self)
+        try await client.enqueue(
+            try JobRequest(SettleCleanerPayoutArguments(runID: olderRun, cleanerID: olderCleaner), queue: PayoutRun.queue))
+        let withdrawer = try await fixture.cleaner(level: "金牌")
+        try await fixture.creditWallet(of: withdrawer, fen: 5_000)
+        let withdrawal = try await fixture.pool.query(
+            "INSERT INTO platform.withdrawals (cleaner_id, amount_fen) VALUES ($1, 3000) RETURNING id", [withdrawer]
+        ).scalar(Int64.self)
+        try await client.enqueue(try JobRequest(ProcessWithdrawalArguments(withdrawalID: withdrawal), queue: PayoutRun.queue))
+
+        // The jobs this test queued, but the reminders still ahead of their time and
+        // those the orders' progress cancelled before they ran.
+        let ours = { () async throws -> [JobAdministration.JobSummary] in
+            var jobs: [JobAdministration.JobSummary] = []
+            for kind in PlatformJobs.kinds {
+                jobs += try await admin.list(kind: kind, limit: 500)
+                    .filter { $0.id > watermark && $0.state != .scheduled && $0.state != .cancelled }
+            }
+            return jobs
+        }
+        // The worker as `queue-worker` runs it: with the periodic jobs, leading the
+        // maintenance services (the log tells whether one of them was refused).
+        let capture = LogCapture()
+        let services = PlatformServices(provider: RecordingProvider(), payouts: RecordingPayouts(), log: capture.log)
+        let engine = try JobWorker(
+            database: worker, handlers: PlatformJobs.handlers(services),
+            periodicJobs: try PlatformJobs.periodicJobs(timeZone: TimeZone(identifier: "Asia/Shanghai")!),
+            configuration: WorkerConfiguration(
+                queues: PlatformJobs.queues, workerID: TestDatabase.uniqueName("least"), pollInterval: .milliseconds(100),
+                leaderInterval: .milliseconds(100)),
+            log: capture.log)
+        _ = try await engine.running {
+            try await fixture.eventually(timeout: .seconds(60)) { try await ours().allSatisfy(\.state.isFinal) }
+        }
+        XCTAssertFalse(capture.text.contains("42501"), "no statement of the worker was refused: \(capture.text)")
+
+        let jobs = try await ours()
+        for job in jobs where job.state != .completed {
+            let error = try await admin.show(job.id)?.errors.last?.error ?? ""
+            XCTFail("\(job.kind) ended \(job.state) under the worker role: \(error)")
+        }
+        XCTAssertEqual(
+            Set(jobs.filter { $0.state == .completed }.map(\.kind)), Set(PlatformJobs.kinds),
+            "every kind ran to completion under the worker role")
+
+        // Each did its work (so each write right was used).
+        let effects = try await fixture.pool.query(
+            """
+            SELECT (SELECT count(*) FROM platform.notifications WHERE recipient = $1 AND status = 'sent'),
+                   (SELECT count(*) FROM platform.coupons WHERE customer_id = $2 AND (status = 'expired' OR reminded_at IS NOT NULL)),
+                   (SELECT count(*) FROM platform.points_ledger WHERE customer_id = $2 AND reason = 'expired'),
+                   (SELECT count(*) FROM platform.tier_changes WHERE customer_id = $2),
+                   (SELECT count(*) FROM platform.exam_submissions WHERE id = $3 AND status = 'graded' AND passed),
+                   (SELECT count(*) FROM platform.payout_items WHERE run_id IN ($4, $5) AND status = 'paid'),
+                   (SELECT count(*) FROM platform.payout_runs WHERE id = $4 AND status = 'completed'),
+                   (SELECT count(*) FROM platform.withdrawals WHERE id = $6 AND status = 'paid')
+            """, [customer.phone, customer.id, submission, run.runID, olderRun, withdrawal]
+        ).first!.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+        XCTAssertGreaterThan(effects.0, 0, "notifications sent")
+        XCTAssertEqual(effects.1, 2, "one coupon expired, one reminded")
+        XCTAssertEqual(effects.2, 1, "points expired")
+        XCTAssertGreaterThan(effects.3, 0, "tier changed")
+        XCTAssertEqual(effects.4, 1, "exam graded")
+        XCTAssertEqual(effects.5, 2, "both payout lines paid")
+        XCTAssertEqual(effects.6, 1, "payout run completed")
+        XCTAssertEqual(effects.7, 1, "withdrawal paid")
+        let unbalanced = try await fixture.unbalancedLedgerTransactions()
+        XCTAssertEqual(unbalanced, 0)
     }
 }

@@ -121,6 +121,102 @@ final class PayoutTests: XCTestCase {
         try await assertLedgerBalances(fixture)
     }
 
+    /// The week after `period`.
+    private func week(after period: PayoutPeriod) throws -> PayoutPeriod {
+        try PayoutPeriod(
+            PayoutPeriod.previous(to: period.end.addingTimeInterval(8 * 86_400), timeZone: shanghai).name, timeZone: shanghai)
+    }
+
+    /// A run's totals as the ledger moved them (its settlement and payout
+    /// transactions), in the report's terms.
+    private func ledgerTotals(run runID: Int64, _ fixture: PlatformFixture) async throws -> [Int64] {
+        let row = try await fixture.pool.query(
+            """
+            SELECT COALESCE(sum(e.amount_fen) FILTER (WHERE a.code = 'platform:order_clearing'), 0)::int8,
+                   COALESCE(-sum(e.amount_fen) FILTER (WHERE a.code = 'platform:commission'), 0)::int8,
+                   COALESCE(sum(e.amount_fen) FILTER (WHERE a.code = 'platform:bonus_expense'), 0)::int8,
+                   COALESCE(-sum(e.amount_fen) FILTER (WHERE a.code = 'platform:penalty_income'), 0)::int8,
+                   COALESCE(-sum(e.amount_fen) FILTER (WHERE a.code LIKE 'cleaner:%:receivable' AND e.amount_fen < 0), 0)::int8,
+                   COALESCE(-sum(e.amount_fen) FILTER (WHERE a.code = 'platform:cash'), 0)::int8,
+                   COALESCE(sum(e.amount_fen) FILTER (WHERE a.code LIKE 'cleaner:%:receivable' AND e.amount_fen > 0), 0)::int8
+            FROM platform.payout_items AS i
+            JOIN platform.ledger_transactions AS t ON t.reference IN ('settlement:' || i.id, 'payout:' || i.id)
+            JOIN platform.ledger_entries AS e ON e.transaction_id = t.id
+            JOIN platform.ledger_accounts AS a ON a.id = e.account_id
+            WHERE i.run_id = $1
+            """, [runID]
+        ).first!.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+        return [row.0, row.1, row.2, row.3, row.4, row.5, row.6]
+    }
+
+    private func reportTotals(_ lines: [PayoutLine]) -> [Int64] {
+        let totals = PayoutReport.Totals(lines)
+        return [totals.gross, totals.commission, totals.bonus, totals.penalty, totals.carriedIn, totals.paid, totals.carryOut]
+    }
+
+    func testACleanerWhoOnlyCarriesAReceivableHasALineAndTheReportEqualsTheLedger() async throws {
+        let fixture = try PlatformFixture()
+        let week1 = try PlatformFixture.uniquePayoutPeriod()
+        let week0 = PayoutPeriod.previous(to: week1.start, timeZone: shanghai)
+        let week2 = try week(after: week1)
+        let week3 = try week(after: week2)
+        let customer = try await fixture.customer().id
+        let owing = try await fixture.cleaner(level: "熟练")  // 20 %
+        let other = try await fixture.cleaner(level: "新手")  // 25 %
+
+        // Week 1: the only order is refunded in full, and a complaint about it is upheld.
+        let refunded = try await fixture.completedOrder(customer: customer, cleaner: owing, paid: 5_000, at: week1.start)
+        _ = try await fixture.pool.query("UPDATE platform.orders SET refunded_fen = paid_fen WHERE id = $1", [refunded])
+        try await upheldComplaint(fixture, order: refunded, at: week1.start.addingTimeInterval(3600))
+        let payouts = RecordingPayouts()
+        let first = try await runToCompletion(week1, fixture, payouts: payouts)
+        let fined = try XCTUnwrap(first.first { $0.cleanerID == owing })
+        XCTAssertEqual(
+            [Int64(fined.orders), fined.grossFen, fined.commissionFen, fined.penaltyFen, fined.carryOutFen], [1, 0, 0, 2_000, 2_000],
+            "a refunded order is settled and counted, adding what was kept (nothing) to gross")
+
+        // Week 2: no orders, no reviews, no complaints, but 2 000 fen still owed: a line.
+        try await fixture.completedOrder(customer: customer, cleaner: other, paid: 20_000, at: week2.start.addingTimeInterval(60))
+        let second = try await runToCompletion(week2, fixture, payouts: payouts)
+        let carried = try XCTUnwrap(second.first { $0.cleanerID == owing }, "the receivable carried through week 2 has a line")
+        XCTAssertEqual(
+            [Int64(carried.orders), carried.grossFen, carried.carriedInFen, carried.netFen, carried.payableFen, carried.carryOutFen],
+            [0, 0, 2_000, -2_000, 0, 2_000])
+        let csv = PayoutReport.csv(second)
+        XCTAssertTrue(csv.hasPrefix("cleaner_id,cleaner_name,level,settled_orders_incl_refunded,gross_fen_paid_minus_refunded,"))
+        XCTAssertTrue(csv.contains("\n\(owing),李四,熟练,0,0,0,0,0,2000,-2000,0,2000\n"), csv)
+        let run2 = try await fixture.pool.query("SELECT id FROM platform.payout_runs WHERE period = $1", [week2.name])
+            .scalar(Int64.self)
+        let ledger2 = try await ledgerTotals(run: run2, fixture)
+        XCTAssertEqual(reportTotals(second), ledger2, "gross, commission, bonus, penalty, carried in, paid, carried out")
+        let audit2 = try PayoutRunAudit.of(week2, on: try TestDatabase.connect())
+        XCTAssertEqual(audit2.failures, [], "the independent audit expects the carried receivable's line too")
+
+        // Dry runs: week 1 is complete and shows its recorded lines; week 0 (before
+        // the debt arose) would not carry it.
+        let connection = try TestDatabase.connect()
+        let dryWeek1 = try PayoutRun.dryRun(week1, on: connection)
+        XCTAssertTrue(dryWeek1.alreadyComplete)
+        XCTAssertEqual(dryWeek1.lines, first)
+        let dryWeek0 = try PayoutRun.dryRun(week0, on: connection)
+        XCTAssertNil(dryWeek0.lines.first { $0.cleanerID == owing })
+
+        // Week 3: an order repays what is owed.
+        try await fixture.completedOrder(customer: customer, cleaner: owing, paid: 10_000, at: week3.start.addingTimeInterval(60))
+        let third = try await runToCompletion(week3, fixture, payouts: payouts)
+        let repaid = try XCTUnwrap(third.first { $0.cleanerID == owing })
+        XCTAssertEqual([repaid.carriedInFen, repaid.netFen, repaid.carryOutFen], [2_000, 10_000 - 2_000 - 2_000, 0])
+        let run3 = try await fixture.pool.query("SELECT id FROM platform.payout_runs WHERE period = $1", [week3.name])
+            .scalar(Int64.self)
+        let ledger3 = try await ledgerTotals(run: run3, fixture)
+        XCTAssertEqual(reportTotals(third), ledger3)
+        let audit3 = try PayoutRunAudit.of(week3, on: connection)
+        XCTAssertEqual(audit3.failures, [])
+        let owedAfter = try await fixture.ledgerBalance("cleaner:\(owing):receivable")
+        XCTAssertEqual(owedAfter, 0)
+        try await assertLedgerBalances(fixture)
+    }
+
     func testRerunsDryRunsAndConcurrentRunsNeverPayTwice() async throws {
         let fixture = try PlatformFixture()
         let period = try PlatformFixture.uniquePayoutPeriod()
@@ -145,7 +241,8 @@ final class PayoutTests: XCTestCase {
         let dry = try PayoutRun.dryRun(period, on: try TestDatabase.connect())
         let afterDry = try await counts()
         XCTAssertEqual(before, afterDry, "a dry run writes nothing")
-        XCTAssertEqual(dry.count, 12)
+        XCTAssertNil(dry.run, "no run for the period yet")
+        XCTAssertEqual(dry.lines.count, 12)
 
         // Two runs of the same period started at once, two workers.
         let configuration = fixture.configuration
@@ -168,7 +265,7 @@ final class PayoutTests: XCTestCase {
             }
         }
         let lines = try PayoutRun.lines(starts[0], on: connection)
-        XCTAssertEqual(lines, dry, "the run paid exactly what the dry run showed")
+        XCTAssertEqual(lines, dry.lines, "the run paid exactly what the dry run showed")
         XCTAssertEqual(payouts.instructions.count, 12)
         XCTAssertEqual(Set(payouts.instructions.map(\.cleanerID)), Set(cleaners))
 
@@ -180,6 +277,13 @@ final class PayoutTests: XCTestCase {
         XCTAssertEqual(afterRun, afterRerun)
         XCTAssertEqual(payouts.instructions.count, 12)
         try await assertLedgerBalances(fixture)
+
+        // A dry run of the completed period says so and shows the run's own figures.
+        let dryAfter = try PayoutRun.dryRun(period, on: connection)
+        XCTAssertEqual(dryAfter.run?.id, starts[0])
+        XCTAssertTrue(dryAfter.alreadyComplete)
+        XCTAssertEqual(dryAfter.added, [])
+        XCTAssertEqual(PayoutReport.csv(dryAfter.lines), PayoutReport.csv(lines), "the same report as the run's")
     }
 
     func testWithdrawalsAtTheBalanceArePaidAndOverItRejected() async throws {

@@ -162,13 +162,19 @@ public struct RegradeExam: JobArguments {
         self.asOf = asOf
     }
 
+    static let lockExam = "SELECT pg_advisory_xact_lock(hashtext('exam.regrade'), hashtext($1::text))"
+
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let examID = self.examID
         let now = asOf ?? services.clock.now
         let calendar = services.calendar
         let changed = try await context.completeInTransaction { connection -> Int in
+            // One regrade of an exam at a time. An advisory lock, not a row lock on
+            // the exam: the worker role may read exams but not change them, and
+            // FOR UPDATE needs a right to change.
+            try connection.query(Self.lockExam, [examID])
             guard let exam = try connection.query(
-                "SELECT skill, pass_mark, multiple_choice_rule, certification_months FROM platform.exams WHERE id = $1 FOR UPDATE",
+                "SELECT skill, pass_mark, multiple_choice_rule, certification_months FROM platform.exams WHERE id = $1",
                 [examID]
             ).first else { throw JobDiscarded("exam \(examID) does not exist") }
             let (skill, passMark, ruleText, months) = try exam.decode((String, Int32, String, Int32).self)

@@ -11,20 +11,22 @@ enum Ledger {
         var amountFen: Int64
     }
 
-    /// The account's id, creating a cleaner's account on first use.
+    static let findAccount = "SELECT id FROM platform.ledger_accounts WHERE code = $1"
+
+    /// The account's id, creating a cleaner's account on first use. An account
+    /// another transaction created meanwhile is found by the second look (the
+    /// insert waited for it); accounts are never updated, not even by a no-op
+    /// upsert (the worker role may not change them).
     static func account(_ code: String, type: String, cleanerID: Int64? = nil, on connection: PostgresConnection) throws
         -> Int64
     {
-        if let id = try connection.query("SELECT id FROM platform.ledger_accounts WHERE code = $1", [code]).first {
+        if let id = try connection.query(findAccount, [code]).first {
             return try id.decode(0, as: Int64.self)
         }
-        return try connection.query(
-            """
-            INSERT INTO platform.ledger_accounts (code, type, cleaner_id) VALUES ($1, $2, $3)
-            ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code
-            RETURNING id
-            """, [code, type, cleanerID]
-        ).scalar(Int64.self)
+        try connection.execute(
+            "INSERT INTO platform.ledger_accounts (code, type, cleaner_id) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING",
+            [code, type, cleanerID])
+        return try connection.query(findAccount, [code]).scalar(Int64.self)
     }
 
     static func wallet(_ cleanerID: Int64, on connection: PostgresConnection) throws -> Int64 {

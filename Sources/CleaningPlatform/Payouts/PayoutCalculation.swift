@@ -6,6 +6,7 @@ public struct PayoutLine: Sendable, Equatable {
     public var cleanerID: Int64
     public var cleanerName: String
     public var level: String
+    /// Orders this line settles, refunded ones included (see `PayoutCalculation`).
     public var orders: Int
     public var grossFen: Int64
     public var commissionFen: Int64
@@ -32,6 +33,17 @@ enum PayoutCalculation {
     /// one row per cleaner with something to settle. The period's orders, reviews
     /// and complaints are each scanned once. `PayoutSettlement` writes from the
     /// same expressions, so a run records exactly the orders its lines counted.
+    ///
+    /// Money nobody sees is money nobody checks: a cleaner still owing a receivable
+    /// from an earlier period (`carried`) gets a line even with no orders, bonuses or
+    /// penalties in this one, so the run and its report show the debt carried in
+    /// and out and the report's totals equal the ledger's movements. "Earlier" is
+    /// by period: no line of this period or a later one has carried it yet (a later
+    /// period's run, or a re-run of an old period, does not pick it up again).
+    ///
+    /// Refunded orders are settled and counted like any other completed order;
+    /// each contributes what the customer paid and was not refunded (a fully
+    /// refunded order: 0 fen), and commission is taken on that amount.
     static let lineExpressions = """
         eligible AS (
             SELECT o.id, o.cleaner_id, o.paid_fen - o.refunded_fen AS paid,
@@ -54,18 +66,24 @@ enum PayoutCalculation {
             FROM platform.complaints AS k CROSS JOIN LATERAL (\(orderOf("k"))) AS o
             WHERE k.status = 'upheld' AND k.resolved_at >= $1 AND k.resolved_at < $2
             GROUP BY o.cleaner_id
+        ), receivables AS (
+            SELECT a.cleaner_id, o.owed
+            FROM platform.ledger_accounts AS a
+            CROSS JOIN LATERAL (\(balanceOf("a"))) AS o
+            WHERE a.code LIKE 'cleaner:%:receivable' AND o.owed > 0
+        ), carried AS (
+            SELECT r.cleaner_id FROM receivables AS r
+            WHERE NOT EXISTS (
+                SELECT 1 FROM platform.payout_items AS i JOIN platform.payout_runs AS u ON u.id = i.run_id
+                WHERE i.cleaner_id = r.cleaner_id AND u.period_end > $1)
         ), cleaners AS (
             SELECT cleaner_id FROM earnings UNION SELECT cleaner_id FROM bonuses UNION SELECT cleaner_id FROM penalties
-        ), receivables AS (
-            SELECT a.cleaner_id, COALESCE(sum(e.amount_fen), 0) AS owed
-            FROM platform.ledger_accounts AS a JOIN platform.ledger_entries AS e ON e.account_id = a.id
-            WHERE a.code LIKE 'cleaner:%:receivable' AND a.cleaner_id IN (SELECT cleaner_id FROM cleaners)
-            GROUP BY a.cleaner_id
+            UNION SELECT cleaner_id FROM carried
         ), lines AS (
             SELECT c.id AS cleaner_id, c.name, c.level, COALESCE(e.orders, 0)::int8 AS orders,
                    COALESCE(e.gross, 0)::int8 AS gross, COALESCE(e.commission, 0)::int8 AS commission,
                    COALESCE(b.bonus, 0)::int8 AS bonus, COALESCE(p.penalty, 0)::int8 AS penalty,
-                   GREATEST(COALESCE(r.owed, 0), 0)::int8 AS carried_in
+                   COALESCE(r.owed, 0)::int8 AS carried_in
             FROM cleaners AS x
             JOIN platform.cleaners AS c ON c.id = x.cleaner_id
             LEFT JOIN earnings AS e ON e.cleaner_id = x.cleaner_id
@@ -74,6 +92,12 @@ enum PayoutCalculation {
             LEFT JOIN receivables AS r ON r.cleaner_id = x.cleaner_id
         )
         """
+
+    /// The balance of a ledger account (`alias`), summed through the entries'
+    /// account index one account at a time (a join would hash the whole ledger).
+    private static func balanceOf(_ alias: String) -> String {
+        "SELECT COALESCE(sum(e.amount_fen), 0)::int8 AS owed FROM platform.ledger_entries AS e WHERE e.account_id = \(alias).id"
+    }
 
     /// The cleaner of the order a review or complaint (`alias`) is about, looked up
     /// by primary key. `OFFSET 0` keeps the planner from turning the lookups into a
@@ -86,11 +110,19 @@ enum PayoutCalculation {
     /// The columns of a line, in `decode`'s order.
     static let lineColumns = "cleaner_id, name, level, orders, gross, commission, bonus, penalty, carried_in"
 
-    static let allCleaners = "WITH \(lineExpressions) SELECT \(lineColumns) FROM lines ORDER BY cleaner_id"
+    /// `$3`: a run of the period, or null.
+    static let linesNotInRun = """
+        WITH \(lineExpressions)
+        SELECT \(lineColumns) FROM lines AS l
+        WHERE NOT EXISTS (SELECT 1 FROM platform.payout_items AS i WHERE i.run_id = $3::int8 AND i.cleaner_id = l.cleaner_id)
+        ORDER BY cleaner_id
+        """
 
-    /// Every cleaner's line for a period, by cleaner id.
-    static func lines(start: Date, end: Date, on connection: PostgresConnection) throws -> [PayoutLine] {
-        try connection.query(allCleaners, [start, end]).rows.map { try decode($0) }
+    /// The lines settling the period now would write, by cleaner id: every cleaner
+    /// with something to settle who has no line in `runID` yet (all of them when
+    /// there is no run).
+    static func lines(start: Date, end: Date, notIn runID: Int64?, on connection: PostgresConnection) throws -> [PayoutLine] {
+        try connection.query(linesNotInRun, [start, end, runID]).rows.map { try decode($0) }
     }
 
     /// A line from the `lineColumns` starting at column `offset`.

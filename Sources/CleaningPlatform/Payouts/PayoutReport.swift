@@ -1,10 +1,12 @@
 import Foundation
 
 /// Finance's report: one CSV row per cleaner plus a totals row, amounts in fen.
+/// The header names the refund rule: refunded orders count among the settled
+/// orders and add what was paid minus what was refunded to gross.
 public enum PayoutReport {
     public static let header = [
-        "cleaner_id", "cleaner_name", "level", "orders", "gross_fen", "commission_fen", "bonus_fen", "penalty_fen",
-        "carried_in_fen", "net_fen", "paid_fen", "carry_out_fen",
+        "cleaner_id", "cleaner_name", "level", "settled_orders_incl_refunded", "gross_fen_paid_minus_refunded",
+        "commission_fen", "bonus_fen", "penalty_fen", "carried_in_fen", "net_fen", "paid_fen", "carry_out_fen",
     ]
 
     public static func csv(_ lines: [PayoutLine]) -> String {

@@ -91,10 +91,33 @@ public enum PayoutRun {
         ).rows.map { try PayoutCalculation.decode($0) }
     }
 
-    /// What a run would pay, computed without writing anything (read-only transaction).
-    public static func dryRun(_ period: PayoutPeriod, on connection: PostgresConnection) throws -> [PayoutLine] {
+    /// What `payouts run` would report for a period, read without writing anything.
+    public struct DryRun: Sendable {
+        /// The period's run, when one was started.
+        public var run: (id: Int64, completed: Bool)?
+        /// The lines the run recorded: its real figures, as its report shows them.
+        public var recorded: [PayoutLine]
+        /// The lines starting the run now would add (every line when there is no run).
+        public var added: [PayoutLine]
+
+        /// The report's lines, by cleaner.
+        public var lines: [PayoutLine] { (recorded + added).sorted { $0.cleanerID < $1.cleanerID } }
+        /// True when the run is complete and running it again would change nothing.
+        public var alreadyComplete: Bool { run?.completed == true && added.isEmpty }
+    }
+
+    /// The period's report without writing anything (one read-only snapshot): a run
+    /// already started shows what it recorded — never a recomputation, which would
+    /// differ once its orders are settled — plus what starting it again would add.
+    public static func dryRun(_ period: PayoutPeriod, on connection: PostgresConnection) throws -> DryRun {
         try connection.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
-            try PayoutCalculation.lines(start: period.start, end: period.end, on: connection)
+            let run = try connection.query(
+                "SELECT id, status = 'completed' FROM platform.payout_runs WHERE period = $1", [period.name]
+            ).first.map { try $0.decode((Int64, Bool).self) }
+            return DryRun(
+                run: run.map { (id: $0.0, completed: $0.1) },
+                recorded: try run.map { try lines($0.0, on: connection) } ?? [],
+                added: try PayoutCalculation.lines(start: period.start, end: period.end, notIn: run?.0, on: connection))
         }
     }
 }

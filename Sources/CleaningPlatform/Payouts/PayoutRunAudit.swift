@@ -12,7 +12,8 @@ public struct PayoutRunAudit: Sendable {
     public var runs = 0
     public var status = "missing"
     public var boundsMatch = false
-    /// Cleaners with completed orders, bonuses or penalties in the week: the lines expected.
+    /// Cleaners with completed orders, bonuses or penalties in the week, or a
+    /// receivable carried through it: the lines expected.
     public var expectedLines = 0
     public var lines = 0
     public var skippedCleaners = 0
@@ -85,14 +86,33 @@ public struct PayoutRunAudit: Sendable {
             WHERE k.status = 'upheld' AND o.cleaner_id IS NOT NULL
               AND k.resolved_at >= $2 AND k.resolved_at < $3
             GROUP BY o.cleaner_id
+        ), owed_before AS (
+            -- Receivables from before the week: every receivable entry but those of
+            -- the settlements of this week's and later weeks' lines.
+            SELECT a.cleaner_id, sum(e.amount_fen) AS owed
+            FROM platform.ledger_accounts AS a
+            JOIN platform.ledger_entries AS e ON e.account_id = a.id
+            JOIN platform.ledger_transactions AS t ON t.id = e.transaction_id
+            WHERE a.code LIKE 'cleaner:%:receivable'
+              AND NOT EXISTS (
+                  SELECT 1 FROM platform.payout_items AS pi JOIN platform.payout_runs AS pr ON pr.id = pi.run_id
+                  WHERE pr.period_end > $2 AND t.reference = 'settlement:' || pi.id)
+            GROUP BY a.cleaner_id
+        ), carried AS (
+            -- Owed coming into the week and not carried by a later week's line: the
+            -- cleaner has a line even without orders, bonuses or penalties.
+            SELECT w.cleaner_id, w.owed FROM owed_before AS w
+            WHERE w.owed > 0 AND NOT EXISTS (
+                SELECT 1 FROM platform.payout_items AS pi JOIN platform.payout_runs AS pr ON pr.id = pi.run_id
+                WHERE pi.cleaner_id = w.cleaner_id AND pr.period_end > $2 AND pr.period <> $1)
         ), x AS (
             SELECT c.cleaner_id, COALESCE(e.orders, 0)::int8 AS orders, COALESCE(e.gross, 0)::int8 AS gross,
                    COALESCE(e.commission, 0)::int8 AS commission, COALESCE(b.bonus, 0)::int8 AS bonus,
-                   COALESCE(p.penalty, 0)::int8 AS penalty
+                   COALESCE(p.penalty, 0)::int8 AS penalty, k.owed::int8 AS carried_in
             FROM (SELECT cleaner_id FROM earned UNION SELECT cleaner_id FROM bonuses
-                  UNION SELECT cleaner_id FROM penalties) AS c
+                  UNION SELECT cleaner_id FROM penalties UNION SELECT cleaner_id FROM carried) AS c
             LEFT JOIN earned AS e USING (cleaner_id) LEFT JOIN bonuses AS b USING (cleaner_id)
-            LEFT JOIN penalties AS p USING (cleaner_id)
+            LEFT JOIN penalties AS p USING (cleaner_id) LEFT JOIN carried AS k USING (cleaner_id)
         )
         """
 
@@ -112,9 +132,10 @@ public struct PayoutRunAudit: Sendable {
                (SELECT count(*) FROM x WHERE NOT EXISTS (SELECT 1 FROM i WHERE i.cleaner_id = x.cleaner_id)),
                (SELECT count(*) FROM i WHERE NOT EXISTS (SELECT 1 FROM x WHERE x.cleaner_id = i.cleaner_id)),
                (SELECT count(*) FROM i JOIN x USING (cleaner_id)
-                WHERE (i.orders::int8, i.gross_fen, i.commission_fen, i.bonus_fen, i.penalty_fen, i.net_fen,
-                       i.payable_fen, i.carry_out_fen)
+                WHERE (i.orders::int8, i.gross_fen, i.commission_fen, i.bonus_fen, i.penalty_fen, i.carried_in_fen,
+                       i.net_fen, i.payable_fen, i.carry_out_fen)
                       IS DISTINCT FROM (x.orders, x.gross, x.commission, x.bonus, x.penalty,
+                       COALESCE(x.carried_in, i.carried_in_fen),
                        x.gross - x.commission + x.bonus - x.penalty - i.carried_in_fen,
                        GREATEST(x.gross - x.commission + x.bonus - x.penalty - i.carried_in_fen, 0),
                        GREATEST(-(x.gross - x.commission + x.bonus - x.penalty - i.carried_in_fen), 0))),

@@ -3,13 +3,18 @@ public import JobQueue
 import PostgresClient
 
 /// Pays a cleaner's withdrawal request from their wallet balance, never below
-/// zero and never from money a payout run is about to pay out: the wallet's ledger
-/// account row is locked, the balance checked, and the
+/// zero and never from money a payout run is about to pay out: the wallet is
+/// locked, the balance checked, and the
 /// withdrawal posted in the same transaction as the job's completion. A transfer
 /// the gateway refuses for good is reversed and the request rejected.
 public struct ProcessWithdrawal: JobArguments {
     public static let kind = "payout.withdrawal"
     public var withdrawalID: Int64
+
+    /// One withdrawal per wallet at a time, so two cannot both spend one balance.
+    /// An advisory lock rather than a row lock on the account: the worker role may
+    /// add ledger accounts but not change them, and FOR UPDATE needs that right.
+    static let lockWallet = "SELECT pg_advisory_xact_lock(hashtext('payout.wallet'), hashtext($1::text))"
 
     /// The wallet's balance and the part of it a payout run settled but has not paid
     /// yet (its payment job transfers it and then debits the wallet), in one
@@ -32,7 +37,7 @@ public struct ProcessWithdrawal: JobArguments {
             let (cleanerID, amount, status) = try row.decode((Int64, Int64, String).self)
             guard status == "requested" else { return status == "paid" ? (cleanerID, amount) : nil }
             let wallet = try Ledger.wallet(cleanerID, on: connection)
-            try connection.query("SELECT id FROM platform.ledger_accounts WHERE id = $1 FOR UPDATE", [wallet])
+            try connection.query(Self.lockWallet, [wallet])
             let (balance, owedByPayouts) = try connection.query(Self.withdrawable, [wallet, cleanerID])
                 .first!.decode((Int64, Int64).self)
             guard amount <= balance - owedByPayouts else {

@@ -1,0 +1,184 @@
+import Foundation
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// Every privilege each group role holds, read from the catalog (effective
+/// rights, so grants to PUBLIC and through membership count too) and compared
+/// with the list below. A grant that appears anywhere — a new table readable by
+/// the worker, a column it may now update, a function it may call — fails this
+/// test until it is written here on purpose.
+final class RolePrivilegesTests: XCTestCase {
+    /// One line per privilege: "database: …", "schema S: …", "table S.T: …",
+    /// "columns S.T (a, b): …" (held on those columns only, not the table),
+    /// "sequence S.Q: …", "function S.F(args): EXECUTE".
+    static let heldPrivileges = """
+        WITH roles AS (SELECT rolname AS role FROM pg_roles WHERE rolname = ANY($1::text[])),
+        schemas AS (SELECT oid, nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'),
+        relations AS (
+            SELECT c.oid, s.nspname || '.' || c.relname AS name, c.relkind FROM pg_class AS c JOIN schemas AS s ON s.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+        )
+        SELECT role, privilege FROM (
+            SELECT r.role, 'database: ' || p AS privilege FROM roles AS r, unnest(ARRAY['CREATE', 'CONNECT', 'TEMPORARY']) AS p
+            WHERE has_database_privilege(r.role, current_database(), p)
+            UNION ALL
+            SELECT r.role, 'schema ' || s.nspname || ': ' || p FROM roles AS r, schemas AS s, unnest(ARRAY['USAGE', 'CREATE']) AS p
+            WHERE has_schema_privilege(r.role, s.oid, p)
+            UNION ALL
+            SELECT r.role, 'table ' || t.name || ': ' || p FROM roles AS r, relations AS t,
+                unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS p
+            WHERE t.relkind <> 'S' AND has_table_privilege(r.role, t.oid, p)
+            UNION ALL
+            SELECT r.role, 'columns ' || t.name || ' (' || string_agg(a.attname, ', ' ORDER BY a.attnum) || '): ' || p
+            FROM roles AS r, relations AS t
+            JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped,
+                unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']) AS p
+            WHERE t.relkind <> 'S' AND has_column_privilege(r.role, t.oid, a.attnum, p) AND NOT has_table_privilege(r.role, t.oid, p)
+            GROUP BY r.role, t.name, p
+            UNION ALL
+            SELECT r.role, 'sequence ' || t.name || ': ' || p FROM roles AS r, relations AS t, unnest(ARRAY['USAGE', 'SELECT', 'UPDATE']) AS p
+            WHERE t.relkind = 'S' AND has_sequence_privilege(r.role, t.oid, p)
+            UNION ALL
+            SELECT r.role, 'function ' || f.oid::regprocedure::text || ': EXECUTE' FROM roles AS r, pg_proc AS f
+            JOIN schemas AS s ON s.oid = f.pronamespace
+            WHERE has_function_privilege(r.role, f.oid, 'EXECUTE')
+        ) AS held
+        ORDER BY role, privilege COLLATE "C"
+        """
+
+    static let expected: [String: [String]] = [
+        "cleaning_worker": [
+            "columns platform.certifications (cleaner_id, skill, submission_id, granted_at, expires_at): INSERT",
+            "columns platform.certifications (submission_id, granted_at, expires_at): UPDATE",
+            "columns platform.cleaners (skills): UPDATE",
+            "columns platform.coupons (status, expired_at, reminded_at): UPDATE",
+            "columns platform.customers (tier_id, growth_value, points_balance): UPDATE",
+            "columns platform.exam_regrade_changes (exam_id, submission_id, old_score, new_score, old_passed, new_passed, regraded_at): INSERT",
+            "columns platform.exam_submissions (status, score, passed, rejection_reason, graded_at): UPDATE",
+            "columns platform.ledger_accounts (code, type, cleaner_id): INSERT",
+            "columns platform.ledger_entries (transaction_id, account_id, amount_fen): INSERT",
+            "columns platform.ledger_transactions (kind, reference, description): INSERT",
+            "columns platform.notifications (status, rendered_body, failure_reason, provider_message_id, sent_at): UPDATE",
+            "columns platform.notifications (template_code, params, channel, recipient, time_zone, dedupe_key, expires_at): INSERT",
+            "columns platform.order_settlements (order_id, payout_item_id): INSERT",
+            "columns platform.payout_items (run_id, cleaner_id, orders, gross_fen, commission_fen, bonus_fen, penalty_fen, carried_in_fen, net_fen, payable_fen, carry_out_fen): INSERT",
+            "columns platform.payout_items (status, provider_reference, paid_at): UPDATE",
+            "columns platform.payout_runs (status, completed_at): UPDATE",
+            "columns platform.points_ledger (customer_id, delta, reason, expiry_of, created_at): INSERT",
+            "columns platform.tier_changes (customer_id, old_tier_id, new_tier_id, growth_value, reason, created_at): INSERT",
+            "columns platform.withdrawals (status, reason, processed_at): UPDATE",
+            "columns queue.cron_schedules (expression, time_zone, kind, queue, last_fire_at, next_fire_at, updated_at): UPDATE",
+            "columns queue.jobs (args, state, priority, run_at, attempt, errors, lease_id, leased_by, lease_expires_at, attempted_at, finalized_at, cancel_requested_at): UPDATE",
+            "columns queue.leaders (holder, expires_at): UPDATE",
+            "database: CONNECT",
+            "database: TEMPORARY",
+            "schema platform: USAGE",
+            "schema public: USAGE",
+            "schema queue: USAGE",
+            "sequence queue.jobs_id_seq: USAGE",
+            "sequence queue.lease_seq: USAGE",
+            "table platform.certifications: DELETE",
+            "table platform.certifications: SELECT",
+            "table platform.cleaners: SELECT",
+            "table platform.commission_rates: SELECT",
+            "table platform.complaints: SELECT",
+            "table platform.coupon_templates: SELECT",
+            "table platform.coupons: SELECT",
+            "table platform.customers: SELECT",
+            "table platform.exam_questions: SELECT",
+            "table platform.exam_regrade_changes: SELECT",
+            "table platform.exam_submissions: SELECT",
+            "table platform.exams: SELECT",
+            "table platform.ledger_accounts: SELECT",
+            "table platform.ledger_entries: SELECT",
+            "table platform.ledger_transactions: SELECT",
+            "table platform.member_tiers: SELECT",
+            "table platform.notification_templates: SELECT",
+            "table platform.notifications: SELECT",
+            "table platform.order_settlements: SELECT",
+            "table platform.orders: SELECT",
+            "table platform.payout_items: SELECT",
+            "table platform.payout_rules: SELECT",
+            "table platform.payout_runs: SELECT",
+            "table platform.points_ledger: SELECT",
+            "table platform.reviews: SELECT",
+            "table platform.service_types: SELECT",
+            "table platform.tier_changes: SELECT",
+            "table platform.withdrawals: SELECT",
+            "table queue.cron_schedules: INSERT",
+            "table queue.cron_schedules: SELECT",
+            "table queue.jobs: DELETE",
+            "table queue.jobs: INSERT",
+            "table queue.jobs: SELECT",
+            "table queue.leaders: DELETE",
+            "table queue.leaders: INSERT",
+            "table queue.leaders: SELECT",
+            "table queue.queues: SELECT",
+            "table queue.rate_limit_permits: DELETE",
+            "table queue.rate_limit_permits: INSERT",
+            "table queue.rate_limit_permits: SELECT",
+        ],
+        "cleaning_reporting": [
+            "database: CONNECT",
+            "database: TEMPORARY",
+            "schema platform: USAGE",
+            "schema public: USAGE",
+            "schema queue: USAGE",
+            "table platform.certifications: SELECT",
+            "table platform.cleaners: SELECT",
+            "table platform.commission_rates: SELECT",
+            "table platform.complaints: SELECT",
+            "table platform.coupon_templates: SELECT",
+            "table platform.coupons: SELECT",
+            "table platform.customers: SELECT",
+            "table platform.exam_questions: SELECT",
+            "table platform.exam_regrade_changes: SELECT",
+            "table platform.exam_submissions: SELECT",
+            "table platform.exams: SELECT",
+            "table platform.ledger_accounts: SELECT",
+            "table platform.ledger_entries: SELECT",
+            "table platform.ledger_transactions: SELECT",
+            "table platform.member_tiers: SELECT",
+            "table platform.notification_templates: SELECT",
+            "table platform.notifications: SELECT",
+            "table platform.order_settlements: SELECT",
+            "table platform.orders: SELECT",
+            "table platform.payout_items: SELECT",
+            "table platform.payout_rules: SELECT",
+            "table platform.payout_runs: SELECT",
+            "table platform.points_ledger: SELECT",
+            "table platform.reviews: SELECT",
+            "table platform.service_types: SELECT",
+            "table platform.tier_changes: SELECT",
+            "table platform.withdrawals: SELECT",
+            "table queue.cron_schedules: SELECT",
+            "table queue.jobs: SELECT",
+            "table queue.leaders: SELECT",
+            "table queue.queues: SELECT",
+            "table queue.rate_limit_permits: SELECT",
+        ],
+    ]
+
+    func testEachRoleHoldsExactlyTheListedPrivileges() throws {
+        try TestDatabase.migrate()
+        let connection = try TestDatabase.connect()
+        let roles = try connection.query(#"SELECT rolname FROM pg_roles WHERE rolname LIKE 'cleaning\_%' ORDER BY 1"#).rows
+            .map { try $0.decode(0, as: String.self) }
+        XCTAssertEqual(roles, Self.expected.keys.sorted(), "the migrations' group roles, each with its list here")
+        var held: [String: [String]] = [:]
+        for row in try connection.query(Self.heldPrivileges, [roles]).rows {
+            let (role, privilege) = try row.decode((String, String).self)
+            held[role, default: []].append(privilege)
+        }
+        for role in roles {
+            let actual = Set(held[role] ?? []), expected = Set(Self.expected[role] ?? [])
+            for privilege in actual.subtracting(expected).sorted() {
+                XCTFail("\(role) holds a privilege not in the list: \(privilege)")
+            }
+            for privilege in expected.subtracting(actual).sorted() {
+                XCTFail("\(role) lacks a listed privilege: \(privilege)")
+            }
+        }
+    }
+}
