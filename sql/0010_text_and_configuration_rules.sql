@@ -8,6 +8,8 @@
 -- and joiner, word joiner, byte-order mark). The same list is
 -- `UnicodeText.whitespace` in Swift; a test checks both agree on every code point.
 -- In the queue schema, the lowest layer, so queue and platform rules share it.
+-- Every role may call it (PUBLIC, as for any new function): the worker's payout
+-- statement and the CHECK constraints of any writer use it.
 CREATE FUNCTION queue.is_blank(value text) RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN btrim(value, U&'\0009\000A\000B\000C\000D\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000\180E\200B\200C\200D\2060\FEFF') = '';
@@ -208,6 +210,11 @@ CREATE CONSTRAINT TRIGGER exam_valid AFTER INSERT OR UPDATE ON platform.exams
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION platform.check_exam();
 CREATE CONSTRAINT TRIGGER exam_questions_valid AFTER INSERT OR UPDATE OR DELETE ON platform.exam_questions
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION platform.check_exam();
+
+-- Trigger functions fire whoever writes; nobody needs to call them.
+REVOKE EXECUTE ON FUNCTION platform.check_member_tiers(), platform.check_payout_rules(),
+    platform.check_commission_rates(), platform.check_exam(), platform.exam_question_problem(text, jsonb, jsonb)
+    FROM PUBLIC;
 
 -- The 24-hour reminder named the day as "明天" whatever the day was; the day
 -- word is now a parameter computed in the business time zone.

@@ -106,7 +106,7 @@ final class BackOfficeCommandTests: XCTestCase {
             "SELECT count(*)::int8 FROM platform.ledger_transactions WHERE reference = $1", ["collection:\(order)"]
         ).scalar(Int64.self)
         XCTAssertEqual(collected, 1)
-        let lines = try await fixture.pool.withConnection { try PayoutRun.dryRun(period, on: $0) }
+        let lines = try await fixture.pool.withConnection { try PayoutRun.dryRun(period, on: $0).lines }
         XCTAssertEqual(lines.first { $0.cleanerID == cleaner }?.grossFen, 12_345, "the order counts in its week")
 
         // Again: nothing changes, exit 0.

@@ -176,7 +176,7 @@ final class BusinessTimeTests: XCTestCase {
             let cleaner = try await fixture.cleaner(level: "新手")
             try await fixture.completedOrder(customer: customer, cleaner: cleaner, paid: 10_000, at: period.start.addingTimeInterval(1_800))
             try await fixture.completedOrder(customer: customer, cleaner: cleaner, paid: 20_000, at: period.start.addingTimeInterval(-1_800))
-            let lines = try await fixture.pool.withConnection { try PayoutRun.dryRun(period, on: $0) }
+            let lines = try await fixture.pool.withConnection { try PayoutRun.dryRun(period, on: $0).lines }
             let line = lines.first { $0.cleanerID == cleaner }
             XCTAssertEqual(line?.orders, 1, "session zone \(zone)")
             XCTAssertEqual(line?.grossFen, 10_000, "session zone \(zone)")
