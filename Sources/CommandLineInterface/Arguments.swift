@@ -1,3 +1,5 @@
+public import Foundation
+
 /// The arguments of one command, consumed as the command reads them.
 ///
 /// A command asks for its options by name (`option("--queue")`), then calls
@@ -50,13 +52,64 @@ public struct Arguments: Sendable {
         return values
     }
 
-    /// A typed option: `try arguments.option("--limit", as: Int.self)`.
-    public mutating func option<T: LosslessStringConvertible>(_ name: String, as _: T.Type) throws -> T? {
+    /// A whole-number option that must lie in `range`: `try arguments.integer("--limit", in: 1...10_000)`.
+    ///
+    /// There is deliberately no accessor without a range: every number a command
+    /// takes has a meaningful span, and checking it here (ASCII digits only, no
+    /// spaces, `+`, exponents or values too large for `Int`) keeps a bad value from
+    /// trapping or reaching the server later.
+    public mutating func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let text = try option(name) else { return nil }
-        guard let value = T(text) else {
-            throw CommandError.usage("\(name) must be \(Self.describe(T.self)), got \"\(text)\"", command: commandName)
+        return try integer(text, named: name, in: range)
+    }
+
+    /// A positional or list item read as a whole number in `range`, with the same rules as `integer(_:in:)`.
+    public func integer(_ text: String, named name: String, in range: ClosedRange<Int>) throws -> Int {
+        guard let value = StrictNumber.integer(text), range.contains(value) else {
+            throw CommandError.usage(
+                "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"",
+                command: commandName)
         }
         return value
+    }
+
+    /// A duration option in seconds (decimals allowed: `0.5`) that must lie in `range`.
+    /// NaN, infinities, exponents and out-of-range values are usage errors.
+    public mutating func seconds(_ name: String, in range: ClosedRange<Double>) throws -> Duration? {
+        guard let text = try option(name) else { return nil }
+        return try seconds(text, named: name, in: range)
+    }
+
+    /// A positional read as seconds, with the same rules as `seconds(_:in:)`.
+    public func seconds(_ text: String, named name: String, in range: ClosedRange<Double>) throws -> Duration {
+        guard let value = StrictNumber.decimal(text), range.contains(value) else {
+            throw CommandError.usage(
+                "\(name) must be a number of seconds from \(StrictNumber.format(range.lowerBound)) to "
+                    + "\(StrictNumber.format(range.upperBound)), got \"\(text)\"", command: commandName)
+        }
+        return .milliseconds(Int64((value * 1000).rounded()))
+    }
+
+    /// A point in time: an ISO 8601 time with its zone (`2026-11-23T10:00:00+08:00`),
+    /// validated rather than normalised, or — when `delaySign` is given — a delay
+    /// from now in that direction such as `+10m` (`s`, `m`, `h`, `d`; at most 3660 days).
+    public mutating func time(_ name: String, delaySign: Character? = nil, now: Date = Date()) throws -> Date? {
+        guard let text = try option(name) else { return nil }
+        if let delaySign, text.first == delaySign {
+            guard let delay = StrictTimestamp.delay(text.dropFirst()) else {
+                throw CommandError.usage(
+                    "\(name) \"\(text)\" is not a delay like \(delaySign)30s, \(delaySign)10m, \(delaySign)2h or "
+                        + "\(delaySign)1d (at most 3660 days)", command: commandName)
+            }
+            return now.addingTimeInterval(delaySign == "-" ? -delay : delay)
+        }
+        guard let date = StrictTimestamp.parse(text) else {
+            let delays = delaySign.map { " or a delay like \($0)10m" } ?? ""
+            throw CommandError.usage(
+                "\(name) \"\(text)\" is not an ISO 8601 time with a zone such as 2026-11-23T10:00:00+08:00"
+                    + " (a real date and time, years 1970 to 9999)\(delays)", command: commandName)
+        }
+        return date
     }
 
     /// The next positional argument, or nil when none is left.
@@ -84,13 +137,5 @@ public struct Arguments: Sendable {
             throw CommandError.usage("unknown option \(first)", command: commandName)
         }
         throw CommandError.usage("unexpected argument \"\(first)\"", command: commandName)
-    }
-
-    private static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is Int.Type, is Int64.Type, is Int32.Type: "a whole number"
-        case is Double.Type: "a number"
-        default: "a \(type)"
-        }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+import PostgresClient
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -57,7 +59,7 @@ public enum CommandRunner {
             writeError("error: \(error)")
             status = error.exitCode
         } catch {
-            writeError("error: \(error)")
+            writeError("error: \(explain(error))")
             status = 1
         }
         exit(status)
@@ -122,6 +124,25 @@ public enum CommandRunner {
         }
         return command.help + "\n\nCommands:\n" + lines.joined(separator: "\n")
             + "\n\nRun `\(path) COMMAND --help` for a command's options."
+    }
+
+    /// A failure no command turned into a `CommandError`, in words: the database's
+    /// own refusal says so (its message, detail and hint on one line), Foundation's
+    /// errors give their localized sentence rather than a dump of their fields.
+    static func explain(_ error: any Error) -> String {
+        switch error {
+        case let error as PostgresError:
+            let parts = [error.message] + [error.detail, error.hint].compactMap { $0 }
+            let text = parts.joined(separator: "; ").replacingOccurrences(of: "\n", with: " ")
+            return switch error.kind {
+            case .server: "the database refused the request: \(text)"
+            case .connectionFailed, .connectionLost: text.hasPrefix("could not connect") ? text : "database connection: \(text)"
+            case .decoding, .encoding, .client: text
+            }
+        case let error as CocoaError: return error.localizedDescription
+        case let error as any CustomStringConvertible: return error.description
+        default: return error.localizedDescription
+        }
     }
 
     public static func writeError(_ text: String) {

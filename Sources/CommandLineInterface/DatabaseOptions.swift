@@ -20,15 +20,26 @@ public struct DatabaseOptions: Sendable {
     public init(arguments: inout Arguments, applicationName: String) throws {
         let explicit = try arguments.option("--database-url")
         let environment = ProcessInfo.processInfo.environment
+        let source: String
         if let explicit {
-            if PostgresConfiguration(conninfo: explicit).redactedConninfo != explicit {
+            let given = PostgresConfiguration(conninfo: explicit)
+            // libpq's own parser decides (any spelling of the key, URL query parameters, percent-encoding).
+            guard let settings = try? given.settings() else {
+                throw CommandError.usage(
+                    "--database-url is neither a postgresql:// URL nor key=value settings libpq accepts "
+                        + "(not shown: it may contain a password); check its spelling and quoting",
+                    command: arguments.commandName)
+            }
+            if settings["password"] != nil {
                 throw CommandError.usage(
                     "--database-url must not contain a password (it would be visible in `ps`); "
                         + "put it in PGPASSWORD, ~/.pgpass, DATABASE_URL or DATABASE_URL_FILE",
                     command: arguments.commandName)
             }
+            source = "--database-url"
             configuration = PostgresConfiguration(conninfo: explicit, applicationName: applicationName)
         } else if let url = environment["DATABASE_URL"], !url.isEmpty {
+            source = "DATABASE_URL"
             configuration = PostgresConfiguration(conninfo: url, applicationName: applicationName)
         } else if let path = environment["DATABASE_URL_FILE"], !path.isEmpty {
             let contents: String
@@ -37,10 +48,17 @@ public struct DatabaseOptions: Sendable {
             } catch {
                 throw CommandError.failed("\(error)")
             }
+            source = "the file DATABASE_URL_FILE names"
             configuration = PostgresConfiguration(
                 conninfo: contents.trimmingCharacters(in: .whitespacesAndNewlines), applicationName: applicationName)
         } else {
+            source = "the PG* variables"
             configuration = PostgresConfiguration(conninfo: "", applicationName: applicationName)
+        }
+        guard (try? configuration.settings()) != nil else {
+            throw CommandError.failed(
+                "\(source) is neither a postgresql:// URL nor key=value settings libpq accepts "
+                    + "(not shown: it may contain a password); check its spelling and quoting")
         }
     }
 }

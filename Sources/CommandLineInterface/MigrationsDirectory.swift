@@ -11,14 +11,28 @@ public enum MigrationsDirectory {
     /// `help`'s option, declared for `--describe-json`.
     public static let option = CommandOption.value("--migrations", "DIR")
 
-    public static func resolve(explicit: String?) throws -> URL {
+    /// `arguments` reads `--migrations`; a folder named there that does not exist is a usage error.
+    public static func resolve(_ arguments: inout Arguments) throws -> URL {
         let fileManager = FileManager.default
-        if let explicit = explicit ?? ProcessInfo.processInfo.environment["MIGRATIONS_DIR"] {
-            var isDirectory: ObjCBool = false
+        var isDirectory: ObjCBool = false
+        if let explicit = try arguments.option("--migrations") {
             guard fileManager.fileExists(atPath: explicit, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw CommandError.failed("migrations folder \(explicit) does not exist")
+                throw CommandError.usage("--migrations \(explicit) is not a folder", command: arguments.commandName)
             }
             return URL(fileURLWithPath: explicit)
+        }
+        return try resolve()
+    }
+
+    /// `$MIGRATIONS_DIR`, else `./sql`, else the `sql/` folder above the executable.
+    public static func resolve() throws -> URL {
+        let fileManager = FileManager.default
+        if let variable = ProcessInfo.processInfo.environment["MIGRATIONS_DIR"] {
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: variable, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CommandError.failed("MIGRATIONS_DIR \(variable) is not a folder")
+            }
+            return URL(fileURLWithPath: variable)
         }
         var candidates = [URL(fileURLWithPath: fileManager.currentDirectoryPath).appendingPathComponent("sql")]
         var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()

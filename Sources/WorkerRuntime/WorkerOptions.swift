@@ -27,7 +27,7 @@ public struct WorkerOptions: Sendable {
           --prefetch N         most jobs per queue claimed ahead of free slots while jobs are
                                short (< 50 ms on average), waiting leased in this process
                                (default \(WorkerConfiguration.defaultPrefetch); 0: claim for free slots only)
-          --worker-id ID       name in job rows and logs (default host-pid)
+          --worker-id NAME     name in job rows and logs (default host-pid)
           --metrics-port PORT  serve Prometheus metrics at http://HOST:PORT/metrics
           --metrics-host HOST  address to bind the metrics endpoint (default 127.0.0.1; 0.0.0.0 in a container)
           --log-level LEVEL    debug, info (default: one line per job outcome), warning or error
@@ -45,7 +45,7 @@ public struct WorkerOptions: Sendable {
         .value("--concurrency", "N", default: "\(defaultConcurrency)"), .value("--poll-interval", "S", default: "1"),
         .flag("--no-listen"), .value("--lease", "S", default: "15"), .value("--grace", "S", default: "25"),
         .value("--batch", "N", default: "\(WorkerConfiguration.defaultClaimBatchSize)"),
-        .value("--prefetch", "N", default: "\(WorkerConfiguration.defaultPrefetch)"), .value("--worker-id", "ID"),
+        .value("--prefetch", "N", default: "\(WorkerConfiguration.defaultPrefetch)"), .value("--worker-id", "NAME"),
         .value("--metrics-port", "PORT"), .value("--metrics-host", "HOST", default: "127.0.0.1"),
         .value("--log-level", "LEVEL", default: "info"),
     ]
@@ -59,31 +59,24 @@ public struct WorkerOptions: Sendable {
     /// nil: the default queue at `--concurrency`.
     public init(arguments: inout Arguments, defaultQueues: [String: Int]? = nil) throws {
         let command = arguments.commandName
-        let concurrency = try arguments.option("--concurrency", as: Int.self) ?? Self.defaultConcurrency
-        guard concurrency >= 1 else { throw CommandError.usage("--concurrency must be at least 1", command: command) }
+        let concurrency = try arguments.integer("--concurrency", in: 1...Self.maximumConcurrency) ?? Self.defaultConcurrency
         var queues: [String: Int] = [:]
         let list = try arguments.option("--queues") ?? defaultQueues.map(Self.describe) ?? JobRequest.defaultQueue
         for item in list.split(separator: ",").map(UnicodeText.trimmed) where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 {
-                guard let limit = Int(parts[1]), limit >= 1 else {
-                    throw CommandError.usage("--queues: \"\(item)\" needs a whole number ≥ 1 after =", command: command)
-                }
-                queues[parts[0]] = limit
+                queues[parts[0]] = try arguments.integer(
+                    parts[1], named: "--queues \(parts[0])=", in: 1...Self.maximumConcurrency)
             } else {
                 queues[parts[0]] = concurrency
             }
         }
         guard !queues.isEmpty else { throw CommandError.usage("--queues lists no queue", command: command) }
-        let poll = try Self.seconds(&arguments, "--poll-interval", default: 1)
-        let lease = try Self.seconds(&arguments, "--lease", default: 15)
-        let grace = try Self.seconds(&arguments, "--grace", default: 25)
-        let batch = try arguments.option("--batch", as: Int.self) ?? WorkerConfiguration.defaultClaimBatchSize
-        guard batch >= 1 else { throw CommandError.usage("--batch must be at least 1", command: command) }
-        let prefetch = try arguments.option("--prefetch", as: Int.self) ?? WorkerConfiguration.defaultPrefetch
-        if prefetch < 0 {
-            throw CommandError.usage("--prefetch must be 0 or more", command: command)
-        }
+        let poll = try arguments.seconds("--poll-interval", in: Self.secondsRange) ?? .seconds(1)
+        let lease = try arguments.seconds("--lease", in: Self.secondsRange) ?? .seconds(15)
+        let grace = try arguments.seconds("--grace", in: Self.secondsRange) ?? .seconds(25)
+        let batch = try arguments.integer("--batch", in: 1...10_000) ?? WorkerConfiguration.defaultClaimBatchSize
+        let prefetch = try arguments.integer("--prefetch", in: 0...10_000) ?? WorkerConfiguration.defaultPrefetch
         let listens = !arguments.flag("--no-listen")
         let level = try arguments.option("--log-level") ?? "info"
         guard let logLevel = JobLog.Level(rawValue: level) else {
@@ -91,23 +84,15 @@ public struct WorkerOptions: Sendable {
         }
         self.logLevel = logLevel
         metricsHost = try arguments.option("--metrics-host") ?? "127.0.0.1"
-        if let port = try arguments.option("--metrics-port", as: Int.self) {
-            guard (1...65_535).contains(port) else {
-                throw CommandError.usage("--metrics-port must be between 1 and 65535", command: command)
-            }
-            metricsPort = port
-        }
+        metricsPort = try arguments.integer("--metrics-port", in: 1...65_535)
         configuration = WorkerConfiguration(
             queues: queues, workerID: try arguments.option("--worker-id") ?? WorkerConfiguration.defaultWorkerID(),
             pollInterval: poll, listens: listens, leaseDuration: lease, shutdownGracePeriod: grace,
             claimBatchSize: batch, prefetch: prefetch)
     }
 
-    private static func seconds(_ arguments: inout Arguments, _ name: String, default value: Double) throws -> Duration {
-        let seconds = try arguments.option(name, as: Double.self) ?? value
-        guard seconds > 0, seconds < 86_400 else {
-            throw CommandError.usage("\(name) must be between 0 and 86400 seconds", command: arguments.commandName)
-        }
-        return .milliseconds(Int64(seconds * 1000))
-    }
+    /// Poll interval, lease and grace: a millisecond (the clock's resolution here) to a day.
+    static let secondsRange = 0.001...86_400.0
+    /// Jobs run at once by one process per queue; far above what a connection pool can feed.
+    static let maximumConcurrency = 10_000
 }

@@ -57,17 +57,14 @@ struct BatchBenchCommand: Command {
 
     init(arguments: inout Arguments) throws {
         let small = arguments.flag("--small")
-        customers = try arguments.option("--customers", as: Int.self) ?? (small ? 100_000 : 1_000_000)
-        orders = try arguments.option("--orders", as: Int.self) ?? (small ? 1_000_000 : 10_000_000)
-        cleaners = try arguments.option("--cleaners", as: Int.self) ?? (small ? 1_000 : 10_000)
-        payoutOrders = try arguments.option("--payout-orders", as: Int.self) ?? (small ? 100_000 : 1_000_000)
-        concurrency = try arguments.option("--concurrency", as: Int.self) ?? 8
+        customers = try arguments.integer("--customers", in: 1...100_000_000) ?? (small ? 100_000 : 1_000_000)
+        orders = try arguments.integer("--orders", in: 1...1_000_000_000) ?? (small ? 1_000_000 : 10_000_000)
+        cleaners = try arguments.integer("--cleaners", in: 1...10_000_000) ?? (small ? 1_000 : 10_000)
+        payoutOrders = try arguments.integer("--payout-orders", in: 0...1_000_000_000) ?? (small ? 100_000 : 1_000_000)
+        concurrency = try arguments.integer("--concurrency", in: 1...1_000) ?? 8
         loadOnly = arguments.flag("--load-only")
         skipLoad = arguments.flag("--skip-load")
         let only = try arguments.option("--only")
-        guard customers > 0, orders >= 0, cleaners > 0, payoutOrders >= 0, concurrency > 0 else {
-            throw CommandError.usage("sizes must be positive", command: arguments.commandName)
-        }
         guard !(loadOnly && skipLoad) else {
             throw CommandError.usage("--load-only and --skip-load exclude each other", command: arguments.commandName)
         }
@@ -80,7 +77,7 @@ struct BatchBenchCommand: Command {
 
     func run() async throws {
         let connection = try PostgresConnection.connect(database.configuration)
-        try PostgresMigrator(directory: try MigrationsDirectory.resolve(explicit: nil)).migrate(on: connection)
+        try PostgresMigrator(directory: try MigrationsDirectory.resolve()).migrate(on: connection)
         let zone = TimeZone(identifier: "Asia/Shanghai")!
         let now = Date()
         let period = PayoutPeriod.previous(to: now, timeZone: zone)

@@ -8,11 +8,8 @@ enum AdminConnection {
         JobAdministration(database: PostgresPool(configuration: database.configuration, maxConnections: 1))
     }
 
-    static func jobID(_ text: String, command: String) throws -> Int64 {
-        guard let id = Int64(text), id > 0 else {
-            throw CommandError.usage("job id must be a positive whole number, got \"\(text)\"", command: command)
-        }
-        return id
+    static func jobID(_ text: String, arguments: Arguments) throws -> Int64 {
+        Int64(try arguments.integer(text, named: "job ID", in: 1...Int(Int64.max)))
     }
 
     /// Turns a refused change into an error the operator can act on.

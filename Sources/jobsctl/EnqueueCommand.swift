@@ -22,6 +22,8 @@ struct EnqueueCommand: Command {
         prints the existing job's id instead.
 
         Options:
+          KIND                 the job's kind, e.g. \(PlatformJobs.kinds[0]); one of:
+                               \(PlatformJobs.kinds.joined(separator: ", "))
           --args JSON          the job's arguments (default {})
           --args-file PATH     read the arguments from a file (- for standard input)
           --queue Q            queue (default: default)
@@ -59,11 +61,11 @@ struct EnqueueCommand: Command {
         else {
             throw CommandError.usage("--args is not valid JSON: \(json.prefix(80))", command: command)
         }
-        let runAt = try (try arguments.option("--run-at")).map { try Self.parseTime($0, command: command) }
+        let runAt = try arguments.time("--run-at", delaySign: "+")
         var request = JobRequest(
             kind: kind, argumentsJSON: json, queue: try arguments.option("--queue") ?? JobRequest.defaultQueue,
-            priority: try arguments.option("--priority", as: Int.self) ?? 0, runAt: runAt,
-            maxAttempts: try arguments.option("--max-attempts", as: Int.self) ?? JobRequest.defaultMaxAttempts,
+            priority: try arguments.integer("--priority", in: 0...Int(Int16.max)) ?? 0, runAt: runAt,
+            maxAttempts: try arguments.integer("--max-attempts", in: 1...Int(Int32.max)) ?? JobRequest.defaultMaxAttempts,
             tags: try arguments.options("--tag"), uniqueKey: try arguments.option("--unique-key"))
         if let scope = try arguments.option("--unique-scope") {
             guard let parsed = UniqueScope(rawValue: scope) else {
@@ -85,7 +87,13 @@ struct EnqueueCommand: Command {
 
     func run() async throws {
         let pool = PostgresPool(configuration: database.configuration, maxConnections: 1)
-        let result = try await JobQueueClient(database: pool).enqueue(request)
+        let result: EnqueueResult
+        do {
+            result = try await JobQueueClient(database: pool).enqueue(request)
+        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+            // Data exceptions: the only free-form value the server parses itself is the JSON.
+            throw CommandError.usage("--args was refused by the database: \(error.message)", command: "jobsctl enqueue")
+        }
         switch format {
         case .json:
             struct Output: Encodable { var id: Int64; var inserted: Bool }
@@ -98,26 +106,5 @@ struct EnqueueCommand: Command {
                 CommandRunner.writeError("note: job \(result.id) already holds unique key \"\(request.uniqueKey ?? "")\"")
             }
         }
-    }
-
-    /// ISO 8601 with a zone, or +N followed by s, m, h or d.
-    static func parseTime(_ text: String, option: String = "--run-at", command: String) throws -> Date {
-        if text.hasPrefix("+"), let unit = text.last, let amount = Double(text.dropFirst().dropLast()), amount >= 0 {
-            let seconds: Double? = switch unit {
-            case "s": amount
-            case "m": amount * 60
-            case "h": amount * 3600
-            case "d": amount * 86_400
-            default: nil
-            }
-            if let seconds { return Date().addingTimeInterval(seconds) }
-        }
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        throw CommandError.usage(
-            "\(option) \"\(text)\" is neither an ISO 8601 time with a zone (2026-11-23T10:00:00+08:00) "
-                + "nor a delay like +10m", command: command)
     }
 }

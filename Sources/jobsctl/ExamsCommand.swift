@@ -21,10 +21,7 @@ struct ExamsCommand: CommandGroup {
         """
 
     static func asOf(_ arguments: inout Arguments) throws -> Date? {
-        let command = arguments.commandName
-        return try (try arguments.option("--as-of")).map {
-            try EnqueueCommand.parseTime($0, option: "--as-of", command: command)
-        }
+        try arguments.time("--as-of")
     }
 
     static func id(_ text: String, what: String, command: String) throws -> Int64 {

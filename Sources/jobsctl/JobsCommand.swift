@@ -52,8 +52,7 @@ struct JobsListCommand: Command {
         }
         queue = try arguments.option("--queue")
         kind = try arguments.option("--kind")
-        limit = try arguments.option("--limit", as: Int.self) ?? 50
-        guard limit >= 1 else { throw CommandError.usage("--limit must be at least 1", command: arguments.commandName) }
+        limit = try arguments.integer("--limit", in: 1...100_000) ?? 50
         format = OutputFormat(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
@@ -92,7 +91,7 @@ struct JobsShowCommand: Command {
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        id = try AdminConnection.jobID(try arguments.required("job ID"), command: arguments.commandName)
+        id = try AdminConnection.jobID(try arguments.required("job ID"), arguments: arguments)
         format = OutputFormat(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
@@ -163,7 +162,7 @@ struct JobsRetryCommand: Command {
             discardedKind = kind
             id = nil
         } else {
-            id = try AdminConnection.jobID(try arguments.required("job ID (or --discarded --kind KIND)"), command: command)
+            id = try AdminConnection.jobID(try arguments.required("job ID (or --discarded --kind KIND)"), arguments: arguments)
             discardedKind = nil
         }
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
@@ -197,7 +196,7 @@ struct JobsCancelCommand: Command {
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        id = try AdminConnection.jobID(try arguments.required("job ID"), command: arguments.commandName)
+        id = try AdminConnection.jobID(try arguments.required("job ID"), arguments: arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 
@@ -220,7 +219,7 @@ struct JobsDeleteCommand: Command {
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        id = try AdminConnection.jobID(try arguments.required("job ID"), command: arguments.commandName)
+        id = try AdminConnection.jobID(try arguments.required("job ID"), arguments: arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 

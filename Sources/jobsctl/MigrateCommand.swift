@@ -22,17 +22,16 @@ struct MigrateCommand: Command {
 
     let statusOnly: Bool
     let database: DatabaseOptions
-    let migrationsFolder: String?
+    let migrationsFolder: URL
 
     init(arguments: inout Arguments) throws {
         statusOnly = arguments.flag("--status")
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
-        migrationsFolder = try arguments.option("--migrations")
+        migrationsFolder = try MigrationsDirectory.resolve(&arguments)
     }
 
     func run() async throws {
-        let folder = try MigrationsDirectory.resolve(explicit: migrationsFolder)
-        let migrator = try PostgresMigrator(directory: folder)
+        let migrator = try PostgresMigrator(directory: migrationsFolder)
         let connection = try PostgresConnection.connect(database.configuration)
         if statusOnly {
             let formatter = ISO8601DateFormatter()

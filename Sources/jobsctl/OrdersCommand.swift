@@ -28,7 +28,7 @@ struct OrdersCompleteCommand: Command {
 
         Options:
           --at TIME            when it was completed (default: now): ISO 8601 with a zone
-                               (2026-11-23T10:00:00+08:00) or a delay like +10m
+                               (2026-11-23T10:00:00+08:00) or a time ago like -10m
         \(DatabaseOptions.help)
         """
 
@@ -39,7 +39,7 @@ struct OrdersCompleteCommand: Command {
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
         orderID = try ExamsCommand.id(try arguments.required("ORDER (an order id)"), what: "ORDER", command: command)
-        at = try (try arguments.option("--at")).map { try EnqueueCommand.parseTime($0, option: "--at", command: command) }
+        at = try arguments.time("--at", delaySign: "-")
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 

@@ -48,7 +48,7 @@ struct PayoutsRunCommand: Command {
     let period: PayoutPeriod
     let dryRun: Bool
     let reportPath: String?
-    let wait: Double
+    let wait: Duration
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
@@ -64,9 +64,14 @@ struct PayoutsRunCommand: Command {
         }
         dryRun = arguments.flag("--dry-run")
         reportPath = try arguments.option("--report")
-        wait = try arguments.option("--wait", as: Double.self) ?? 600
+        if let path = reportPath ?? (dryRun ? nil : Self.defaultReportPath(period)) {
+            try OutputFilePath.check(path, option: "--report", command: command)
+        }
+        wait = try arguments.seconds("--wait", in: 0...7 * 86_400) ?? .seconds(600)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
+
+    static func defaultReportPath(_ period: PayoutPeriod) -> String { "payouts-\(period.name).csv" }
 
     func run() async throws {
         let connection = try PostgresConnection.connect(database.configuration)
@@ -90,7 +95,7 @@ struct PayoutsRunCommand: Command {
             print(started.alreadyComplete
                 ? "payout run \(started.runID) for \(period) is already complete"
                 : "payout run \(started.runID) for \(period): \(started.cleanerJobs) cleaner settlement jobs queued")
-            let deadline = Date().addingTimeInterval(wait)
+            let deadline = ContinuousClock.now + wait
             while try !PayoutRun.isComplete(started.runID, on: connection) {
                 let failures = try PayoutRun.failures(started.runID, on: connection)
                 guard failures.isEmpty else {
@@ -100,9 +105,9 @@ struct PayoutsRunCommand: Command {
                             + "Fix the cause, then `jobsctl jobs retry --discarded --kind \(SettleCleanerPayout.kind)` "
                             + "(it pays with the same idempotency key) and run this command again")
                 }
-                guard Date() < deadline else {
+                guard ContinuousClock.now < deadline else {
                     throw CommandError.failed(
-                        "payout run \(started.runID) is still in progress after \(Int(wait))s; are workers running on "
+                        "payout run \(started.runID) is still in progress after \(wait); are workers running on "
                             + "queue \"payouts\"? Check `jobsctl jobs list --queue payouts`, then run this command again "
                             + "(it continues the same run)")
                 }
@@ -123,7 +128,7 @@ struct PayoutsRunCommand: Command {
             print(csv, terminator: "")
             return
         }
-        let path = reportPath ?? "payouts-\(period.name).csv"
+        let path = reportPath ?? Self.defaultReportPath(period)
         do {
             try csv.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {

@@ -58,14 +58,11 @@ private func queueName(_ arguments: inout Arguments) throws -> String {
     return name
 }
 
-/// Reads "N" (a whole number ≥ 1) or "none" (nil), the form limit and aging share.
-private func countOrNone(_ arguments: inout Arguments, what: String) throws -> Int? {
+/// Reads "N" (a whole number in `range`) or "none" (nil), the form limit and aging share.
+private func countOrNone(_ arguments: inout Arguments, what: String, in range: ClosedRange<Int>) throws -> Int? {
     let text = try arguments.required("\(what) (a whole number or none)")
     if text == "none" { return nil }
-    guard let value = Int(text), value >= 1 else {
-        throw CommandError.usage("\(what) must be a whole number ≥ 1 or none", command: arguments.commandName)
-    }
-    return value
+    return try arguments.integer(text, named: what, in: range)
 }
 
 struct QueuesPauseCommand: Command {
@@ -137,7 +134,7 @@ struct QueuesLimitCommand: Command {
 
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
-        limit = try countOrNone(&arguments, what: "the limit")
+        limit = try countOrNone(&arguments, what: "the limit", in: 1...Int(Int32.max))
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 
@@ -165,7 +162,7 @@ struct QueuesAgingCommand: Command {
 
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
-        seconds = try countOrNone(&arguments, what: "SECONDS")
+        seconds = try countOrNone(&arguments, what: "SECONDS", in: 1...Int(Int32.max))
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 

@@ -34,13 +34,8 @@ struct SeedCommand: Command {
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        let command = arguments.commandName
         func count(_ name: String, _ fallback: Int, minimum: Int) throws -> Int {
-            let value = try arguments.option(name, as: Int.self) ?? fallback
-            guard value >= minimum, value <= 50_000_000 else {
-                throw CommandError.usage("\(name) must be between \(minimum) and 50000000", command: command)
-            }
-            return value
+            try arguments.integer(name, in: minimum...50_000_000) ?? fallback
         }
         dataSet = DemoDataSet(
             customers: try count("--customers", 2_000, minimum: 1), cleaners: try count("--cleaners", 150, minimum: 1),

@@ -20,17 +20,15 @@ struct StatsCommand: Command {
         """
 
     let format: OutputFormat
-    let watchInterval: Double?
+    let watchInterval: Duration?
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
         format = OutputFormat(arguments: &arguments)
         if arguments.flag("--watch") {
-            let next = arguments.positional()
-            guard let seconds = next.map({ Double($0) }) ?? 2, seconds > 0 else {
-                throw CommandError.usage("--watch takes a number of seconds", command: arguments.commandName)
-            }
-            watchInterval = seconds
+            watchInterval = try arguments.positional().map {
+                try arguments.seconds($0, named: "--watch", in: 0.1...86_400)
+            } ?? .seconds(2)
         } else {
             watchInterval = nil
         }
@@ -47,7 +45,7 @@ struct StatsCommand: Command {
             } else {
                 print(text)
             }
-            if let watchInterval { try await Task.sleep(for: .milliseconds(Int64(watchInterval * 1000))) }
+            if let watchInterval { try await Task.sleep(for: watchInterval) }
         } while watchInterval != nil
     }
 

@@ -12,7 +12,8 @@ struct SummaryCommand: Command {
         Usage: jobsctl summary --since TIME [--json]
 
         Options:
-          --since TIME         ISO 8601 (2026-11-23T10:00:00+08:00) or a delay back: -10m, -2h, -1d
+          --since TIME         e.g. -1d: a delay back (-30s, -10m, -2h, -1d) or an ISO 8601
+                               time with its zone (2026-11-23T10:00:00+08:00)
         \(OutputFormat.help)
         \(DatabaseOptions.help)
         """
@@ -23,15 +24,10 @@ struct SummaryCommand: Command {
 
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
-        guard let text = try arguments.option("--since") else {
+        guard let since = try arguments.time("--since", delaySign: "-") else {
             throw CommandError.usage("--since is required", command: command)
         }
-        if text.hasPrefix("-") {
-            let ahead = try EnqueueCommand.parseTime("+" + text.dropFirst(), option: "--since", command: command)
-            since = Date().addingTimeInterval(-ahead.timeIntervalSinceNow)
-        } else {
-            since = try EnqueueCommand.parseTime(text, option: "--since", command: command)
-        }
+        self.since = since
         format = OutputFormat(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }

@@ -37,10 +37,7 @@ struct TiersRecalculateCommand: Command {
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        let command = arguments.commandName
-        let asOf = try (try arguments.option("--as-of")).map {
-            try EnqueueCommand.parseTime($0, option: "--as-of", command: command)
-        }
+        let asOf = try arguments.time("--as-of")
         request = try JobRequest(RecalculateTiers(asOf: asOf), queue: PlatformJobs.maintenanceQueue)
         format = OutputFormat(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")

@@ -29,25 +29,25 @@ struct WaitCommand: Command {
         """
 
     let queues: [String]?
-    let dueWithin: Double
-    let timeout: Double
+    let dueWithin: Duration
+    let timeout: Duration
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
         queues = try arguments.option("--queues").map { $0.split(separator: ",").map(String.init) }
-        dueWithin = try arguments.option("--due-within", as: Double.self) ?? 90
-        timeout = try arguments.option("--timeout", as: Double.self) ?? 900
+        dueWithin = try arguments.seconds("--due-within", in: 0...366 * 86_400) ?? .seconds(90)
+        timeout = try arguments.seconds("--timeout", in: 0...366 * 86_400) ?? .seconds(900)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 
     func run() async throws {
         let connection = try PostgresConnection.connect(database.configuration)
         let terminal = OutputFormat.isTerminal
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = ContinuousClock.now + timeout
         var lastPrinted = Date.distantPast
         while true {
             let rows = try JobAdministration.progress(
-                queues: queues, dueWithin: .milliseconds(Int64(dueWithin * 1000)), on: connection)
+                queues: queues, dueWithin: dueWithin, on: connection)
             let waiting = rows.reduce(0) { $0 + $1.waiting + $1.running }
             let line = rows.map { "\($0.queue) \($0.waiting) waiting/\($0.running) running/\($0.completed) done" }
                 .joined(separator: " | ")
@@ -62,10 +62,10 @@ struct WaitCommand: Command {
                 if terminal { print("") }
                 return
             }
-            guard Date() < deadline else {
+            guard ContinuousClock.now < deadline else {
                 if terminal { print("") }
                 throw CommandError.failed(
-                    "queues still have \(waiting) jobs after \(Int(timeout))s; are workers running? (jobsctl stats)")
+                    "queues still have \(waiting) jobs after \(timeout); are workers running? (jobsctl stats)")
             }
             try await Task.sleep(for: .milliseconds(500))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 
 /// The command line, parsed by hand (the package takes no dependencies).
 struct BenchOptions {
@@ -56,6 +57,17 @@ struct BenchOptions {
             case "--database-url":
                 let url = try value()
                 guard !url.isEmpty else { throw UsageError("--database-url is empty") }
+                // libpq's own parser decides, so no spelling of the password slips through.
+                guard let settings = try? PostgresConfiguration(conninfo: url).settings() else {
+                    throw UsageError(
+                        "--database-url is neither a postgresql:// URL nor key=value settings libpq accepts "
+                            + "(not shown: it may contain a password)")
+                }
+                guard settings["password"] == nil else {
+                    throw UsageError(
+                        "--database-url must not contain a password (it would be visible in `ps`); "
+                            + "put it in PGPASSWORD, ~/.pgpass or DATABASE_URL")
+                }
                 options.databaseURL = url
             case "--seconds":
                 options.seconds = try positiveInteger(flag, try value(), maximum: 3600)
@@ -71,14 +83,16 @@ struct BenchOptions {
     }
 
     private static func positiveInteger(_ flag: String, _ text: String, maximum: Int) throws(UsageError) -> Int {
-        guard let number = Int(text), number >= 1, number <= maximum else {
+        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let number = Int(text), number >= 1, number <= maximum
+        else {
             throw UsageError("\(flag) takes a whole number from 1 to \(maximum), got '\(text)'")
         }
         return number
     }
 }
 
-/// A command-line mistake: reported with a pointer to `--help`, exit status 2.
+/// A command-line mistake: reported with a pointer to `--help`, exit status 64 (EX_USAGE).
 struct UsageError: Error {
     let message: String
     init(_ message: String) { self.message = message }

@@ -8,7 +8,7 @@ do throws(UsageError) {
     options = try BenchOptions.parse(Array(CommandLine.arguments.dropFirst()))
 } catch {
     Console.error("pg-bench: \(error.message)\nRun 'pg-bench --help' for usage.")
-    exit(2)
+    exit(64)
 }
 
 if options.showHelp {

@@ -38,11 +38,7 @@ struct BenchOptions: Sendable {
         let command = arguments.commandName
         small = arguments.flag("--small")
         func count(_ name: String, default value: Int, minimum: Int) throws -> Int {
-            let given = try arguments.option(name, as: Int.self) ?? value
-            guard given >= minimum else {
-                throw CommandError.usage("\(name) must be at least \(minimum), got \(given)", command: command)
-            }
-            return given
+            try arguments.integer(name, in: minimum...100_000_000) ?? value
         }
         coupons = try count("--coupons", default: small ? Self.smallCoupons : Self.defaultCoupons, minimum: 0)
         notifications = try count(
@@ -51,14 +47,12 @@ struct BenchOptions: Sendable {
         concurrency = try count("--concurrency", default: 16, minimum: 1)
         workers = try count("--workers", default: 1, minimum: 1)
         queueBatch = try count("--queue-batch", default: 1_000, minimum: 1)
-        connections = try arguments.option("--connections", as: Int.self)
-        if let connections, connections < 2 {
-            throw CommandError.usage("--connections must be at least 2 (claims and handlers share them)", command: command)
-        }
+        // At least 2: claims and handlers share them.
+        connections = try arguments.integer("--connections", in: 2...1_000)
         guard customers <= 99_999_999 else {
             throw CommandError.usage("--customers must be at most 99999999 (phone numbers have 8 digits for it)", command: command)
         }
-        migrationsDirectory = try MigrationsDirectory.resolve(explicit: try arguments.option("--migrations"))
+        migrationsDirectory = try MigrationsDirectory.resolve(&arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "platform-bench")
     }
 

@@ -9,7 +9,7 @@ enum BenchSchema {
     /// Applies the migrations from `MIGRATIONS_DIR` or the checkout's `sql/` folder
     /// (found above the executable, e.g. `.build/release/queue-bench` → `sql/`).
     static func install(on configuration: PostgresConfiguration) throws {
-        let directory = try MigrationsDirectory.resolve(explicit: nil)
+        let directory = try MigrationsDirectory.resolve()
         let connection = try PostgresConnection.connect(configuration)
         try PostgresMigrator(directory: directory).migrate(on: connection)
     }

@@ -41,14 +41,10 @@ struct BloatOptions: Sendable {
         server = try DatabaseOptions(arguments: &arguments, applicationName: "queue-bench").configuration
         if arguments.flag("--quick") { applyQuickPreset() }
         func seconds(_ name: String, _ value: inout Duration, minimum: Double) throws {
-            guard let given = try arguments.option(name, as: Double.self) else { return }
-            guard given >= minimum else { throw CommandError.usage("\(name) must be at least \(minimum)", command: command) }
-            value = .milliseconds(Int64(given * 1000))
+            if let given = try arguments.seconds(name, in: minimum...7 * 86_400) { value = given }
         }
         func whole(_ name: String, _ value: inout Int, minimum: Int) throws {
-            guard let given = try arguments.option(name, as: Int.self) else { return }
-            guard given >= minimum else { throw CommandError.usage("\(name) must be at least \(minimum)", command: command) }
-            value = given
+            if let given = try arguments.integer(name, in: minimum...10_000_000) { value = given }
         }
         try seconds("--duration", &duration, minimum: 1)
         try whole("--rate", &rate, minimum: 0)

@@ -56,10 +56,7 @@ struct SuiteOptions: Sendable {
         server = try DatabaseOptions(arguments: &arguments, applicationName: "queue-bench").configuration
         if arguments.flag("--quick") { applyQuickPreset() }
         func positive(_ name: String, _ value: inout Int, minimum: Int = 1) throws {
-            if let given = try arguments.option(name, as: Int.self) {
-                guard given >= minimum else { throw CommandError.usage("\(name) must be at least \(minimum)", command: command) }
-                value = given
-            }
+            if let given = try arguments.integer(name, in: minimum...100_000_000) { value = given }
         }
         try positive("--jobs", &jobs)
         try positive("--single-jobs", &singleJobs)
@@ -78,26 +75,21 @@ struct SuiteOptions: Sendable {
             throw CommandError.usage("--backlog-measured must not exceed --backlog-large", command: command)
         }
         if let list = try arguments.option("--concurrency") {
-            concurrencies = try Self.integers(list, option: "--concurrency", command: command)
+            concurrencies = try list.split(separator: ",", omittingEmptySubsequences: false).map {
+                try arguments.integer(String($0), named: "--concurrency", in: 1...10_000)
+            }
         }
         if let list = try arguments.option("--processes") {
             fleets = try list.split(separator: ",").map { item in
-                let parts = item.split(separator: "x").compactMap { Int($0) }
-                guard parts.count == 2, parts.allSatisfy({ $0 >= 1 }) else {
+                let parts = item.split(separator: "x", omittingEmptySubsequences: false).map(String.init)
+                guard parts.count == 2 else {
                     throw CommandError.usage("--processes takes PxC items such as 2x4,4x4; got \"\(item)\"", command: command)
                 }
-                return Fleet(processes: parts[0], concurrency: parts[1])
+                return Fleet(
+                    processes: try arguments.integer(parts[0], named: "--processes P", in: 1...64),
+                    concurrency: try arguments.integer(parts[1], named: "--processes C", in: 1...10_000))
             }
         }
         pgbenchPath = try arguments.option("--pgbench")
-    }
-
-    private static func integers(_ list: String, option: String, command: String) throws -> [Int] {
-        try list.split(separator: ",").map {
-            guard let value = Int($0), value >= 1 else {
-                throw CommandError.usage("\(option) takes whole numbers ≥ 1 such as 1,4,16; got \"\($0)\"", command: command)
-            }
-            return value
-        }
     }
 }

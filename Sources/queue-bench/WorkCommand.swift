@@ -33,10 +33,7 @@ struct WorkCommand: Command {
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        concurrency = try arguments.option("--concurrency", as: Int.self) ?? 4
-        guard concurrency >= 1 else {
-            throw CommandError.usage("--concurrency must be at least 1", command: arguments.commandName)
-        }
+        concurrency = try arguments.integer("--concurrency", in: 1...10_000) ?? 4
         database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-bench-work")
     }
 

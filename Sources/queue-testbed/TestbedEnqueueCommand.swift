@@ -13,7 +13,7 @@ struct TestbedEnqueueCommand: Command {
         Usage: queue-testbed enqueue --kind KIND [--count N] [--batch N] [--args JSON] [--queue Q]
 
         Options:
-          --kind KIND          a kind from `queue-testbed --help` (testbed.noop, testbed.effect, …)
+          --kind KIND          a kind from `queue-testbed --help`, e.g. testbed.noop
           --count N            jobs to enqueue (default 1000)
           --batch N            jobs per statement (default 10000)
           --args JSON          arguments of every job (default {})
@@ -33,10 +33,15 @@ struct TestbedEnqueueCommand: Command {
             throw CommandError.usage("--kind is required", command: arguments.commandName)
         }
         self.kind = kind
-        count = try arguments.option("--count", as: Int.self) ?? 1000
-        batch = max(1, try arguments.option("--batch", as: Int.self) ?? 10_000)
+        count = try arguments.integer("--count", in: 0...100_000_000) ?? 1000
+        batch = try arguments.integer("--batch", in: 1...100_000) ?? 10_000
         argumentsJSON = try arguments.option("--args") ?? "{}"
         queue = try arguments.option("--queue") ?? JobRequest.defaultQueue
+        do {
+            try JobRequest(kind: kind, argumentsJSON: argumentsJSON, queue: queue).validateForEnqueue()
+        } catch let error as JobQueueError {
+            throw CommandError.usage("--kind/--args/--queue: \(error)", command: arguments.commandName)
+        }
         database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-testbed")
     }
 

@@ -19,8 +19,8 @@ struct TestbedVerdictCommand: Command {
         stalled workers' metrics must count at least as many fenced outcomes.
 
         Options:
-          --queue Q            the run's queue
-          --jobs N             jobs enqueued on it
+          --queue Q            the run's queue, e.g. chaos
+          --jobs N             jobs enqueued on it, e.g. 1000
           --held FILE          attempts the stalled workers held when stopped
           --metrics FILE       a saved /metrics scrape of a stalled worker (repeatable)
         \(DatabaseOptions.help)
@@ -40,7 +40,7 @@ struct TestbedVerdictCommand: Command {
         guard let queue = try arguments.option("--queue") else {
             throw CommandError.usage("--queue is required", command: command)
         }
-        guard let jobs = try arguments.option("--jobs", as: Int.self), jobs >= 0 else {
+        guard let jobs = try arguments.integer("--jobs", in: 0...100_000_000) else {
             throw CommandError.usage("--jobs N is required (the number enqueued)", command: command)
         }
         self.queue = queue

@@ -25,13 +25,13 @@ struct TestbedWorkCommand: WorkerCommand {
 
     var options: WorkerOptions
     let database: DatabaseOptions
-    let sleepTimeout: Double?
+    let sleepTimeout: Duration?
     let periodicJobs: [PeriodicJob]
 
     init(arguments: inout Arguments) throws {
         options = try WorkerOptions(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-testbed")
-        sleepTimeout = try arguments.option("--sleep-timeout", as: Double.self)
+        sleepTimeout = try arguments.seconds("--sleep-timeout", in: 0.001...86_400)
         let command = arguments.commandName
         let queue = options.configuration.queues.keys.sorted()[0]
         periodicJobs = try arguments.options("--cron").map { text in
@@ -47,8 +47,8 @@ struct TestbedWorkCommand: WorkerCommand {
                 throw CommandError.usage("--cron \"\(text)\": \(error)", command: command)
             }
         }
-        if let interval = try arguments.option("--leader-interval", as: Double.self) {
-            options.configuration.leaderInterval = .milliseconds(Int64(interval * 1000))
+        if let interval = try arguments.seconds("--leader-interval", in: 0.001...86_400) {
+            options.configuration.leaderInterval = interval
         }
     }
 
@@ -57,7 +57,7 @@ struct TestbedWorkCommand: WorkerCommand {
         try TestbedJobs.createTables(on: connection)
         var handlers = TestbedJobs.handlers()
         if let sleepTimeout {
-            handlers.register(SleepJob.self, options: JobKindOptions(timeout: .milliseconds(Int64(sleepTimeout * 1000)))) {
+            handlers.register(SleepJob.self, options: JobKindOptions(timeout: sleepTimeout)) {
                 arguments, _ in try await Task.sleep(for: .milliseconds(arguments.ms))
             }
         }

@@ -1,6 +1,7 @@
 import CleaningPlatform
 import Foundation
 import JobQueue
+import PostgresClient
 import TestSupport
 import XCTest
 
@@ -21,6 +22,7 @@ final class JobsctlInputTests: XCTestCase {
         let queue = TestDatabase.uniqueName("bad-input")
         let administration = JobAdministration(database: fixture.pool)
         let before = try await Self.jobCount(administration)
+        let runsBefore = try await fixture.pool.query("SELECT count(*)::int8 FROM platform.payout_runs").scalar(Int64.self)
         // Too big for argv (the kernel refuses > 128 KiB per argument), so from a file.
         let hugeFile = NSTemporaryDirectory() + TestDatabase.uniqueName("huge") + ".json"
         try ("{\"x\": \"" + String(repeating: "a", count: 300 * 1024) + "\"}").write(toFile: hugeFile, atomically: true, encoding: .utf8)
@@ -35,17 +37,24 @@ final class JobsctlInputTests: XCTestCase {
             (["enqueue", ExpireCoupons.kind, "--args-file", "/nonexistent/args.json"], "cannot read"),
             (["enqueue", ExpireCoupons.kind, "--priority", "-1"], "priority"),
             (["enqueue", ExpireCoupons.kind, "--priority", "99999999999999999999"], "--priority must be a whole number"),
-            (["enqueue", ExpireCoupons.kind, "--max-attempts", "0"], "max attempts"),
-            (["enqueue", ExpireCoupons.kind, "--run-at", "yesterday"], "neither an ISO 8601 time"),
-            (["enqueue", ExpireCoupons.kind, "--run-at", "+-5m"], "neither an ISO 8601 time"),
+            (["enqueue", ExpireCoupons.kind, "--max-attempts", "0"], "--max-attempts must be a whole number from 1"),
+            (["enqueue", ExpireCoupons.kind, "--run-at", "yesterday"], "--run-at \"yesterday\" is not an ISO 8601 time"),
+            (["enqueue", ExpireCoupons.kind, "--run-at", "+-5m"], "--run-at \"+-5m\" is not a delay"),
+            (["enqueue", ExpireCoupons.kind, "--unique-key", String(repeating: "k", count: 5000)], "unique key must be 1 to"),
             (["enqueue", "'; DROP TABLE queue.jobs; --"], "unknown kind"),
             (["enqueue", ExpireCoupons.kind, "--queue", String(repeating: "q", count: 101)], "queue must be 1 to 100"),
-            (["jobs", "show", "-1"], "positive whole number"),
-            (["jobs", "show", "9223372036854775808"], "positive whole number"),
+            (["jobs", "show", "-1"], "job ID must be a whole number from 1"),
+            (["jobs", "show", "9223372036854775808"], "job ID must be a whole number from 1"),
             (["jobs", "list", "--state", "running'; --"], "unknown state"),
             (["payouts", "run", "--period", "2026-W99"], "not an ISO week"),
             (["payouts", "run", "--period", "'; DELETE FROM platform.orders; --"], "not an ISO week"),
-            (["seed", "--customers", "-5"], "--customers must be between"),
+            (["seed", "--customers", "-5"], "--customers must be a whole number from 1 to"),
+            // Refused before the run settles or pays anything.
+            (["payouts", "run", "--period", "2026-W01", "--report", "/nonexistent/dir/p.csv"],
+             "--report /nonexistent/dir/p.csv: folder /nonexistent/dir does not exist"),
+            (["payouts", "run", "--period", "2026-W01", "--report", NSTemporaryDirectory()], "is a folder"),
+            (["payouts", "run", "--period", "2026-W01", "--wait", "-5"], "--wait must be a number of seconds"),
+            (["payouts", "run", "--period", "2026-W01", "--wait", "inf"], "--wait must be a number of seconds"),
         ]
         for (arguments, message) in cases {
             let run = try await jobsctl(arguments)
@@ -67,6 +76,8 @@ final class JobsctlInputTests: XCTestCase {
         }
         let after = try await Self.jobCount(administration)
         XCTAssertEqual(after - before, 3, "only the three valid enqueues wrote anything")
+        let runsAfter = try await fixture.pool.query("SELECT count(*)::int8 FROM platform.payout_runs").scalar(Int64.self)
+        XCTAssertEqual(runsAfter, runsBefore, "no payout run was started")
         for job in try await administration.list(queue: queue) {
             _ = try await administration.delete(job.id)
         }

@@ -57,6 +57,26 @@ final class PhoneMaskTests: XCTestCase {
             PhoneMask.maskAll(in: "call 138 1234 5678 or 138-1234-5678"), "call 138 **** 5678 or 138-****-5678")
     }
 
+    func testMaskAllFindsEveryWrittenForm() {
+        let cases = [
+            ("+86 138 1234 5678", "+86 138 **** 5678"),
+            ("+86-138-1234-5678", "+86-138-****-5678"),
+            ("0086 13812345678", "0086 138****5678"),
+            ("008613812345678", "0086138****5678"),
+            ("0086-138-1234-5678", "0086-138-****-5678"),
+            ("86 13812345678", "86 138****5678"),
+            ("8613812345678", "86138****5678"),
+            ("138 12345678", "138 ****5678"),
+            ("1381234-5678", "138****-5678"),
+            ("1 3 8 1 2 3 4 5 6 7 8", "1 3 8 * * * * 5 6 7 8"),
+            ("order 12 13812345678 failed", "order 12 138****5678 failed"),
+            ("phone=13812345678&x=1", "phone=138****5678&x=1"),
+        ]
+        for (text, masked) in cases {
+            XCTAssertEqual(PhoneMask.maskAll(in: text), masked, text)
+        }
+    }
+
     func testMaskAllLeavesOtherNumbersAlone() {
         let text = "order 12345, amount 99.50, id 123456789012, ts 1712345678901, code 23812345678"
         XCTAssertEqual(PhoneMask.maskAll(in: text), text)

@@ -167,7 +167,7 @@ final class JobsctlTests: XCTestCase {
     func testBadInputGetsAReasonAndANonZeroExit() async throws {
         let cases: [([String], Int32, String)] = [
             (["frobnicate"], 64, "unknown command"),
-            (["jobs", "show", "abc"], 64, "positive whole number"),
+            (["jobs", "show", "abc"], 64, "job ID must be a whole number"),
             (["jobs", "show"], 64, "missing job ID"),
             (["jobs", "list", "--state", "sleeping"], 64, "unknown state \"sleeping\""),
             (["jobs", "list", "--limit", "x"], 64, "--limit must be a whole number"),
@@ -175,7 +175,7 @@ final class JobsctlTests: XCTestCase {
             (["queues", "limit", "q", "-3"], 64, "whole number"),
             (["enqueue", "no.such.kind"], 64, "unknown kind \"no.such.kind\"; known kinds:"),
             (["jobs", "show", "999999999"], 1, "does not exist"),
-            (["stats", "--watch", "zero"], 64, "--watch takes a number"),
+            (["stats", "--watch", "zero"], 64, "--watch must be a number of seconds"),
         ]
         for (arguments, status, message) in cases {
             let run = try await jobsctl(arguments)

@@ -103,8 +103,8 @@ final class WorkerProcessTests: XCTestCase {
 
     func testBadCommandLinesFailWithAReason() async throws {
         let cases: [([String], String)] = [
-            (["work", "--concurrency", "0"], "--concurrency must be at least 1"),
-            (["work", "--queues", "a=x"], "needs a whole number"),
+            (["work", "--concurrency", "0"], "--concurrency must be a whole number from 1"),
+            (["work", "--queues", "a=x"], "--queues a= must be a whole number"),
             (["work", "--database-url", "postgresql://u:hunter2@localhost/db"], "must not contain a password"),
             (["work", "--frobnicate"], "unknown option --frobnicate"),
             (["enqueue"], "--kind is required"),

@@ -9,7 +9,7 @@ public import JobQueue
 public struct ConsoleNotificationProvider: NotificationProvider {
     private let log: JobLog
 
-    public init(log: JobLog = JobLog()) {
+    public init(log: JobLog = PlatformLog.make()) {
         self.log = log
     }
 

@@ -28,32 +28,57 @@ public enum PhoneMask {
         return maskDigits(of: phone, count: digits.count)
     }
 
-    /// Masks every mainland mobile number inside free text — an 11-digit run
-    /// starting with 1, also when written `138 1234 5678` / `138-1234-5678` or glued
-    /// to an `86` country code — so gateway error texts that echo the recipient can
-    /// be logged and stored. Longer or shorter digit runs (ids, amounts) stay as
-    /// they are.
+    /// Masks every mainland mobile number inside free text, in every form it is
+    /// written in: bare (`13812345678`), with its country code (`+86`, `86`, `0086`,
+    /// glued or apart) and grouped by single spaces or dashes in any way
+    /// (`138 1234 5678`, `138-1234-5678`, `+86 138-1234-5678`). So gateway error
+    /// texts that echo the recipient can be logged and stored. Digit runs that are no
+    /// such number (ids, amounts, times) stay as they are.
     public static func maskAll(in text: String) -> String {
         var characters = Array(text)
+        // Runs of ASCII digits; a run joins the previous one's chain when exactly one
+        // space or dash separates them.
+        var chains: [[Range<Int>]] = []
         var index = 0
         while index < characters.count {
-            guard characters[index].isASCIIDigit, index == 0 || !characters[index - 1].isASCIIDigit else {
+            guard characters[index].isASCIIDigit else {
                 index += 1
                 continue
             }
-            let run = digitRun(in: characters, from: index)
-            if run.count == 11, characters[index] == "1" {
-                hide(&characters, positions: Array(index + 3..<index + 7))
-            } else if run.count == 13, String(characters[index..<index + 3]) == "861" {
-                hide(&characters, positions: Array(index + 5..<index + 9))
-            } else if run.count == 3, characters[index] == "1",
-                let groups = spacedGroups(in: characters, afterPrefixAt: index)
+            let run = index..<(digitRun(in: characters, from: index).endIndex)
+            if let previous = chains.last?.last, previous.upperBound + 1 == run.lowerBound,
+                characters[previous.upperBound] == " " || characters[previous.upperBound] == "-"
             {
-                hide(&characters, positions: groups)
+                chains[chains.count - 1].append(run)
+            } else {
+                chains.append([run])
             }
-            index += max(run.count, 1)
+            index = run.upperBound
+        }
+        for chain in chains {
+            for first in chain.indices {
+                var positions: [Int] = []
+                for run in chain[first...] {
+                    positions += Array(run)
+                    guard positions.count <= 15 else { break }
+                    if let middle = mobileMiddle(positions.map { characters[$0] }) {
+                        hide(&characters, positions: middle.map { positions[$0] })
+                    }
+                }
+            }
         }
         return String(characters)
+    }
+
+    /// For the digits of a whole mainland mobile number — 11 digits starting with 1,
+    /// optionally after 86 or 0086 — the offsets of its middle four digits.
+    private static func mobileMiddle(_ digits: [Character]) -> Range<Int>? {
+        for prefix in ["", "86", "0086"] where digits.count == prefix.count + 11 {
+            if String(digits.prefix(prefix.count)) == prefix, digits[prefix.count] == "1" {
+                return (prefix.count + 3)..<(prefix.count + 7)
+            }
+        }
+        return nil
     }
 
     // MARK: - Helpers
@@ -98,22 +123,6 @@ public enum PhoneMask {
         var end = start
         while end < characters.count, characters[end].isASCIIDigit { end += 1 }
         return characters[start..<end]
-    }
-
-    /// For `1xx 1234 5678` (one space or dash between groups of exactly 3, 4 and 4
-    /// digits) the positions of the middle group.
-    private static func spacedGroups(in characters: [Character], afterPrefixAt start: Int) -> [Int]? {
-        var position = start + 3
-        var middle: [Int] = []
-        for length in [4, 4] {
-            guard position < characters.count, characters[position] == " " || characters[position] == "-"
-            else { return nil }
-            let run = digitRun(in: characters, from: position + 1)
-            guard run.count == length else { return nil }
-            if middle.isEmpty { middle = Array(run.indices) }
-            position = run.endIndex
-        }
-        return middle
     }
 
     private static func hide(_ characters: inout [Character], positions: [Int]) {

@@ -13,8 +13,12 @@ public struct PayoutPeriod: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(_ text: String, timeZone: TimeZone) throws {
-        let parts = text.split(separator: "-W")
-        guard parts.count == 2, parts[1].count == 2, let year = Int(parts[0]), let week = Int(parts[1]),
+        // Exactly YYYY-Www in ASCII digits: no sign, no spaces, no compact or day form.
+        let bytes = Array(text.utf8)
+        let digitPositions = [0, 1, 2, 3, 6, 7]
+        guard bytes.count == 8, bytes[4] == UInt8(ascii: "-"), bytes[5] == UInt8(ascii: "W"),
+            digitPositions.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[$0]) }),
+            let year = Int(text.prefix(4)), let week = Int(text.suffix(2)),
             (2000...2200).contains(year), (1...53).contains(week)
         else { throw Invalid(text: text) }
         var calendar = Calendar(identifier: .iso8601)

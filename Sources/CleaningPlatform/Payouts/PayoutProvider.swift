@@ -40,7 +40,7 @@ public protocol PayoutProvider: Sendable {
 public struct ConsolePayoutProvider: PayoutProvider {
     let log: JobLog
 
-    public init(log: JobLog = JobLog()) {
+    public init(log: JobLog = PlatformLog.make()) {
         self.log = log
     }
 

@@ -16,7 +16,7 @@ public struct PlatformServices: Sendable {
     public init(
         clock: PlatformClock = .system, provider: any NotificationProvider,
         payouts: any PayoutProvider = ConsolePayoutProvider(), flowControl: FlowControlPolicy = FlowControlPolicy(),
-        timeZone: TimeZone = BusinessCalendar.default.timeZone, log: JobLog = JobLog()
+        timeZone: TimeZone = BusinessCalendar.default.timeZone, log: JobLog = PlatformLog.make()
     ) {
         self.clock = clock
         self.provider = provider

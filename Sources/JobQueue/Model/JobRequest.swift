@@ -84,6 +84,13 @@ public struct JobRequest: Sendable {
         if !(1...Int(Int32.max)).contains(maxAttempts) {
             throw JobQueueError.invalidJob("max attempts must be at least 1, got \(maxAttempts)")
         }
+        if let uniqueKey, uniqueKey.isEmpty || uniqueKey.utf8.count > JobRequest.maxUniqueKeyBytes {
+            throw JobQueueError.invalidJob(
+                "unique key must be 1 to \(JobRequest.maxUniqueKeyBytes) bytes, got \(uniqueKey.utf8.count)")
+        }
+        if let tag = tags.first(where: { $0.isEmpty || $0.utf8.count > JobRequest.maxTagBytes }) {
+            throw JobQueueError.invalidJob("a tag must be 1 to \(JobRequest.maxTagBytes) bytes, got \(tag.utf8.count)")
+        }
         if argumentsJSON.utf8.count > JobRequest.maxArgumentsBytes {
             throw JobQueueError.invalidJob(
                 "arguments are \(argumentsJSON.utf8.count) bytes; the limit is \(JobRequest.maxArgumentsBytes)")
@@ -103,6 +110,11 @@ public struct JobRequest: Sendable {
 
     /// Arguments larger than this are refused: job rows stay small and fast to claim.
     public static let maxArgumentsBytes = 256 * 1024
+    /// Unique keys longer than this are refused: the unique index cannot hold an
+    /// entry above ~2.7 kB, and the server's error would only come at insert time.
+    public static let maxUniqueKeyBytes = 1000
+    /// Tags are labels for filtering, not data.
+    public static let maxTagBytes = 200
 }
 
 /// Which of a job's states hold its unique key.

@@ -67,7 +67,7 @@ actor JobAcknowledger {
         var delay = Duration.milliseconds(100)
         while true {
             do {
-                let applied = try await Self.write(batch, on: database)
+                let applied = try await Self.write(batch, on: database, redact: log.redact)
                 unwritten.subtract(batch.count, ordering: .relaxed)
                 appliedCount += applied.count
                 for outcome in batch where !applied.contains(outcome.lease.jobID) {
@@ -91,12 +91,14 @@ actor JobAcknowledger {
         }
     }
 
-    private static func write(_ batch: [JobOutcome], on database: PostgresPool) async throws -> Set<Int64> {
+    private static func write(
+        _ batch: [JobOutcome], on database: PostgresPool, redact: @Sendable (String) -> String
+    ) async throws -> Set<Int64> {
         let columns = batch.map(\.columns)
         let ids = batch.map(\.lease.jobID)
         let leases = batch.map(\.lease.leaseID)
         let states = columns.map(\.state.rawValue)
-        let errors = columns.map(\.error)
+        let errors = columns.map { $0.error.map(redact) }
         let runAts = columns.map(\.runAtMicroseconds)
         let result = try await database.query(JobAckStatements.finish, [ids, leases, states, errors, runAts])
         return Set(try result.rows.map { try $0.decode(0, as: Int64.self) })

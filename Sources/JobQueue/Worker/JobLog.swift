@@ -3,7 +3,10 @@ import Foundation
 /// Structured log lines (logfmt: `ts=… level=info msg="…" job_id=42`) on standard
 /// error, one line per event, so they can be grepped and shipped as they are.
 /// Values are the caller's to keep free of secrets; the engine logs ids, kinds,
-/// queues and error text, never job arguments.
+/// queues and error text, never job arguments. Error text can quote personal data
+/// (a gateway echoing a phone number), so an application gives its log a
+/// `redact` rule: it is applied to every line and, by the worker, to every error
+/// text it stores in a job row.
 public struct JobLog: Sendable {
     public enum Level: String, Sendable, Comparable {
         case debug, info, warning, error
@@ -23,13 +26,17 @@ public struct JobLog: Sendable {
     public var fields: [(String, String)]
     /// Where lines go; standard error unless a test captures them.
     public var sink: @Sendable (String) -> Void
+    /// Hides what must not be kept in clear (the engine itself knows of nothing).
+    public var redact: @Sendable (String) -> String
 
     public init(
         minimumLevel: Level = .info, fields: [(String, String)] = [],
+        redact: @escaping @Sendable (String) -> String = { $0 },
         sink: @escaping @Sendable (String) -> Void = JobLog.standardError
     ) {
         self.minimumLevel = minimumLevel
         self.fields = fields
+        self.redact = redact
         self.sink = sink
     }
 
@@ -39,7 +46,7 @@ public struct JobLog: Sendable {
         var line = "ts=\(Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))"
         line += " level=\(level.rawValue) msg=\(Self.quote(message))"
         for (key, value) in fields + values() { line += " \(key)=\(Self.quote(value))" }
-        sink(line)
+        sink(redact(line))
     }
 
     public func debug(_ message: String, _ values: @autoclosure () -> [(String, String)] = []) {

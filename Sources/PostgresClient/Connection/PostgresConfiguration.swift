@@ -1,4 +1,5 @@
 public import Foundation
+import CLibPQ
 
 /// How to reach the server. `conninfo` is anything libpq accepts — a
 /// `postgresql://` URL or `key=value` pairs; empty means libpq's own defaults,
@@ -27,10 +28,62 @@ public struct PostgresConfiguration: Sendable {
         return PostgresConfiguration(conninfo: conninfo, applicationName: applicationName)
     }
 
-    /// The conninfo with any password replaced by `***`, safe for logs and errors.
-    public var redactedConninfo: String { Self.redact(conninfo) }
+    /// The settings the conninfo gives, as libpq itself reads them (`PQconninfoParse`):
+    /// keyword → value, only the keywords it sets. URLs and `key=value` strings are
+    /// both understood exactly as a connection would understand them — quoting,
+    /// spacing, percent-encoded names and URL query parameters included — so a
+    /// check made on these values cannot be dodged by another spelling.
+    ///
+    /// Throws when libpq cannot parse the text; the error never repeats the text,
+    /// which may hold a password.
+    public func settings() throws -> [String: String] {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errorMessage) else {
+            if let errorMessage { PQfreemem(errorMessage) }
+            throw PostgresError(
+                kind: .connectionFailed,
+                message: "the connection string is neither a postgresql:// URL nor key=value settings libpq accepts "
+                    + "(it is not shown here, as it may contain a password)",
+                hint: "check its spelling, quoting and percent-encoding")
+        }
+        defer { PQconninfoFree(options) }
+        var settings: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { settings[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        return settings
+    }
 
-    static func redact(_ conninfo: String) -> String {
+    /// True when the conninfo carries a password (or cannot be parsed, and so might).
+    public var containsPassword: Bool {
+        guard let settings = try? settings() else { return true }
+        return settings["password"] != nil
+    }
+
+    /// The conninfo with any password replaced by `***`, safe for logs and errors.
+    /// The result is checked with libpq's own parser: when the password is still
+    /// readable in it (an unusual spelling), the settings are shown as `key=value`
+    /// pairs instead, and a conninfo libpq cannot parse is not shown at all.
+    public var redactedConninfo: String {
+        guard let settings = try? settings() else { return "(a connection string libpq cannot parse; not shown)" }
+        guard let password = settings["password"] else { return conninfo }
+        let redacted = Self.redact(conninfo)
+        if let check = try? PostgresConfiguration(conninfo: redacted).settings(), check["password"] == "***",
+            !redacted.contains(password)
+        {
+            return redacted
+        }
+        return settings.sorted { $0.key < $1.key }.map { key, value in
+            let shown = key == "password" ? "***" : value
+            return "\(key)='\(shown.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'"))'"
+        }.joined(separator: " ")
+    }
+
+    /// The common spellings (`user:password@` in a URL, `password=` in key=value
+    /// form) with the password replaced; `redactedConninfo` verifies the result.
+    private static func redact(_ conninfo: String) -> String {
         var text = conninfo
         // URL form: scheme://user:password@host
         if let schemeEnd = text.range(of: "://") {

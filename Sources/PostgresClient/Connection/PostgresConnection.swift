@@ -31,6 +31,8 @@ public final class PostgresConnection {
     /// Opens a connection; on failure the error names host, port, database and user
     /// (never the password) and libpq's reason.
     public static func connect(_ configuration: PostgresConfiguration) throws -> PostgresConnection {
+        // Parsed first: libpq's own parse errors quote fragments of the text, password included.
+        _ = try configuration.settings()
         // Later entries override earlier ones, and the expanded conninfo sits last, so
         // our defaults apply only where the user's conninfo is silent.
         var keywords = ["connect_timeout", "fallback_application_name", "client_encoding"]
