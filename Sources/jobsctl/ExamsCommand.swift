@@ -44,6 +44,9 @@ struct ExamsGradeCommand: Command {
         graded or rejected is left as it is. A pass grants or renews the certification for
         the exam's months, counted in the business time zone.
 
+        Arguments:
+          SUBMISSION           the submission's id, e.g. 42
+
         Options:
         \(ExamsCommand.asOfHelp)
         \(OutputFormat.help)
@@ -78,6 +81,9 @@ struct ExamsRegradeCommand: Command {
         EXAM (job \(RegradeExam.kind), queue "\(JobRequest.defaultQueue)") and prints its job id. What
         changed is recorded per submission; new passes are certified, withdrawn passes lose
         the certification they granted.
+
+        Arguments:
+          EXAM                 the exam's id, e.g. 3
 
         Options:
         \(ExamsCommand.asOfHelp)

@@ -26,6 +26,9 @@ struct OrdersCompleteCommand: Command {
         cleaner first, and a cancelled one cannot be completed. An order already
         completed is left as it is (exit 0).
 
+        Arguments:
+          ORDER                the order's id, e.g. 42
+
         Options:
           --at TIME            when it was completed (default: now): ISO 8601 with a zone
                                (2026-11-23T10:00:00+08:00) or a time ago like -10m
