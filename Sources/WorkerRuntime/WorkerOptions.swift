@@ -63,7 +63,10 @@ public struct WorkerOptions: Sendable {
         var queues: [String: Int] = [:]
         let list = try arguments.option("--queues") ?? defaultQueues.map(Self.describe) ?? JobRequest.defaultQueue
         for item in list.split(separator: ",").map(UnicodeText.trimmed) where !item.isEmpty {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard (1...100).contains(parts[0].count) else {
+                throw CommandError.usage("--queues: \"\(item)\" needs a queue name of 1 to 100 characters", command: command)
+            }
             if parts.count == 2 {
                 queues[parts[0]] = try arguments.integer(
                     parts[1], named: "--queues \(parts[0])=", in: 1...Self.maximumConcurrency)

@@ -37,17 +37,23 @@ struct OrdersCompleteCommand: Command {
 
     let orderID: Int64
     let at: Date?
+    let calendar: BusinessCalendar
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
         orderID = try ExamsCommand.id(try arguments.required("ORDER (an order id)"), what: "ORDER", command: command)
         at = try arguments.time("--at", delaySign: "-")
+        do {
+            calendar = BusinessCalendar(timeZone: try BusinessTimeZone.fromEnvironment())
+        } catch {
+            throw CommandError.failed("\(error)")
+        }
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 
     func run() async throws {
-        let calendar = try BusinessCalendar.configured()
+        let calendar = self.calendar
         let now = at ?? Date()
         let orderID = self.orderID
         let connection = try PostgresConnection.connect(database.configuration)

@@ -36,8 +36,12 @@ struct PayoutsAuditCommand: Command {
         guard let text = try arguments.option("--period") else {
             throw CommandError.usage("--period is required, e.g. --period 2026-W47", command: command)
         }
-        let zone = TimeZone(identifier: ProcessInfo.processInfo.environment["BUSINESS_TIME_ZONE"] ?? "Asia/Shanghai")
-            ?? TimeZone(identifier: "Asia/Shanghai")!
+        let zone: TimeZone
+        do {
+            zone = try BusinessTimeZone.fromEnvironment()
+        } catch {
+            throw CommandError.failed("\(error)")
+        }
         do {
             period = try PayoutPeriod(text, timeZone: zone)
         } catch {

@@ -56,7 +56,12 @@ struct PayoutsRunCommand: Command {
         guard let text = try arguments.option("--period") else {
             throw CommandError.usage("--period is required, e.g. --period 2026-W47", command: command)
         }
-        let zone = try BusinessCalendar.configured().timeZone
+        let zone: TimeZone
+        do {
+            zone = try BusinessTimeZone.fromEnvironment()
+        } catch {
+            throw CommandError.failed("\(error)")
+        }
         do {
             period = try PayoutPeriod(text, timeZone: zone)
         } catch {

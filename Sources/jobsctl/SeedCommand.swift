@@ -31,6 +31,7 @@ struct SeedCommand: Command {
 
     let dataSet: DemoDataSet
     let force: Bool
+    let zone: TimeZone
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
@@ -42,6 +43,11 @@ struct SeedCommand: Command {
             orders: try count("--orders", 10_000, minimum: 0),
             seed: UInt64(try count("--seed", 20_261_123, minimum: 0)))
         force = arguments.flag("--force")
+        do {
+            zone = try BusinessTimeZone.fromEnvironment()
+        } catch {
+            throw CommandError.failed("\(error)")
+        }
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 
@@ -53,7 +59,6 @@ struct SeedCommand: Command {
             return
         }
         let started = Date()
-        let zone = try BusinessCalendar.configured().timeZone
         let loaded = try dataSet.load(now: Date(), timeZone: zone, on: connection)
         try connection.executeScript("ANALYZE")
         print("""

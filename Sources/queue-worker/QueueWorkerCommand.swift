@@ -61,7 +61,7 @@ struct QueueWorkerCommand: WorkerCommand {
         let environment = ProcessInfo.processInfo.environment
         let timeZone: TimeZone
         do {
-            timeZone = try BusinessCalendar.fromEnvironment(environment).timeZone
+            timeZone = try BusinessTimeZone.fromEnvironment(environment)
         } catch {
             throw CommandError.failed("\(error)")
         }

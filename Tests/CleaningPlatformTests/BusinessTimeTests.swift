@@ -54,14 +54,14 @@ final class BusinessTimeTests: XCTestCase {
     }
 
     func testTheConfiguredZoneIsReadOnceAndAnUnknownOneIsRefused() throws {
-        XCTAssertEqual(try BusinessCalendar.fromEnvironment([:]).timeZone.identifier, "Asia/Shanghai")
-        XCTAssertEqual(try BusinessCalendar.fromEnvironment(["BUSINESS_TIME_ZONE": "Europe/Berlin"]).timeZone.identifier, "Europe/Berlin")
+        XCTAssertEqual(try BusinessTimeZone.fromEnvironment([:]).identifier, "Asia/Shanghai")
+        XCTAssertEqual(try BusinessTimeZone.fromEnvironment(["BUSINESS_TIME_ZONE": "Europe/Berlin"]).identifier, "Europe/Berlin")
         for name in ["Mars/Olympus", "CST", "asia/shanghai", "GMT+8"] {
-            XCTAssertThrowsError(try BusinessCalendar.fromEnvironment(["BUSINESS_TIME_ZONE": name])) { error in
+            XCTAssertThrowsError(try BusinessTimeZone.fromEnvironment(["BUSINESS_TIME_ZONE": name])) { error in
                 XCTAssertTrue("\(error)".contains(name), "\(error)")
             }
         }
-        XCTAssertEqual(try BusinessCalendar.fromEnvironment(["BUSINESS_TIME_ZONE": "UTC"]).timeZone.secondsFromGMT(), 0)
+        XCTAssertEqual(try BusinessTimeZone.fromEnvironment(["BUSINESS_TIME_ZONE": "UTC"]).secondsFromGMT(), 0)
     }
 
     /// The 12-month growth window ends at 2025-03-01 00:30 Shanghai: it starts at

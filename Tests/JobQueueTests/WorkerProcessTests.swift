@@ -105,6 +105,8 @@ final class WorkerProcessTests: XCTestCase {
         let cases: [([String], String)] = [
             (["work", "--concurrency", "0"], "--concurrency must be a whole number from 1"),
             (["work", "--queues", "a=x"], "--queues a= must be a whole number"),
+            (["work", "--queues", "a="], "--queues a= must be a whole number"),
+            (["work", "--queues", "=4"], "needs a queue name of 1 to 100 characters"),
             (["work", "--database-url", "postgresql://u:hunter2@localhost/db"], "must not contain a password"),
             (["work", "--frobnicate"], "unknown option --frobnicate"),
             (["enqueue"], "--kind is required"),

@@ -1,5 +1,4 @@
 public import Foundation
-import JobQueue
 
 /// Days, weeks, months and hours as people read them: in the platform's business
 /// time zone (Asia/Shanghai unless configured), never the server's or the
@@ -19,30 +18,8 @@ public struct BusinessCalendar: Sendable {
         self.calendar = calendar
     }
 
-    public static let defaultTimeZoneName = "Asia/Shanghai"
-    /// The environment variable that configures the zone.
-    public static let environmentVariable = "BUSINESS_TIME_ZONE"
-    public static let `default` = BusinessCalendar(timeZone: TimeZone(identifier: defaultTimeZoneName)!)
-
-    public struct UnknownTimeZone: Error, CustomStringConvertible {
-        public var name: String
-        public var description: String {
-            "\(BusinessCalendar.environmentVariable) \"\(name)\" is not a time zone; use an IANA name such as Asia/Shanghai"
-        }
-    }
-
-    /// The calendar `BUSINESS_TIME_ZONE` names (default Asia/Shanghai); an unknown
-    /// name is an error, never a silent fallback. Only IANA names (and UTC):
-    /// abbreviations such as CST mean different zones to different readers.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
-        -> BusinessCalendar
-    {
-        guard let name = environment[environmentVariable], !UnicodeText.isBlank(name) else { return .default }
-        guard TimeZone.knownTimeZoneIdentifiers.contains(name) || ["UTC", "Etc/UTC"].contains(name),
-            let zone = TimeZone(identifier: name)
-        else { throw UnknownTimeZone(name: name) }
-        return BusinessCalendar(timeZone: zone)
-    }
+    /// Asia/Shanghai.
+    public static let `default` = BusinessCalendar(timeZone: TimeZone(identifier: BusinessTimeZone.defaultIdentifier)!)
 
     /// `date` moved by whole calendar months at the same local time, clamped to the
     /// month's last day. Computed from the local date's parts: Foundation's
