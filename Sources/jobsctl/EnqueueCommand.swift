@@ -19,7 +19,9 @@ struct EnqueueCommand: Command {
                                [--unique-key KEY] [--max-attempts N] [--tag TAG]... [--json]
 
         Enqueues one job and prints its id; with a unique key that is already taken,
-        prints the existing job's id instead.
+        prints the existing job's id instead. The arguments are checked as the kind's
+        handler reads them: required fields, types and ranges; unknown fields and, for
+        a kind without arguments, anything but {} are refused (exit 64).
 
         Options:
           KIND                 the job's kind, e.g. \(PlatformJobs.kinds[0]); one of:
@@ -78,12 +80,17 @@ struct EnqueueCommand: Command {
         } catch let error as JobQueueError {
             throw CommandError.usage("\(error)", command: command)
         }
+        do {
+            try PlatformJobs.catalogue.validate(request)
+        } catch {
+            throw CommandError.usage("--args refused: \(error)", command: command)
+        }
         self.request = request
         format = OutputFormat(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }
 
-    static var knownKinds: [String] { PlatformJobs.kinds }
+    static var knownKinds: [String] { PlatformJobs.catalogue.kinds }
 
     func run() async throws {
         let pool = PostgresPool(configuration: database.configuration, maxConnections: 1)

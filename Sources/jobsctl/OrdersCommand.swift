@@ -67,7 +67,8 @@ struct OrdersCompleteCommand: Command {
             let (status, completedAt, paid) = try row.decode((String, Date?, Int64).self)
             switch status {
             case OrderStatus.completed:
-                return "order \(orderID) was already completed at \(completedAt.map(calendar.display) ?? "-"); nothing changed"
+                let shown = completedAt.map { ZonedTimeText.format($0, in: calendar.timeZone) } ?? "-"
+                return "order \(orderID) was already completed at \(shown); nothing changed"
             case OrderStatus.waiting:
                 throw CommandError.failed("order \(orderID) has no cleaner yet (\(status)); assign one before completing it")
             case OrderStatus.cancelled:
@@ -78,7 +79,7 @@ struct OrdersCompleteCommand: Command {
                 break
             }
             try OrderBooking.complete(orderID: orderID, now: now, on: connection)
-            return "order \(orderID) completed at \(calendar.display(now)); payment \(PayoutReport.yuan(paid)) recorded"
+            return "order \(orderID) completed at \(ZonedTimeText.format(now, in: calendar.timeZone)); payment \(PayoutReport.yuan(paid)) recorded"
         }
         print(outcome)
     }

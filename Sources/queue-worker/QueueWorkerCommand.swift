@@ -31,11 +31,14 @@ struct QueueWorkerCommand: WorkerCommand {
           NOTIFY_PROVIDER      console (default: prints masked lines) or http
           NOTIFY_HTTP_URL      gateway URL for the http provider (JSON POST, Idempotency-Key header)
           NOTIFY_HTTP_TOKEN_FILE  file holding the gateway's bearer token (optional)
+          NOTIFY_HTTP_TIMEOUT  seconds one gateway request may take, stopped time not counted
+                               (default 5, at most 120)
           PAYOUT_PROVIDER      console (default: logs transfers, moves no money) or http
           PAYOUT_HTTP_URL      payout gateway URL for the http provider (JSON POST per transfer:
                                item_id, cleaner_id, amount_fen, currency CNY, idempotency_key;
                                also the Idempotency-Key header)
           PAYOUT_HTTP_TOKEN_FILE  file holding the payout gateway's bearer token (optional)
+          PAYOUT_HTTP_TIMEOUT  seconds one transfer request may take (default 10, at most 120)
           BUSINESS_TIME_ZONE   time zone of business rules (default Asia/Shanghai)
         """
 
@@ -67,21 +70,22 @@ struct QueueWorkerCommand: WorkerCommand {
         }
         let provider: any NotificationProvider = try chooseProvider(
             "NOTIFY", environment, console: { ConsoleNotificationProvider(log: log) },
-            http: { HTTPNotificationProvider(endpoint: $0, bearerToken: $1, log: log) })
+            http: { HTTPNotificationProvider(endpoint: $0, timeout: $2 ?? .seconds(5), bearerToken: $1, log: log) })
         let payouts: any PayoutProvider = try chooseProvider(
             "PAYOUT", environment, console: { ConsolePayoutProvider(log: log) },
-            http: { HTTPPayoutProvider(endpoint: $0, bearerToken: $1, log: log) })
+            http: { HTTPPayoutProvider(endpoint: $0, timeout: $2 ?? .seconds(10), bearerToken: $1, log: log) })
         return PlatformServices(provider: provider, payouts: payouts, timeZone: timeZone, log: log)
     }
 
     /// The provider `<PREFIX>_PROVIDER` names: `console` (the default) or `http`,
-    /// whose gateway is `<PREFIX>_HTTP_URL` with, when set, the bearer token in the
+    /// whose gateway is `<PREFIX>_HTTP_URL`, its timeout `<PREFIX>_HTTP_TIMEOUT`
+    /// seconds when set (nil: the provider's default), with, when set, the bearer token in the
     /// file `<PREFIX>_HTTP_TOKEN_FILE` names (a file, so the token is in neither
     /// argv nor the environment; an empty file means none, as the compose file
     /// mounts one whatever the provider).
     private static func chooseProvider<Provider>(
         _ prefix: String, _ environment: [String: String], console: () -> Provider,
-        http: (_ endpoint: URL, _ bearerToken: String?) -> Provider
+        http: (_ endpoint: URL, _ bearerToken: String?, _ timeout: Duration?) -> Provider
     ) throws -> Provider {
         switch environment["\(prefix)_PROVIDER"] ?? "console" {
         case "console":
@@ -90,7 +94,8 @@ struct QueueWorkerCommand: WorkerCommand {
             guard let text = environment["\(prefix)_HTTP_URL"], let url = URL(string: text), url.scheme != nil else {
                 throw CommandError.failed("\(prefix)_PROVIDER=http needs \(prefix)_HTTP_URL, the gateway's URL")
             }
-            guard let path = environment["\(prefix)_HTTP_TOKEN_FILE"] else { return http(url, nil) }
+            let timeout = try environment["\(prefix)_HTTP_TIMEOUT"].map { try timeoutSeconds($0, "\(prefix)_HTTP_TIMEOUT") }
+            guard let path = environment["\(prefix)_HTTP_TOKEN_FILE"] else { return http(url, nil, timeout) }
             let contents: String
             do {
                 contents = try TextFile.read(path, what: "\(prefix)_HTTP_TOKEN_FILE")
@@ -98,9 +103,17 @@ struct QueueWorkerCommand: WorkerCommand {
                 throw CommandError.failed("\(error)")
             }
             let token = UnicodeText.trimmed(contents)
-            return http(url, token.isEmpty ? nil : token)
+            return http(url, token.isEmpty ? nil : token, timeout)
         case let other:
             throw CommandError.failed("\(prefix)_PROVIDER \"\(other)\" is unknown; use console or http")
         }
+    }
+
+    /// A gateway timeout in seconds: a finite number above 0 and at most 120.
+    private static func timeoutSeconds(_ text: String, _ name: String) throws -> Duration {
+        guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= 120 else {
+            throw CommandError.failed("\(name) \"\(text)\" must be seconds above 0 and at most 120 (e.g. 5 or 2.5)")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
     }
 }

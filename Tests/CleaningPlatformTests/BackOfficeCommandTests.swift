@@ -97,7 +97,7 @@ final class BackOfficeCommandTests: XCTestCase {
         let iso = ISO8601DateFormatter().string(from: completedAt)
         let completed = try await run("jobsctl", ["orders", "complete", "\(order)", "--at", iso])
         XCTAssertEqual(completed.status, 0, completed.output)
-        XCTAssertTrue(completed.output.contains("(Asia/Shanghai)"), "the time is shown with its zone: \(completed.output)")
+        XCTAssertTrue(completed.output.contains("Asia/Shanghai (UTC+08:00)"), "the time is shown with its zone: \(completed.output)")
         let (status, at) = try await fixture.pool.query(
             "SELECT status, completed_at FROM platform.orders WHERE id = $1", [order]).first!.decode((String, Date).self)
         XCTAssertEqual(status, OrderStatus.completed)

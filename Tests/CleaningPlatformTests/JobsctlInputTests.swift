@@ -55,6 +55,22 @@ final class JobsctlInputTests: XCTestCase {
             (["payouts", "run", "--period", "2026-W01", "--report", NSTemporaryDirectory()], "is a folder"),
             (["payouts", "run", "--period", "2026-W01", "--wait", "-5"], "--wait must be a number of seconds"),
             (["payouts", "run", "--period", "2026-W01", "--wait", "inf"], "--wait must be a number of seconds"),
+            // Arguments are checked per kind, as its handler reads them.
+            (["enqueue", ExpireCoupons.kind, "--args", #"{"x": 1}"#], #"unknown field "x""#),
+            (["enqueue", ExpireCoupons.kind, "--args", "[]"], "coupon.expire arguments do not decode"),
+            (["enqueue", DispatchNotification.kind], #"missing field "notificationID""#),
+            (["enqueue", DispatchNotification.kind, "--args", #"{"notificationID": "7"}"#], #"field "notificationID" is not"#),
+            (["enqueue", DispatchNotification.kind, "--args", #"{"notificationID": 0}"#], "notificationID must be a row id"),
+            (["enqueue", DispatchNotification.kind, "--args", #"{"notificationID": 1e30}"#], "out of range"),
+            (
+                ["enqueue", OrderReminder.kind, "--args", #"{"orderID": 1, "moment": "cleaner_1h", "appointmentAt": 1800000000}"#],
+                "needs cleanerID"
+            ),
+            (["enqueue", OrderReminder.kind, "--args", #"{"orderID": 1, "moment": "soon", "appointmentAt": 1}"#], "moment"),
+            (
+                ["enqueue", SettleCleanerPayout.kind, "--args", #"{"runID": 1, "cleanerID": 2, "cleanerId": 3}"#],
+                #"unknown field "cleanerId""#
+            ),
         ]
         for (arguments, message) in cases {
             let run = try await jobsctl(arguments)

@@ -19,6 +19,7 @@ final class BadInputTests: XCTestCase {
             (#"[1, 2, 3]"#, "Payload"),
             (#""just a string""#, "Payload"),
             (#"{"number": 1}"#, "label"),
+            (#"{"number": 1, "label": "x", "lable": "y"}"#, #"unknown field "lable""#),
         ]
         var ids: [Int64] = []
         for (json, _) in cases {

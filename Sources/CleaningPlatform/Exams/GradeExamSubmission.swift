@@ -19,6 +19,10 @@ public struct GradeExamSubmission: JobArguments {
         self.asOf = asOf
     }
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(submissionID, "submissionID")
+    }
+
     static let load = """
         SELECT s.status, s.answers::text, s.cleaner_id, e.id, e.skill, e.title, e.pass_mark, e.multiple_choice_rule,
                e.certification_months, c.phone, c.time_zone
@@ -160,6 +164,10 @@ public struct RegradeExam: JobArguments {
     public init(examID: Int64, asOf: Date? = nil) {
         self.examID = examID
         self.asOf = asOf
+    }
+
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(examID, "examID")
     }
 
     static let lockExam = "SELECT pg_advisory_xact_lock(hashtext('exam.regrade'), hashtext($1::text))"

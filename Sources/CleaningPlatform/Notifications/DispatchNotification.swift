@@ -17,6 +17,10 @@ public struct DispatchNotification: JobArguments {
         self.notificationID = notificationID
     }
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(notificationID, "notificationID")
+    }
+
     static let load = """
         SELECT n.status, n.params::text, n.recipient, n.time_zone, n.expires_at,
                t.code, t.channel, t.category, t.body, t.validity_minutes
@@ -63,40 +67,45 @@ public struct DispatchNotification: JobArguments {
             log.info("notification suppressed: past its validity", fields)
             return
         }
-        // Quiet hours are the recipient's local hours; times in reasons and logs are
-        // shown in the business time zone, with the zone.
-        let recipientCalendar = TimeZone(identifier: zoneName).map(BusinessCalendar.init) ?? services.calendar
-        let shown = services.calendar
-        if template.category == .marketing, let opens = services.flowControl.quietUntil(now, calendar: recipientCalendar) {
+        let timeZone = TimeZone(identifier: zoneName) ?? services.timeZone
+        let flowControl = services.flowControl
+        if template.category == .marketing,
+            let opens = flowControl.quietUntil(now, calendar: BusinessCalendar(timeZone: timeZone))
+        {
             if opens >= expiresAt {
                 try await close(
-                    id, "suppressed", "quiet hours: marketing may not be sent before \(shown.display(opens)), past its validity",
-                    context)
+                    id, "suppressed", "quiet hours: marketing may not be sent before "
+                        + "\(ZonedTimeText.format(opens, in: timeZone)), past its validity", context)
                 return
             }
-            throw JobSnoozed(for: .milliseconds(Int64(opens.timeIntervalSince(now) * 1000) + 1))
+            throw Self.snooze(until: flowControl.wakeTime(after: opens, now: now, latest: expiresAt), now: now)
         }
-        let limit = services.flowControl.rateLimit(for: template, recipient: recipient)
+        let limit = flowControl.rateLimit(for: template, recipient: recipient)
         let jobID = context.job.id
         if let freeAt = try await context.database.withConnection({ try limit.take(on: $0, jobID: jobID) }) {
+            let until = ZonedTimeText.format(freeAt, in: services.timeZone)
             if freeAt >= expiresAt {
                 try await close(
                     id, "suppressed", "flow control: \(template.category.rawValue) limit for this recipient reached "
-                        + "until \(shown.display(freeAt)), past its validity", context)
+                        + "until \(until), past its validity", context)
                 log.info("notification suppressed by flow control", fields)
                 return
             }
-            log.info("notification delayed by flow control", fields + [("until", shown.display(freeAt))])
-            throw JobSnoozed(for: .milliseconds(Int64(max(0.05, freeAt.timeIntervalSince(now)) * 1000) + 1))
+            log.info("notification delayed by flow control", fields + [("until", until)])
+            throw Self.snooze(until: flowControl.wakeTime(after: freeAt, now: now, latest: expiresAt), now: now)
         }
 
+        // The permit just taken counts a send; whatever keeps the gateway from
+        // accepting the message (lease lost, refusal, failure) gives it back.
         let message = OutgoingMessage(
             notificationID: id, channel: template.channel, recipient: recipient, templateCode: template.code, body: body,
             idempotencyKey: "notification-\(id)")
         let result: DeliveryResult
         do {
+            try await context.ensureLeaseHeld()
             result = try await services.provider.send(message)
-        } catch let error as TransientDeliveryError {
+        } catch {
+            try await giveBack(limit, context)
             throw error
         }
         switch result {
@@ -106,9 +115,19 @@ public struct DispatchNotification: JobArguments {
                 try connection.execute(Self.markSent, [id, sentAt, providerID, body])
             }
         case .rejected(let reason):
+            try await giveBack(limit, context)
             try await close(id, "failed", "provider rejected it: \(reason)", context, body: body)
             throw JobDiscarded("provider rejected notification \(id): \(reason)")
         }
+    }
+
+    private static func snooze(until wake: Date, now: Date) -> JobSnoozed {
+        JobSnoozed(for: .milliseconds(Int64(max(0.05, wake.timeIntervalSince(now)) * 1000) + 1))
+    }
+
+    private func giveBack(_ limit: RateLimit, _ context: JobContext) async throws {
+        let jobID = context.job.id
+        _ = try await context.database.withConnection { try limit.giveBack(on: $0, jobID: jobID) }
     }
 
     private func close(_ id: Int64, _ status: String, _ reason: String, _ context: JobContext, body: String? = nil) async throws {

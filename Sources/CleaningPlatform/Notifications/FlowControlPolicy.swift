@@ -10,6 +10,9 @@ public struct FlowControlPolicy: Sendable {
     public var marketingPerTemplate: [RateLimit.Rule]
     /// Local hours in which marketing may be sent: [start, end).
     public var marketingHours: Range<Int>
+    /// Messages held back until the same moment (a limit freeing up, quiet hours
+    /// ending) wake spread over up to this long after it, not all at once.
+    public var maximumWakeSpread: Duration
 
     public init(
         verification: [RateLimit.Rule] = [
@@ -18,12 +21,27 @@ public struct FlowControlPolicy: Sendable {
         ],
         noticePerTemplate: [RateLimit.Rule] = [RateLimit.Rule(limit: 50, per: .seconds(86_400))],
         marketingPerTemplate: [RateLimit.Rule] = [RateLimit.Rule(limit: 3, per: .seconds(86_400))],
-        marketingHours: Range<Int> = 8..<21
+        marketingHours: Range<Int> = 8..<21, maximumWakeSpread: Duration = .seconds(300)
     ) {
         self.verification = verification
         self.noticePerTemplate = noticePerTemplate
         self.marketingPerTemplate = marketingPerTemplate
         self.marketingHours = marketingHours
+        self.maximumWakeSpread = maximumWakeSpread
+    }
+
+    /// When a message held back until `freeAt` should be tried again: `freeAt` plus
+    /// a random spread of up to a fifth of the wait (at least 1 s, at most
+    /// `maximumWakeSpread`), never past `latest` (its expiry). Many jobs held by the
+    /// same limit or the same quiet hours then wake spread out instead of together.
+    public func wakeTime(after freeAt: Date, now: Date, latest: Date) -> Date {
+        let wait = max(0, freeAt.timeIntervalSince(now))
+        let spread = min(Self.seconds(maximumWakeSpread), max(1, wait / 5), max(0, latest.timeIntervalSince(freeAt)))
+        return freeAt.addingTimeInterval(spread > 0 ? Double.random(in: 0..<spread) : 0)
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// The limit a message is counted under.

@@ -44,6 +44,17 @@ public struct OrderReminder: JobArguments {
     /// For cleaner reminders: the cleaner it was scheduled for.
     public var cleanerID: Int64?
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(orderID, "orderID")
+        if appointmentAt < 1 { throw JobArgumentsError("appointmentAt must be seconds since 1970, got \(appointmentAt)") }
+        if moment.forCleaner {
+            guard let cleanerID else { throw JobArgumentsError("a \(moment.rawValue) reminder needs cleanerID") }
+            try JobArgumentsError.requireID(cleanerID, "cleanerID")
+        } else if cleanerID != nil {
+            throw JobArgumentsError("a \(moment.rawValue) reminder is for the customer and takes no cleanerID")
+        }
+    }
+
     /// Every reminder of an order (cancelled when the order is cancelled or starts).
     static func tag(orderID: Int64) -> String { "order:\(orderID)" }
     /// Reminders tied to the appointment time (cancelled when it moves).

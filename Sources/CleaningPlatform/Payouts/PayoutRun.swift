@@ -135,6 +135,13 @@ public struct FinishPayoutRun: JobArguments {
         public var total: Int
     }
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(runID, "runID")
+        if let batch, min(batch.completed, batch.discarded, batch.cancelled, batch.total) < 0 {
+            throw JobArgumentsError("batch counts cannot be negative")
+        }
+    }
+
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let runID = self.runID
         let now = services.clock.now

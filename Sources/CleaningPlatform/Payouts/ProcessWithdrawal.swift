@@ -11,6 +11,10 @@ public struct ProcessWithdrawal: JobArguments {
     public static let kind = "payout.withdrawal"
     public var withdrawalID: Int64
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(withdrawalID, "withdrawalID")
+    }
+
     /// One withdrawal per wallet at a time, so two cannot both spend one balance.
     /// An advisory lock rather than a row lock on the account: the worker role may
     /// add ledger accounts but not change them, and FOR UPDATE needs that right.
@@ -59,6 +63,7 @@ public struct ProcessWithdrawal: JobArguments {
             return (cleanerID, amount)
         }
         guard let (cleanerID, amount) = decision else { return }
+        try await context.ensureLeaseHeld()
         let result = try await payouts.pay(
             PayoutInstruction(itemID: id, cleanerID: cleanerID, amountFen: amount, idempotencyKey: "withdrawal-\(id)"))
         guard case .rejected(let reason) = result else { return }

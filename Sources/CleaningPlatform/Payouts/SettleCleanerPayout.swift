@@ -18,6 +18,11 @@ public struct SettleCleanerPayout: JobArguments {
     public var runID: Int64
     public var cleanerID: Int64
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(runID, "runID")
+        try JobArgumentsError.requireID(cleanerID, "cleanerID")
+    }
+
     static let findItem = "SELECT id, status, payable_fen FROM platform.payout_items WHERE run_id = $1 AND cleaner_id = $2"
 
     func run(_ context: JobContext, services: PlatformServices, payouts: any PayoutProvider) async throws {
@@ -39,6 +44,7 @@ public struct SettleCleanerPayout: JobArguments {
             return
         }
         let reference: String
+        try await context.ensureLeaseHeld()
         switch try await payouts.pay(
             PayoutInstruction(itemID: itemID, cleanerID: cleanerID, amountFen: payable, idempotencyKey: "payout-\(itemID)"))
         {

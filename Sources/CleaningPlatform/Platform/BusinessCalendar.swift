@@ -86,16 +86,4 @@ public struct BusinessCalendar: Sendable {
     public func monthDay(_ date: Date) -> String {
         "\(calendar.component(.month, from: date))月\(calendar.component(.day, from: date))日"
     }
-
-    /// A time shown to a person, with its zone: 2026-11-23 09:30:00 +08:00 (Asia/Shanghai).
-    public func display(_ date: Date) -> String {
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let offset = timeZone.secondsFromGMT(for: date)
-        let sign = offset < 0 ? "-" : "+"
-        let local = String(
-            format: "%04d-%02d-%02d %02d:%02d:%02d", parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!,
-            parts.second!)
-        return local + " " + sign + String(format: "%02d:%02d", abs(offset) / 3600, abs(offset) % 3600 / 60)
-            + " (\(timeZone.identifier))"
-    }
 }

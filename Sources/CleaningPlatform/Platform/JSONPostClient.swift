@@ -22,6 +22,8 @@ import Synchronization
 /// URLSession: on Linux `timeoutIntervalForRequest` is only an idle timeout
 /// truncated to whole seconds and `timeoutIntervalForResource` is not enforced,
 /// so a gateway that trickles bytes would otherwise hold a job indefinitely.
+/// `timeout` counts the process's running time (`RunningTimeSleep`): time the
+/// process spent stopped does not make a request that is being answered time out.
 ///
 /// Nothing here logs: callers write one line per exchange from `Reply.logFields`,
 /// which name the endpoint's host only — its path and query may carry keys.
@@ -134,7 +136,7 @@ final class JSONPostClient: Sendable {
     private func exchange(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
         let pending = PendingExchange()
         let timer = Task { [timeout] in
-            do { try await Task.sleep(for: timeout) } catch { return }
+            do { try await RunningTimeSleep.sleep(for: timeout) } catch { return }
             pending.finish(.timedOut)
         }
         defer { timer.cancel() }

@@ -3,12 +3,16 @@ public import JobQueue
 
 /// The platform's job handlers and periodic jobs.
 public enum PlatformJobs {
-    /// Every kind the platform handles (for the admin CLI's checks).
-    public static let kinds = [
-        OrderReminder.kind, DispatchNotification.kind, ExpireCoupons.kind, RemindExpiringCoupons.kind,
-        ExpirePoints.kind, SettleCleanerPayout.kind, FinishPayoutRun.kind, ProcessWithdrawal.kind,
-        GradeExamSubmission.kind, RegradeExam.kind, RecalculateTiers.kind, UpgradeTier.kind,
-    ].sorted()
+    /// The argument types of every kind the platform handles, so a job given as
+    /// kind and JSON (`jobsctl enqueue`) is checked as its handler would check it.
+    public static let catalogue = JobKindCatalogue([
+        OrderReminder.self, DispatchNotification.self, ExpireCoupons.self, RemindExpiringCoupons.self,
+        ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self, ProcessWithdrawal.self,
+        GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self,
+    ])
+
+    /// Every kind the platform handles.
+    public static var kinds: [String] { catalogue.kinds }
 
     /// Queues the platform's workers should work, with a sensible concurrency each.
     public static let queues: [String: Int] = [

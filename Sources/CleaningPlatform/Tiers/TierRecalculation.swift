@@ -147,6 +147,10 @@ public struct UpgradeTier: JobArguments {
     public static let kind = "tier.upgrade"
     public var customerID: Int64
 
+    public func validate() throws(JobArgumentsError) {
+        try JobArgumentsError.requireID(customerID, "customerID")
+    }
+
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let now = services.clock.now
         let calendar = services.calendar

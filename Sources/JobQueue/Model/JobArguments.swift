@@ -1,10 +1,53 @@
+import Foundation
+
 /// The typed arguments of one kind of job. The kind names the handler; the value
 /// is stored as JSON in the job row.
 ///
 ///     struct SendReceipt: JobArguments {
 ///         static let kind = "send_receipt"
 ///         var orderID: Int64
+///         func validate() throws {
+///             if orderID < 1 { throw JobArgumentsError("orderID must be at least 1") }
+///         }
 ///     }
 public protocol JobArguments: Codable, Sendable {
     static var kind: String { get }
+
+    /// Checks what the types alone cannot (ranges, non-empty text …) and throws
+    /// `JobArgumentsError` with the reason. Runs when a `JobRequest` is built from
+    /// these arguments and when a handler decodes them, so a bad argument fails at
+    /// enqueue instead of after retries in a worker.
+    func validate() throws(JobArgumentsError)
+}
+
+extension JobArguments {
+    public func validate() throws(JobArgumentsError) {}
+
+    /// Decodes arguments from their JSON text and validates them. Strict: a field
+    /// the type does not have is refused (a misspelt optional field would otherwise
+    /// be dropped without a word), and a kind without arguments accepts only `{}`.
+    public static func decode(fromJSON json: String) throws(JobArgumentsError) -> Self {
+        let data = Data(json.utf8)
+        let arguments: Self
+        do {
+            arguments = try JobJSON.decoder.decode(Self.self, from: data)
+        } catch {
+            throw JobArgumentsError("\(kind) arguments do not decode as \(Self.self): \(JobArgumentsError.describe(error))")
+        }
+        do {
+            try arguments.validate()
+        } catch {
+            throw JobArgumentsError("\(kind): \(error.reason)")
+        }
+        let given = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? [:]
+        let known = (try? JobJSON.encoder.encode(arguments))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } ?? [:]
+        if known is [String: Any] && !(given is [String: Any]) {
+            throw JobArgumentsError("\(kind) arguments do not decode as \(Self.self): they must be a JSON object")
+        }
+        if let unknown = JobArgumentsError.firstUnknownField(given: given, known: known) {
+            throw JobArgumentsError("\(kind): unknown field \"\(unknown)\"")
+        }
+        return arguments
+    }
 }

@@ -9,7 +9,7 @@ public struct JobCancelled: Error, Sendable, CustomStringConvertible {
 
 /// Thrown by a handler to fail for good, whatever attempts are left (bad input
 /// that no retry can fix).
-public struct JobDiscarded: Error, Sendable, CustomStringConvertible {
+public struct JobDiscarded: PermanentJobFailure, CustomStringConvertible {
     public var reason: String
     public init(_ reason: String) { self.reason = reason }
     public var description: String { reason }

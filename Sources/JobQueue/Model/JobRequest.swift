@@ -51,13 +51,19 @@ public struct JobRequest: Sendable {
         self.callbackForBatch = callbackForBatch
     }
 
-    /// A job of `Arguments.kind` with typed arguments encoded as JSON.
+    /// A job of `Arguments.kind` with typed arguments encoded as JSON; throws
+    /// `JobQueueError.invalidJob` when `arguments.validate()` refuses them.
     public init<Arguments: JobArguments>(
         _ arguments: Arguments, queue: String = JobRequest.defaultQueue, priority: Int = 0, runAt: Date? = nil,
         maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [], uniqueKey: String? = nil,
         uniqueScope: UniqueScope = .active, deadline: Date? = nil, dependsOn: [Int64] = [], batchID: String? = nil,
         callbackForBatch: String? = nil
     ) throws {
+        do {
+            try arguments.validate()
+        } catch {
+            throw JobQueueError.invalidJob("\(Arguments.kind): \(error.reason)")
+        }
         let data = try JobJSON.encoder.encode(arguments)
         self.init(
             kind: Arguments.kind, argumentsJSON: String(decoding: data, as: UTF8.self), queue: queue,

@@ -36,6 +36,16 @@ struct AttemptExecutor: Sendable {
         case nil:
             break
         }
+        if attempt.leaseDeadline <= ContinuousClock.now {
+            // No heartbeat renewed it in time (the process was stopped or cut off while
+            // the job waited in the buffer): another worker may own it by now. Give it
+            // back unstarted; the release is fenced, so it is a no-op if it was rescued.
+            log.warning(
+                "job not started: its lease ran out while it waited; giving it back",
+                [("job_id", "\(job.id)"), ("kind", job.kind), ("attempt", "\(job.attempt)")])
+            await finish(attempt, .released)
+            return
+        }
         if let deadline = job.deadline, deadline < Date() {
             await finish(attempt, .discarded(error: "expired: not started by its deadline \(deadline)"))
             return
@@ -85,9 +95,10 @@ struct AttemptExecutor: Sendable {
         case (.failure(let error as JobCancelled), _):
             log.info("job cancelled by its handler", fields() + [("reason", error.reason)])
             await finish(attempt, .cancelled(reason: error.reason))
-        case (.failure(let error as JobDiscarded), _):
-            log.warning("job discarded", fields() + [("error", error.reason)])
-            await finish(attempt, .discarded(error: error.reason))
+        case (.failure(let error as any PermanentJobFailure), _):
+            let reason = Self.describe(error)
+            log.warning("job discarded: its failure is permanent", fields() + [("error", reason)])
+            await finish(attempt, .discarded(error: reason))
         case (.failure(let error as JobSnoozed), _):
             log.info("job snoozed", fields() + [("delay", "\(error.delay)")])
             await finish(attempt, .snoozed(until: Date().addingTimeInterval(error.delay.seconds)))

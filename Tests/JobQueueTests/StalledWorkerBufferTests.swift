@@ -1,0 +1,77 @@
+import Foundation
+import JobQueue
+import PostgresClient
+import TestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A worker process stopped (SIGSTOP) while it holds jobs claimed ahead in its
+/// buffer; their leases run out and another worker runs them; resumed, the first
+/// must give them back instead of starting them.
+final class StalledWorkerBufferTests: XCTestCase {
+    func testBufferedJobsWhoseLeaseRanOutAreNotStartedAfterAStop() async throws {
+        let fixture = try QueueFixture()
+        let workers = try TestbedWorkers(queue: fixture.queue)
+        _ = try await fixture.pool.query(
+            """
+            CREATE TABLE IF NOT EXISTS testbed_intervals (job_id bigint NOT NULL, attempt integer NOT NULL,
+                worker text NOT NULL, started_at timestamptz NOT NULL, ended_at timestamptz)
+            """)
+        let jobs = 400
+        try await fixture.client.enqueue(
+            Array(repeating: fixture.request("testbed.interval", #"{"holdMs": 5}"#, maxAttempts: 20), count: jobs))
+        // Short jobs and room to claim ahead: the worker keeps a buffer of leased jobs.
+        let stalled = try workers.start("stalled", ["--concurrency", "1", "--prefetch", "50", "--lease", "1"])
+        let started = """
+            SELECT count(*)::int8 FROM testbed_intervals i JOIN queue.jobs j ON j.id = i.job_id
+            WHERE j.queue = $1 AND i.worker = $2
+            """
+        let heldAhead = """
+            SELECT count(*)::int8 FROM queue.jobs WHERE queue = $1 AND state = 'running' AND leased_by = $2
+            """
+        var buffered: Int64 = 0
+        let warm = try await fixture.eventually(timeout: .seconds(60)) {
+            guard try await fixture.pool.query(started, [fixture.queue, "stalled"]).scalar(Int64.self) >= 40 else {
+                return false
+            }
+            stalled.signal(SIGSTOP)
+            buffered = try await fixture.pool.query(heldAhead, [fixture.queue, "stalled"]).scalar(Int64.self)
+            if buffered > 1 { return true }
+            stalled.signal(SIGCONT)
+            return false
+        }
+        XCTAssertTrue(warm, "the worker was stopped holding jobs beyond the one it runs\n\(workers.logs())")
+
+        // Its leases run out; another worker rescues and runs every remaining job.
+        let rescuer = try workers.start("rescuer", ["--concurrency", "4", "--lease", "10"])
+        let drained = try await fixture.eventually(timeout: .seconds(120)) {
+            try await fixture.counts() == ["completed": jobs]
+        }
+        let counts = try await fixture.counts()
+        XCTAssertTrue(drained, "\(counts)\n\(workers.logs())")
+        let resumedAt = try await fixture.pool.query("SELECT clock_timestamp()").scalar(Date.self)
+        stalled.signal(SIGCONT)
+        let statuses = await workers.stop([stalled, rescuer])
+        XCTAssertEqual(statuses, [0, 0], workers.logs())
+
+        // Nothing was left to claim after the resume, so anything the stopped worker
+        // started then came from its buffer, under a lease it had lost.
+        let startedAfterResume = try await fixture.pool.query(
+            """
+            SELECT count(*)::int8 FROM testbed_intervals i JOIN queue.jobs j ON j.id = i.job_id
+            WHERE j.queue = $1 AND i.worker = 'stalled' AND i.started_at >= $2
+            """, [fixture.queue, resumedAt]
+        ).scalar(Int64.self)
+        XCTAssertEqual(startedAfterResume, 0, "\(buffered) jobs were held ahead; none started after the resume")
+        let finished = try await fixture.pool.query(
+            """
+            SELECT count(DISTINCT i.job_id)::int8 FROM testbed_intervals i JOIN queue.jobs j ON j.id = i.job_id
+            WHERE j.queue = $1 AND i.ended_at IS NOT NULL
+            """, [fixture.queue]
+        ).scalar(Int64.self)
+        XCTAssertEqual(finished, Int64(jobs), "every job ran to completion once")
+    }
+}
