@@ -44,7 +44,7 @@ EXPECTED_GRADED="$(sql "SELECT count(*) FROM platform.exam_submissions")"
 EXPECTED_CERTIFIED="$(sql "
     SELECT count(*) FROM (
         SELECT s.id, sum(CASE q.kind
-            WHEN 'single_choice' THEN CASE WHEN upper(btrim(s.answers->>q.id::text)) = upper(q.answer_key #>> '{}') THEN q.points ELSE 0 END
+            WHEN 'single_choice' THEN CASE WHEN s.answers->>q.id::text = q.answer_key #>> '{}' THEN q.points ELSE 0 END
             WHEN 'multiple_choice' THEN CASE
                 WHEN NOT (s.answers->(q.id::text) <@ q.answer_key) THEN 0
                 ELSE q.points * jsonb_array_length(s.answers->(q.id::text)) / jsonb_array_length(q.answer_key) END

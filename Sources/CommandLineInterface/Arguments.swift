@@ -18,11 +18,6 @@ public struct Arguments: Sendable {
     public var isEmpty: Bool { items.isEmpty }
     public var wantsHelp: Bool { items.contains("--help") || items.contains("-h") }
 
-    /// True when an option `--name` is given (as `--name VALUE` or `--name=VALUE`), without consuming it.
-    public func wantsOption(_ name: String) -> Bool {
-        items.contains { $0 == name || $0.hasPrefix(name + "=") }
-    }
-
     /// True when `--name` is present (removes it).
     public mutating func flag(_ name: String) -> Bool {
         guard let index = items.firstIndex(of: name) else { return false }

@@ -46,11 +46,10 @@ public protocol CommandGroup: CommandDescription {
 
 /// Dispatches argv to the right command, prints help and errors, and exits.
 public enum CommandRunner {
-    public static func main(
-        _ root: any CommandDescription.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst())
-    ) async -> Never {
+    public static func main(_ root: any CommandDescription.Type, arguments: [String]? = nil) async -> Never {
         var status: Int32 = 0
         do {
+            let arguments = try arguments ?? validatedArguments(command: root.name)
             if arguments == [CommandTreeDescription.argument] {
                 print(try CommandTreeDescription(root).json())
             } else {
@@ -64,6 +63,22 @@ public enum CommandRunner {
             status = 1
         }
         exit(status)
+    }
+
+    /// The process's arguments (without the program name), each decoded as strict
+    /// UTF-8. `CommandLine.arguments` replaces invalid bytes with U+FFFD, so two
+    /// different byte strings could become one value (one unique key); such an
+    /// argument is refused instead, naming its position.
+    static func validatedArguments(command: String) throws -> [String] {
+        try (1..<Int(CommandLine.argc)).map { index in
+            guard let pointer = CommandLine.unsafeArgv[index] else { return "" }
+            guard let text = String(validatingCString: pointer) else {
+                throw CommandError.usage(
+                    "argument \(index) is not valid UTF-8 text; pass it in UTF-8 (check the terminal's or script's encoding)",
+                    command: command)
+            }
+            return text
+        }
     }
 
     private static func dispatch(_ command: any CommandDescription.Type, arguments: [String], path: String) async throws {

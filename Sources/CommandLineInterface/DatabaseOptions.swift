@@ -42,8 +42,11 @@ public struct DatabaseOptions: Sendable {
             source = "DATABASE_URL"
             configuration = PostgresConfiguration(conninfo: url, applicationName: applicationName)
         } else if let path = environment["DATABASE_URL_FILE"], !path.isEmpty {
-            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw CommandError.failed("cannot read DATABASE_URL_FILE \(path); check the path and its permissions")
+            let contents: String
+            do {
+                contents = try TextFile.read(path, what: "DATABASE_URL_FILE")
+            } catch {
+                throw CommandError.failed("\(error)")
             }
             source = "the file DATABASE_URL_FILE names"
             configuration = PostgresConfiguration(

@@ -31,9 +31,11 @@ public enum OutputFormat: Sendable {
 
 /// Dates and durations the way the CLI prints them.
 public enum DisplayFormat {
+    /// In UTC, marked with its zone ("Z"): a time without its zone is ambiguous to a reader.
     public static func date(_ date: Date?) -> String {
         guard let date else { return "-" }
-        return date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false))
+        return date.formatted(
+            .iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
     }
 
     public static func age(seconds: Double?) -> String {

@@ -193,9 +193,10 @@ public struct DemoDataSet: Sendable {
             examIDs.append(exam)
             try connection.execute(
                 """
-                INSERT INTO platform.exam_questions (exam_id, position, kind, points, answer_key) VALUES
-                    ($1, 1, 'single_choice', 10, '"B"'), ($1, 2, 'multiple_choice', 10, '["A","C"]'),
-                    ($1, 3, 'true_false', 5, 'true'), ($1, 4, 'fill_in', 5, '["中性清洁剂"]')
+                INSERT INTO platform.exam_questions (exam_id, position, kind, points, options, answer_key) VALUES
+                    ($1, 1, 'single_choice', 10, '["A","B","C","D"]', '"B"'),
+                    ($1, 2, 'multiple_choice', 10, '["A","B","C","D"]', '["A","C"]'),
+                    ($1, 3, 'true_false', 5, NULL, 'true'), ($1, 4, 'fill_in', 5, NULL, '["中性清洁剂"]')
                 """, [exam])
         }
         var submissionIDs: [Int64] = []

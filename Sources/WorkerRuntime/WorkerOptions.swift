@@ -11,10 +11,14 @@ public struct WorkerOptions: Sendable {
     /// Address the metrics endpoint binds (loopback unless a container needs more).
     public var metricsHost: String
 
-    public static let help = """
+    /// The shared options' help; `defaultQueues` is what runs without `--queues`.
+    public static func help(defaultQueues: [String: Int]? = nil) -> String {
+        let queues = defaultQueues.map(describe) ?? JobRequest.defaultQueue
+        return """
           --queues LIST        queues to work, with optional per-queue concurrency:
-                               "default,mail=4" (default: default)
-          --concurrency N      jobs run at once per queue without its own =N (default \(defaultConcurrency))
+                               "default,mail=4" (default: \(queues))
+          --concurrency N      jobs run at once per queue listed in --queues without its own =N
+                               (default \(defaultConcurrency))
           --poll-interval S    seconds between polls of an idle queue (default 1)
           --no-listen          poll only; do not LISTEN for NOTIFY wake-ups
           --lease S            seconds a claim lasts without a heartbeat (default 15)
@@ -28,6 +32,7 @@ public struct WorkerOptions: Sendable {
           --metrics-host HOST  address to bind the metrics endpoint (default 127.0.0.1; 0.0.0.0 in a container)
           --log-level LEVEL    debug, info (default: one line per job outcome), warning or error
         """
+    }
 
     /// Jobs at once per queue without its own `=N`.
     public static let defaultConcurrency = 10
@@ -45,12 +50,19 @@ public struct WorkerOptions: Sendable {
         .value("--log-level", "LEVEL", default: "info"),
     ]
 
-    public init(arguments: inout Arguments) throws {
+    /// "default=4,reminders=8", sorted by name.
+    public static func describe(_ queues: [String: Int]) -> String {
+        queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
+    /// `defaultQueues` (queue → concurrency) are worked when `--queues` is absent;
+    /// nil: the default queue at `--concurrency`.
+    public init(arguments: inout Arguments, defaultQueues: [String: Int]? = nil) throws {
         let command = arguments.commandName
         let concurrency = try arguments.integer("--concurrency", in: 1...Self.maximumConcurrency) ?? Self.defaultConcurrency
         var queues: [String: Int] = [:]
-        let list = try arguments.option("--queues") ?? JobRequest.defaultQueue
-        for item in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+        let list = try arguments.option("--queues") ?? defaultQueues.map(Self.describe) ?? JobRequest.defaultQueue
+        for item in list.split(separator: ",").map(UnicodeText.trimmed) where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard (1...100).contains(parts[0].count) else {
                 throw CommandError.usage("--queues: \"\(item)\" needs a queue name of 1 to 100 characters", command: command)

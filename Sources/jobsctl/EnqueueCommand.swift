@@ -52,19 +52,11 @@ struct EnqueueCommand: Command {
         }
         var json = try arguments.option("--args") ?? "{}"
         if let path = try arguments.option("--args-file") {
-            let data: Data
-            if path == "-" {
-                data = FileHandle.standardInput.readDataToEndOfFile()
-            } else {
-                guard let contents = FileManager.default.contents(atPath: path) else {
-                    throw CommandError.usage("cannot read --args-file \(path); check the path", command: command)
-                }
-                data = contents
+            do {
+                json = try TextFile.read(path, what: "--args-file")
+            } catch {
+                throw CommandError.usage("\(error)", command: command)
             }
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw CommandError.usage("--args-file \(path) is not valid UTF-8 text", command: command)
-            }
-            json = text
         }
         guard let data = json.data(using: .utf8),
             (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil

@@ -18,7 +18,8 @@ struct WaitCommand: Command {
 
         Shows per-queue counts while waiting: one updating line on a terminal, a plain
         line every few seconds otherwise. Exits 0 once nothing is available, running,
-        pending, or scheduled within --due-within seconds (default 90); exits 1 on timeout.
+        waiting for a retry (however far off), pending (waiting for its dependencies),
+        or scheduled within --due-within seconds (default 90); exits 1 on timeout.
 
         Options:
           --queues LIST        comma-separated queues (default: all)

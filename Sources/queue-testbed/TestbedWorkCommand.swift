@@ -19,7 +19,7 @@ struct TestbedWorkCommand: WorkerCommand {
           --sleep-timeout S    time limit for testbed.sleep jobs (default: none)
           --cron "NAME|CRON|KIND"  a periodic job (repeatable); CRON may have a seconds field
           --leader-interval S  seconds between the leader's rounds (default 1)
-        \(WorkerOptions.help)
+        \(WorkerOptions.help())
         \(DatabaseOptions.help)
         """
 

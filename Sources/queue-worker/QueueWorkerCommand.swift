@@ -20,11 +20,11 @@ struct QueueWorkerCommand: WorkerCommand {
         SIGINT; then stops claiming, lets running jobs finish within --grace seconds,
         releases the rest back to the queue and exits 0. Also runs the platform's
         periodic jobs (tier recalculation, coupon and points expiry, coupon reminders)
-        when it leads. Without --queues it works every platform queue: default=4,
-        reminders=8, notifications=16, maintenance=2, payouts=4.
+        when it leads. Without --queues it works every platform queue:
+        \(WorkerOptions.describe(PlatformJobs.queues)).
 
         Options:
-        \(WorkerOptions.help)
+        \(WorkerOptions.help(defaultQueues: PlatformJobs.queues))
         \(DatabaseOptions.help)
 
         Environment:
@@ -42,13 +42,11 @@ struct QueueWorkerCommand: WorkerCommand {
           BUSINESS_TIME_ZONE   time zone of business rules (default Asia/Shanghai)
         """
 
-    var options: WorkerOptions
+    let options: WorkerOptions
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        let queuesGiven = arguments.wantsOption("--queues")
-        options = try WorkerOptions(arguments: &arguments)
-        if !queuesGiven { options.configuration.queues = PlatformJobs.queues }
+        options = try WorkerOptions(arguments: &arguments, defaultQueues: PlatformJobs.queues)
         database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-worker")
     }
 
@@ -98,10 +96,13 @@ struct QueueWorkerCommand: WorkerCommand {
             }
             let timeout = try environment["\(prefix)_HTTP_TIMEOUT"].map { try timeoutSeconds($0, "\(prefix)_HTTP_TIMEOUT") }
             guard let path = environment["\(prefix)_HTTP_TOKEN_FILE"] else { return http(url, nil, timeout) }
-            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw CommandError.failed("cannot read \(prefix)_HTTP_TOKEN_FILE \(path)")
+            let contents: String
+            do {
+                contents = try TextFile.read(path, what: "\(prefix)_HTTP_TOKEN_FILE")
+            } catch {
+                throw CommandError.failed("\(error)")
             }
-            let token = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = UnicodeText.trimmed(contents)
             return http(url, token.isEmpty ? nil : token, timeout)
         case let other:
             throw CommandError.failed("\(prefix)_PROVIDER \"\(other)\" is unknown; use console or http")

@@ -150,7 +150,8 @@ final class ArgumentSweepTests: XCTestCase {
     func testAnUnknownBusinessTimeZoneIsRefusedNotReplaced() async throws {
         for (executable, arguments) in [
             ("jobsctl", ["seed"]), ("jobsctl", ["payouts", "run", "--period", "2026-W47"]),
-            ("jobsctl", ["payouts", "audit", "--period", "2026-W47"]), ("queue-worker", []),
+            ("jobsctl", ["payouts", "audit", "--period", "2026-W47"]), ("jobsctl", ["orders", "complete", "1"]),
+            ("queue-worker", []),
         ] {
             let output = NSTemporaryDirectory() + TestDatabase.uniqueName("zone") + ".out"
             let process = try ChildProcess(

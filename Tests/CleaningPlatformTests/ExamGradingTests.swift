@@ -32,7 +32,12 @@ final class ExamGradingTests: XCTestCase {
         // Fill-in: trimmed, case-insensitive, full-width = half-width.
         XCTAssertEqual(try strict.score([4: .text("  ｐｈ７ ")]), 5)
         XCTAssertEqual(try strict.score([4: .text("ph 7")]), 0)
-        XCTAssertEqual(try strict.score([1: .text(" ｂ")]), 10)
+        // Every Unicode whitespace trims, zero-width and no-break spaces included.
+        XCTAssertEqual(try strict.score([4: .text("\u{200B}中性清洁剂\u{00A0}\u{3000}")]), 5)
+        // Options are compared exactly as declared: another case or width is another (wrong) option.
+        XCTAssertEqual(try strict.score([1: .text(" ｂ")]), 0)
+        XCTAssertEqual(try strict.score([1: .text("b")]), 0)
+        XCTAssertEqual(try strict.score([1: .text("E"), 2: .options(["A", "C", "Z"])]), 0)
     }
 
     func testInvalidSubmissionsAreRejectedWithTheReason() {
@@ -52,20 +57,25 @@ final class ExamGradingTests: XCTestCase {
         let fixture = try PlatformFixture()
         let cleaner = try await fixture.cleaner()
         let skill = "windows-\(UUID().uuidString.prefix(8))"
-        let exam = try await fixture.pool.query(
-            "INSERT INTO platform.exams (skill, title, pass_mark, multiple_choice_rule) VALUES ($1, '擦玻璃认证', 15, 'partial') RETURNING id",
-            [skill]
-        ).scalar(Int64.self)
-        var questionIDs: [Int64] = []
-        for (position, kind, points, key) in [
-            (1, "single_choice", 10, #""B""#), (2, "true_false", 5, "true"), (3, "fill_in", 5, #"["刮水器"]"#),
-        ] {
-            questionIDs.append(try await fixture.pool.query(
-                """
-                INSERT INTO platform.exam_questions (exam_id, position, kind, points, answer_key)
-                VALUES ($1, $2::int4, $3, $4::int4, $5::jsonb) RETURNING id
-                """, [exam, Int64(position), kind, Int64(points), key]
-            ).scalar(Int64.self))
+        // An exam is saved whole, in one transaction (it is checked at commit).
+        let (exam, questionIDs) = try await fixture.pool.withTransaction { connection -> (Int64, [Int64]) in
+            let exam = try connection.query(
+                "INSERT INTO platform.exams (skill, title, pass_mark, multiple_choice_rule) VALUES ($1, '擦玻璃认证', 15, 'partial') RETURNING id",
+                [skill]
+            ).scalar(Int64.self)
+            var questionIDs: [Int64] = []
+            for (position, kind, points, options, key) in [
+                (1, "single_choice", 10, #"["A","B","C","D"]"#, #""B""#), (2, "true_false", 5, nil, "true"),
+                (3, "fill_in", 5, nil, #"["刮水器"]"#),
+            ] {
+                questionIDs.append(try connection.query(
+                    """
+                    INSERT INTO platform.exam_questions (exam_id, position, kind, points, options, answer_key)
+                    VALUES ($1, $2::int4, $3, $4::int4, $5::jsonb, $6::jsonb) RETURNING id
+                    """, [exam, Int64(position), kind, Int64(points), options, key]
+                ).scalar(Int64.self))
+            }
+            return (exam, questionIDs)
         }
         func submit(_ answers: String) async throws -> Int64 {
             try await fixture.pool.query(

@@ -132,16 +132,20 @@ final class LeastPrivilegeTests: XCTestCase {
         ])
 
         // Exams: a submission graded, then the exam regraded.
-        let exam = try await fixture.pool.query(
-            "INSERT INTO platform.exams (skill, title, pass_mark) VALUES ($1, '地板养护', 5) RETURNING id",
-            ["floors-\(UUID().uuidString.prefix(8))"]
-        ).scalar(Int64.self)
-        let question = try await fixture.pool.query(
-            """
-            INSERT INTO platform.exam_questions (exam_id, position, kind, points, answer_key)
-            VALUES ($1, 1, 'true_false', 10, 'true') RETURNING id
-            """, [exam]
-        ).scalar(Int64.self)
+        // An exam is saved whole, in one transaction (it is checked at commit).
+        let (exam, question) = try await fixture.pool.withTransaction { connection -> (Int64, Int64) in
+            let exam = try connection.query(
+                "INSERT INTO platform.exams (skill, title, pass_mark) VALUES ($1, '地板养护', 5) RETURNING id",
+                ["floors-\(UUID().uuidString.prefix(8))"]
+            ).scalar(Int64.self)
+            let question = try connection.query(
+                """
+                INSERT INTO platform.exam_questions (exam_id, position, kind, points, answer_key)
+                VALUES ($1, 1, 'true_false', 10, 'true') RETURNING id
+                """, [exam]
+            ).scalar(Int64.self)
+            return (exam, question)
+        }
         let submission = try await fixture.pool.query(
             "INSERT INTO platform.exam_submissions (exam_id, cleaner_id, answers) VALUES ($1, $2, $3::jsonb) RETURNING id",
             [exam, cleaner, #"{"\#(question)": true}"#]

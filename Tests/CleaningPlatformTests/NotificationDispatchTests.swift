@@ -119,19 +119,19 @@ final class NotificationDispatchTests: XCTestCase {
 
     func testQuietHoursAtTheirEdgesAndAcrossMidnight() throws {
         let policy = FlowControlPolicy()
-        let shanghai = TimeZone(identifier: "Asia/Shanghai")!
+        let shanghai = BusinessCalendar(timeZone: TimeZone(identifier: "Asia/Shanghai")!)
         func local(_ text: String) -> Date {
             let formatter = ISO8601DateFormatter()
             return formatter.date(from: text + "+08:00")!
         }
-        XCTAssertNil(policy.quietUntil(local("2026-11-23T20:59:59"), timeZone: shanghai))
-        XCTAssertEqual(policy.quietUntil(local("2026-11-23T21:00:00"), timeZone: shanghai), local("2026-11-24T08:00:00"))
-        XCTAssertEqual(policy.quietUntil(local("2026-11-23T23:59:59"), timeZone: shanghai), local("2026-11-24T08:00:00"))
-        XCTAssertEqual(policy.quietUntil(local("2026-11-24T00:00:00"), timeZone: shanghai), local("2026-11-24T08:00:00"))
-        XCTAssertEqual(policy.quietUntil(local("2026-11-24T07:59:59"), timeZone: shanghai), local("2026-11-24T08:00:00"))
-        XCTAssertNil(policy.quietUntil(local("2026-11-24T08:00:00"), timeZone: shanghai))
+        XCTAssertNil(policy.quietUntil(local("2026-11-23T20:59:59"), calendar: shanghai))
+        XCTAssertEqual(policy.quietUntil(local("2026-11-23T21:00:00"), calendar: shanghai), local("2026-11-24T08:00:00"))
+        XCTAssertEqual(policy.quietUntil(local("2026-11-23T23:59:59"), calendar: shanghai), local("2026-11-24T08:00:00"))
+        XCTAssertEqual(policy.quietUntil(local("2026-11-24T00:00:00"), calendar: shanghai), local("2026-11-24T08:00:00"))
+        XCTAssertEqual(policy.quietUntil(local("2026-11-24T07:59:59"), calendar: shanghai), local("2026-11-24T08:00:00"))
+        XCTAssertNil(policy.quietUntil(local("2026-11-24T08:00:00"), calendar: shanghai))
         // The recipient's zone decides: 21:30 in Shanghai is 08:30 in New York (winter).
-        XCTAssertNil(policy.quietUntil(local("2026-11-23T21:30:00"), timeZone: TimeZone(identifier: "America/New_York")!))
+        XCTAssertNil(policy.quietUntil(local("2026-11-23T21:30:00"), calendar: BusinessCalendar(timeZone: TimeZone(identifier: "America/New_York")!)))
     }
 
     func testTemplatesRenderAndRefuseHoles() throws {

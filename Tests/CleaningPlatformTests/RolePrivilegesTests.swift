@@ -73,6 +73,7 @@ final class RolePrivilegesTests: XCTestCase {
             "columns queue.leaders (holder, expires_at): UPDATE",
             "database: CONNECT",
             "database: TEMPORARY",
+            "function queue.is_blank(text): EXECUTE",
             "schema platform: USAGE",
             "schema public: USAGE",
             "schema queue: USAGE",
@@ -122,6 +123,7 @@ final class RolePrivilegesTests: XCTestCase {
         "cleaning_reporting": [
             "database: CONNECT",
             "database: TEMPORARY",
+            "function queue.is_blank(text): EXECUTE",
             "schema platform: USAGE",
             "schema public: USAGE",
             "schema queue: USAGE",

@@ -36,7 +36,14 @@ final class DescribeJSONTests: XCTestCase {
         let tree = try await describe("jobsctl")
         let names = (tree["commands"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
         XCTAssertEqual(
-            Set(names), ["migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary"])
+            Set(names), [
+                "migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary", "orders",
+                "tiers", "exams",
+            ])
+        XCTAssertEqual(options(command(tree, ["orders", "complete"]))["--at"]?["takes_value"] as? Bool, true)
+        for path in [["tiers", "recalculate"], ["exams", "grade"], ["exams", "regrade"]] {
+            XCTAssertEqual(options(command(tree, path))["--as-of"]?["value_name"] as? String, "TIME", "\(path)")
+        }
         let list = options(command(tree, ["jobs", "list"]))
         XCTAssertEqual(list["--state"]?["takes_value"] as? Bool, true)
         XCTAssertEqual(list["--limit"]?["default"] as? String, "50")

@@ -39,12 +39,13 @@ public struct RemindExpiringCoupons: JobArguments {
     public static let kind = "coupon.expiry_reminder"
     public init() {}
 
-    /// Coupons ending between 2 and 3 days from now (a daily run covers each once).
+    /// Coupons ending in `($3, $4]`: between 2 and 3 business-calendar days from
+    /// now `$1` (a daily run covers each once).
     static let due = """
         WITH picked AS (
             SELECT id FROM platform.coupons
             WHERE status = 'active' AND reminded_at IS NULL
-              AND valid_until > $1::timestamptz + interval '2 days' AND valid_until <= $1::timestamptz + interval '3 days'
+              AND valid_until > $3 AND valid_until <= $4
             ORDER BY customer_id
             LIMIT $2
             FOR UPDATE SKIP LOCKED
@@ -62,25 +63,20 @@ public struct RemindExpiringCoupons: JobArguments {
 
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let now = services.clock.now
-        let zone = services.timeZone
+        let calendar = services.calendar
+        let (windowStart, windowEnd) = (calendar.adding(days: 2, to: now), calendar.adding(days: 3, to: now))
+        let dayKey = calendar.day(of: now)
         var messages = 0
         while true {
             let batch = try await context.database.withTransaction { connection -> Int in
-                let rows = try connection.query(Self.due, [now, Int64(2_000)]).rows
-                var calendar = Calendar(identifier: .gregorian)
-                calendar.timeZone = zone
-                let day = calendar.dateComponents([.year, .month, .day], from: now)
-                let dayKey = String(format: "%04d-%02d-%02d", day.year ?? 0, day.month ?? 0, day.day ?? 0)
+                let rows = try connection.query(Self.due, [now, Int64(2_000), windowStart, windowEnd]).rows
                 for row in rows {
                     let (customerID, phone, timeZone, count, names, ends) = try row.decode(
                         (Int64, String, String, Int64, String, Date).self)
-                    let endDay = calendar.dateComponents([.month, .day], from: ends)
                     try NotificationOutbox.queue(
                         template: "coupon_expiring",
-                        parameters: [
-                            "count": "\(count)", "coupons": names,
-                            "date": "\(endDay.month ?? 0)月\(endDay.day ?? 0)日",
-                        ], recipient: phone, timeZone: timeZone, dedupeKey: "coupon_expiring:\(customerID):\(dayKey)",
+                        parameters: ["count": "\(count)", "coupons": names, "date": calendar.monthDay(ends)],
+                        recipient: phone, timeZone: timeZone, dedupeKey: "coupon_expiring:\(customerID):\(dayKey)",
                         now: now, on: connection)
                 }
                 return rows.count

@@ -1,4 +1,5 @@
 import Foundation
+import JobQueue
 
 /// Grades exam answers. Pure logic: the job around it loads and stores.
 public struct ExamGrader: Sendable {
@@ -49,8 +50,8 @@ public struct ExamGrader: Sendable {
         self.rule = rule
     }
 
-    /// The total score; unanswered questions score 0. Answers to unknown questions
-    /// or of the wrong type reject the whole submission.
+    /// The total score; unanswered questions (no answer or null) score 0. Answers
+    /// to unknown questions or of the wrong type reject the whole submission.
     public func score(_ answers: [Int64: Answer]) throws -> Int {
         let byID = Dictionary(uniqueKeysWithValues: questions.map { ($0.id, $0) })
         for id in answers.keys.sorted() where byID[id] == nil {
@@ -66,11 +67,13 @@ public struct ExamGrader: Sendable {
 
     private func points(for question: Question, _ answer: Answer) throws -> Int {
         switch (question.key, answer) {
+        // Options are compared exactly as declared: an option that is not one of
+        // the question's (a different case or width included) is simply wrong.
         case (.singleChoice(let right), .text(let chosen)):
-            return Self.normalize(chosen) == Self.normalize(right) ? question.points : 0
+            return chosen == right ? question.points : 0
         case (.multipleChoice(let right), .options(let chosen)):
-            let chosenSet = Set(chosen.map(Self.normalize))
-            let rightSet = Set(right.map(Self.normalize))
+            let chosenSet = Set(chosen)
+            let rightSet = right
             switch rule {
             case .allOrNothing:
                 return chosenSet == rightSet ? question.points : 0
@@ -88,8 +91,9 @@ public struct ExamGrader: Sendable {
         }
     }
 
-    /// Trimmed, lower-cased, full-width ASCII forms (ＡＢＣ１２３, the ideographic
-    /// space) folded to their half-width equivalents.
+    /// For fill-in answers: trimmed of Unicode whitespace (`UnicodeText`),
+    /// lower-cased, full-width ASCII forms (ＡＢＣ１２３, the ideographic space)
+    /// folded to their half-width equivalents.
     public static func normalize(_ text: String) -> String {
         let folded = String(String.UnicodeScalarView(text.unicodeScalars.map { scalar -> Unicode.Scalar in
             switch scalar.value {
@@ -98,7 +102,7 @@ public struct ExamGrader: Sendable {
             default: scalar
             }
         }))
-        return folded.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        return UnicodeText.trimmed(folded).lowercased()
     }
 
     private static func expected(_ key: AnswerKey) -> String {

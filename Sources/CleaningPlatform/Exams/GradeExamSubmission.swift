@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import JobQueue
 import PostgresClient
 
@@ -10,9 +10,13 @@ import PostgresClient
 public struct GradeExamSubmission: JobArguments {
     public static let kind = "exam.grade"
     public var submissionID: Int64
+    /// When it counts as graded (a back-office re-run); nil: now. The
+    /// certification runs from this moment.
+    public var asOf: Date?
 
-    public init(submissionID: Int64) {
+    public init(submissionID: Int64, asOf: Date? = nil) {
         self.submissionID = submissionID
+        self.asOf = asOf
     }
 
     public func validate() throws(JobArgumentsError) {
@@ -21,7 +25,7 @@ public struct GradeExamSubmission: JobArguments {
 
     static let load = """
         SELECT s.status, s.answers::text, s.cleaner_id, e.id, e.skill, e.title, e.pass_mark, e.multiple_choice_rule,
-               e.certification_months, c.phone
+               e.certification_months, c.phone, c.time_zone
         FROM platform.exam_submissions AS s
         JOIN platform.exams AS e ON e.id = s.exam_id
         JOIN platform.cleaners AS c ON c.id = s.cleaner_id
@@ -31,7 +35,8 @@ public struct GradeExamSubmission: JobArguments {
 
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let id = submissionID
-        let now = services.clock.now
+        let now = asOf ?? services.clock.now
+        let calendar = services.calendar
         try await context.completeInTransaction { connection in
             guard let row = try connection.query(Self.load, [id]).first else {
                 throw JobDiscarded("submission \(id) does not exist")
@@ -42,6 +47,7 @@ public struct GradeExamSubmission: JobArguments {
             let rule = ExamGrader.MultipleChoiceRule(rawValue: try row.decode(7, as: String.self)) ?? .allOrNothing
             let months = Int(try row.decode(8, as: Int32.self))
             let phone = try row.decode(9, as: String.self)
+            let zone = try row.decode(10, as: String.self)
             let grader = ExamGrader(questions: try ExamRecords.questions(examID, on: connection), rule: rule)
             let score: Int
             do {
@@ -60,12 +66,13 @@ public struct GradeExamSubmission: JobArguments {
                 """, [id, Int64(score), passed, now])
             if passed {
                 try ExamRecords.certify(
-                    cleanerID: cleanerID, skill: skill, submissionID: id, at: now, months: months, on: connection)
+                    cleanerID: cleanerID, skill: skill, submissionID: id, at: now,
+                    until: calendar.adding(months: months, to: now), on: connection)
             }
             try NotificationOutbox.queue(
                 template: "exam_result",
                 parameters: ["exam": title, "score": "\(score)", "result": passed ? "通过，已获得认证" : "未通过"],
-                recipient: phone, dedupeKey: "exam_result:\(id)", now: now, on: connection)
+                recipient: phone, timeZone: zone, dedupeKey: "exam_result:\(id)", now: now, on: connection)
         }
     }
 }
@@ -90,13 +97,16 @@ enum ExamRecords {
         }
     }
 
-    /// `{"<question id>": "B" | ["A", "C"] | true | "text"}`.
+    /// `{"<question id>": "B" | ["A", "C"] | true | "text" | null}`; a null answer
+    /// is left out, so it scores like an unanswered question.
     static func answers(_ json: String) throws -> [Int64: ExamGrader.Answer] {
         struct AnyAnswer: Decodable {
-            var value: ExamGrader.Answer
+            var value: ExamGrader.Answer?
             init(from decoder: any Decoder) throws {
                 let container = try decoder.singleValueContainer()
-                if let flag = try? container.decode(Bool.self) {
+                if container.decodeNil() {
+                    value = nil
+                } else if let flag = try? container.decode(Bool.self) {
                     value = .bool(flag)
                 } else if let text = try? container.decode(String.self) {
                     value = .text(text)
@@ -118,22 +128,24 @@ enum ExamRecords {
         var answers: [Int64: ExamGrader.Answer] = [:]
         for (key, answer) in raw {
             guard let id = Int64(key) else { throw ExamGrader.InvalidSubmission(reason: "\"\(key)\" is not a question id") }
-            answers[id] = answer.value
+            if let value = answer.value { answers[id] = value }
         }
         return answers
     }
 
-    /// Grants or renews the certification and makes the skill dispatchable.
+    /// Grants or renews the certification until `expiry` (the exam's months after
+    /// the pass, in the business calendar) and makes the skill dispatchable.
     static func certify(
-        cleanerID: Int64, skill: String, submissionID: Int64, at now: Date, months: Int, on connection: PostgresConnection
+        cleanerID: Int64, skill: String, submissionID: Int64, at now: Date, until expiry: Date,
+        on connection: PostgresConnection
     ) throws {
         try connection.execute(
             """
             INSERT INTO platform.certifications (cleaner_id, skill, submission_id, granted_at, expires_at)
-            VALUES ($1, $2, $3, $4, $4::timestamptz + $5 * interval '1 month')
+            VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (cleaner_id, skill) DO UPDATE SET submission_id = EXCLUDED.submission_id,
                 granted_at = EXCLUDED.granted_at, expires_at = EXCLUDED.expires_at
-            """, [cleanerID, skill, submissionID, now, Int64(months)])
+            """, [cleanerID, skill, submissionID, now, expiry])
         try connection.execute(
             "UPDATE platform.cleaners SET skills = array_append(skills, $2) WHERE id = $1 AND NOT (skills @> ARRAY[$2])",
             [cleanerID, skill])
@@ -146,9 +158,12 @@ enum ExamRecords {
 public struct RegradeExam: JobArguments {
     public static let kind = "exam.regrade"
     public var examID: Int64
+    /// When the regrade counts as made (a back-office re-run); nil: now.
+    public var asOf: Date?
 
-    public init(examID: Int64) {
+    public init(examID: Int64, asOf: Date? = nil) {
         self.examID = examID
+        self.asOf = asOf
     }
 
     public func validate() throws(JobArgumentsError) {
@@ -159,7 +174,8 @@ public struct RegradeExam: JobArguments {
 
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let examID = self.examID
-        let now = services.clock.now
+        let now = asOf ?? services.clock.now
+        let calendar = services.calendar
         let changed = try await context.completeInTransaction { connection -> Int in
             // One regrade of an exam at a time. An advisory lock, not a row lock on
             // the exam: the worker role may read exams but not change them, and
@@ -195,7 +211,8 @@ public struct RegradeExam: JobArguments {
                     """, [examID, id, Int64(oldScore), Int64(score), oldPassed, passed, now])
                 if passed && !oldPassed {
                     try ExamRecords.certify(
-                        cleanerID: cleanerID, skill: skill, submissionID: id, at: now, months: Int(months), on: connection)
+                        cleanerID: cleanerID, skill: skill, submissionID: id, at: now,
+                        until: calendar.adding(months: Int(months), to: now), on: connection)
                 } else if !passed && oldPassed {
                     try connection.execute(
                         "DELETE FROM platform.certifications WHERE cleaner_id = $1 AND skill = $2 AND submission_id = $3",

@@ -69,7 +69,9 @@ public struct DispatchNotification: JobArguments {
         }
         let timeZone = TimeZone(identifier: zoneName) ?? services.timeZone
         let flowControl = services.flowControl
-        if template.category == .marketing, let opens = flowControl.quietUntil(now, timeZone: timeZone) {
+        if template.category == .marketing,
+            let opens = flowControl.quietUntil(now, calendar: BusinessCalendar(timeZone: timeZone))
+        {
             if opens >= expiresAt {
                 try await close(
                     id, "suppressed", "quiet hours: marketing may not be sent before "

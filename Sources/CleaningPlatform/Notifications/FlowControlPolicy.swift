@@ -56,15 +56,11 @@ public struct FlowControlPolicy: Sendable {
         }
     }
 
-    /// For marketing: nil when `date` is inside the allowed hours in `timeZone`,
-    /// else the next moment they open.
-    public func quietUntil(_ date: Date, timeZone: TimeZone) -> Date? {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        let hour = calendar.component(.hour, from: date)
-        if marketingHours.contains(hour) { return nil }
-        let startOfDay = calendar.startOfDay(for: date)
-        let opening = calendar.date(byAdding: .hour, value: marketingHours.lowerBound, to: startOfDay)!
-        return opening > date ? opening : calendar.date(byAdding: .day, value: 1, to: opening)!
+    /// For marketing: nil when `date` is inside the allowed hours of `calendar`
+    /// (the recipient's zone), else the next moment they open.
+    public func quietUntil(_ date: Date, calendar: BusinessCalendar) -> Date? {
+        if marketingHours.contains(calendar.hour(of: date)) { return nil }
+        let opening = calendar.moment(hour: marketingHours.lowerBound, onDayOf: date)
+        return opening > date ? opening : calendar.moment(hour: marketingHours.lowerBound, onDayOf: calendar.adding(days: 1, to: date))
     }
 }

@@ -1,3 +1,5 @@
+import JobQueue
+
 /// Hides phone numbers before they reach logs, error messages or stored reasons.
 ///
 /// Customers' and cleaners' numbers are personal data: log lines are shipped and
@@ -17,7 +19,7 @@ public enum PhoneMask {
     ///
     /// Any input with 3 or more digits comes back changed.
     public static func mask(_ phone: String) -> String {
-        let trimmed = phone.trimmingWhitespace()
+        let trimmed = UnicodeText.trimmed(phone)
         let digits = trimmed.filter(\.isASCIIDigit)
         if let national = mainlandMobile(trimmed, digits: digits) {
             let masked = maskMobile(national.number)
@@ -130,13 +132,4 @@ public enum PhoneMask {
 
 extension Character {
     fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
-}
-
-extension String {
-    fileprivate func trimmingWhitespace() -> String {
-        var slice = Substring(self)
-        while slice.first?.isWhitespace == true { slice.removeFirst() }
-        while slice.last?.isWhitespace == true { slice.removeLast() }
-        return String(slice)
-    }
 }

@@ -92,7 +92,7 @@ public struct OrderReminder: JobArguments {
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let now = services.clock.now
         let reminder = self
-        let zone = services.timeZone
+        let calendar = services.calendar
         let queued = try await context.completeInTransaction { connection -> Bool in
             guard let row = try connection.query(Self.load, [reminder.orderID]).first else { return false }
             let (status, appointment, cleanerID, address, service) = try row.decode(
@@ -103,14 +103,14 @@ public struct OrderReminder: JobArguments {
                 && (status == "待接单" || status == "已接单")
                 && (!reminder.moment.forCleaner || (cleanerID != nil && cleanerID == reminder.cleanerID))
             guard current else { return false }
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = zone
-            let time = String(
-                format: "%02d:%02d", calendar.component(.hour, from: appointment),
-                calendar.component(.minute, from: appointment))
             let recipient: String
             let timeZone: String
-            var parameters = ["service": service, "time": time, "address": address, "order": "\(reminder.orderID)"]
+            // The day as the recipient reads it when the message goes out now (a
+            // late reminder must not say "tomorrow" about today).
+            var parameters = [
+                "service": service, "time": calendar.timeOfDay(appointment), "day": calendar.dayWord(for: appointment, seenAt: now),
+                "address": address, "order": "\(reminder.orderID)",
+            ]
             if reminder.moment.forCleaner {
                 recipient = try row.decode(7, as: String.self)
                 timeZone = try row.decode(9, as: String.self)

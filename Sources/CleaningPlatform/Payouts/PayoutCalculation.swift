@@ -59,7 +59,7 @@ enum PayoutCalculation {
         ), bonuses AS (
             SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'five_star_review') AS bonus
             FROM platform.reviews AS v CROSS JOIN LATERAL (\(orderOf("v"))) AS o
-            WHERE v.rating = 5 AND btrim(v.comment) <> '' AND v.created_at >= $1 AND v.created_at < $2
+            WHERE v.rating = 5 AND NOT queue.is_blank(v.comment) AND v.created_at >= $1 AND v.created_at < $2
             GROUP BY o.cleaner_id
         ), penalties AS (
             SELECT o.cleaner_id, -count(*) * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'upheld_complaint') AS penalty

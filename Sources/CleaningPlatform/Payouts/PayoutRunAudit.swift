@@ -76,7 +76,7 @@ public struct PayoutRunAudit: Sendable {
             SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules
                                             WHERE code = 'five_star_review') AS bonus
             FROM platform.reviews AS v JOIN platform.orders AS o ON o.id = v.order_id
-            WHERE v.rating = 5 AND btrim(v.comment) <> '' AND o.cleaner_id IS NOT NULL
+            WHERE v.rating = 5 AND NOT queue.is_blank(v.comment) AND o.cleaner_id IS NOT NULL
               AND v.created_at >= $2 AND v.created_at < $3
             GROUP BY o.cleaner_id
         ), penalties AS (

@@ -8,20 +8,21 @@ public struct PlatformServices: Sendable {
     public var provider: any NotificationProvider
     public var payouts: any PayoutProvider
     public var flowControl: FlowControlPolicy
-    /// Business time zone (Asia/Shanghai unless configured).
-    public var timeZone: TimeZone
+    /// Days, months and hours in the business time zone (Asia/Shanghai unless configured).
+    public var calendar: BusinessCalendar
+    public var timeZone: TimeZone { calendar.timeZone }
     public var log: JobLog
 
     public init(
         clock: PlatformClock = .system, provider: any NotificationProvider,
         payouts: any PayoutProvider = ConsolePayoutProvider(), flowControl: FlowControlPolicy = FlowControlPolicy(),
-        timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai")!, log: JobLog = PlatformLog.make()
+        timeZone: TimeZone = BusinessCalendar.default.timeZone, log: JobLog = PlatformLog.make()
     ) {
         self.clock = clock
         self.provider = provider
         self.payouts = payouts
         self.flowControl = flowControl
-        self.timeZone = timeZone
+        self.calendar = BusinessCalendar(timeZone: timeZone)
         self.log = log
     }
 }

@@ -1,10 +1,10 @@
-import Foundation
+public import Foundation
 public import JobQueue
 import PostgresClient
 
 /// Membership tiers from growth value: ⌊paid fen / 100⌋ per completed,
 /// unrefunded order completed in the trailing 12 months (now − 12 months, now],
-/// plus activity points. Tier thresholds are rows (`platform.member_tiers`).
+/// the months counted in the business time zone, plus activity points. Tier thresholds are rows (`platform.member_tiers`).
 ///
 /// One set-based statement serves both uses: after an order completes it runs
 /// for that customer and only upgrades; the nightly run covers everyone (in two
@@ -15,13 +15,13 @@ import PostgresClient
 enum TierCalculation {
     /// Whose tiers a statement recalculates.
     enum Scope {
-        /// One customer (`$3`), after an order: upgrades only.
+        /// One customer (`$4`), after an order: upgrades only.
         case customer
-        /// The customers with ids in `[$3, $4)`, nightly: upgrades and downgrades.
+        /// The customers with ids in `[$4, $5)`, nightly: upgrades and downgrades.
         case range
     }
 
-    /// `$1` now, `$2` the reason, then the scope's parameters.
+    /// `$1` now, `$2` the reason, `$3` the start of the growth window, then the scope's parameters.
     ///
     /// The tier is the bucket of the growth value among the thresholds in
     /// ascending order (`width_bucket`), found once per customer instead of by a
@@ -32,9 +32,9 @@ enum TierCalculation {
         let (orders, customers, tier) =
             switch scope {
             case .customer:
-                ("customer_id = $3", "c.id = $3", "GREATEST(\(bucket), array_position(t.ids, c.tier_id))")
+                ("customer_id = $4", "c.id = $4", "GREATEST(\(bucket), array_position(t.ids, c.tier_id))")
             case .range:
-                ("customer_id >= $3 AND customer_id < $4", "c.id >= $3 AND c.id < $4", bucket)
+                ("customer_id >= $4 AND customer_id < $5", "c.id >= $4 AND c.id < $5", bucket)
             }
         return """
             WITH tiers AS (
@@ -44,7 +44,7 @@ enum TierCalculation {
                 SELECT customer_id, sum(paid_fen / 100)::int8 AS points
                 FROM platform.orders
                 WHERE status = '已完成' AND refunded_fen = 0
-                  AND completed_at > $1::timestamptz - interval '12 months' AND completed_at <= $1 AND \(orders)
+                  AND completed_at > $3 AND completed_at <= $1 AND \(orders)
                 GROUP BY customer_id
             ), decided AS (
                 SELECT c.id, c.tier_id AS old_tier, g.growth, t.ids[\(tier)] AS new_tier
@@ -77,12 +77,18 @@ enum TierCalculation {
     static let oneCustomer = statement(.customer)
     static let customerRange = statement(.range)
 
-    /// Applies the statement with `parameters` after now and the reason, enqueues
-    /// the dispatch jobs of its notifications; returns the number of tier changes.
+    /// Months of completed orders that count towards the growth value.
+    static let windowMonths = 12
+
+    /// Applies the statement with `parameters` after now, the reason and the
+    /// window's start (12 business-calendar months before now), enqueues the
+    /// dispatch jobs of its notifications; returns the number of tier changes.
     static func run(
-        _ statement: String, now: Date, reason: String, _ parameters: [Int64], on connection: PostgresConnection
+        _ statement: String, now: Date, calendar: BusinessCalendar, reason: String, _ parameters: [Int64],
+        on connection: PostgresConnection
     ) throws -> Int {
-        let rows = try connection.query(statement, [now, reason] + parameters).rows
+        let windowStart = calendar.adding(months: -windowMonths, to: now)
+        let rows = try connection.query(statement, [now, reason, windowStart] + parameters).rows
         let changes = try rows.first?.decode(0, as: Int64.self) ?? 0
         try NotificationOutbox.enqueueDispatch(try rows.compactMap { try $0.decode(1, as: Int64?.self) }, on: connection)
         return Int(changes)
@@ -99,12 +105,18 @@ enum TierCalculation {
 /// that committed, so nobody is changed or notified twice.
 public struct RecalculateTiers: JobArguments {
     public static let kind = "tier.recalculate"
-    public init() {}
+    /// The moment to recalculate for (a back-office re-run); nil: now.
+    public var asOf: Date?
+
+    public init(asOf: Date? = nil) {
+        self.asOf = asOf
+    }
 
     static let parts = 2
 
     func run(_ context: JobContext, services: PlatformServices) async throws {
-        let now = services.clock.now
+        let now = asOf ?? services.clock.now
+        let calendar = services.calendar
         let database = context.database
         let (first, last) = try await database.query("SELECT min(id), max(id) FROM platform.customers").first!
             .decode((Int64?, Int64?).self)
@@ -119,7 +131,7 @@ public struct RecalculateTiers: JobArguments {
                         // per half at 1 000 000 customers) instead of spilling to disk.
                         try connection.executeScript("SET LOCAL work_mem = '256MB'")
                         return try TierCalculation.run(
-                            TierCalculation.customerRange, now: now, reason: "nightly_recalculation", bounds,
+                            TierCalculation.customerRange, now: now, calendar: calendar, reason: "nightly_recalculation", bounds,
                             on: connection)
                     }
                 }
@@ -141,10 +153,12 @@ public struct UpgradeTier: JobArguments {
 
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let now = services.clock.now
+        let calendar = services.calendar
         let customer = customerID
         try await context.completeInTransaction { connection in
             _ = try TierCalculation.run(
-                TierCalculation.oneCustomer, now: now, reason: "order_completed", [customer], on: connection)
+                TierCalculation.oneCustomer, now: now, calendar: calendar, reason: "order_completed", [customer],
+                on: connection)
         }
     }
 }

@@ -33,7 +33,7 @@ public struct CronSchedule: Sendable, Equatable {
     public init(_ expression: String, timeZone: TimeZone) throws(CronParseError) {
         self.expression = expression
         self.timeZone = timeZone
-        let trimmed = expression.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = UnicodeText.trimmed(expression)
         let text: String
         if trimmed.hasPrefix("@") {
             guard let expansion = Self.macros[trimmed.lowercased()] else {
@@ -43,7 +43,7 @@ public struct CronSchedule: Sendable, Equatable {
         } else {
             text = trimmed
         }
-        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        let fields = text.split(whereSeparator: { UnicodeText.isBlank(String($0)) })
         guard fields.count == 5 || fields.count == 6 else {
             throw CronParseError(
                 field: nil, token: expression,

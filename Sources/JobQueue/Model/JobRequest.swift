@@ -74,8 +74,16 @@ public struct JobRequest: Sendable {
 
     /// Checks what the database would reject, with a message a caller can act on.
     public func validateForEnqueue() throws {
-        if kind.isEmpty || kind.count > 200 { throw JobQueueError.invalidJob("kind must be 1 to 200 characters") }
-        if queue.isEmpty || queue.count > 100 { throw JobQueueError.invalidJob("queue must be 1 to 100 characters") }
+        if UnicodeText.isBlank(kind) || kind.count > 200 {
+            throw JobQueueError.invalidJob("kind must be 1 to 200 characters, not blank")
+        }
+        if UnicodeText.isBlank(queue) || queue.count > 100 {
+            throw JobQueueError.invalidJob("queue must be 1 to 100 characters, not blank")
+        }
+        if let uniqueKey, UnicodeText.isBlank(uniqueKey) {
+            throw JobQueueError.invalidJob("a unique key must not be blank")
+        }
+        if tags.contains(where: { UnicodeText.isBlank($0) }) { throw JobQueueError.invalidJob("a tag must not be blank") }
         if !(0...Int(Int16.max)).contains(priority) {
             throw JobQueueError.invalidJob("priority must be between 0 and \(Int16.max), got \(priority)")
         }

@@ -43,7 +43,7 @@ public struct JobLog: Sendable {
     /// Fields are an autoclosure: a line below the minimum level costs no formatting.
     public func log(_ level: Level, _ message: String, _ values: @autoclosure () -> [(String, String)] = []) {
         guard level >= minimumLevel else { return }
-        var line = "ts=\(Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))"
+        var line = "ts=\(Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))"
         line += " level=\(level.rawValue) msg=\(Self.quote(message))"
         for (key, value) in fields + values() { line += " \(key)=\(Self.quote(value))" }
         sink(redact(line))
