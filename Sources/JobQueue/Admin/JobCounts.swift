@@ -10,6 +10,11 @@ public enum JobCounts {
         public var jobs: Int
         /// Of those, jobs that needed more than one attempt.
         public var retried: Int
+
+        public init(jobs: Int, retried: Int) {
+            self.jobs = jobs
+            self.retried = retried
+        }
     }
 
     static let byStateStatement = """
