@@ -32,21 +32,7 @@ struct PayoutsAuditCommand: Command {
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        let command = arguments.commandName
-        guard let text = try arguments.option("--period") else {
-            throw CommandError.usage("--period is required, e.g. --period 2026-W47", command: command)
-        }
-        let zone: TimeZone
-        do {
-            zone = try BusinessTimeZone.fromEnvironment()
-        } catch {
-            throw CommandError.failed("\(error)")
-        }
-        do {
-            period = try PayoutPeriod(text, timeZone: zone)
-        } catch {
-            throw CommandError.usage("--period: \(error)", command: command)
-        }
+        period = try PayoutPeriod.required(&arguments)
         reports = try arguments.options("--report")
         database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
     }

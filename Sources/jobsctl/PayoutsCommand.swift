@@ -53,20 +53,7 @@ struct PayoutsRunCommand: Command {
 
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
-        guard let text = try arguments.option("--period") else {
-            throw CommandError.usage("--period is required, e.g. --period 2026-W47", command: command)
-        }
-        let zone: TimeZone
-        do {
-            zone = try BusinessTimeZone.fromEnvironment()
-        } catch {
-            throw CommandError.failed("\(error)")
-        }
-        do {
-            period = try PayoutPeriod(text, timeZone: zone)
-        } catch {
-            throw CommandError.usage("--period: \(error)", command: command)
-        }
+        period = try PayoutPeriod.required(&arguments)
         dryRun = arguments.flag("--dry-run")
         reportPath = try arguments.option("--report")
         if let path = reportPath ?? (dryRun ? nil : Self.defaultReportPath(period)) {
