@@ -73,7 +73,7 @@ struct BatchCommand: Command {
             throw CommandError.usage("--only takes tiers or payout", command: arguments.commandName)
         }
         steps = only.map { [$0] } ?? ["tiers", "payout"]
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "bench-batch")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

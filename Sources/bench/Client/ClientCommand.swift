@@ -36,7 +36,7 @@ struct ClientCommand: Command {
         seconds = try arguments.integer("--seconds", in: 1...3600) ?? 5
         rounds = try arguments.integer("--rounds", in: 1...100) ?? 5
         pgbenchPath = try arguments.option("--pgbench")
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "bench-client")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

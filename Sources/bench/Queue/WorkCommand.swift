@@ -35,7 +35,7 @@ struct WorkCommand: Command {
 
     init(arguments: inout Arguments) throws {
         concurrency = try arguments.integer("--concurrency", in: 1...10_000) ?? 4
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "bench-queue-work")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     /// How often the process looks at its progress (and, when there was none, asks the
