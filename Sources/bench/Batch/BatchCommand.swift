@@ -10,6 +10,12 @@ import PostgresClient
 struct BatchCommand: Command {
     static let name = "batch"
     static let summary = "time tier recalculation and a payout run at production sizes"
+    static let options: [CommandOption] = [
+        .value("--customers", "N", default: "1000000"), .value("--orders", "N", default: "10000000"),
+        .value("--cleaners", "N", default: "10000"), .value("--payout-orders", "N", default: "1000000"),
+        .value("--concurrency", "N", default: "8"), .flag("--small"), .flag("--load-only"), .flag("--skip-load"),
+        .value("--only", "STEP"),
+    ] + DatabaseOptions.options
     static let help = """
         bench batch — times the nightly tier recalculation and a payout run
 

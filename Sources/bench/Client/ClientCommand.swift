@@ -5,6 +5,7 @@ import CommandLineInterface
 struct ClientCommand: Command {
     static let name = "client"
     static let summary = "the PostgresClient wrapper vs pgbench on one connection (select, insert)"
+    static let options: [CommandOption] = [.value("--seconds", "N", default: "5"), .value("--rounds", "N", default: "5"), .value("--pgbench", "PATH")] + DatabaseOptions.options
     static let help = """
         Usage: bench client [--seconds N] [--rounds N] [--pgbench PATH] [--database-url URL]
 

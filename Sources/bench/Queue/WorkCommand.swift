@@ -17,6 +17,7 @@ import Darwin
 struct WorkCommand: Command {
     static let name = "work"
     static let summary = "one worker process for the suite's multi-process runs"
+    static let options: [CommandOption] = [.value("--concurrency", "N", default: "4")] + DatabaseOptions.options
     static let help = """
         Usage: bench queue work [--concurrency N] [--database-url URL]
 
