@@ -168,10 +168,11 @@ struct BatchCommand: Command {
                                Double(paid.1) / payoutSeconds, unbalanced)))
         }
         print("")
+        var table = TextTable(["step", "time", "load", "detail"])
         for result in results {
-            print(String(format: "%-44@ %6.1f s  load %@  %@", result.name as NSString, result.seconds,
-                         result.load as NSString, result.detail as NSString))
+            table.append([result.name, String(format: "%.1f s", result.seconds), result.load, result.detail])
         }
+        print(table.render())
         print("goal: each under 60 s on this machine")
     }
 
