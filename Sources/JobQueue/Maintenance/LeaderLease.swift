@@ -4,7 +4,7 @@ public import PostgresClient
 /// resolution, retention, priority aging) through a leased row: the holder renews
 /// it; if the holder dies, another process takes over once the lease lapsed.
 /// A leased row (rather than a session advisory lock) keeps working behind
-/// transaction-pooling proxies and shows who leads in `jobsctl queues list`.
+/// transaction-pooling proxies and shows who leads (`maintenanceLeader`).
 public struct LeaderLease: Sendable {
     let name: String
     let holder: String
