@@ -162,14 +162,31 @@ public struct DemoDataSet: Sendable {
                 try writer.append([id, rating, comments[Int(random.next() % UInt64(comments.count))], min(at, now)])
             }
         }
+        // A third upheld, a third rejected (both closed), a third still open (filed,
+        // with their deadlines and escalation jobs as filing sets them).
+        let firstComplaint = try Self.nextID("platform.complaints", on: connection)
         loaded.complaints = try connection.copyFrom(
-            table: "platform.complaints", columns: ["order_id", "reason", "status", "created_at", "resolved_at"]
+            table: "platform.complaints",
+            columns: ["order_id", "reason", "status", "outcome", "created_at", "acknowledged_at", "investigating_at",
+                      "resolved_at", "closed_at"]
         ) { writer in
             for id in completedIDs where random.chance(0.03) {
                 let at = min(orderRows[Int(id - firstOrder)].start.addingTimeInterval(86_400), now)
-                let status = ["upheld", "rejected", "open"][Int(random.next() % 3)]
-                try writer.append([id, "服务未达标准", status, at, status == "open" ? nil : min(at.addingTimeInterval(86_400), now)])
+                let outcome = [ComplaintStatus.upheld, .rejected, nil][Int(random.next() % 3)]
+                let resolved = min(at.addingTimeInterval(86_400), now)
+                try writer.append([
+                    id, "服务未达标准", (outcome == nil ? ComplaintStatus.filed : .closed).rawValue, outcome?.rawValue, at,
+                    outcome.map { _ in at }, outcome.map { _ in at }, outcome.map { _ in resolved },
+                    outcome.map { _ in resolved },
+                ])
             }
+        }
+        let calendar = BusinessCalendar(timeZone: timeZone)
+        for complaint in try connection.query(
+            "SELECT id FROM platform.complaints WHERE id >= $1 AND status = $2 ORDER BY id",
+            [firstComplaint, ComplaintStatus.filed.rawValue]
+        ).rows {
+            _ = try ComplaintDesk.scheduleEscalations(complaintID: try complaint.decode(0, as: Int64.self), calendar: calendar, on: connection)
         }
         // Coupons: ending from 10 days ago to 30 days ahead (some expire now, some get reminders).
         let template = try connection.query(

@@ -29,7 +29,7 @@ final class PayoutTests: XCTestCase {
 
     private func upheldComplaint(_ fixture: PlatformFixture, order: Int64, at: Date) async throws {
         _ = try await fixture.pool.query(
-            "INSERT INTO platform.complaints (order_id, reason, status, created_at, resolved_at) VALUES ($1, '迟到', 'upheld', $2, $2)",
+            "INSERT INTO platform.complaints (order_id, reason, status, outcome, created_at, resolved_at) VALUES ($1, '迟到', 'upheld', 'upheld', $2, $2)",
             [order, at])
     }
 

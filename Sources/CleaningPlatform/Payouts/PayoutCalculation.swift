@@ -24,8 +24,9 @@ public struct PayoutLine: Sendable, Equatable {
 /// The settlement arithmetic, computed for every cleaner of a period at once:
 /// gross = paid minus refunded per completed, unsettled order; commission per
 /// order = paid × rate by level, rounded half up to the fen; bonuses for 5-star
-/// reviews with a comment written in the period; penalties for complaints upheld
-/// in the period; what a cleaner still owes from earlier periods (the receivable)
+/// reviews with a comment written in the period and service-quality rewards
+/// decided in it; penalties for complaints upheld in the period and quality fines
+/// decided in it; what a cleaner still owes from earlier periods (the receivable)
 /// is carried in.
 enum PayoutCalculation {
     /// Common table expressions over the period `[$1, $2)`: `eligible` holds the
@@ -56,16 +57,24 @@ enum PayoutCalculation {
         ), earnings AS (
             SELECT cleaner_id, count(*) AS orders, sum(paid) AS gross, sum(commission) AS commission
             FROM eligible GROUP BY cleaner_id
-        ), bonuses AS (
-            SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'five_star_review') AS bonus
-            FROM platform.reviews AS v CROSS JOIN LATERAL (\(orderOf("v"))) AS o
-            WHERE v.rating = 5 AND NOT queue.is_blank(v.comment) AND v.created_at >= $1 AND v.created_at < $2
-            GROUP BY o.cleaner_id
+        ), \(qualityExpression), bonuses AS (
+            SELECT cleaner_id, sum(bonus) AS bonus FROM (
+                SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'five_star_review') AS bonus
+                FROM platform.reviews AS v CROSS JOIN LATERAL (\(orderOf("v"))) AS o
+                WHERE v.rating = 5 AND NOT queue.is_blank(v.comment) AND v.created_at >= $1 AND v.created_at < $2
+                GROUP BY o.cleaner_id
+                UNION ALL
+                SELECT cleaner_id, bonus_fen FROM quality WHERE bonus_fen > 0
+            ) AS b GROUP BY cleaner_id
         ), penalties AS (
-            SELECT o.cleaner_id, -count(*) * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'upheld_complaint') AS penalty
-            FROM platform.complaints AS k CROSS JOIN LATERAL (\(orderOf("k"))) AS o
-            WHERE k.status = 'upheld' AND k.resolved_at >= $1 AND k.resolved_at < $2
-            GROUP BY o.cleaner_id
+            SELECT cleaner_id, sum(penalty) AS penalty FROM (
+                SELECT o.cleaner_id, -count(*) * (SELECT amount_fen FROM platform.payout_rules WHERE code = 'upheld_complaint') AS penalty
+                FROM platform.complaints AS k CROSS JOIN LATERAL (\(orderOf("k"))) AS o
+                WHERE k.outcome = 'upheld' AND k.resolved_at >= $1 AND k.resolved_at < $2
+                GROUP BY o.cleaner_id
+                UNION ALL
+                SELECT cleaner_id, fine_fen FROM quality WHERE fine_fen > 0
+            ) AS p GROUP BY cleaner_id
         ), receivables AS (
             SELECT a.cleaner_id, o.owed
             FROM platform.ledger_accounts AS a
@@ -90,6 +99,17 @@ enum PayoutCalculation {
             LEFT JOIN bonuses AS b ON b.cleaner_id = x.cleaner_id
             LEFT JOIN penalties AS p ON p.cleaner_id = x.cleaner_id
             LEFT JOIN receivables AS r ON r.cleaner_id = x.cleaner_id
+        )
+        """
+
+    /// `quality`: the service-quality rewards and fines decided in the period `[$1, $2)`
+    /// (`ScoreServiceQuality`). A decision falls in one period, and a run gives a
+    /// cleaner one line, so each is paid or deducted once, by the run of the week it
+    /// was decided in — the run after the scored week's.
+    static let qualityExpression = """
+        quality AS (
+            SELECT cleaner_id, bonus_fen, fine_fen FROM platform.quality_decisions
+            WHERE (bonus_fen > 0 OR fine_fen > 0) AND decided_at >= $1 AND decided_at < $2
         )
         """
 

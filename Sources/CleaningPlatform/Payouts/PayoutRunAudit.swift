@@ -73,19 +73,29 @@ public struct PayoutRunAudit: Sendable {
                    sum((paid * rate_bp + 5000) / 10000) AS commission   -- half up, per order
             FROM done GROUP BY cleaner_id
         ), bonuses AS (
-            SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules
-                                            WHERE code = 'five_star_review') AS bonus
-            FROM platform.reviews AS v JOIN platform.orders AS o ON o.id = v.order_id
-            WHERE v.rating = 5 AND NOT queue.is_blank(v.comment) AND o.cleaner_id IS NOT NULL
-              AND v.created_at >= $2 AND v.created_at < $3
-            GROUP BY o.cleaner_id
+            SELECT cleaner_id, sum(bonus) AS bonus FROM (
+                SELECT o.cleaner_id, count(*) * (SELECT amount_fen FROM platform.payout_rules
+                                                WHERE code = 'five_star_review') AS bonus
+                FROM platform.reviews AS v JOIN platform.orders AS o ON o.id = v.order_id
+                WHERE v.rating = 5 AND NOT queue.is_blank(v.comment) AND o.cleaner_id IS NOT NULL
+                  AND v.created_at >= $2 AND v.created_at < $3
+                GROUP BY o.cleaner_id
+                UNION ALL   -- service-quality rewards decided in the week
+                SELECT q.cleaner_id, q.bonus_fen FROM platform.quality_decisions AS q
+                WHERE q.bonus_fen > 0 AND q.decided_at >= $2 AND q.decided_at < $3
+            ) AS b GROUP BY cleaner_id
         ), penalties AS (
-            SELECT o.cleaner_id, -count(*) * (SELECT amount_fen FROM platform.payout_rules
-                                             WHERE code = 'upheld_complaint') AS penalty
-            FROM platform.complaints AS k JOIN platform.orders AS o ON o.id = k.order_id
-            WHERE k.status = 'upheld' AND o.cleaner_id IS NOT NULL
-              AND k.resolved_at >= $2 AND k.resolved_at < $3
-            GROUP BY o.cleaner_id
+            SELECT cleaner_id, sum(penalty) AS penalty FROM (
+                SELECT o.cleaner_id, -count(*) * (SELECT amount_fen FROM platform.payout_rules
+                                                 WHERE code = 'upheld_complaint') AS penalty
+                FROM platform.complaints AS k JOIN platform.orders AS o ON o.id = k.order_id
+                WHERE k.outcome = 'upheld' AND o.cleaner_id IS NOT NULL
+                  AND k.resolved_at >= $2 AND k.resolved_at < $3
+                GROUP BY o.cleaner_id
+                UNION ALL   -- service-quality fines decided in the week
+                SELECT q.cleaner_id, q.fine_fen FROM platform.quality_decisions AS q
+                WHERE q.fine_fen > 0 AND q.decided_at >= $2 AND q.decided_at < $3
+            ) AS p GROUP BY cleaner_id
         ), owed_before AS (
             -- Receivables from before the week: every receivable entry but those of
             -- the settlements of this week's and later weeks' lines.

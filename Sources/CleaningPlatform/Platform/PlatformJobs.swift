@@ -9,6 +9,7 @@ public enum PlatformJobs {
         OrderReminder.self, DispatchNotification.self, ExpireCoupons.self, RemindExpiringCoupons.self,
         ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self, ProcessWithdrawal.self,
         GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self,
+        ScoreServiceQuality.self, ReinstateCleaners.self, EscalateComplaint.self,
     ])
 
     /// Every kind the platform handles.
@@ -17,7 +18,7 @@ public enum PlatformJobs {
     /// Queues the platform's workers should work, with a sensible concurrency each.
     public static let queues: [String: Int] = [
         JobRequest.defaultQueue: 4, OrderReminder.queue: 8, NotificationOutbox.dispatchQueue: 16, maintenanceQueue: 2,
-        PayoutRun.queue: 4,
+        PayoutRun.queue: 4, EscalateComplaint.queue: 2,
     ]
 
     public static let maintenanceQueue = "maintenance"
@@ -53,6 +54,13 @@ public enum PlatformJobs {
         registry.register(ProcessWithdrawal.self, options: JobKindOptions(timeout: .seconds(120))) {
             try await $0.run($1, services: services, payouts: services.payouts)
         }
+        registry.register(ScoreServiceQuality.self, options: JobKindOptions(timeout: .seconds(600))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(ReinstateCleaners.self, options: JobKindOptions(timeout: .seconds(120))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(EscalateComplaint.self) { try await $0.run($1, services: services) }
         return registry
     }
 
@@ -71,6 +79,13 @@ public enum PlatformJobs {
             PeriodicJob(
                 name: "points-expiry", schedule: try CronSchedule("15 0 * * *", timeZone: timeZone),
                 request: JobRequest(kind: ExpirePoints.kind, queue: maintenanceQueue)),
+            // Monday 03:00: last week's scores (its rewards and fines go into this week's payout run).
+            PeriodicJob(
+                name: "service-quality", schedule: try CronSchedule("0 3 * * 1", timeZone: timeZone),
+                request: JobRequest(kind: ScoreServiceQuality.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "suspension-reinstatement", schedule: try CronSchedule("30 * * * *", timeZone: timeZone),
+                request: JobRequest(kind: ReinstateCleaners.kind, queue: maintenanceQueue)),
         ]
     }
 }

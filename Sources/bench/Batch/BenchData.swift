@@ -45,8 +45,8 @@ enum BenchData {
             """, [period.start, period.end.addingTimeInterval(-7200)])
         try connection.execute(
             """
-            INSERT INTO platform.complaints (order_id, reason, status, created_at, resolved_at)
-            SELECT id, '迟到', 'upheld', completed_at + interval '1 hour', completed_at + interval '2 hours'
+            INSERT INTO platform.complaints (order_id, reason, status, outcome, created_at, resolved_at)
+            SELECT id, '迟到', 'upheld', 'upheld', completed_at + interval '1 hour', completed_at + interval '2 hours'
             FROM platform.orders WHERE completed_at >= $1 AND completed_at < $2 AND id % 50 = 0
             """, [period.start, period.end.addingTimeInterval(-7200)])
         // What completing the orders would have posted: the customers' payments.
