@@ -39,8 +39,10 @@ final class ComplaintSLATests: XCTestCase {
 
     /// Business hours 09:00–21:00 Shanghai. Filed Monday 20:00 (normal): one hour
     /// that evening and one on Tuesday: acknowledge by Tuesday 10:00; 48 business
-    /// hours end Friday 20:00. The supervisor hears 4 business hours after the
-    /// operator. Urgent, filed at 08:00 before opening: acknowledge by 09:30.
+    /// hours end Friday 20:00 (business hours run every day). The supervisor hears
+    /// 4 business hours after the
+    /// operator (Saturday 12:00 for the resolve deadline). Urgent, filed at 08:00
+    /// before opening: acknowledge by 09:30.
     func testDeadlinesCountBusinessHoursOfTheBusinessZoneInEverySessionZone() async throws {
         for zone in BusinessTimeTests.sessionZones {
             let fixture = try PlatformFixture(sessionTimeZone: zone)
@@ -52,7 +54,7 @@ final class ComplaintSLATests: XCTestCase {
                 "acknowledge operator \(at("2026-11-24T10:00:00+08:00"))",
                 "acknowledge supervisor \(at("2026-11-24T14:00:00+08:00"))",
                 "resolve operator \(at("2026-11-27T20:00:00+08:00"))",
-                "resolve supervisor \(at("2026-11-30T12:00:00+08:00"))",
+                "resolve supervisor \(at("2026-11-28T12:00:00+08:00"))",
             ], zone)
             let urgent = try await file(fixture, order: order, severity: .urgent, at: at("2026-11-23T08:00:00+08:00"))
             let due = try await fixture.pool.query(
