@@ -270,4 +270,5 @@ GRANT INSERT (cleaner_id, decision_id, suspended_at, suspended_until), UPDATE (r
 GRANT UPDATE (status) ON platform.cleaners TO cleaning_worker;
 
 REVOKE EXECUTE ON FUNCTION platform.check_complaint_transition(), platform.check_quality_rules() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION platform.complaint_filed(bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION platform.complaint_filed(bigint, text), platform.add_business_minutes(timestamptz, integer, text)
+    FROM PUBLIC;

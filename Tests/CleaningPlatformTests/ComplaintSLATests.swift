@@ -40,9 +40,8 @@ final class ComplaintSLATests: XCTestCase {
     /// Business hours 09:00–21:00 Shanghai. Filed Monday 20:00 (normal): one hour
     /// that evening and one on Tuesday: acknowledge by Tuesday 10:00; 48 business
     /// hours end Friday 20:00 (business hours run every day). The supervisor hears
-    /// 4 business hours after the
-    /// operator (Saturday 12:00 for the resolve deadline). Urgent, filed at 08:00
-    /// before opening: acknowledge by 09:30.
+    /// 4 business hours after the operator (Saturday 12:00 for the resolve
+    /// deadline). Urgent, filed at 08:00 before opening: acknowledge by 09:30.
     func testDeadlinesCountBusinessHoursOfTheBusinessZoneInEverySessionZone() async throws {
         for zone in BusinessTimeTests.sessionZones {
             let fixture = try PlatformFixture(sessionTimeZone: zone)
@@ -108,10 +107,10 @@ final class ComplaintSLATests: XCTestCase {
             """
             SELECT n.recipient FROM platform.notifications AS n
             JOIN platform.complaint_escalations AS e ON n.dedupe_key = 'complaint_escalated:' || e.id
-            WHERE e.complaint_id = $1 ORDER BY n.id
+            WHERE e.complaint_id = $1 ORDER BY n.recipient
             """, [missed]
         ).rows.map { try $0.decode(0, as: String.self) }
-        XCTAssertEqual(messages, ["+8613800000001", "+8613800000001", "+8613800000002", "+8613800000002"].sorted())
+        XCTAssertEqual(messages, ["+8613800000001", "+8613800000001", "+8613800000002", "+8613800000002"], "operator and supervisor, for each deadline")
         XCTAssertEqual(messages.count, 4, "one message per escalation")
 
         // Reports: the ignored complaint is open and breached; its week shows both deadlines missed.

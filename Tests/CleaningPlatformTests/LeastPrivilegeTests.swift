@@ -174,6 +174,33 @@ final class LeastPrivilegeTests: XCTestCase {
         ).scalar(Int64.self)
         try await client.enqueue(try JobRequest(ProcessWithdrawalArguments(withdrawalID: withdrawal), queue: PayoutRun.queue))
 
+        // Service quality: a week scored (a 1-star cleaner is suspended) and a lapsed
+        // suspension ended. Complaints: one filed long ago, so every escalation is due.
+        let qualityWeek = try PlatformFixture.uniquePayoutPeriod()
+        let poor = try await fixture.cleaner(level: "新手")
+        let poorOrder = try await fixture.completedOrder(
+            customer: customer.id, cleaner: poor, paid: 5_000, at: qualityWeek.end.addingTimeInterval(-86_400))
+        _ = try await fixture.pool.query(
+            "INSERT INTO platform.reviews (order_id, rating, created_at) VALUES ($1, 1, $2)",
+            [poorOrder, qualityWeek.end.addingTimeInterval(-3600)])
+        let lapsed = try await fixture.cleaner(level: "新手")
+        _ = try await fixture.pool.query(
+            """
+            WITH decided AS (
+                INSERT INTO platform.quality_decisions (cleaner_id, period, score, outcome, bonus_fen, fine_fen, inputs, decided_at)
+                VALUES ($1, 'lapsed', 10, 'suspension', 0, 0, '{}', $2::timestamptz - interval '20 days') RETURNING id
+            ), suspended AS (UPDATE platform.cleaners SET status = 'suspended' WHERE id = $1)
+            INSERT INTO platform.cleaner_suspensions (cleaner_id, decision_id, suspended_at, suspended_until)
+            SELECT $1, id, $2::timestamptz - interval '20 days', $2::timestamptz - interval '6 days' FROM decided
+            """, [lapsed, now])
+        try await client.enqueue([
+            try JobRequest(ScoreServiceQuality(period: qualityWeek.name), queue: PlatformJobs.maintenanceQueue),
+            try JobRequest(ReinstateCleaners(), queue: PlatformJobs.maintenanceQueue),
+        ])
+        _ = try ComplaintDesk.file(
+            orderID: poorOrder, reason: "迟到", severity: .urgent, now: now.addingTimeInterval(-10 * 86_400),
+            calendar: BusinessCalendar.default, on: owner)
+
         // The jobs this test queued, but the reminders still ahead of their time and
         // those the orders' progress cancelled before they ran.
         let ours = { () async throws -> [JobAdministration.JobSummary] in
@@ -230,6 +257,16 @@ final class LeastPrivilegeTests: XCTestCase {
         XCTAssertEqual(effects.5, 2, "both payout lines paid")
         XCTAssertEqual(effects.6, 1, "payout run completed")
         XCTAssertEqual(effects.7, 1, "withdrawal paid")
+        let quality = try await fixture.pool.query(
+            """
+            SELECT (SELECT status FROM platform.cleaners WHERE id = $1), (SELECT status FROM platform.cleaners WHERE id = $2),
+                   (SELECT count(*) FROM platform.complaint_escalations AS e JOIN platform.complaints AS k ON k.id = e.complaint_id
+                    WHERE k.order_id = $3)
+            """, [poor, lapsed, poorOrder]
+        ).first!.decode((String, String, Int64).self)
+        XCTAssertEqual(quality.0, CleanerStatus.suspended, "scored and suspended")
+        XCTAssertEqual(quality.1, CleanerStatus.active, "reinstated")
+        XCTAssertEqual(quality.2, 4, "both deadlines escalated to both levels")
         let unbalanced = try await fixture.unbalancedLedgerTransactions()
         XCTAssertEqual(unbalanced, 0)
     }

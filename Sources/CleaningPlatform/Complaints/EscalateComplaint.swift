@@ -42,7 +42,7 @@ public struct EscalateComplaint: JobArguments {
             \(NotificationOutbox.insertSelect(
                 """
                 (SELECT 'complaint_escalated',
-                        jsonb_build_object('complaint', m.id, 'severity', m.severity,
+                        jsonb_build_object('complaint', m.id::text, 'severity', m.severity,
                                            'deadline', CASE $2 WHEN 'acknowledge' THEN '受理' ELSE '处理' END,
                                            'due', to_char(r.due_at AT TIME ZONE $5, 'MM-DD HH24:MI')),
                         c.phone, $5, 'complaint_escalated:' || r.id

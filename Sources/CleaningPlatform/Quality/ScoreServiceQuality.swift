@@ -117,9 +117,10 @@ public struct ScoreServiceQuality: JobArguments {
             \(NotificationOutbox.insertSelect(
                 """
                 (SELECT 'quality_' || CASE d.outcome WHEN 'suspension' THEN 'suspended' ELSE d.outcome END,
-                        jsonb_build_object('score', x.score, 'bonus', to_char(x.bonus_fen / 100.0, 'FM999999990.00'),
-                                           'fine', to_char(x.fine_fen / 100.0, 'FM999999990.00'),
-                                           'until', to_char(s.suspended_until AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI')),
+                        jsonb_strip_nulls(jsonb_build_object(
+                            'score', x.score::text, 'bonus', to_char(x.bonus_fen / 100.0, 'FM999999990.00'),
+                            'fine', to_char(x.fine_fen / 100.0, 'FM999999990.00'),
+                            'until', to_char(s.suspended_until AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI'))),
                         x.phone, x.time_zone, 'quality:' || d.id
                  FROM recorded AS d JOIN decided AS x ON x.cleaner_id = d.cleaner_id
                  LEFT JOIN suspensions AS s ON s.cleaner_id = d.cleaner_id
