@@ -5,7 +5,8 @@
 # cluster (scripts/devdb.sh), migrates, loads the demo data set (once), starts the
 # worker pool (the scheduler is whichever worker leads), triggers one round of
 # every platform job (due reminders, dispatch, tier recalculation, coupon and points
-# expiry, exam grading, last week's payout run), shows progress, and prints a
+# expiry, exam grading, last week's service quality, complaint SLA escalations,
+# last week's payout run), shows progress, and prints a
 # summary. Run it again: it reuses the database and does no duplicate work.
 #
 # Sizes: SEED_CUSTOMERS (2000), SEED_CLEANERS (150), SEED_ORDERS (10000), SEED (20261123);
@@ -17,7 +18,7 @@ cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 
@@ -62,12 +63,17 @@ echo "started ${WORKERS:-2} workers (logs: $RUN_DIR/worker-*.log)"
 # One round of the batch jobs, once per day: unique keys held for good make a
 # second run the same day enqueue nothing.
 TODAY="$(TZ=Asia/Shanghai date +%F)"
-for kind in tier.recalculate coupon.expire coupon.expiry_reminder points.expire; do
+for kind in tier.recalculate coupon.expire coupon.expiry_reminder points.expire quality.reinstate; do
     "$JOBSCTL" enqueue "$kind" --queue maintenance --unique-key "demo:$kind:$TODAY" --unique-scope always >/dev/null
 done
-echo "enqueued tier recalculation, coupon expiry, coupon reminders and points expiry"
+echo "enqueued tier recalculation, coupon expiry, coupon reminders, points expiry and suspension reinstatement"
 
 PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
+# Last week's service quality, decided before the payout run (a week scored once
+# decides nothing again); overdue seeded complaints escalate on queue "complaints".
+"$JOBSCTL" enqueue quality.score --queue maintenance --args "{\"period\":\"$PERIOD\"}" \
+    --unique-key "demo:quality.score:$PERIOD" --unique-scope always >/dev/null
+echo "enqueued the service-quality scoring of $PERIOD"
 REPORT="$RUN_DIR/payouts-$PERIOD.csv"
 echo "payout run for last week ($PERIOD)…"
 "$JOBSCTL" payouts run --period "$PERIOD" --report "$REPORT" --wait 600

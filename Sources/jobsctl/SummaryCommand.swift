@@ -6,7 +6,7 @@ import PostgresClient
 /// `jobsctl summary --since TIME`: what the platform did since then.
 struct SummaryCommand: Command {
     static let name = "summary"
-    static let summary = "jobs, notifications, tiers, coupons, certifications since a time"
+    static let summary = "jobs, notifications, tiers, coupons, certifications, quality decisions, SLA escalations since a time"
     static let options: [CommandOption] = [.value("--since", "TIME"), OutputFormat.option] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl summary --since TIME [--json]
@@ -55,6 +55,11 @@ struct SummaryCommand: Command {
             points expired for      \(summary.pointsExpiredCustomers) customers
             exams graded            \(summary.submissionsGraded) (\(summary.submissionsRejected) rejected)
             certifications granted  \(summary.certificationsGranted)
+            quality rewards         \(summary.qualityDecisions[QualityOutcome.reward.rawValue, default: 0])
+            quality warnings        \(summary.qualityDecisions[QualityOutcome.warning.rawValue, default: 0])
+            quality fines           \(summary.qualityDecisions[QualityOutcome.fine.rawValue, default: 0])
+            suspensions             \(summary.qualityDecisions[QualityOutcome.suspension.rawValue, default: 0]) (\(summary.suspensionsEnded) ended)
+            SLA escalations         \(summary.complaintEscalations)
             """)
     }
 }

@@ -26,6 +26,11 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
     public var certificationsGranted: Int
     public var submissionsGraded: Int
     public var submissionsRejected: Int
+    /// Service-quality decisions made, by outcome (reward, warning, fine, suspension; not none).
+    public var qualityDecisions: [String: Int]
+    public var suspensionsEnded: Int
+    /// Missed complaint deadlines escalated (operator and supervisor each count).
+    public var complaintEscalations: Int
 
     public static func since(_ start: Date, on connection: PostgresConnection) throws -> PlatformSummary {
         let jobs = try JobAdministration.finishedCounts(since: start, on: connection).map {
@@ -53,9 +58,25 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
                    (SELECT count(*) FROM platform.exam_submissions WHERE status = 'rejected' AND submitted_at >= $1)::int8
             """, [start]
         ).first!.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+        let quality = Dictionary(uniqueKeysWithValues: try connection.query(
+            """
+            SELECT outcome, count(*)::int8 FROM platform.quality_decisions
+            WHERE decided_at >= $1 AND outcome <> $2 GROUP BY outcome
+            """, [start, QualityOutcome.none.rawValue]
+        ).rows.map { row in
+            let (outcome, count) = try row.decode((String, Int64).self)
+            return (outcome, Int(count))
+        })
+        let (ended, escalations) = try connection.query(
+            """
+            SELECT (SELECT count(*) FROM platform.cleaner_suspensions WHERE reinstated_at >= $1)::int8,
+                   (SELECT count(*) FROM platform.complaint_escalations WHERE escalated_at >= $1)::int8
+            """, [start]
+        ).first!.decode((Int64, Int64).self)
         return PlatformSummary(
             jobs: jobs, notifications: notifications, tierChanges: Int(counts.0), couponsExpired: Int(counts.1),
             couponRemindersQueued: Int(counts.2), pointsExpiredCustomers: Int(counts.3),
-            certificationsGranted: Int(counts.4), submissionsGraded: Int(counts.5), submissionsRejected: Int(counts.6))
+            certificationsGranted: Int(counts.4), submissionsGraded: Int(counts.5), submissionsRejected: Int(counts.6),
+            qualityDecisions: quality, suspensionsEnded: Int(ended), complaintEscalations: Int(escalations))
     }
 }
