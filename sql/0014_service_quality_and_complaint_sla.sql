@@ -23,14 +23,19 @@ INSERT INTO platform.complaint_sla_rules (severity, acknowledge_minutes, resolve
     ('normal', 2 * 60, 48 * 60, 4 * 60),
     ('minor', 4 * 60, 72 * 60, 8 * 60);
 
--- Business hours (local time of the business time zone), every day: one row.
+-- Business hours, every day, as local times of the business time zone: one row.
+-- The zone is the database's business time zone setting, for what SQL decides
+-- itself (deadlines set when the app files a complaint through
+-- platform.file_complaint); keep it equal to the programs' BUSINESS_TIME_ZONE.
 CREATE TABLE platform.business_hours (
     singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    -- An unknown zone fails the check with PostgreSQL's "time zone … not recognized".
+    time_zone  text NOT NULL CHECK (timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL),
     opens      time NOT NULL,
     closes     time NOT NULL,
     CHECK (closes > opens)
 );
-INSERT INTO platform.business_hours (opens, closes) VALUES ('09:00', '21:00');
+INSERT INTO platform.business_hours (time_zone, opens, closes) VALUES ('Asia/Shanghai', '09:00', '21:00');
 
 -- Who hears of a missed deadline: the on-duty operator first, then the supervisor.
 CREATE TABLE platform.complaint_escalation_contacts (
@@ -115,15 +120,18 @@ BEGIN
     END LOOP;
 END $$;
 
--- Sets a newly filed complaint's deadlines from its severity and filing time and
--- returns its escalation schedule: for each deadline, when the on-duty operator
--- and then the supervisor are told if it is missed. The caller enqueues one
--- escalation job per row in the same transaction.
-CREATE FUNCTION platform.complaint_filed(complaint_id bigint, zone text)
+-- Sets a newly filed complaint's deadlines from its severity and filing time, in
+-- the business hours of the business time zone (platform.business_hours), and
+-- enqueues its escalation jobs (kind complaint.escalate on queue "complaints", the
+-- Swift EscalateComplaint's): for each deadline, one telling the on-duty operator
+-- when it passes and one telling the supervisor later. Their unique keys are held
+-- for good, so calling it again adds nothing. Returns the schedule.
+CREATE FUNCTION platform.complaint_filed(complaint_id bigint)
 RETURNS TABLE (deadline text, level text, escalate_at timestamptz)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k record;
+    zone text := (SELECT h.time_zone FROM platform.business_hours AS h);
 BEGIN
     SELECT c.created_at, r.acknowledge_minutes, r.resolve_minutes, r.supervisor_after_minutes INTO k
     FROM platform.complaints AS c JOIN platform.complaint_sla_rules AS r ON r.severity = c.severity
@@ -135,7 +143,7 @@ BEGIN
     SET acknowledge_due_at = platform.add_business_minutes(k.created_at, k.acknowledge_minutes, zone),
         resolve_due_at = platform.add_business_minutes(k.created_at, k.resolve_minutes, zone)
     WHERE c.id = complaint_filed.complaint_id;
-    RETURN QUERY
+    FOR deadline, level, escalate_at IN
         SELECT d.deadline, l.level,
                CASE l.level WHEN 'operator' THEN d.due
                             ELSE platform.add_business_minutes(d.due, k.supervisor_after_minutes, zone) END
@@ -143,7 +151,34 @@ BEGIN
         CROSS JOIN LATERAL (VALUES ('acknowledge', c.acknowledge_due_at), ('resolve', c.resolve_due_at)) AS d(deadline, due)
         CROSS JOIN (VALUES ('operator'), ('supervisor')) AS l(level)
         WHERE c.id = complaint_filed.complaint_id
-        ORDER BY 3, 2;
+        ORDER BY 3, 2
+    LOOP
+        PERFORM queue.enqueue(
+            kind => 'complaint.escalate',
+            args => jsonb_build_object('complaintID', complaint_id, 'deadline', deadline, 'level', level),
+            queue => 'complaints', run_at => escalate_at,
+            unique_key => 'complaint-escalate:' || complaint_id || ':' || deadline || ':' || level,
+            unique_scope => 'always');
+        RETURN NEXT;
+    END LOOP;
+END $$;
+
+-- The app's filing (migration 0012) now sets the deadlines and schedules the
+-- escalations in the same transaction; otherwise as it was.
+CREATE OR REPLACE FUNCTION platform.file_complaint(order_id bigint, reason text, as_of timestamptz DEFAULT now()) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    complaint_id bigint;
+BEGIN
+    PERFORM platform.lock_order(order_id, 'complained about', ARRAY['in_service', 'completed']);
+    IF reason IS NULL OR queue.is_blank(reason) THEN
+        RAISE EXCEPTION 'platform.file_complaint: reason must not be blank' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO platform.complaints (order_id, reason, created_at)
+    VALUES (file_complaint.order_id, file_complaint.reason, as_of)
+    RETURNING id INTO complaint_id;
+    PERFORM platform.complaint_filed(complaint_id);
+    RETURN complaint_id;
 END $$;
 
 -- One row per deadline and level a complaint missed: written once by the
@@ -270,5 +305,11 @@ GRANT INSERT (cleaner_id, decision_id, suspended_at, suspended_until), UPDATE (r
 GRANT UPDATE (status) ON platform.cleaners TO cleaning_worker;
 
 REVOKE EXECUTE ON FUNCTION platform.check_complaint_transition(), platform.check_quality_rules() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION platform.complaint_filed(bigint, text), platform.add_business_minutes(timestamptz, integer, text)
+REVOKE EXECUTE ON FUNCTION platform.complaint_filed(bigint), platform.add_business_minutes(timestamptz, integer, text)
     FROM PUBLIC;
+-- The app's platform.file_complaint runs as cleaning_api_definer: it sets the
+-- deadlines and enqueues the escalations (queue.enqueue is its own).
+GRANT EXECUTE ON FUNCTION platform.complaint_filed(bigint), platform.add_business_minutes(timestamptz, integer, text)
+    TO cleaning_api_definer;
+GRANT SELECT ON platform.complaint_sla_rules, platform.business_hours TO cleaning_api_definer;
+GRANT UPDATE (acknowledge_due_at, resolve_due_at) ON platform.complaints TO cleaning_api_definer;

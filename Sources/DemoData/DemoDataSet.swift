@@ -181,12 +181,11 @@ public struct DemoDataSet: Sendable {
                 ])
             }
         }
-        let calendar = BusinessCalendar(timeZone: timeZone)
         for complaint in try connection.query(
             "SELECT id FROM platform.complaints WHERE id >= $1 AND status = $2 ORDER BY id",
             [firstComplaint, ComplaintStatus.filed.rawValue]
         ).rows {
-            _ = try ComplaintDesk.scheduleEscalations(complaintID: try complaint.decode(0, as: Int64.self), calendar: calendar, on: connection)
+            _ = try ComplaintDesk.scheduleEscalations(complaintID: try complaint.decode(0, as: Int64.self), on: connection)
         }
         // Coupons: ending from 10 days ago to 30 days ahead (some expire now, some get reminders).
         let template = try connection.query(

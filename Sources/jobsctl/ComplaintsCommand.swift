@@ -13,8 +13,8 @@ struct ComplaintsCommand: CommandGroup {
 
         A complaint goes filed → acknowledged → investigating → upheld | rejected → closed.
         Its deadlines (acknowledge, resolve) depend on its severity (platform.complaint_sla_rules)
-        and count business hours (platform.business_hours) in the business time zone
-        (BUSINESS_TIME_ZONE, default Asia/Shanghai). A missed deadline is escalated to the
+        and count business hours in the business time zone (both in platform.business_hours;
+        keep its zone equal to BUSINESS_TIME_ZONE, default Asia/Shanghai, which times are shown in). A missed deadline is escalated to the
         on-duty operator, then the supervisor, by jobs on queue "\(EscalateComplaint.queue)".
         """
     static let subcommands: [any CommandDescription.Type] = [
@@ -104,9 +104,9 @@ struct ComplaintsFileCommand: Command {
     }
 
     func run() async throws {
-        let (orderID, reason, severity, now, calendar) = (orderID, reason, severity, at ?? Date(), calendar)
+        let (orderID, reason, severity, now) = (orderID, reason, severity, at ?? Date())
         let filed = try ComplaintsCommand.act(database) { connection in
-            try ComplaintDesk.file(orderID: orderID, reason: reason, severity: severity, now: now, calendar: calendar, on: connection)
+            try ComplaintDesk.file(orderID: orderID, reason: reason, severity: severity, now: now, on: connection)
         }
         print("complaint \(filed.id) filed (\(severity.rawValue)); escalation schedule:")
         for (deadline, level, at) in filed.escalations {

@@ -31,9 +31,8 @@ final class ComplaintSLATests: XCTestCase {
     private func file(
         _ fixture: PlatformFixture, order: Int64, severity: ComplaintSeverity, at filed: Date
     ) async throws -> (id: Int64, escalations: [(ComplaintDeadline, EscalationLevel, Date)]) {
-        let calendar = shanghai
-        return try await fixture.pool.withConnection { connection in
-            try ComplaintDesk.file(orderID: order, reason: "没有打扫厨房", severity: severity, now: filed, calendar: calendar, on: connection)
+        try await fixture.pool.withConnection { connection in
+            try ComplaintDesk.file(orderID: order, reason: "没有打扫厨房", severity: severity, now: filed, on: connection)
         }
     }
 
@@ -65,6 +64,27 @@ final class ComplaintSLATests: XCTestCase {
             let jobs = try await fixture.jobs(EscalateComplaint.self).filter { $0.arguments.complaintID == normal.id }
             XCTAssertEqual(Set(jobs.map(\.runAt)), Set(normal.escalations.map(\.2)), zone)
         }
+    }
+
+    /// The app files through the SQL API (`platform.file_complaint`, run with its
+    /// definer's rights): the same deadlines and escalation jobs as the back office.
+    func testTheAppsFilingSetsDeadlinesAndSchedulesEscalations() async throws {
+        let fixture = try PlatformFixture(sessionTimeZone: "America/Los_Angeles")
+        let order = try await completedOrder(fixture).order
+        let id = try await fixture.pool.query(
+            "SELECT platform.file_complaint($1, '地板没拖', $2)", [order, at("2026-11-23T20:00:00+08:00")]
+        ).scalar(Int64.self)
+        let due = try await fixture.pool.query(
+            "SELECT severity, acknowledge_due_at, resolve_due_at FROM platform.complaints WHERE id = $1", [id]
+        ).first!.decode((String, Date, Date).self)
+        XCTAssertEqual(due.0, ComplaintSeverity.normal.rawValue)
+        XCTAssertEqual(due.1, at("2026-11-24T10:00:00+08:00"))
+        XCTAssertEqual(due.2, at("2026-11-27T20:00:00+08:00"))
+        let jobs = try await fixture.jobs(EscalateComplaint.self).filter { $0.arguments.complaintID == id }
+        XCTAssertEqual(
+            Set(jobs.map { "\($0.arguments.deadline.rawValue) \($0.arguments.level.rawValue) \($0.runAt)" }),
+            ["acknowledge operator \(at("2026-11-24T10:00:00+08:00"))", "acknowledge supervisor \(at("2026-11-24T14:00:00+08:00"))",
+             "resolve operator \(at("2026-11-27T20:00:00+08:00"))", "resolve supervisor \(at("2026-11-28T12:00:00+08:00"))"])
     }
 
     func testMissedDeadlinesEscalateOnceAndComplaintsHandledInTimeDoNot() async throws {
@@ -154,7 +174,7 @@ final class ComplaintSLATests: XCTestCase {
             XCTAssertEqual(try row.decode((String, String).self).1, "rejected", "the outcome stays after closing")
         }
         XCTAssertThrowsError(try ComplaintDesk.file(
-            orderID: order, reason: " \u{3000}", severity: .normal, now: Date(), calendar: shanghai,
+            orderID: order, reason: " \u{3000}", severity: .normal, now: Date(),
             on: try PostgresConnection.connect(fixture.configuration)))
     }
 }

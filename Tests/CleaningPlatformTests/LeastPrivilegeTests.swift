@@ -198,8 +198,7 @@ final class LeastPrivilegeTests: XCTestCase {
             try JobRequest(ReinstateCleaners(), queue: PlatformJobs.maintenanceQueue),
         ])
         _ = try ComplaintDesk.file(
-            orderID: poorOrder, reason: "迟到", severity: .urgent, now: now.addingTimeInterval(-10 * 86_400),
-            calendar: BusinessCalendar.default, on: owner)
+            orderID: poorOrder, reason: "迟到", severity: .urgent, now: now.addingTimeInterval(-10 * 86_400), on: owner)
 
         // The jobs this test queued, but the reminders still ahead of their time and
         // those the orders' progress cancelled before they ran.

@@ -4,7 +4,8 @@ public import PostgresClient
 
 /// The back office's complaint actions. Filing sets the deadlines from the
 /// severity's rules in business hours of the business time zone and schedules
-/// the escalation jobs, in the filing's transaction; each later action moves the
+/// the escalation jobs, in the filing's transaction (`platform.complaint_filed`,
+/// which the app's `platform.file_complaint` calls too); each later action moves the
 /// complaint one step of its state machine and stamps when. Upholding counts
 /// against the cleaner in the next payout run (penalty) and in quality scores.
 public enum ComplaintDesk {
@@ -16,8 +17,7 @@ public enum ComplaintDesk {
     /// Files a complaint about an order; returns its id and the escalation jobs'
     /// schedule (deadline, level, when).
     public static func file(
-        orderID: Int64, reason: String, severity: ComplaintSeverity, now: Date, calendar: BusinessCalendar,
-        on connection: PostgresConnection
+        orderID: Int64, reason: String, severity: ComplaintSeverity, now: Date, on connection: PostgresConnection
     ) throws -> (id: Int64, escalations: [(ComplaintDeadline, EscalationLevel, Date)]) {
         guard !UnicodeText.isBlank(reason) else {
             throw Refusal(description: "the reason is blank; say what went wrong")
@@ -35,32 +35,22 @@ public enum ComplaintDesk {
                 "INSERT INTO platform.complaints (order_id, reason, severity, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
                 [orderID, reason, severity.rawValue, now]
             ).scalar(Int64.self)
-            return (id, try scheduleEscalations(complaintID: id, calendar: calendar, on: connection))
+            return (id, try scheduleEscalations(complaintID: id, on: connection))
         }
     }
 
-    /// Sets the deadlines of a complaint just filed (`platform.complaint_filed`) and
-    /// enqueues its escalation jobs, in the caller's transaction (also for
-    /// complaints loaded in bulk, such as the demo data's).
+    /// Sets the deadlines of a complaint just filed and enqueues its escalation jobs
+    /// (`platform.complaint_filed`), in the caller's transaction (also for
+    /// complaints loaded in bulk, such as the demo data's); returns the schedule.
     public static func scheduleEscalations(
-        complaintID: Int64, calendar: BusinessCalendar, on connection: PostgresConnection
+        complaintID: Int64, on connection: PostgresConnection
     ) throws -> [(ComplaintDeadline, EscalationLevel, Date)] {
-        let schedule = try connection.query(
-            "SELECT deadline, level, escalate_at FROM platform.complaint_filed($1, $2)",
-            [complaintID, calendar.timeZone.identifier]
+        try connection.query(
+            "SELECT deadline, level, escalate_at FROM platform.complaint_filed($1)", [complaintID]
         ).rows.map { row in
             let (deadline, level, at) = try row.decode((String, String, Date).self)
             return (ComplaintDeadline(rawValue: deadline)!, EscalationLevel(rawValue: level)!, at)
         }
-        _ = try connection.enqueue(
-            try schedule.map { deadline, level, at in
-                try JobRequest(
-                    EscalateComplaint(complaintID: complaintID, deadline: deadline, level: level),
-                    queue: EscalateComplaint.queue, runAt: at,
-                    uniqueKey: "complaint-escalate:\(complaintID):\(deadline.rawValue):\(level.rawValue)",
-                    uniqueScope: .always)
-            })
-        return schedule
     }
 
     /// Moves complaint `id` to `status` at `now`; an upheld or rejected complaint
