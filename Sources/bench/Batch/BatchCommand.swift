@@ -5,11 +5,11 @@ import Foundation
 import JobQueue
 import PostgresClient
 
-/// `bench batch`: the nightly tier recalculation and a weekly payout run at
-/// production sizes, through real workers, timed.
+/// `bench batch`: the nightly tier recalculation, a weekly payout run and the
+/// weekly service-quality scoring at production sizes, through real workers, timed.
 struct BatchCommand: Command {
     static let name = "batch"
-    static let summary = "time tier recalculation and a payout run at production sizes"
+    static let summary = "time tier recalculation, a payout run and quality scoring at production sizes"
     static let options: [CommandOption] = [
         .value("--customers", "N", default: "1000000"), .value("--orders", "N", default: "10000000"),
         .value("--cleaners", "N", default: "10000"), .value("--payout-orders", "N", default: "1000000"),
@@ -20,7 +20,7 @@ struct BatchCommand: Command {
         bench batch — times the nightly tier recalculation and a payout run
 
         Usage: bench batch [--customers N] [--orders N] [--cleaners N] [--payout-orders N]
-                           [--concurrency N] [--small] [--load-only | --skip-load] [--only tiers|payout]
+                           [--concurrency N] [--small] [--load-only | --skip-load] [--only tiers|payout|quality]
                            [--database-url URL]
 
         Generates data server-side (generate_series; not timed), then times, through a
@@ -33,7 +33,10 @@ struct BatchCommand: Command {
                      the 12-month window, new ones enter it)
         and a payout run for one ISO week (the run settles every cleaner in one
         transaction, then one payment job per cleaner at concurrency N, until the run
-        is complete). Each figure comes with the 1-minute load average before and after.
+        is complete), and the service-quality scoring of that week (every cleaner scored
+        from the reviews, upheld complaints and starts of the 28 days before its end,
+        each decision recorded, suspensions and messages written). Each figure comes
+        with the 1-minute load average before and after.
         Before each timed step it runs VACUUM ANALYZE and CHECKPOINT (not timed).
         Use an empty database: it migrates and loads its own data.
 
@@ -48,9 +51,11 @@ struct BatchCommand: Command {
                                minutes; copy the loaded database to repeat runs on it:
                                CREATE DATABASE run1 TEMPLATE loaded
           --skip-load          time the runs on data a --load-only left (in the same week)
-          --only STEP          time only the tier runs or only the payout run
+          --only STEP          time only the tier runs, the payout run or the quality scoring
         \(DatabaseOptions.help)
         """
+
+    static let steps = ["tiers", "payout", "quality"]
 
     var customers: Int
     var orders: Int
@@ -75,10 +80,10 @@ struct BatchCommand: Command {
         guard !(loadOnly && skipLoad) else {
             throw CommandError.usage("--load-only and --skip-load exclude each other", command: arguments.commandName)
         }
-        guard only == nil || only == "tiers" || only == "payout" else {
-            throw CommandError.usage("--only takes tiers or payout", command: arguments.commandName)
+        guard only == nil || Self.steps.contains(only!) else {
+            throw CommandError.usage("--only takes tiers, payout or quality", command: arguments.commandName)
         }
-        steps = only.map { [$0] } ?? ["tiers", "payout"]
+        steps = only.map { [$0] } ?? Set(Self.steps)
         database = try DatabaseOptions(arguments: &arguments)
     }
 
@@ -166,6 +171,10 @@ struct BatchCommand: Command {
                                    + "%d recorded settled, %.0f orders/s, unbalanced transactions: %d",
                                startSeconds, paid.0, payoutSeconds - startSeconds, paid.0, paid.1, paid.2,
                                Double(paid.1) / payoutSeconds, unbalanced)))
+        }
+        if steps.contains("quality") {
+            try settle(connection)
+            results.append(try await QualityStep.time(period, now: now, services: services(clock: now), database: database))
         }
         print("")
         var table = TextTable(["step", "time", "load", "detail"])

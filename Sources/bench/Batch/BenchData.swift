@@ -67,7 +67,7 @@ enum BenchData {
     }
 
     /// Completed orders numbered `ordinals` (the number picks the customer, the
-    /// cleaner and the amount), finished `from` + (n mod |days|) days + (n mod
+    /// cleaner and the amount; one in 500 starts 30 minutes late), finished `from` + (n mod |days|) days + (n mod
     /// |seconds|) seconds plus 2 hours, counted backwards for negative spans.
     static func completedOrders(
         ordinals: ClosedRange<Int>, from start: Date, days: Int, seconds: Int, on connection: PostgresConnection
@@ -75,9 +75,9 @@ enum BenchData {
         try connection.execute(
             """
             INSERT INTO platform.orders (customer_id, cleaner_id, service_type_id, address, latitude, longitude,
-                appointment_start, duration_minutes, status, amount_fen, paid_fen, completed_at, created_at)
+                appointment_start, duration_minutes, status, amount_fen, paid_fen, started_at, completed_at, created_at)
             SELECT c.first + (g * 7919) % c.n, k.first + g % k.n, 1, 'x', 31.2, 121.4, t, 120, '已完成', a, a,
-                   t + interval '2 hours', t
+                   t + CASE WHEN g % 500 = 0 THEN interval '30 minutes' ELSE interval '0' END, t + interval '2 hours', t
             FROM (SELECT min(id) AS first, count(*) AS n FROM platform.customers) AS c,
                  (SELECT min(id) AS first, count(*) AS n FROM platform.cleaners) AS k,
                  LATERAL (SELECT g, $3::timestamptz + interval '1 day' * ($4::int8 * (g % $5::int8))
