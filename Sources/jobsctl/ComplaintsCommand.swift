@@ -69,7 +69,7 @@ struct ComplaintsFileCommand: Command {
           ORDER                the order's id, e.g. 42
 
         Options:
-          --reason TEXT        what went wrong (not blank)
+          --reason TEXT        what went wrong (not blank), e.g. 厨房没有打扫
           --severity SEVERITY  urgent, normal or minor (default normal)
         \(ComplaintsCommand.timeHelp)
         \(DatabaseOptions.help)
@@ -193,7 +193,7 @@ struct ComplaintsResolveCommand: Command {
           COMPLAINT            the complaint's id, e.g. 7
 
         Options:
-          --outcome OUTCOME    upheld or rejected
+          --outcome OUTCOME    upheld or rejected, e.g. upheld
         \(ComplaintsCommand.timeHelp)
         \(DatabaseOptions.help)
         """

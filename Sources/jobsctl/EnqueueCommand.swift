@@ -24,7 +24,7 @@ struct EnqueueCommand: Command {
         a kind without arguments, anything but {} are refused (exit 64).
 
         Options:
-          KIND                 the job's kind, e.g. \(PlatformJobs.kinds[0]); one of:
+          KIND                 the job's kind, e.g. \(ExpireCoupons.kind); one of:
                                \(PlatformJobs.kinds.joined(separator: ", "))
           --args JSON          the job's arguments (default {})
           --args-file PATH     read the arguments from a file (- for standard input)

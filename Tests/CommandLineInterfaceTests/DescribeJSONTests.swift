@@ -38,8 +38,11 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(
             Set(names), [
                 "migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary", "orders",
-                "tiers", "exams",
+                "tiers", "exams", "quality", "complaints",
             ])
+        XCTAssertEqual(options(command(tree, ["complaints", "list"]))["--sla"]?["default"] as? String, "all")
+        XCTAssertEqual(options(command(tree, ["complaints", "resolve"]))["--outcome"]?["takes_value"] as? Bool, true)
+        XCTAssertEqual(options(command(tree, ["quality", "score"]))["--period"]?["value_name"] as? String, "YYYY-Www")
         XCTAssertEqual(options(command(tree, ["orders", "complete"]))["--at"]?["takes_value"] as? Bool, true)
         for path in [["tiers", "recalculate"], ["exams", "grade"], ["exams", "regrade"]] {
             XCTAssertEqual(options(command(tree, path))["--as-of"]?["value_name"] as? String, "TIME", "\(path)")
@@ -75,7 +78,7 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(flags["--metrics-port"]?["takes_value"] as? Bool, true)
         let work = try XCTUnwrap(tree["work"] as? [String: Any])
         let queues = try XCTUnwrap(work["default_queues"] as? [String: Int])
-        XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts"])
+        XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts", "complaints"])
         XCTAssertTrue((work["kinds"] as? [String] ?? []).contains("payout.settle_cleaner"))
     }
 
