@@ -38,7 +38,8 @@ public enum OrderBooking {
         }
     }
 
-    /// Books an order and schedules the customer's 24 h and 2 h reminders.
+    /// Books an order, schedules the customer's 24 h and 2 h reminders and starts
+    /// its dispatch (the first offering round runs at once).
     public static func book(_ order: NewOrder, now: Date, on connection: PostgresConnection) throws -> Int64 {
         let id = try connection.query(
             """
@@ -54,11 +55,14 @@ public enum OrderBooking {
             ]
         ).scalar(Int64.self)
         try scheduleCustomerReminders(orderID: id, appointment: order.appointmentStart, now: now, on: connection)
+        try OrderDispatch.start(orderID: id, now: now, on: connection)
         return id
     }
 
     /// A cleaner accepts (or is given) the order: the cleaner is told at once and
-    /// reminded 1 h before; the customer is notified of the status change.
+    /// reminded 1 h before; the customer is notified of the status change; open
+    /// dispatch offers of the order are withdrawn. The database refuses it when the
+    /// cleaner has another accepted order at an overlapping time.
     public static func assign(orderID: Int64, cleanerID: Int64, now: Date, on connection: PostgresConnection) throws {
         let appointment = try connection.query(
             """
@@ -74,10 +78,12 @@ public enum OrderBooking {
                 try connection.enqueue(request)
             }
         }
+        try OrderDispatch.withdraw(orderID: orderID, reason: "订单已分配", now: now, on: connection)
         try notifyStatus(orderID: orderID, status: "已接单", now: now, on: connection)
     }
 
-    /// Moves the appointment: the old reminders are cancelled, new ones scheduled.
+    /// Moves the appointment: the old reminders are cancelled, new ones scheduled; a
+    /// waiting order's dispatch starts over for the new time.
     public static func reschedule(orderID: Int64, to start: Date, now: Date, on connection: PostgresConnection) throws {
         let cleanerID = try connection.query(
             "UPDATE platform.orders SET appointment_start = $2 WHERE id = $1 AND status IN ('待接单', '已接单') RETURNING cleaner_id",
@@ -93,12 +99,15 @@ public enum OrderBooking {
         {
             try connection.enqueue(request)
         }
+        if cleanerID == nil { try OrderDispatch.restart(orderID: orderID, now: now, on: connection) }
     }
 
+    /// Cancels the order, its reminders and its dispatch (open offers withdrawn).
     public static func cancel(orderID: Int64, now: Date, on connection: PostgresConnection) throws {
         try connection.execute(
             "UPDATE platform.orders SET status = '已取消', cancelled_at = $2 WHERE id = $1", [orderID, now])
         try connection.cancelWaitingJobs(tagged: OrderReminder.tag(orderID: orderID), reason: "order cancelled")
+        try OrderDispatch.withdraw(orderID: orderID, reason: "订单已取消", now: now, on: connection)
         try notifyStatus(orderID: orderID, status: "已取消", now: now, on: connection)
     }
 
