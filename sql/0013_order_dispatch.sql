@@ -34,7 +34,13 @@ RETURN 2 * 6371.0 * asin(least(1.0, sqrt(
     + cos(radians(latitude1)) * cos(radians(latitude2)) * power(sin(radians(longitude2 - longitude1) / 2), 2))));
 
 -- No double booking, ever: a cleaner's accepted and running orders never overlap,
--- whichever code path writes them.
+-- whichever code path writes them. Adding it fails on a database whose orders
+-- already overlap; they are found (and must be resolved first) with:
+--   SELECT a.id, b.id, a.cleaner_id FROM platform.orders AS a JOIN platform.orders AS b
+--     ON b.cleaner_id = a.cleaner_id AND b.id > a.id
+--    AND platform.appointment_range(a.appointment_start, a.duration_minutes)
+--        && platform.appointment_range(b.appointment_start, b.duration_minutes)
+--   WHERE a.status IN ('已接单', '服务中') AND b.status IN ('已接单', '服务中');
 ALTER TABLE platform.orders ADD CONSTRAINT orders_no_double_booking
     EXCLUDE USING gist (cleaner_id WITH =, platform.appointment_range(appointment_start, duration_minutes) WITH &&)
     WHERE (status IN ('已接单', '服务中'));

@@ -108,8 +108,22 @@ public struct DemoDataSet: Sendable {
                 "cancelled_at",
             ]
         ) { writer in
-            for (index, row) in orderRows.enumerated() {
+            // Accepted orders of one cleaner never overlap (the database refuses it):
+            // an order drawn for a cleaner already booked then is left waiting for dispatch.
+            var booked: [Int64: [Range<Date>]] = [:]
+            for index in orderRows.indices {
                 let minutes = Int32(120 + random.next() % 240)
+                if orderRows[index].status == "已接单", let cleaner = orderRows[index].cleaner {
+                    let start = orderRows[index].start
+                    let occupied = start..<start.addingTimeInterval(Double(minutes) * 60)
+                    if booked[cleaner, default: []].contains(where: { $0.overlaps(occupied) }) {
+                        orderRows[index].status = "待接单"
+                        orderRows[index].cleaner = nil
+                    } else {
+                        booked[cleaner, default: []].append(occupied)
+                    }
+                }
+                let row = orderRows[index]
                 let district = Self.districts[Int(random.next() % UInt64(Self.districts.count))]
                 let completed = row.status == "已完成" ? row.start.addingTimeInterval(Double(minutes) * 60) : nil
                 if completed != nil { completedIDs.append(firstOrder + Int64(index)) }
