@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Metrics", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "CommandLineInterfaceTests", dependencies: ["CommandLineInterface", "TestSupport"],
+            name: "CommandLineInterfaceTests", dependencies: ["CommandLineInterface", "PostgresClient", "TestSupport"],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -15,6 +15,9 @@ public struct Arguments: Sendable {
         self.commandName = commandName
     }
 
+    /// The program, the first word of `commandName` ("jobsctl").
+    public var programName: String { String(commandName.prefix { $0 != " " }) }
+
     public var isEmpty: Bool { items.isEmpty }
     public var wantsHelp: Bool { items.contains("--help") || items.contains("-h") }
 

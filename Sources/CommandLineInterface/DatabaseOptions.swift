@@ -17,7 +17,10 @@ public struct DatabaseOptions: Sendable {
     /// `help`'s option, declared for `--describe-json`.
     public static let options: [CommandOption] = [.value("--database-url", "URL")]
 
-    public init(arguments: inout Arguments, applicationName: String) throws {
+    /// Connections are named after the program (`application_name`, as seen in
+    /// `pg_stat_activity`).
+    public init(arguments: inout Arguments) throws {
+        let applicationName = arguments.programName
         let explicit = try arguments.option("--database-url")
         let environment = ProcessInfo.processInfo.environment
         let source: String

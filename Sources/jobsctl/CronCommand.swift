@@ -27,7 +27,7 @@ struct CronListCommand: Command {
 
     init(arguments: inout Arguments) throws {
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

@@ -87,7 +87,7 @@ struct EnqueueCommand: Command {
         }
         self.request = request
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     static var knownKinds: [String] { PlatformJobs.catalogue.kinds }

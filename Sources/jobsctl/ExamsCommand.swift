@@ -62,7 +62,7 @@ struct ExamsGradeCommand: Command {
         let submission = try ExamsCommand.id(try arguments.required("SUBMISSION (a submission id)"), what: "SUBMISSION", command: command)
         request = try JobRequest(GradeExamSubmission(submissionID: submission, asOf: try ExamsCommand.asOf(&arguments)))
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -100,7 +100,7 @@ struct ExamsRegradeCommand: Command {
         let exam = try ExamsCommand.id(try arguments.required("EXAM (an exam id)"), what: "EXAM", command: command)
         request = try JobRequest(RegradeExam(examID: exam, asOf: try ExamsCommand.asOf(&arguments)))
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

@@ -54,7 +54,7 @@ struct JobsListCommand: Command {
         kind = try arguments.option("--kind")
         limit = try arguments.integer("--limit", in: 1...100_000) ?? 50
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -93,7 +93,7 @@ struct JobsShowCommand: Command {
     init(arguments: inout Arguments) throws {
         id = try AdminConnection.jobID(try arguments.required("job ID"), arguments: arguments)
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -165,7 +165,7 @@ struct JobsRetryCommand: Command {
             id = try AdminConnection.jobID(try arguments.required("job ID (or --discarded --kind KIND)"), arguments: arguments)
             discardedKind = nil
         }
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -197,7 +197,7 @@ struct JobsCancelCommand: Command {
 
     init(arguments: inout Arguments) throws {
         id = try AdminConnection.jobID(try arguments.required("job ID"), arguments: arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -220,7 +220,7 @@ struct JobsDeleteCommand: Command {
 
     init(arguments: inout Arguments) throws {
         id = try AdminConnection.jobID(try arguments.required("job ID"), arguments: arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

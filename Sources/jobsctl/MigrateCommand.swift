@@ -26,7 +26,7 @@ struct MigrateCommand: Command {
 
     init(arguments: inout Arguments) throws {
         statusOnly = arguments.flag("--status")
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
         migrationsFolder = try MigrationsDirectory.resolve(&arguments)
     }
 

@@ -49,7 +49,7 @@ struct OrdersCompleteCommand: Command {
         } catch {
             throw CommandError.failed("\(error)")
         }
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

@@ -34,7 +34,7 @@ struct PayoutsAuditCommand: Command {
     init(arguments: inout Arguments) throws {
         period = try PayoutPeriod.required(&arguments)
         reports = try arguments.options("--report")
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

@@ -60,7 +60,7 @@ struct PayoutsRunCommand: Command {
             try OutputFilePath.check(path, option: "--report", command: command)
         }
         wait = try arguments.seconds("--wait", in: 0...7 * 86_400) ?? .seconds(600)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     static func defaultReportPath(_ period: PayoutPeriod) -> String { "payouts-\(period.name).csv" }

@@ -28,7 +28,7 @@ struct QueuesListCommand: Command {
 
     init(arguments: inout Arguments) throws {
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -82,7 +82,7 @@ struct QueuesPauseCommand: Command {
 
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -106,7 +106,7 @@ struct QueuesResumeCommand: Command {
 
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -135,7 +135,7 @@ struct QueuesLimitCommand: Command {
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
         limit = try countOrNone(&arguments, what: "the limit", in: 1...Int(Int32.max))
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -163,7 +163,7 @@ struct QueuesAgingCommand: Command {
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
         seconds = try countOrNone(&arguments, what: "SECONDS", in: 1...Int(Int32.max))
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

@@ -48,7 +48,7 @@ struct SeedCommand: Command {
         } catch {
             throw CommandError.failed("\(error)")
         }
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

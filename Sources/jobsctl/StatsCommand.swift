@@ -32,7 +32,7 @@ struct StatsCommand: Command {
         } else {
             watchInterval = nil
         }
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

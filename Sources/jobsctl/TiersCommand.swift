@@ -40,7 +40,7 @@ struct TiersRecalculateCommand: Command {
         let asOf = try arguments.time("--as-of")
         request = try JobRequest(RecalculateTiers(asOf: asOf), queue: PlatformJobs.maintenanceQueue)
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

@@ -37,7 +37,7 @@ struct WaitCommand: Command {
         queues = try arguments.option("--queues").map { $0.split(separator: ",").map(String.init) }
         dueWithin = try arguments.seconds("--due-within", in: 0...366 * 86_400) ?? .seconds(90)
         timeout = try arguments.seconds("--timeout", in: 0...366 * 86_400) ?? .seconds(900)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "jobsctl")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

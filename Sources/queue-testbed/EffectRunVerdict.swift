@@ -1,3 +1,4 @@
+import JobQueue
 import PostgresClient
 
 /// The end state of a fault-injection run of `testbed.effect` jobs, read from the
@@ -28,17 +29,14 @@ struct EffectRunVerdict: Sendable {
     var lost: Int { enqueued - jobsWithEffect }
     var duplicated: Int { effectRows - jobsWithEffect }
 
-    static let jobFigures = """
-        SELECT count(*)::int8, count(*) FILTER (WHERE state = 'completed')::int8,
-               count(*) FILTER (WHERE state = 'running')::int8, count(*) FILTER (WHERE attempt > 1)::int8,
-               count(*) FILTER (WHERE jsonb_array_length(errors) > 0)::int8,
-               count(*) FILTER (WHERE state IN ('discarded', 'cancelled'))::int8
-        FROM queue.jobs WHERE queue = $1
-        """
+    /// Effect rows of the queue's jobs (`$1`), and how many belong to jobs that did
+    /// not complete (`$2`); the job ids come from the engine, joined as arrays.
     static let effectFigures = """
         SELECT count(*)::int8, count(DISTINCT e.job_id)::int8,
-               count(DISTINCT e.job_id) FILTER (WHERE j.state <> 'completed')::int8
-        FROM testbed_effects AS e JOIN queue.jobs AS j ON j.id = e.job_id WHERE j.queue = $1
+               count(DISTINCT e.job_id) FILTER (WHERE u.id IS NOT NULL)::int8
+        FROM testbed_effects AS e
+        JOIN unnest($1::int8[]) AS q(id) ON q.id = e.job_id
+        LEFT JOIN unnest($2::int8[]) AS u(id) ON u.id = e.job_id
         """
     /// Of the given attempts, how many wrote no effect row of their own (were stale).
     static let staleAttempts = """
@@ -52,12 +50,17 @@ struct EffectRunVerdict: Sendable {
         queue: String, enqueued: Int, held: [HeldAttempt]?, fenced: Int, on connection: PostgresConnection
     ) throws -> EffectRunVerdict {
         var verdict = EffectRunVerdict(enqueued: enqueued)
-        if let row = try connection.query(jobFigures, [queue]).first {
-            let figures = try row.decode((Int64, Int64, Int64, Int64, Int64, Int64).self)
-            (verdict.jobRows, verdict.completed, verdict.running) = (Int(figures.0), Int(figures.1), Int(figures.2))
-            (verdict.retried, verdict.withErrors, verdict.gaveUp) = (Int(figures.3), Int(figures.4), Int(figures.5))
-        }
-        if let row = try connection.query(effectFigures, [queue]).first {
+        let counts = try JobCounts.byState(queue: queue, on: connection)
+        verdict.jobRows = counts.values.map(\.jobs).reduce(0, +)
+        verdict.completed = counts[.completed]?.jobs ?? 0
+        verdict.running = counts[.running]?.jobs ?? 0
+        verdict.retried = counts.values.map(\.retried).reduce(0, +)
+        verdict.withErrors = counts.values.map(\.withErrors).reduce(0, +)
+        verdict.gaveUp = (counts[.discarded]?.jobs ?? 0) + (counts[.cancelled]?.jobs ?? 0)
+        let jobs = try JobIdentifiers.inQueue(queue, on: connection)
+        let unfinished = try JobIdentifiers.inQueue(
+            queue, states: Set(JobState.allCases).subtracting([.completed]), on: connection)
+        if let row = try connection.query(effectFigures, [jobs, unfinished]).first {
             let figures = try row.decode((Int64, Int64, Int64).self)
             (verdict.effectRows, verdict.jobsWithEffect) = (Int(figures.0), Int(figures.1))
             verdict.effectsOfUnfinishedJobs = Int(figures.2)

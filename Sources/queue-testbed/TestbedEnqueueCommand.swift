@@ -42,7 +42,7 @@ struct TestbedEnqueueCommand: Command {
         } catch let error as JobQueueError {
             throw CommandError.usage("--kind/--args/--queue: \(error)", command: arguments.commandName)
         }
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-testbed")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

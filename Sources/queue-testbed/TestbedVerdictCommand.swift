@@ -47,7 +47,7 @@ struct TestbedVerdictCommand: Command {
         self.jobs = jobs
         heldPath = try arguments.option("--held")
         metricsPaths = try arguments.options("--metrics")
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-testbed")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

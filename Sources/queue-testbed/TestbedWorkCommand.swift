@@ -30,7 +30,7 @@ struct TestbedWorkCommand: WorkerCommand {
 
     init(arguments: inout Arguments) throws {
         options = try WorkerOptions(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-testbed")
+        database = try DatabaseOptions(arguments: &arguments)
         sleepTimeout = try arguments.seconds("--sleep-timeout", in: 0.001...86_400)
         let command = arguments.commandName
         let queue = options.configuration.queues.keys.sorted()[0]

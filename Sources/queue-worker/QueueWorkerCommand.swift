@@ -47,7 +47,7 @@ struct QueueWorkerCommand: WorkerCommand {
 
     init(arguments: inout Arguments) throws {
         options = try WorkerOptions(arguments: &arguments, defaultQueues: PlatformJobs.queues)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "queue-worker")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

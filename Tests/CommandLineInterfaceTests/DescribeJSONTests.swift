@@ -54,6 +54,19 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(command(tree, ["payouts", "run"])?["path"] as? String, "jobsctl payouts run")
     }
 
+    func testBenchDescribesEverySubcommandWithItsOptions() async throws {
+        let tree = try await describe("bench")
+        let names = (tree["commands"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        XCTAssertEqual(Set(names), ["client", "queue", "platform", "batch", "bloat"])
+        XCTAssertEqual(options(command(tree, ["queue", "suite"]))["--concurrency"]?["default"] as? String, "1,4,16")
+        XCTAssertEqual(options(command(tree, ["queue", "suite"]))["--quick"]?["takes_value"] as? Bool, false)
+        XCTAssertEqual(options(command(tree, ["bloat"]))["--variants"]?["value_name"] as? String, "LIST")
+        XCTAssertEqual(options(command(tree, ["batch"]))["--only"]?["takes_value"] as? Bool, true)
+        for path in [["client"], ["queue", "suite"], ["queue", "work"], ["platform"], ["batch"], ["bloat"]] {
+            XCTAssertNotNil(options(command(tree, path))["--database-url"], "\(path)")
+        }
+    }
+
     func testQueueWorkerDescribesItsOptionsQueuesAndKinds() async throws {
         let tree = try await describe("queue-worker")
         let flags = options(tree)

@@ -33,6 +33,31 @@ final class JobTableTests: XCTestCase {
         XCTAssertTrue(counts.since.isEmpty, "no job was created an hour from now: \(counts.since)")
     }
 
+    func testJobsWithErrorsAreCountedAndIdsAreListedByQueueAndState() async throws {
+        let fixture = try QueueFixture()
+        let ids = try await fixture.client.enqueue([
+            fixture.request("test.listed"), fixture.request("test.listed"),
+            fixture.request("test.listed", runAt: Date().addingTimeInterval(3600)),
+        ]).map(\.id)
+        _ = try await fixture.pool.query(
+            "UPDATE queue.jobs SET errors = '[{\"error\": \"boom\"}]' WHERE id = $1", [ids[1]])
+        let other = try await fixture.client.enqueue(
+            JobRequest(kind: "test.listed", queue: fixture.queue + "-other")).id
+
+        let read = try await fixture.pool.withConnection { connection in
+            (
+                counts: try JobCounts.byState(queue: fixture.queue, on: connection),
+                all: try JobIdentifiers.inQueue(fixture.queue, on: connection),
+                scheduled: try JobIdentifiers.inQueue(fixture.queue, states: [.scheduled], on: connection),
+                none: try JobIdentifiers.inQueue(fixture.queue, states: [.completed, .running], on: connection)
+            )
+        }
+        XCTAssertEqual(read.counts[.available], JobCounts.InState(jobs: 2, retried: 0, withErrors: 1))
+        XCTAssertEqual(read.all, ids.sorted(), "every job of the queue, none of another (\(other))")
+        XCTAssertEqual(read.scheduled, [ids[2]])
+        XCTAssertEqual(read.none, [])
+    }
+
     func testCompletedHistoryIsCountedAndTheTableReportsSizesAndSettings() async throws {
         let fixture = try QueueFixture()
         let facts = try await fixture.pool.withConnection { connection in

@@ -10,15 +10,20 @@ public enum JobCounts {
         public var jobs: Int
         /// Of those, jobs that needed more than one attempt.
         public var retried: Int
+        /// Of those, jobs with at least one recorded error.
+        public var withErrors: Int
 
-        public init(jobs: Int, retried: Int) {
+        public init(jobs: Int, retried: Int, withErrors: Int = 0) {
             self.jobs = jobs
             self.retried = retried
+            self.withErrors = withErrors
         }
     }
 
     static let byStateStatement = """
-        SELECT state, count(*)::int8, count(*) FILTER (WHERE attempt > 1)::int8 FROM queue.jobs
+        SELECT state, count(*)::int8, count(*) FILTER (WHERE attempt > 1)::int8,
+               count(*) FILTER (WHERE jsonb_array_length(errors) > 0)::int8
+        FROM queue.jobs
         WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR kind = $2)
           AND ($3::timestamptz IS NULL OR created_at >= $3)
         GROUP BY state
@@ -30,9 +35,9 @@ public enum JobCounts {
     ) throws -> [JobState: InState] {
         var counts: [JobState: InState] = [:]
         for row in try connection.query(byStateStatement, [queue, kind, createdSince]).rows {
-            let (state, jobs, retried) = try row.decode((String, Int64, Int64).self)
+            let (state, jobs, retried, withErrors) = try row.decode((String, Int64, Int64, Int64).self)
             guard let known = JobState(rawValue: state) else { continue }
-            counts[known] = InState(jobs: Int(jobs), retried: Int(retried))
+            counts[known] = InState(jobs: Int(jobs), retried: Int(retried), withErrors: Int(withErrors))
         }
         return counts
     }

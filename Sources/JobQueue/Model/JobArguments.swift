@@ -39,6 +39,10 @@ extension JobArguments {
         } catch {
             throw JobArgumentsError("\(kind): \(error.reason)")
         }
+        // An empty object (every argument-less job, the hot path) has no field to be
+        // unknown: skip the second parse and the re-encoding.
+        // (jsonb prints an empty object as exactly `{}`.)
+        if json == "{}" { return arguments }
         let given = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? [:]
         let known = (try? JobJSON.encoder.encode(arguments))
             .flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } ?? [:]

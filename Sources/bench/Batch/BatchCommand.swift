@@ -10,6 +10,12 @@ import PostgresClient
 struct BatchCommand: Command {
     static let name = "batch"
     static let summary = "time tier recalculation and a payout run at production sizes"
+    static let options: [CommandOption] = [
+        .value("--customers", "N", default: "1000000"), .value("--orders", "N", default: "10000000"),
+        .value("--cleaners", "N", default: "10000"), .value("--payout-orders", "N", default: "1000000"),
+        .value("--concurrency", "N", default: "8"), .flag("--small"), .flag("--load-only"), .flag("--skip-load"),
+        .value("--only", "STEP"),
+    ] + DatabaseOptions.options
     static let help = """
         bench batch — times the nightly tier recalculation and a payout run
 
@@ -73,7 +79,7 @@ struct BatchCommand: Command {
             throw CommandError.usage("--only takes tiers or payout", command: arguments.commandName)
         }
         steps = only.map { [$0] } ?? ["tiers", "payout"]
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "bench-batch")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -162,10 +168,11 @@ struct BatchCommand: Command {
                                Double(paid.1) / payoutSeconds, unbalanced)))
         }
         print("")
+        var table = TextTable(["step", "time", "load", "detail"])
         for result in results {
-            print(String(format: "%-44@ %6.1f s  load %@  %@", result.name as NSString, result.seconds,
-                         result.load as NSString, result.detail as NSString))
+            table.append([result.name, String(format: "%.1f s", result.seconds), result.load, result.detail])
         }
+        print(table.render())
         print("goal: each under 60 s on this machine")
     }
 

@@ -7,6 +7,12 @@ import PostgresClient
 struct BloatCommand: Command {
     static let name = "bloat"
     static let summary = "table and index sizes of queue.jobs under sustained load with retention pruning"
+    static let options: [CommandOption] = [
+        .flag("--quick"), .value("--duration", "S", default: "300"), .value("--rate", "N", default: "1000"),
+        .value("--backlog", "N", default: "2000"), .value("--retention", "S", default: "60"),
+        .value("--prune-interval", "S", default: "5"), .value("--sample-interval", "S", default: "5"),
+        .value("--concurrency", "N", default: "16"), .value("--variants", "LIST", default: "tuned,defaults"),
+    ] + DatabaseOptions.options
     static let help = """
         Usage: bench bloat [OPTIONS]
 

@@ -39,7 +39,7 @@ struct BloatOptions: Sendable {
 
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
-        server = try DatabaseOptions(arguments: &arguments, applicationName: "bench-bloat").configuration
+        server = try DatabaseOptions(arguments: &arguments).configuration
         if arguments.flag("--quick") { applyQuickPreset() }
         func seconds(_ name: String, _ value: inout Duration, minimum: Double) throws {
             if let given = try arguments.seconds(name, in: minimum...7 * 86_400) { value = given }

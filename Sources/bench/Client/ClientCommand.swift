@@ -5,6 +5,7 @@ import CommandLineInterface
 struct ClientCommand: Command {
     static let name = "client"
     static let summary = "the PostgresClient wrapper vs pgbench on one connection (select, insert)"
+    static let options: [CommandOption] = [.value("--seconds", "N", default: "5"), .value("--rounds", "N", default: "5"), .value("--pgbench", "PATH")] + DatabaseOptions.options
     static let help = """
         Usage: bench client [--seconds N] [--rounds N] [--pgbench PATH] [--database-url URL]
 
@@ -36,7 +37,7 @@ struct ClientCommand: Command {
         seconds = try arguments.integer("--seconds", in: 1...3600) ?? 5
         rounds = try arguments.integer("--rounds", in: 1...100) ?? 5
         pgbenchPath = try arguments.option("--pgbench")
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "bench-client")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

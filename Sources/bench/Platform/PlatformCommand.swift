@@ -9,6 +9,12 @@ import PostgresClient
 struct PlatformCommand: Command {
     static let name = "platform"
     static let summary = "time coupon expiry and notification dispatch through real workers"
+    static let options: [CommandOption] = [
+        .value("--coupons", "N", default: "1000000"), .value("--notifications", "N", default: "100000"),
+        .value("--customers", "N"), .value("--concurrency", "N", default: "16"), .value("--workers", "N", default: "1"),
+        .value("--connections", "N"), .value("--queue-batch", "N", default: "1000"), .flag("--small"),
+        .value("--migrations", "DIR"),
+    ] + DatabaseOptions.options
     static let help = """
         bench platform — the platform's batch paths at production sizes, against one server
 

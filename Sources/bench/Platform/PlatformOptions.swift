@@ -54,7 +54,7 @@ struct PlatformOptions: Sendable {
             throw CommandError.usage("--customers must be at most 99999999 (phone numbers have 8 digits for it)", command: command)
         }
         migrationsDirectory = try MigrationsDirectory.resolve(&arguments)
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "bench-platform")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     /// The command line that repeats this run (the URL without any password).

@@ -5,6 +5,15 @@ import CommandLineInterface
 struct SuiteCommand: Command {
     static let name = "suite"
     static let summary = "enqueue, processing, latency, backlog and memory figures with pgbench references"
+    static let options: [CommandOption] = [
+        .flag("--quick"), .value("--jobs", "N", default: "20000"), .value("--single-jobs", "N"),
+        .value("--repeat", "N", default: "3"), .value("--concurrency", "LIST", default: "1,4,16"),
+        .value("--processes", "LIST", default: "2x4,4x4"), .value("--producers", "N", default: "4"),
+        .value("--enqueue-batch", "N", default: "1000"), .value("--latency-samples", "N", default: "100"),
+        .value("--latency-interval-ms", "N", default: "50"), .value("--latency-concurrency", "N", default: "4"),
+        .value("--backlog-large", "N", default: "1000000"), .value("--backlog-measured", "N", default: "10000"),
+        .value("--backlog-concurrency", "N", default: "4"), .value("--pgbench", "PATH"),
+    ] + DatabaseOptions.options
     static let help = """
         Usage: bench queue suite [OPTIONS]
 

@@ -54,7 +54,7 @@ struct SuiteOptions: Sendable {
 
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
-        server = try DatabaseOptions(arguments: &arguments, applicationName: "bench-queue").configuration
+        server = try DatabaseOptions(arguments: &arguments).configuration
         if arguments.flag("--quick") { applyQuickPreset() }
         func positive(_ name: String, _ value: inout Int, minimum: Int = 1) throws {
             if let given = try arguments.integer(name, in: minimum...100_000_000) { value = given }

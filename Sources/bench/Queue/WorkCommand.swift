@@ -17,6 +17,7 @@ import Darwin
 struct WorkCommand: Command {
     static let name = "work"
     static let summary = "one worker process for the suite's multi-process runs"
+    static let options: [CommandOption] = [.value("--concurrency", "N", default: "4")] + DatabaseOptions.options
     static let help = """
         Usage: bench queue work [--concurrency N] [--database-url URL]
 
@@ -35,7 +36,7 @@ struct WorkCommand: Command {
 
     init(arguments: inout Arguments) throws {
         concurrency = try arguments.integer("--concurrency", in: 1...10_000) ?? 4
-        database = try DatabaseOptions(arguments: &arguments, applicationName: "bench-queue-work")
+        database = try DatabaseOptions(arguments: &arguments)
     }
 
     /// How often the process looks at its progress (and, when there was none, asks the
