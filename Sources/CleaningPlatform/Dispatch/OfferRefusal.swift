@@ -23,6 +23,16 @@ public enum OfferRefusal: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A short name of the case, for counts.
+    public var kind: String {
+        switch self {
+        case .alreadyTaken: "already taken"
+        case .expired: "expired"
+        case .notOpen: "not open"
+        case .overlapsAcceptedOrder: "overlapping"
+        }
+    }
+
     static let alreadyTakenState = "PD001"
     static let expiredState = "PD002"
     static let notOpenState = "PD003"

@@ -16,6 +16,44 @@ public enum OrderDispatch {
         try perform(step, orderID: orderID, now: now, on: connection)
     }
 
+    /// Starts dispatch for waiting orders with an appointment between `now` and
+    /// `end` that have none (orders loaded without booking: imported, or the demo's
+    /// data set). Returns how many were started.
+    public static func startWaiting(before end: Date, now: Date, on connection: PostgresConnection) throws -> Int {
+        let orders = try connection.query(
+            """
+            SELECT o.id FROM platform.orders AS o
+            WHERE o.status = '待接单' AND o.appointment_start > $1 AND o.appointment_start < $2
+              AND NOT EXISTS (SELECT 1 FROM platform.order_dispatches AS d WHERE d.order_id = o.id)
+            ORDER BY o.appointment_start, o.id
+            """, [now, end]
+        ).rows.map { try $0.decode(0, as: Int64.self) }
+        for order in orders { try start(orderID: order, now: now, on: connection) }
+        return orders.count
+    }
+
+    /// An offer still waiting for its cleaner's answer.
+    public struct OpenOffer: Sendable {
+        public var offerID: Int64
+        public var orderID: Int64
+        public var cleanerID: Int64
+    }
+
+    /// The open offers, oldest first, and whether any dispatch is still offering
+    /// (an escalated one waits for its next round and does not count).
+    public static func openOffers(on connection: PostgresConnection) throws -> (offers: [OpenOffer], offering: Bool) {
+        let offers = try connection.query(
+            "SELECT id, order_id, cleaner_id FROM platform.dispatch_offers WHERE status = 'open' ORDER BY id"
+        ).rows.map { row in
+            let (offer, order, cleaner) = try row.decode((Int64, Int64, Int64).self)
+            return OpenOffer(offerID: offer, orderID: order, cleanerID: cleaner)
+        }
+        let offering = try connection.query(
+            "SELECT EXISTS (SELECT 1 FROM platform.order_dispatches WHERE status = 'offering')"
+        ).scalar(Bool.self)
+        return (offers, offering)
+    }
+
     /// A waiting order moved: its open offers are withdrawn and dispatch starts over
     /// for the new time.
     static func restart(orderID: Int64, now: Date, on connection: PostgresConnection) throws {
