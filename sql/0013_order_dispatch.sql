@@ -1,13 +1,19 @@
 -- Order dispatch: which cleaners may take an order, how they are ranked, offers
 -- with expiry, re-offers and escalation, and no double booking enforced here.
 --
--- The life cycle (OrderDispatch in Swift runs the effects each step asks for):
---   booked → dispatch_start → [round: rank, offer the best N, expire after
---   offer_seconds] → decline/expiry of the round's last open offer → next round …
---   → after `rounds` rounds (or a round with nobody to offer): escalated,
---   operations and the customer told, another round after retry_backoff_seconds,
---   until the appointment is within cancel_before_minutes: the order is cancelled.
---   accept_offer ends it (the order is assigned through OrderBooking.assign).
+-- The life cycle. The database decides every step and queues the next round's
+-- job itself (queue.enqueue_job); the worker's jobs (DispatchOrder and
+-- ExpireDispatchOffer in Swift) send what a round asks for:
+--   platform.book_order → dispatch_start → [round (order.dispatch): rank, offer the
+--   best N, notify them, expire after offer_seconds (order.dispatch_offer_expiry)]
+--   → decline_offer or the expiry of the round's last open offer → next round …
+--   → a round past `rounds` (or one with nobody to offer): escalated, operations
+--   and the customer told, another round after retry_backoff_seconds, until the
+--   appointment is within cancel_before_minutes: the order is cancelled.
+--   accept_offer ends it through platform.assign_order (its reminders and
+--   messages); assign_order, reschedule_order and cancel_order withdraw open
+--   offers (their cleaners are told), and a reschedule of a waiting order starts
+--   a new dispatch generation (older rounds and expiries then do nothing).
 
 -- btree_gist lets one GiST index combine "same cleaner" (=) with "overlapping
 -- time" (&&). It is a trusted extension: the database owner may create it without
@@ -176,16 +182,15 @@ INSERT INTO platform.notification_templates (code, channel, category, body, vali
     ('dispatch_offer_withdrawn', 'push', 'notice', '订单{order}的邀请已撤回：{reason}。', 60),
     ('dispatch_escalated', 'sms', 'notice', '【洁家运营】订单{order}（{service}，{time}）暂无保洁师接单，请人工处理。', 1440),
     ('dispatch_no_cleaner_yet', 'sms', 'notice', '【洁家】您的订单{order}暂未匹配到保洁师，我们正在继续为您安排。', 1440),
-    ('dispatch_cancelled', 'sms', 'notice', '【洁家】很抱歉，订单{order}在预约时间前未能匹配到保洁师，已取消并将全额退款。', 1440);
+    ('dispatch_cancelled', 'sms', 'notice', '【洁家】很抱歉，订单{order}在预约时间前未能匹配到保洁师，已取消。', 1440);
 
--- What the caller (OrderDispatch in Swift) must do next.
---   none                           nothing
---   offered   offer_ids            tell those cleaners, expire each offer at its time
---   next      generation, round    run that round now
---   escalated generation, round,   tell operations and the customer, run that round
---             run_at               at run_at
---   too_close                      cancel the order and tell the customer why
-CREATE TYPE platform.dispatch_step AS (step text, generation integer, round integer, run_at timestamptz, offer_ids bigint[]);
+-- What a round asked the worker to send (the `platform.dispatch_step` of DispatchStep in Swift):
+--   none       nothing (a stale job, an order no longer waiting)
+--   offered    the offers `offer_ids` were made: notify their cleaners, expire each at its time
+--   escalated  nobody took it: tell operations and the customer (once per generation);
+--              the retry round is already queued
+--   too_close  the appointment is too close: cancel the order and tell the customer why
+CREATE TYPE platform.dispatch_step AS (step text, generation integer, offer_ids bigint[]);
 
 -- The cleaners who may take an order now, best first, with their score components.
 -- Set-based: one statement over all cleaners; nobody already offered this order in
@@ -298,44 +303,70 @@ LANGUAGE sql STABLE AS $$
     ORDER BY 2 DESC, s.id
 $$;
 
--- Starts (or, after a reschedule, restarts) an order's dispatch. Returns the
--- step to run: the first round of the new generation.
-CREATE FUNCTION platform.dispatch_start(p_order bigint, p_now timestamptz) RETURNS platform.dispatch_step
-LANGUAGE plpgsql AS $$
+-- Queues an offering round (DispatchOrder in Swift: kind "order.dispatch", queue
+-- "dispatch") to run at `run_at`, or at once when NULL; its unique key makes a
+-- round queued twice one job.
+CREATE FUNCTION platform.schedule_dispatch_round(
+    order_id bigint, generation integer, round integer, run_at timestamptz
+) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT queue.enqueue_job('order.dispatch',
+        jsonb_build_object('orderID', order_id, 'generation', generation, 'round', round),
+        queue => 'dispatch', run_at => run_at, max_attempts => 10,
+        unique_key => 'dispatch:' || order_id || ':' || generation || ':' || round, unique_scope => 'always');
+END;
+
+-- Starts (or, after a reschedule, restarts) an order's dispatch and queues its
+-- first round. Returns the dispatch generation.
+CREATE FUNCTION platform.dispatch_start(order_id bigint, as_of timestamptz) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
 DECLARE
     gen integer;
 BEGIN
-    INSERT INTO platform.order_dispatches AS d (order_id, started_at) VALUES (p_order, p_now)
+    INSERT INTO platform.order_dispatches AS d (order_id, started_at) VALUES (dispatch_start.order_id, as_of)
     ON CONFLICT (order_id) DO UPDATE
-        SET generation = d.generation + 1, round = 0, status = 'offering', started_at = p_now, first_offer_at = NULL,
-            escalated_at = NULL, ended_at = NULL, end_reason = NULL
+        SET generation = d.generation + 1, round = 0, status = 'offering', started_at = excluded.started_at,
+            first_offer_at = NULL, escalated_at = NULL, ended_at = NULL, end_reason = NULL
     RETURNING generation INTO gen;
-    RETURN ROW('next', gen, 1, p_now, NULL)::platform.dispatch_step;
+    PERFORM platform.schedule_dispatch_round(dispatch_start.order_id, gen, 1, NULL);
+    RETURN gen;
 END $$;
 
--- Stops an order's dispatch (the order was cancelled, assigned by hand, or is
--- being rescheduled) and withdraws its open offers. Returns the withdrawn offers
--- so their cleaners are told.
-CREATE FUNCTION platform.dispatch_withdraw(p_order bigint, p_reason text, p_now timestamptz)
-RETURNS TABLE (offer_id bigint, cleaner_id bigint)
-LANGUAGE plpgsql AS $$
+-- Stops an order's dispatch (the order was assigned, cancelled or moved) and
+-- withdraws its open offers, telling their cleaners why. Returns how many.
+CREATE FUNCTION platform.dispatch_withdraw(order_id bigint, reason text, as_of timestamptz) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    withdrawn integer;
 BEGIN
     UPDATE platform.order_dispatches AS d
     SET status = CASE WHEN o.status IN ('已接单', '服务中', '已完成') THEN 'assigned' ELSE 'stopped' END,
-        ended_at = p_now, end_reason = p_reason
+        ended_at = as_of, end_reason = reason
     FROM platform.orders AS o
-    WHERE d.order_id = p_order AND o.id = d.order_id AND d.status IN ('offering', 'escalated');
-    RETURN QUERY
-    UPDATE platform.dispatch_offers AS f SET status = 'withdrawn', answered_at = p_now, withdraw_reason = p_reason
-    WHERE f.order_id = p_order AND f.status = 'open'
-    RETURNING f.id, f.cleaner_id;
+    WHERE d.order_id = dispatch_withdraw.order_id AND o.id = d.order_id AND d.status IN ('offering', 'escalated');
+    WITH closed AS (
+        UPDATE platform.dispatch_offers AS f SET status = 'withdrawn', answered_at = as_of, withdraw_reason = reason
+        WHERE f.order_id = dispatch_withdraw.order_id AND f.status = 'open'
+        RETURNING f.id, f.cleaner_id
+    )
+    SELECT count(platform.queue_notification('dispatch_offer_withdrawn',
+               jsonb_build_object('order', dispatch_withdraw.order_id::text, 'reason', reason),
+               c.phone, c.time_zone, 'offer-withdrawn:' || closed.id, as_of))
+    INTO withdrawn
+    FROM closed JOIN platform.cleaners AS c ON c.id = closed.cleaner_id;
+    RETURN withdrawn;
 END $$;
 
 -- One offering round: rank, record the ranking, offer the best N. A round that is
 -- not the dispatch's next one (a job run twice, an older generation) does nothing.
+-- A round past the configured number while still offering, or one that finds
+-- nobody, escalates and queues the retry.
 CREATE FUNCTION platform.dispatch_round(p_order bigint, p_generation integer, p_round integer, p_now timestamptz)
 RETURNS platform.dispatch_step
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d platform.order_dispatches;
     cfg platform.dispatch_settings;
@@ -345,7 +376,7 @@ DECLARE
 BEGIN
     SELECT * INTO d FROM platform.order_dispatches WHERE order_id = p_order FOR UPDATE;
     IF NOT FOUND OR d.generation <> p_generation OR d.status NOT IN ('offering', 'escalated') OR d.round >= p_round THEN
-        RETURN ROW('none', p_generation, p_round, p_now, NULL)::platform.dispatch_step;
+        RETURN ROW('none', p_generation, NULL)::platform.dispatch_step;
     END IF;
     SELECT * INTO cfg FROM platform.dispatch_settings;
     SELECT ord.status, ord.appointment_start, COALESCE(t.offers_per_round, 1) AS per_round INTO o
@@ -354,74 +385,69 @@ BEGIN
     IF o.status <> '待接单' THEN
         UPDATE platform.order_dispatches SET status = 'stopped', ended_at = p_now, end_reason = 'order is ' || o.status
         WHERE order_id = p_order;
-        RETURN ROW('none', p_generation, p_round, p_now, NULL)::platform.dispatch_step;
+        RETURN ROW('none', p_generation, NULL)::platform.dispatch_step;
     END IF;
     IF o.appointment_start - cfg.cancel_before_minutes * interval '1 minute' <= p_now THEN
         UPDATE platform.order_dispatches
         SET status = 'stopped', ended_at = p_now, end_reason = 'no cleaner accepted before the appointment'
         WHERE order_id = p_order;
-        RETURN ROW('too_close', p_generation, p_round, p_now, NULL)::platform.dispatch_step;
+        RETURN ROW('too_close', p_generation, NULL)::platform.dispatch_step;
     END IF;
     per_round := o.per_round;
 
-    WITH ranked AS (
-        SELECT row_number() OVER (ORDER BY c.score DESC, c.cleaner_id) AS position, c.cleaner_id, c.score, c.components
-        FROM (SELECT * FROM platform.dispatch_candidates(p_order, p_now) LIMIT 20) AS c
-    ),
-    recorded AS (
-        INSERT INTO platform.dispatch_rounds (order_id, generation, round, ranked_at, ranking)
-        SELECT p_order, p_generation, p_round, p_now,
-               COALESCE(jsonb_agg(jsonb_build_object('cleaner_id', r.cleaner_id, 'score', round(r.score::numeric, 4),
-                                                     'components', r.components) ORDER BY r.position), '[]')
-        FROM ranked AS r
-    ),
-    made AS (
-        INSERT INTO platform.dispatch_offers (order_id, cleaner_id, generation, round, rank, score, components, offered_at, expires_at)
-        SELECT p_order, r.cleaner_id, p_generation, p_round, r.position, r.score, r.components, p_now,
-               p_now + cfg.offer_seconds * interval '1 second'
-        FROM ranked AS r WHERE r.position <= per_round
-        RETURNING id
-    )
-    SELECT array_agg(id ORDER BY id) INTO offered FROM made;
+    IF NOT (d.status = 'offering' AND p_round > cfg.rounds) THEN
+        WITH ranked AS (
+            SELECT row_number() OVER (ORDER BY c.score DESC, c.cleaner_id) AS position, c.cleaner_id, c.score, c.components
+            FROM (SELECT * FROM platform.dispatch_candidates(p_order, p_now) LIMIT 20) AS c
+        ),
+        recorded AS (
+            INSERT INTO platform.dispatch_rounds (order_id, generation, round, ranked_at, ranking)
+            SELECT p_order, p_generation, p_round, p_now,
+                   COALESCE(jsonb_agg(jsonb_build_object('cleaner_id', r.cleaner_id, 'score', round(r.score::numeric, 4),
+                                                         'components', r.components) ORDER BY r.position), '[]')
+            FROM ranked AS r
+        ),
+        made AS (
+            INSERT INTO platform.dispatch_offers (order_id, cleaner_id, generation, round, rank, score, components, offered_at, expires_at)
+            SELECT p_order, r.cleaner_id, p_generation, p_round, r.position, r.score, r.components, p_now,
+                   p_now + cfg.offer_seconds * interval '1 second'
+            FROM ranked AS r WHERE r.position <= per_round
+            RETURNING id
+        )
+        SELECT array_agg(id ORDER BY id) INTO offered FROM made;
+    END IF;
 
     IF offered IS NULL THEN
         UPDATE platform.order_dispatches SET round = p_round, status = 'escalated', escalated_at = COALESCE(escalated_at, p_now)
         WHERE order_id = p_order;
-        RETURN ROW('escalated', p_generation, p_round + 1, p_now + cfg.retry_backoff_seconds * interval '1 second', NULL)
-            ::platform.dispatch_step;
+        PERFORM platform.schedule_dispatch_round(p_order, p_generation, p_round + 1,
+            p_now + cfg.retry_backoff_seconds * interval '1 second');
+        RETURN ROW('escalated', p_generation, NULL)::platform.dispatch_step;
     END IF;
     UPDATE platform.order_dispatches SET round = p_round, status = 'offering', first_offer_at = COALESCE(first_offer_at, p_now)
     WHERE order_id = p_order;
-    RETURN ROW('offered', p_generation, p_round, p_now, offered)::platform.dispatch_step;
+    RETURN ROW('offered', p_generation, offered)::platform.dispatch_step;
 END $$;
 
 -- After an offer was declined or expired: when the round has no open offer left,
--- the next round, or escalation after the last one.
-CREATE FUNCTION platform.dispatch_after_answer(p_order bigint, p_now timestamptz) RETURNS platform.dispatch_step
-LANGUAGE plpgsql AS $$
+-- the next round is queued.
+CREATE FUNCTION platform.dispatch_after_answer(p_order bigint, p_now timestamptz) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d platform.order_dispatches;
-    cfg platform.dispatch_settings;
 BEGIN
     SELECT * INTO d FROM platform.order_dispatches WHERE order_id = p_order FOR UPDATE;
-    IF NOT FOUND OR d.status <> 'offering'
-       OR EXISTS (SELECT 1 FROM platform.dispatch_offers
-                  WHERE order_id = p_order AND generation = d.generation AND status = 'open') THEN
-        RETURN ROW('none', d.generation, d.round, p_now, NULL)::platform.dispatch_step;
+    IF FOUND AND d.status = 'offering'
+       AND NOT EXISTS (SELECT 1 FROM platform.dispatch_offers
+                       WHERE order_id = p_order AND generation = d.generation AND status = 'open') THEN
+        PERFORM platform.schedule_dispatch_round(p_order, d.generation, d.round + 1, NULL);
     END IF;
-    SELECT * INTO cfg FROM platform.dispatch_settings;
-    IF d.round >= cfg.rounds THEN
-        UPDATE platform.order_dispatches SET status = 'escalated', escalated_at = COALESCE(escalated_at, p_now)
-        WHERE order_id = p_order;
-        RETURN ROW('escalated', d.generation, d.round + 1, p_now + cfg.retry_backoff_seconds * interval '1 second', NULL)
-            ::platform.dispatch_step;
-    END IF;
-    RETURN ROW('next', d.generation, d.round + 1, p_now, NULL)::platform.dispatch_step;
 END $$;
 
--- The offer's time is up (its expiry job). An offer already answered is left alone.
-CREATE FUNCTION platform.expire_offer(p_offer bigint, p_now timestamptz) RETURNS platform.dispatch_step
-LANGUAGE plpgsql AS $$
+-- The offer's time is up (its expiry job). An offer already answered, or not yet
+-- due, is left alone; returns whether it expired now.
+CREATE FUNCTION platform.expire_offer(p_offer bigint, p_now timestamptz) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     expired_order bigint;
 BEGIN
@@ -429,18 +455,19 @@ BEGIN
     WHERE id = p_offer AND status = 'open' AND expires_at <= p_now
     RETURNING order_id INTO expired_order;
     IF expired_order IS NULL THEN
-        RETURN ROW('none', NULL, NULL, p_now, NULL)::platform.dispatch_step;
+        RETURN false;
     END IF;
-    RETURN platform.dispatch_after_answer(expired_order, p_now);
+    PERFORM platform.dispatch_after_answer(expired_order, p_now);
+    RETURN true;
 END $$;
 
--- Errors an answering cleaner can act on, by SQLSTATE:
+-- Errors an answering cleaner can act on, by SQLSTATE (OfferRefusal in Swift):
 --   PD001 the order was already taken (or is no longer waiting)
 --   PD002 the offer expired
 --   PD003 no open offer of that id for that cleaner
 CREATE FUNCTION platform.locked_open_offer(p_offer bigint, p_cleaner bigint, p_now timestamptz)
 RETURNS platform.dispatch_offers
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     offer platform.dispatch_offers;
     order_status text;
@@ -453,8 +480,8 @@ BEGIN
     IF NOT FOUND OR offer.cleaner_id <> p_cleaner THEN
         RAISE EXCEPTION 'offer % is not an offer to cleaner %', p_offer, p_cleaner USING ERRCODE = 'PD003';
     END IF;
-    IF order_status <> '待接单' OR offer.withdraw_reason = 'taken' THEN
-        RAISE EXCEPTION 'order % is already taken', offer.order_id USING ERRCODE = 'PD001';
+    IF order_status <> '待接单' THEN
+        RAISE EXCEPTION 'order % is already taken (%)', offer.order_id, order_status USING ERRCODE = 'PD001';
     END IF;
     IF offer.status = 'expired' OR (offer.status = 'open' AND offer.expires_at <= p_now) THEN
         RAISE EXCEPTION 'offer % expired at %', p_offer, offer.expires_at USING ERRCODE = 'PD002';
@@ -465,62 +492,159 @@ BEGIN
     RETURN offer;
 END $$;
 
--- A cleaner accepts: the offer is accepted, the order's other open offers are
--- withdrawn (returned, so their cleaners are told), the dispatch ends. The caller
--- then assigns the order (OrderBooking.assign: reminders, customer notification),
--- in the same transaction; the exclusion constraint refuses an overlapping order.
-CREATE FUNCTION platform.accept_offer(p_offer bigint, p_cleaner bigint, p_now timestamptz)
-RETURNS TABLE (order_id bigint, withdrawn_offer_id bigint, withdrawn_cleaner_id bigint)
-LANGUAGE plpgsql AS $$
+-- A cleaner accepts an offer (SQL API, like platform.assign_order): the order is
+-- assigned through platform.assign_order — its reminders and the customer's
+-- message — which withdraws the order's other open offers; the no-double-booking
+-- constraint refuses it (SQLSTATE 23P01) when the cleaner has an overlapping
+-- accepted order. Returns the order's id.
+CREATE FUNCTION platform.accept_offer(offer_id bigint, cleaner_id bigint, as_of timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    offer platform.dispatch_offers;
+    offer platform.dispatch_offers := platform.locked_open_offer(offer_id, cleaner_id, as_of);
 BEGIN
-    offer := platform.locked_open_offer(p_offer, p_cleaner, p_now);
-    UPDATE platform.dispatch_offers SET status = 'accepted', answered_at = p_now WHERE id = p_offer;
-    UPDATE platform.order_dispatches SET status = 'assigned', ended_at = p_now, end_reason = 'accepted offer ' || p_offer
-    WHERE order_dispatches.order_id = offer.order_id;
-    RETURN QUERY
-    WITH withdrawn AS (
-        UPDATE platform.dispatch_offers AS f SET status = 'withdrawn', answered_at = p_now, withdraw_reason = 'taken'
-        WHERE f.order_id = offer.order_id AND f.status = 'open'
-        RETURNING f.id, f.cleaner_id
-    )
-    SELECT offer.order_id, w.id, w.cleaner_id FROM (SELECT NULL) AS one LEFT JOIN withdrawn AS w ON true;
+    UPDATE platform.dispatch_offers AS f SET status = 'accepted', answered_at = as_of WHERE f.id = offer.id;
+    PERFORM platform.assign_order(offer.order_id, offer.cleaner_id, as_of);
+    RETURN offer.order_id;
 END $$;
 
--- A cleaner declines: the next round when the round has no open offer left.
-CREATE FUNCTION platform.decline_offer(p_offer bigint, p_cleaner bigint, p_now timestamptz) RETURNS platform.dispatch_step
-LANGUAGE plpgsql AS $$
+-- A cleaner declines an offer (SQL API): the next round follows when nobody else
+-- in the round still holds an open offer.
+CREATE FUNCTION platform.decline_offer(offer_id bigint, cleaner_id bigint, as_of timestamptz DEFAULT now()) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    offer platform.dispatch_offers;
+    offer platform.dispatch_offers := platform.locked_open_offer(offer_id, cleaner_id, as_of);
 BEGIN
-    offer := platform.locked_open_offer(p_offer, p_cleaner, p_now);
-    UPDATE platform.dispatch_offers SET status = 'declined', answered_at = p_now WHERE id = p_offer;
-    RETURN platform.dispatch_after_answer(offer.order_id, p_now);
+    UPDATE platform.dispatch_offers AS f SET status = 'declined', answered_at = as_of WHERE f.id = offer.id;
+    PERFORM platform.dispatch_after_answer(offer.order_id, as_of);
 END $$;
 
--- The worker runs rounds, expiries and the cancellation when dispatch gives up.
-GRANT SELECT ON platform.cleaner_service_areas, platform.cleaner_working_hours, platform.cleaner_time_off,
-    platform.dispatch_settings, platform.dispatch_weights, platform.service_type_dispatch
-    TO cleaning_worker;
-GRANT SELECT, INSERT (order_id, generation, round, ranked_at, ranking) ON platform.dispatch_rounds TO cleaning_worker;
-GRANT SELECT ON platform.order_dispatches, platform.dispatch_offers TO cleaning_worker;
-GRANT UPDATE (round, status, first_offer_at, escalated_at, ended_at, end_reason) ON platform.order_dispatches
-    TO cleaning_worker;
-GRANT INSERT (order_id, cleaner_id, generation, round, rank, score, components, offered_at, expires_at),
-    UPDATE (status, answered_at, withdraw_reason) ON platform.dispatch_offers TO cleaning_worker;
-GRANT UPDATE (status, cancelled_at) ON platform.orders TO cleaning_worker;
-GRANT SELECT ON ALL TABLES IN SCHEMA platform TO cleaning_reporting;
--- Dispatch functions are called by the roles that need them, not by PUBLIC: the
--- worker runs rounds and expiries, and withdraws offers when it cancels an order
--- dispatch gave up on; starting, accepting and declining belong to the app.
+-- The order life cycle of 0012 with dispatch hooked in: booking starts it,
+-- assigning ends it, moving a waiting order restarts it, cancelling withdraws it.
+-- Each body is 0012's with the hook call added.
+CREATE OR REPLACE FUNCTION platform.book_order(
+    customer_id bigint, service_type_id integer, address text, latitude double precision, longitude double precision,
+    appointment_start timestamptz, duration_minutes integer, amount_fen bigint, discount_fen bigint DEFAULT 0,
+    coupon_id bigint DEFAULT NULL, special_needs text DEFAULT NULL, as_of timestamptz DEFAULT now()
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    order_id bigint;
+BEGIN
+    IF appointment_start IS NULL THEN
+        RAISE EXCEPTION 'platform.book_order: appointment_start must be given' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF address IS NULL OR queue.is_blank(address) THEN
+        RAISE EXCEPTION 'platform.book_order: address must not be blank' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO platform.orders (customer_id, service_type_id, address, latitude, longitude, appointment_start,
+        duration_minutes, amount_fen, discount_fen, paid_fen, coupon_id, special_needs, created_at)
+    VALUES (book_order.customer_id, book_order.service_type_id, book_order.address, book_order.latitude,
+        book_order.longitude, book_order.appointment_start, book_order.duration_minutes, book_order.amount_fen,
+        book_order.discount_fen, book_order.amount_fen - book_order.discount_fen, book_order.coupon_id,
+        book_order.special_needs, book_order.as_of)
+    RETURNING id INTO order_id;
+    PERFORM platform.schedule_order_reminder(order_id, 'customer_24h', appointment_start, NULL, as_of);
+    PERFORM platform.schedule_order_reminder(order_id, 'customer_2h', appointment_start, NULL, as_of);
+    PERFORM platform.dispatch_start(order_id, as_of);
+    RETURN order_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION platform.assign_order(order_id bigint, cleaner_id bigint, as_of timestamptz DEFAULT now()) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found_order platform.orders := platform.lock_order(order_id, 'assigned', ARRAY['waiting', 'accepted']);
+BEGIN
+    IF cleaner_id IS NULL OR NOT EXISTS (SELECT 1 FROM platform.cleaners AS c WHERE c.id = assign_order.cleaner_id) THEN
+        RAISE EXCEPTION 'platform.assign_order: cleaner % does not exist', COALESCE(cleaner_id::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE platform.orders AS o
+    SET cleaner_id = assign_order.cleaner_id, status = platform.order_status('accepted'), accepted_at = as_of
+    WHERE o.id = order_id;
+    PERFORM queue.cancel_waiting_jobs('order:' || order_id || ':cleaner', 'reassigned');
+    PERFORM platform.schedule_order_reminder(order_id, 'cleaner_assigned', found_order.appointment_start, cleaner_id, as_of);
+    PERFORM platform.schedule_order_reminder(order_id, 'cleaner_1h', found_order.appointment_start, cleaner_id, as_of);
+    PERFORM platform.notify_order_status(order_id, platform.order_status('accepted'), as_of);
+    PERFORM platform.dispatch_withdraw(order_id, '订单已由其他保洁师接单', as_of);
+END $$;
+
+CREATE OR REPLACE FUNCTION platform.reschedule_order(
+    order_id bigint, appointment_start timestamptz, as_of timestamptz DEFAULT now()
+) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found_order platform.orders := platform.lock_order(order_id, 'rescheduled', ARRAY['waiting', 'accepted']);
+BEGIN
+    IF appointment_start IS NULL THEN
+        RAISE EXCEPTION 'platform.reschedule_order: appointment_start must be given'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE platform.orders AS o SET appointment_start = reschedule_order.appointment_start WHERE o.id = order_id;
+    PERFORM queue.cancel_waiting_jobs('order:' || order_id || ':timed', 'order rescheduled');
+    PERFORM platform.schedule_order_reminder(order_id, 'customer_24h', appointment_start, NULL, as_of);
+    PERFORM platform.schedule_order_reminder(order_id, 'customer_2h', appointment_start, NULL, as_of);
+    IF found_order.cleaner_id IS NOT NULL THEN
+        PERFORM platform.schedule_order_reminder(order_id, 'cleaner_1h', appointment_start, found_order.cleaner_id, as_of);
+    END IF;
+    IF found_order.status = platform.order_status('waiting') THEN
+        PERFORM platform.dispatch_withdraw(order_id, '订单时间已变更', as_of);
+        PERFORM platform.dispatch_start(order_id, as_of);
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION platform.cancel_order(order_id bigint, as_of timestamptz DEFAULT now()) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM platform.lock_order(order_id, 'cancelled', ARRAY['waiting', 'accepted']);
+    UPDATE platform.orders AS o SET status = platform.order_status('cancelled'), cancelled_at = as_of WHERE o.id = order_id;
+    PERFORM queue.cancel_waiting_jobs('order:' || order_id, 'order cancelled');
+    PERFORM platform.notify_order_status(order_id, platform.order_status('cancelled'), as_of);
+    PERFORM platform.dispatch_withdraw(order_id, '订单已取消', as_of);
+END $$;
+
+-- Rights. New functions are callable by nobody but as granted here.
 REVOKE EXECUTE ON FUNCTION platform.dispatch_candidates(bigint, timestamptz),
+    platform.schedule_dispatch_round(bigint, integer, integer, timestamptz),
     platform.dispatch_start(bigint, timestamptz), platform.dispatch_withdraw(bigint, text, timestamptz),
     platform.dispatch_round(bigint, integer, integer, timestamptz), platform.dispatch_after_answer(bigint, timestamptz),
     platform.expire_offer(bigint, timestamptz), platform.locked_open_offer(bigint, bigint, timestamptz),
     platform.accept_offer(bigint, bigint, timestamptz), platform.decline_offer(bigint, bigint, timestamptz)
     FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION platform.dispatch_candidates(bigint, timestamptz),
-    platform.dispatch_round(bigint, integer, integer, timestamptz), platform.dispatch_after_answer(bigint, timestamptz),
-    platform.expire_offer(bigint, timestamptz), platform.dispatch_withdraw(bigint, text, timestamptz)
+
+-- The API's definer runs the life-cycle hooks and the answers to offers.
+ALTER FUNCTION platform.accept_offer(bigint, bigint, timestamptz) OWNER TO cleaning_api_definer;
+ALTER FUNCTION platform.decline_offer(bigint, bigint, timestamptz) OWNER TO cleaning_api_definer;
+GRANT EXECUTE ON FUNCTION platform.schedule_dispatch_round(bigint, integer, integer, timestamptz),
+    platform.dispatch_start(bigint, timestamptz), platform.dispatch_withdraw(bigint, text, timestamptz),
+    platform.dispatch_after_answer(bigint, timestamptz), platform.locked_open_offer(bigint, bigint, timestamptz)
+    TO cleaning_api_definer;
+GRANT SELECT, INSERT (order_id, started_at),
+      UPDATE (generation, round, status, started_at, first_offer_at, escalated_at, ended_at, end_reason)
+    ON platform.order_dispatches TO cleaning_api_definer;
+GRANT SELECT, UPDATE (status, answered_at, withdraw_reason) ON platform.dispatch_offers TO cleaning_api_definer;
+
+-- The front end: cleaners answer offers and see theirs.
+GRANT EXECUTE ON FUNCTION platform.accept_offer(bigint, bigint, timestamptz),
+    platform.decline_offer(bigint, bigint, timestamptz) TO cleaning_app;
+GRANT SELECT ON platform.dispatch_offers, platform.order_dispatches TO cleaning_app;
+
+-- The worker runs rounds and expiries, and cancels an order dispatch gave up on.
+GRANT SELECT ON platform.cleaner_service_areas, platform.cleaner_working_hours, platform.cleaner_time_off,
+    platform.dispatch_settings, platform.dispatch_weights, platform.service_type_dispatch
     TO cleaning_worker;
+GRANT SELECT, INSERT (order_id, generation, round, ranked_at, ranking) ON platform.dispatch_rounds TO cleaning_worker;
+GRANT SELECT, UPDATE (round, status, first_offer_at, escalated_at, ended_at, end_reason) ON platform.order_dispatches
+    TO cleaning_worker;
+GRANT SELECT, INSERT (order_id, cleaner_id, generation, round, rank, score, components, offered_at, expires_at),
+    UPDATE (status, answered_at, withdraw_reason) ON platform.dispatch_offers TO cleaning_worker;
+GRANT EXECUTE ON FUNCTION platform.dispatch_candidates(bigint, timestamptz),
+    platform.schedule_dispatch_round(bigint, integer, integer, timestamptz),
+    platform.dispatch_round(bigint, integer, integer, timestamptz), platform.dispatch_after_answer(bigint, timestamptz),
+    platform.expire_offer(bigint, timestamptz), platform.cancel_order(bigint, timestamptz)
+    TO cleaning_worker;
+
+GRANT SELECT ON platform.cleaner_service_areas, platform.cleaner_working_hours, platform.cleaner_time_off,
+    platform.dispatch_settings, platform.dispatch_weights, platform.service_type_dispatch, platform.order_dispatches,
+    platform.dispatch_rounds, platform.dispatch_offers
+    TO cleaning_reporting;

@@ -202,6 +202,39 @@ final class OrderDispatchTests: XCTestCase {
         }
     }
 
+    func testABookingThroughTheSQLAPIStartsDispatchAndTheAppAcceptsThroughIt() async throws {
+        let fixture = try PlatformFixture()
+        let place = DispatchPlace.random()
+        let customer = try await fixture.customer()
+        let cleaner = try await fixture.availableCleaner(near: place)
+        let name = TestDatabase.uniqueName("app")
+        _ = try await fixture.pool.query("CREATE ROLE \(name) LOGIN IN ROLE cleaning_app")
+        let app = try PostgresConnection.connect(
+            PostgresConfiguration(conninfo: try TestDatabase.url + "?user=\(name)", applicationName: "sql-api-dispatch"))
+        let order = try app.query(
+            """
+            SELECT platform.book_order(customer_id => $1, service_type_id => 1, address => '测试路2号', latitude => $2,
+                longitude => $3, appointment_start => $4, duration_minutes => 180, amount_fen => 15000)
+            """, [customer.id, place.latitude, place.longitude, DispatchPlace.tomorrow(hour: 10)]
+        ).scalar(Int64.self)
+        let firstRound = try await fixture.jobs(DispatchOrder.self).filter { $0.arguments.orderID == order }
+        XCTAssertEqual(firstRound.map(\.arguments.round), [1], "booking queued the first round")
+        XCTAssertEqual(firstRound.map(\.state), [.available])
+
+        let step = try await fixture.round(order)
+        XCTAssertEqual(step, "offered")
+        let offer = try await fixture.offers(order).first.required()
+        let accepted = try app.query("SELECT platform.accept_offer($1, $2)", [offer.id, cleaner.id]).scalar(Int64.self)
+        XCTAssertEqual(accepted, order)
+        let (status, assigned) = try await fixture.pool.query(
+            "SELECT status, cleaner_id FROM platform.orders WHERE id = $1", [order]
+        ).first!.decode((String, Int64?).self)
+        XCTAssertEqual(status, OrderStatus.accepted)
+        XCTAssertEqual(assigned, cleaner.id)
+        let reminders = try await fixture.reminders(order).map(\.0)
+        XCTAssertTrue(reminders.contains("cleaner_assigned"), "assign_order's effects: \(reminders)")
+    }
+
     // MARK: - Cancel and reschedule
 
     func testCancelWithdrawsOpenOffersAndRescheduleStartsOver() async throws {

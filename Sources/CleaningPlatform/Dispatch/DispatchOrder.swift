@@ -2,7 +2,8 @@ import Foundation
 public import JobQueue
 import PostgresClient
 
-/// One offering round of an order's dispatch: rank the candidates, offer the best,
+/// One offering round of an order's dispatch (queued by the database:
+/// `platform.schedule_dispatch_round`): rank the candidates, offer the best,
 /// notify them, schedule the offers' expiry — or escalate, or give up when the
 /// appointment is too close. All in the transaction that completes the job, and a
 /// round already run (the job ran twice) or of an older generation does nothing,
@@ -27,19 +28,12 @@ public struct DispatchOrder: JobArguments {
         if round < 1 { throw JobArgumentsError("round must be at least 1, got \(round)") }
     }
 
-    static func request(orderID: Int64, generation: Int, round: Int, runAt: Date?) throws -> JobRequest {
-        try JobRequest(
-            DispatchOrder(orderID: orderID, generation: generation, round: round), queue: OrderDispatch.queue,
-            runAt: runAt, maxAttempts: 10, uniqueKey: "dispatch:\(orderID):\(generation):\(round)", uniqueScope: .always)
-    }
-
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let now = services.clock.now
         let round = self
         try await context.completeInTransaction { connection in
-            let step = try DispatchStep.query(
-                "platform.dispatch_round($1, $2::int4, $3::int4, $4)",
-                [round.orderID, Int64(round.generation), Int64(round.round), now], on: connection)
+            let step = try DispatchStep.round(
+                orderID: round.orderID, generation: round.generation, round: round.round, now: now, on: connection)
             try OrderDispatch.perform(step, orderID: round.orderID, now: now, on: connection)
         }
     }

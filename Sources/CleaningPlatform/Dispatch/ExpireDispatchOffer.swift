@@ -3,7 +3,7 @@ public import JobQueue
 import PostgresClient
 
 /// An offer's time is up: unless it was answered, it expires, and when it was the
-/// round's last open offer the next round (or escalation) follows — in the
+/// round's last open offer the database queues the next round — in the
 /// transaction that completes the job.
 public struct ExpireDispatchOffer: JobArguments {
     public static let kind = "order.dispatch_offer_expiry"
@@ -28,19 +28,18 @@ public struct ExpireDispatchOffer: JobArguments {
         let now = services.clock.now
         let offerID = self.offerID
         guard let row = try await context.database.query(
-            "SELECT order_id, status, expires_at FROM platform.dispatch_offers WHERE id = $1", [offerID]
+            "SELECT status, expires_at FROM platform.dispatch_offers WHERE id = $1", [offerID]
         ).first else {
             throw JobDiscarded("offer \(offerID) does not exist")
         }
-        let (orderID, status, expiresAt) = try row.decode((Int64, String, Date).self)
+        let (status, expiresAt) = try row.decode((String, Date).self)
         guard status == "open" else { return }
         // Run early (another clock): come back when it is due.
         if expiresAt > now {
             throw JobSnoozed(for: .milliseconds(Int64(expiresAt.timeIntervalSince(now) * 1000) + 1))
         }
         try await context.completeInTransaction { connection in
-            let step = try DispatchStep.query("platform.expire_offer($1, $2)", [offerID, now], on: connection)
-            try OrderDispatch.perform(step, orderID: orderID, now: now, on: connection)
+            _ = try connection.query("SELECT platform.expire_offer($1, $2)", [offerID, now])
         }
     }
 }

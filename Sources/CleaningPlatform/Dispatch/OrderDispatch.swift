@@ -2,34 +2,28 @@ public import Foundation
 import JobQueue
 public import PostgresClient
 
-/// Order dispatch as the app and the order life cycle call it. The decisions —
-/// who may take an order, in which order, when a round ends, when to escalate or
-/// give up — are the SQL functions of migration 0013; this runs the effects each
-/// step asks for (offers and messages through the outbox, the next jobs), always
-/// in the caller's transaction, so a step and its effects commit together.
+/// Order dispatch from Swift. The decisions — who may take an order, in which
+/// order, when a round ends, when to escalate or give up — and the jobs of the
+/// next rounds are the SQL functions of migration 0013 (booking, assigning,
+/// rescheduling and cancelling an order call them too); accept and decline are
+/// thin callers of `platform.accept_offer` and `platform.decline_offer`. A round's
+/// messages are sent from here, in the transaction of the round's job.
 public enum OrderDispatch {
     public static let queue = "dispatch"
-
-    /// A booked order: its first round runs at once.
-    static func start(orderID: Int64, now: Date, on connection: PostgresConnection) throws {
-        let step = try DispatchStep.query("platform.dispatch_start($1, $2)", [orderID, now], on: connection)
-        try perform(step, orderID: orderID, now: now, on: connection)
-    }
 
     /// Starts dispatch for waiting orders with an appointment between `now` and
     /// `end` that have none (orders loaded without booking: imported, or the demo's
     /// data set). Returns how many were started.
     public static func startWaiting(before end: Date, now: Date, on connection: PostgresConnection) throws -> Int {
-        let orders = try connection.query(
+        Int(try connection.query(
             """
-            SELECT o.id FROM platform.orders AS o
-            WHERE o.status = '待接单' AND o.appointment_start > $1 AND o.appointment_start < $2
-              AND NOT EXISTS (SELECT 1 FROM platform.order_dispatches AS d WHERE d.order_id = o.id)
-            ORDER BY o.appointment_start, o.id
+            SELECT count(platform.dispatch_start(o.id, $1))::int8 FROM (
+                SELECT o.id FROM platform.orders AS o
+                WHERE o.status = '待接单' AND o.appointment_start > $1 AND o.appointment_start < $2
+                  AND NOT EXISTS (SELECT 1 FROM platform.order_dispatches AS d WHERE d.order_id = o.id)
+                ORDER BY o.appointment_start, o.id) AS o
             """, [now, end]
-        ).rows.map { try $0.decode(0, as: Int64.self) }
-        for order in orders { try start(orderID: order, now: now, on: connection) }
-        return orders.count
+        ).scalar(Int64.self))
     }
 
     /// An offer still waiting for its cleaner's answer.
@@ -54,45 +48,17 @@ public enum OrderDispatch {
         return (offers, offering)
     }
 
-    /// A waiting order moved: its open offers are withdrawn and dispatch starts over
-    /// for the new time.
-    static func restart(orderID: Int64, now: Date, on connection: PostgresConnection) throws {
-        try withdraw(orderID: orderID, reason: "订单时间已变更", now: now, on: connection)
-        try start(orderID: orderID, now: now, on: connection)
-    }
-
-    /// Stops an order's dispatch (cancelled, assigned by hand) and tells the
-    /// cleaners whose offers were still open.
-    static func withdraw(orderID: Int64, reason: String, now: Date, on connection: PostgresConnection) throws {
-        let withdrawn = try connection.query(
-            "SELECT offer_id, cleaner_id FROM platform.dispatch_withdraw($1, $2, $3)", [orderID, reason, now]
-        ).rows.map { try $0.decode((Int64, Int64).self) }
-        try tellWithdrawn(withdrawn, orderID: orderID, reason: reason, now: now, on: connection)
-    }
-
-    /// A cleaner accepts an offer: the order is assigned to them with the order life
-    /// cycle's own assignment (reminders, customer notification), other open offers
+    /// A cleaner accepts an offer: the order is assigned to them by
+    /// `platform.assign_order` (reminders, customer notification), other open offers
     /// are withdrawn. Returns the order's id. Throws `OfferRefusal` when the order was
     /// taken, the offer expired or is not theirs, or they are booked at that time;
     /// the caller's transaction is then aborted and must be rolled back.
     @discardableResult
     public static func accept(offerID: Int64, cleanerID: Int64, now: Date, on connection: PostgresConnection) throws -> Int64 {
-        let orderID = try connection.query("SELECT order_id FROM platform.dispatch_offers WHERE id = $1", [offerID])
-            .first?.decode(0, as: Int64.self)
+        let orderID = try order(of: offerID, on: connection)
         do {
-            let rows = try connection.query(
-                "SELECT order_id, withdrawn_offer_id, withdrawn_cleaner_id FROM platform.accept_offer($1, $2, $3)",
-                [offerID, cleanerID, now]
-            ).rows
-            let accepted = try rows[0].decode(0, as: Int64.self)
-            let withdrawn = try rows.compactMap { row -> (Int64, Int64)? in
-                guard let offer = try row.decode(1, as: Int64?.self), let cleaner = try row.decode(2, as: Int64?.self)
-                else { return nil }
-                return (offer, cleaner)
-            }
-            try OrderBooking.assign(orderID: accepted, cleanerID: cleanerID, now: now, on: connection)
-            try tellWithdrawn(withdrawn, orderID: accepted, reason: "已被其他保洁师接单", now: now, on: connection)
-            return accepted
+            return try connection.query("SELECT platform.accept_offer($1, $2, $3)", [offerID, cleanerID, now])
+                .scalar(Int64.self)
         } catch {
             throw OfferRefusal.from(error, offerID: offerID, orderID: orderID) ?? error
         }
@@ -101,32 +67,28 @@ public enum OrderDispatch {
     /// A cleaner declines an offer: when nobody else in the round still holds one,
     /// the next round is queued.
     public static func decline(offerID: Int64, cleanerID: Int64, now: Date, on connection: PostgresConnection) throws {
-        let orderID = try connection.query("SELECT order_id FROM platform.dispatch_offers WHERE id = $1", [offerID])
-            .first?.decode(0, as: Int64.self)
-        let step: DispatchStep
+        let orderID = try order(of: offerID, on: connection)
         do {
-            step = try DispatchStep.query("platform.decline_offer($1, $2, $3)", [offerID, cleanerID, now], on: connection)
+            _ = try connection.query("SELECT platform.decline_offer($1, $2, $3)", [offerID, cleanerID, now])
         } catch {
             throw OfferRefusal.from(error, offerID: offerID, orderID: orderID) ?? error
         }
-        if let orderID { try perform(step, orderID: orderID, now: now, on: connection) }
     }
 
-    /// Runs the effects of a step.
+    private static func order(of offerID: Int64, on connection: PostgresConnection) throws -> Int64? {
+        try connection.query("SELECT order_id FROM platform.dispatch_offers WHERE id = $1", [offerID])
+            .first?.decode(0, as: Int64.self)
+    }
+
+    /// Sends what a round asked for.
     static func perform(_ step: DispatchStep, orderID: Int64, now: Date, on connection: PostgresConnection) throws {
         switch step.kind {
         case .none:
             return
-        case .next:
-            try connection.enqueue(
-                try DispatchOrder.request(orderID: orderID, generation: step.generation, round: step.round, runAt: nil))
         case .offered:
             for offerID in step.offerIDs { try sendOffer(offerID, now: now, on: connection) }
         case .escalated:
             try tellEscalation(orderID: orderID, generation: step.generation, now: now, on: connection)
-            try connection.enqueue(
-                try DispatchOrder.request(
-                    orderID: orderID, generation: step.generation, round: step.round, runAt: step.runAt))
         case .tooClose:
             try OrderBooking.cancel(orderID: orderID, now: now, on: connection)
             if let (phone, zone) = try customer(of: orderID, on: connection) {
@@ -163,21 +125,6 @@ public enum OrderDispatch {
                 dedupeKey: "offer:\(offerID):\(template)", now: now, on: connection)
         }
         try connection.enqueue(try ExpireDispatchOffer.request(offerID: offerID, at: expiresAt))
-    }
-
-    private static func tellWithdrawn(
-        _ offers: [(offerID: Int64, cleanerID: Int64)], orderID: Int64, reason: String, now: Date,
-        on connection: PostgresConnection
-    ) throws {
-        for (offerID, cleanerID) in offers {
-            guard let row = try connection.query(
-                "SELECT phone, time_zone FROM platform.cleaners WHERE id = $1", [cleanerID]
-            ).first else { continue }
-            let (phone, zone) = try row.decode((String, String).self)
-            try NotificationOutbox.queue(
-                template: "dispatch_offer_withdrawn", parameters: ["order": "\(orderID)", "reason": reason],
-                recipient: phone, timeZone: zone, dedupeKey: "offer-withdrawn:\(offerID)", now: now, on: connection)
-        }
     }
 
     /// Operations and the customer are told once per dispatch generation.

@@ -72,12 +72,12 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
         let dispatch = try connection.query(
             """
             SELECT count(*)::int8,
-                   count(*) FILTER (WHERE d.status = 'assigned' AND d.end_reason LIKE 'accepted offer %')::int8,
-                   COALESCE(avg(d.round) FILTER (WHERE d.status = 'assigned' AND d.end_reason LIKE 'accepted offer %'), 0)::float8,
+                   count(*) FILTER (WHERE d.status = 'assigned' AND EXISTS (SELECT 1 FROM platform.dispatch_offers AS f WHERE f.order_id = d.order_id AND f.generation = d.generation AND f.status = 'accepted'))::int8,
+                   COALESCE(avg(d.round) FILTER (WHERE d.status = 'assigned' AND EXISTS (SELECT 1 FROM platform.dispatch_offers AS f WHERE f.order_id = d.order_id AND f.generation = d.generation AND f.status = 'accepted')), 0)::float8,
                    count(*) FILTER (WHERE d.escalated_at IS NOT NULL)::int8,
                    count(*) FILTER (WHERE d.status = 'stopped' AND o.status = '已取消' AND o.cancelled_at = d.ended_at)::int8,
                    (percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.ended_at - d.started_at))
-                       FILTER (WHERE d.status = 'assigned' AND d.end_reason LIKE 'accepted offer %'))::float8
+                       FILTER (WHERE d.status = 'assigned' AND EXISTS (SELECT 1 FROM platform.dispatch_offers AS f WHERE f.order_id = d.order_id AND f.generation = d.generation AND f.status = 'accepted')))::float8
             FROM platform.order_dispatches AS d JOIN platform.orders AS o ON o.id = d.order_id
             WHERE d.started_at >= $1
             """, [start]
