@@ -38,12 +38,14 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(
             Set(names), [
                 "migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary", "orders",
-                "tiers", "exams", "quality", "complaints",
+                "tiers", "exams", "dispatch", "quality", "complaints",
             ])
         XCTAssertEqual(options(command(tree, ["complaints", "list"]))["--sla"]?["default"] as? String, "all")
         XCTAssertEqual(options(command(tree, ["complaints", "resolve"]))["--outcome"]?["takes_value"] as? Bool, true)
         XCTAssertEqual(options(command(tree, ["quality", "score"]))["--period"]?["value_name"] as? String, "YYYY-Www")
         XCTAssertEqual(options(command(tree, ["orders", "complete"]))["--at"]?["takes_value"] as? Bool, true)
+        XCTAssertEqual(options(command(tree, ["dispatch", "simulate"]))["--seed"]?["default"] as? String, "20261123")
+        XCTAssertEqual(options(command(tree, ["dispatch", "start-waiting"]))["--days"]?["default"] as? String, "7")
         for path in [["tiers", "recalculate"], ["exams", "grade"], ["exams", "regrade"]] {
             XCTAssertEqual(options(command(tree, path))["--as-of"]?["value_name"] as? String, "TIME", "\(path)")
         }
@@ -78,7 +80,7 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(flags["--metrics-port"]?["takes_value"] as? Bool, true)
         let work = try XCTUnwrap(tree["work"] as? [String: Any])
         let queues = try XCTUnwrap(work["default_queues"] as? [String: Int])
-        XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts", "complaints"])
+        XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts", "dispatch", "complaints"])
         XCTAssertTrue((work["kinds"] as? [String] ?? []).contains("payout.settle_cleaner"))
     }
 
