@@ -205,13 +205,14 @@ INSERT INTO platform.notification_templates (code, channel, category, body, vali
 -- ── Service quality ─────────────────────────────────────────────────────────
 -- The scoring rules. A score starts from the average rating × 20 over the
 -- window (`default_rating_score` without reviews), loses points per upheld
--- complaint and per late start, and is kept between 0 and 100. Thresholds are
+-- complaint, per late start and per dispatch offer declined or left to expire,
+-- and is kept between 0 and 100. Thresholds are
 -- checked worst first: suspension, fine, warning; a reward needs a high score
 -- and enough completed orders.
 CREATE TABLE platform.quality_rules (
     code        text   PRIMARY KEY CHECK (code IN (
         'window_days', 'default_rating_score', 'upheld_complaint_points', 'late_start_points', 'late_start_grace_minutes',
-        'reward_min_score', 'reward_min_orders', 'reward_bonus_fen', 'warning_below', 'fine_below', 'fine_fen',
+        'unanswered_offer_points', 'reward_min_score', 'reward_min_orders', 'reward_bonus_fen', 'warning_below', 'fine_below', 'fine_fen',
         'suspend_below', 'suspension_days')),
     value       bigint NOT NULL CHECK (value >= 0),
     description text   NOT NULL CHECK (NOT queue.is_blank(description))
@@ -222,6 +223,7 @@ INSERT INTO platform.quality_rules (code, value, description) VALUES
     ('upheld_complaint_points', 15, 'points lost per complaint upheld in the window'),
     ('late_start_points', 5, 'points lost per late start in the window'),
     ('late_start_grace_minutes', 15, 'a start later than the appointment by more than this is late'),
+    ('unanswered_offer_points', 2, 'points lost per dispatch offer declined or left to expire in the window'),
     ('reward_min_score', 95, 'lowest score rewarded'),
     ('reward_min_orders', 5, 'fewest completed orders in the window for a reward'),
     ('reward_bonus_fen', 5000, 'cash reward, paid with the next payout run'),
@@ -237,7 +239,7 @@ DECLARE
 BEGIN
     SELECT string_agg(needed.code, ', ') INTO missing
     FROM unnest(ARRAY['window_days', 'default_rating_score', 'upheld_complaint_points', 'late_start_points',
-                      'late_start_grace_minutes', 'reward_min_score', 'reward_min_orders', 'reward_bonus_fen',
+                      'late_start_grace_minutes', 'unanswered_offer_points', 'reward_min_score', 'reward_min_orders', 'reward_bonus_fen',
                       'warning_below', 'fine_below', 'fine_fen', 'suspend_below', 'suspension_days']) AS needed(code)
     WHERE NOT EXISTS (SELECT 1 FROM platform.quality_rules AS r WHERE r.code = needed.code);
     IF missing IS NOT NULL THEN

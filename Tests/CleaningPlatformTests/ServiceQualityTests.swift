@@ -77,10 +77,19 @@ final class ServiceQualityTests: XCTestCase {
             INSERT INTO platform.complaints (order_id, reason, status, outcome, created_at, resolved_at)
             VALUES ($1, '迟到', 'upheld', 'upheld', $2, $2)
             """, [complained, during.addingTimeInterval(86_400)])
-        // 5 stars, two starts 20 minutes late (−5 each): 90; a start 15 minutes late is within the grace.
+        // 5 stars, two starts 20 minutes late (−5 each); a start 15 minutes late is within the grace.
         _ = try await serviceDone(fixture, cleaner: cleaners["late"]!.id, customer: customer, at: during, lateMinutes: 20, rating: 5)
         _ = try await serviceDone(fixture, cleaner: cleaners["late"]!.id, customer: customer, at: during, lateMinutes: 20)
-        _ = try await serviceDone(fixture, cleaner: cleaners["late"]!.id, customer: customer, at: during, lateMinutes: 15)
+        let offered = try await serviceDone(fixture, cleaner: cleaners["late"]!.id, customer: customer, at: during, lateMinutes: 15)
+        // Two dispatch offers declined or left to expire (−2 each): 86.
+        for (generation, status) in [(1, "declined"), (2, "expired")] {
+            _ = try await fixture.pool.query(
+                """
+                INSERT INTO platform.dispatch_offers (order_id, cleaner_id, generation, round, rank, score, components,
+                    status, offered_at, expires_at, answered_at)
+                VALUES ($1, $2, $3, 1, 1, 1.0, '{}', $4, $5, $5, $5)
+                """, [offered, cleaners["late"]!.id, Int32(generation), status, during.addingTimeInterval(-3600)])
+        }
 
         let monday = week.end.addingTimeInterval(3 * 3600)
         try await score(fixture, week, at: monday)
@@ -88,7 +97,7 @@ final class ServiceQualityTests: XCTestCase {
 
         let expected: [(String, Int32, String, Int64, Int64)] = [
             ("reward", 100, "reward", 5000, 0), ("warning", 70, "warning", 0, 0), ("fine", 60, "fine", 0, 5000),
-            ("suspension", 40, "suspension", 0, 5000), ("complaint", 65, "warning", 0, 0), ("late", 90, "none", 0, 0),
+            ("suspension", 40, "suspension", 0, 5000), ("complaint", 65, "warning", 0, 0), ("late", 86, "none", 0, 0),
             ("quiet", 80, "none", 0, 0),
         ]
         for (name, score, outcome, bonus, fine) in expected {
@@ -99,7 +108,10 @@ final class ServiceQualityTests: XCTestCase {
             XCTAssertEqual(decided?.fine, fine, name)
         }
         let lateInputs = try await decision(fixture, cleaners["late"]!.id, week)!.inputs
-        for part in ["\"late_starts\": 2", "\"completed_orders\": 3", "\"reviews\": 1", "\"late_start_grace_minutes\": 15"] {
+        for part in [
+            "\"late_starts\": 2", "\"completed_orders\": 3", "\"reviews\": 1", "\"unanswered_offers\": 2",
+            "\"late_start_grace_minutes\": 15",
+        ] {
             XCTAssertTrue(lateInputs.contains(part), "\(part) in \(lateInputs)")
         }
         let value1 = try await decision(fixture, cleaners["complaint"]!.id, week)!.inputs.contains("\"upheld_complaints\": 1")

@@ -3,8 +3,8 @@ public import JobQueue
 import PostgresClient
 
 /// The weekly service-quality run: every active cleaner gets a score for an ISO
-/// week from the trailing window of ratings, upheld complaints and late starts
-/// (rules as rows, `platform.quality_rules`), and the thresholds decide a reward,
+/// week from the trailing window of ratings, upheld complaints, late starts and
+/// dispatch offers declined or left to expire (rules as rows, `platform.quality_rules`), and the thresholds decide a reward,
 /// a warning, a fine or a suspension. One set-based statement records each
 /// decision with its inputs and the rules used, suspends, and queues the
 /// cleaners' messages; the decision's bonus or fine is paid or deducted by the
@@ -37,6 +37,7 @@ public struct ScoreServiceQuality: JobArguments {
                    max(value) FILTER (WHERE code = 'upheld_complaint_points') AS complaint_points,
                    max(value) FILTER (WHERE code = 'late_start_points') AS late_points,
                    max(value) FILTER (WHERE code = 'late_start_grace_minutes') AS grace_minutes,
+                   max(value) FILTER (WHERE code = 'unanswered_offer_points') AS offer_points,
                    max(value) FILTER (WHERE code = 'reward_min_score') AS reward_min_score,
                    max(value) FILTER (WHERE code = 'reward_min_orders') AS reward_min_orders,
                    max(value) FILTER (WHERE code = 'reward_bonus_fen') AS reward_bonus_fen,
@@ -72,17 +73,25 @@ public struct ScoreServiceQuality: JobArguments {
             ) AS o
             WHERE k.outcome = 'upheld' AND k.resolved_at >= s.start AND k.resolved_at < s.finish
             GROUP BY o.cleaner_id
+        ), unanswered AS (
+            SELECT f.cleaner_id, count(*) AS offers
+            FROM platform.dispatch_offers AS f CROSS JOIN span AS s
+            WHERE f.status IN ('declined', 'expired') AND f.answered_at >= s.start AND f.answered_at < s.finish
+            GROUP BY f.cleaner_id
         ), scored AS (
             SELECT c.id AS cleaner_id, c.phone, c.time_zone,
                    COALESCE(a.reviews, 0) AS reviews, round(a.average, 2) AS average,
                    COALESCE(d.orders, 0) AS orders, COALESCE(d.late, 0) AS late, COALESCE(u.complaints, 0) AS complaints,
+                   COALESCE(f.offers, 0) AS offers,
                    GREATEST(0, LEAST(100,
                        COALESCE(round(a.average * 20), r.default_rating_score)
-                       - COALESCE(u.complaints, 0) * r.complaint_points - COALESCE(d.late, 0) * r.late_points))::int4 AS score
+                       - COALESCE(u.complaints, 0) * r.complaint_points - COALESCE(d.late, 0) * r.late_points
+                       - COALESCE(f.offers, 0) * r.offer_points))::int4 AS score
             FROM platform.cleaners AS c CROSS JOIN rules AS r
             LEFT JOIN ratings AS a ON a.cleaner_id = c.id
             LEFT JOIN completed AS d ON d.cleaner_id = c.id
             LEFT JOIN upheld AS u ON u.cleaner_id = c.id
+            LEFT JOIN unanswered AS f ON f.cleaner_id = c.id
             WHERE c.status = 'active'
         ), decided AS (
             SELECT x.*, o.outcome,
@@ -90,7 +99,8 @@ public struct ScoreServiceQuality: JobArguments {
                    CASE WHEN o.outcome IN ('fine', 'suspension') THEN r.fine_fen ELSE 0 END AS fine_fen,
                    jsonb_build_object('window_start', s.start, 'window_end', s.finish, 'reviews', x.reviews,
                                       'average_rating', x.average, 'completed_orders', x.orders, 'late_starts', x.late,
-                                      'upheld_complaints', x.complaints, 'rules', r.json) AS inputs
+                                      'upheld_complaints', x.complaints, 'unanswered_offers', x.offers,
+                                      'rules', r.json) AS inputs
             FROM scored AS x CROSS JOIN rules AS r CROSS JOIN span AS s
             CROSS JOIN LATERAL (SELECT CASE
                 WHEN x.score < r.suspend_below THEN 'suspension'
