@@ -28,8 +28,8 @@ public struct ReinstateCleaners: JobArguments {
             FROM due AS d WHERE s.id = d.id AND d.reason IS NOT NULL AND s.reinstated_at IS NULL
             RETURNING s.id, s.cleaner_id
         ), reactivated AS (
-            UPDATE platform.cleaners AS c SET status = 'active'
-            FROM ended AS e WHERE c.id = e.cleaner_id AND c.status = 'suspended'
+            UPDATE platform.cleaners AS c SET status = '\(CleanerStatus.active)'
+            FROM ended AS e WHERE c.id = e.cleaner_id AND c.status = '\(CleanerStatus.suspended)'
             RETURNING c.id, c.phone, c.time_zone
         ), notified AS (
             \(NotificationOutbox.insertSelect(

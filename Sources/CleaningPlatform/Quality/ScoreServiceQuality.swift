@@ -92,7 +92,7 @@ public struct ScoreServiceQuality: JobArguments {
             LEFT JOIN completed AS d ON d.cleaner_id = c.id
             LEFT JOIN upheld AS u ON u.cleaner_id = c.id
             LEFT JOIN unanswered AS f ON f.cleaner_id = c.id
-            WHERE c.status = 'active'
+            WHERE c.status = '\(CleanerStatus.active)'
         ), decided AS (
             SELECT x.*, o.outcome,
                    CASE WHEN o.outcome = 'reward' THEN r.reward_bonus_fen ELSE 0 END AS bonus_fen,
@@ -114,8 +114,8 @@ public struct ScoreServiceQuality: JobArguments {
             ON CONFLICT (cleaner_id, period) DO NOTHING
             RETURNING id, cleaner_id, outcome
         ), suspended AS (
-            UPDATE platform.cleaners AS c SET status = 'suspended'
-            FROM recorded AS d WHERE d.outcome = 'suspension' AND c.id = d.cleaner_id AND c.status = 'active'
+            UPDATE platform.cleaners AS c SET status = '\(CleanerStatus.suspended)'
+            FROM recorded AS d WHERE d.outcome = 'suspension' AND c.id = d.cleaner_id AND c.status = '\(CleanerStatus.active)'
             RETURNING c.id
         ), suspensions AS (
             INSERT INTO platform.cleaner_suspensions (cleaner_id, decision_id, suspended_at, suspended_until)
