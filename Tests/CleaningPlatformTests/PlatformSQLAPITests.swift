@@ -181,6 +181,17 @@ final class PlatformSQLAPITests: XCTestCase {
                 XCTAssertEqual((error as? PostgresError)?.sqlState, "42501", "\(sql): \(error)")
             }
         }
+        // It acts at the present time: no backdated (or postdated) actions.
+        for shifted in ["now() - interval '1 day'", "now() + interval '1 hour'"] {
+            XCTAssertThrowsError(
+                try app.query(
+                    "SELECT platform.book_order($1, 1, 'x', 31, 121, now() + interval '3 days', 60, 100, as_of => \(shifted))",
+                    [customer.id])
+            ) { error in
+                XCTAssertEqual((error as? PostgresError)?.sqlState, "22023", "\(error)")
+                XCTAssertTrue("\(error)".contains("more than 5 minutes from now"), "\(error)")
+            }
+        }
         // …and runs a whole order through the API, with its jobs and its payment.
         let order = try book(customer.id, at: Date().addingTimeInterval(3 * 86_400), on: app)
         _ = try app.query("SELECT platform.assign_order($1, $2)", [order, cleaner.id])
