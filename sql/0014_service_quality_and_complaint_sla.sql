@@ -170,6 +170,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     complaint_id bigint;
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     PERFORM platform.lock_order(order_id, 'complained about', ARRAY['in_service', 'completed']);
     IF reason IS NULL OR queue.is_blank(reason) THEN
         RAISE EXCEPTION 'platform.file_complaint: reason must not be blank' USING ERRCODE = 'invalid_parameter_value';
