@@ -13,6 +13,7 @@
 #                              (pg_basebackup -R, own free port, under DEVDB_DIR/standby-NAME);
 #                              prints its DATABASE_URL
 #   scripts/devdb.sh promote NAME  promote standby NAME to a primary; returns when it accepts writes
+#   scripts/devdb.sh drop-standby NAME  stop standby NAME and delete it
 #
 # Environment: DEVDB_DIR (default <repo>/.devdb), DEVDB_PORT (default: first free port
 # from 54320). Missing binaries are installed with apt (postgresql, libpq-dev, pkg-config).
@@ -27,7 +28,7 @@ DATA="$DIR/data"
 LOG="$DATA/../server.log"
 DB=cleaning
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "devdb: $*" >&2; exit 1; }
 
 find_bindir() {
@@ -186,6 +187,12 @@ promote() {
     as_owner "$BIN/pg_ctl" -D "$data" -w -t 60 promote >/dev/null || die "promotion of standby $1 failed"
 }
 
+drop_standby() {
+    local data; data="$(standby_data "$1")"
+    [[ -f "$data/PG_VERSION" ]] && as_owner "$BIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
+    as_owner rm -rf "$data" "$data.log" "$data/../standby-$1.server.log"
+}
+
 stop_standbys() {
     local data
     for data in "$(dirname "$DATA")"/standby-*/; do
@@ -213,6 +220,7 @@ case "$cmd" in
     url) url ;;
     standby) standby "${1:-}" ;;
     promote) promote "${1:-}" ;;
+    drop-standby) drop_standby "${1:-}" ;;
     psql) exec "$BIN/psql" "$(url)" "$@" ;;
     destroy) stop_standbys; stop; [[ -f "$DIR/datadir" ]] && rm -rf "$(dirname "$DATA")"; rm -rf "$DIR" ;;
     *) echo "devdb: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
