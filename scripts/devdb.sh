@@ -5,6 +5,7 @@
 #   scripts/devdb.sh start     start (creating it if needed); prints DATABASE_URL only
 #   scripts/devdb.sh stop      fast shutdown
 #   scripts/devdb.sh restart   fast shutdown and start; returns when it accepts connections
+#   scripts/devdb.sh crash     immediate shutdown, as a crashed server (WAL not yet streamed never reaches a standby)
 #   scripts/devdb.sh status    running or stopped
 #   scripts/devdb.sh url       print DATABASE_URL
 #   scripts/devdb.sh psql ...  psql against the cluster
@@ -28,7 +29,7 @@ DATA="$DIR/data"
 LOG="$DATA/../server.log"
 DB=cleaning
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "devdb: $*" >&2; exit 1; }
 
 find_bindir() {
@@ -216,6 +217,7 @@ case "$cmd" in
         stop
         as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null || die "server failed to start, see $LOG"
         wait_ready ;;
+    crash) running && as_owner "$BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null; true ;;
     status) if running; then echo "running: $(url)"; else echo "stopped"; exit 3; fi ;;
     url) url ;;
     standby) standby "${1:-}" ;;

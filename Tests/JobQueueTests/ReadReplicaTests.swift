@@ -12,8 +12,8 @@ final class ReadReplicaTests: XCTestCase {
     func testReadCommandsAreServedByTheStandbyAndWritesStayOnThePrimary() async throws {
         let fixture = try QueueFixture()
         let name = "reads" + TestDatabase.uniqueName("").dropFirst()
-        let standbyURL = try await TestDatabase.startStandby(name)
-        addTeardownBlock { try? TestDatabase.standby("drop-standby", name) }
+        let standbyURL = try await TestDatabase.devdb(["standby", name])
+        addTeardownBlock { _ = try? await TestDatabase.devdb(["drop-standby", name]) }
         let standby = try PostgresConnection.connect(PostgresConfiguration(conninfo: standbyURL, applicationName: "tests"))
 
         let replicated = try await fixture.client.enqueue(fixture.request("test.replica")).id

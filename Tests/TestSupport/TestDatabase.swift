@@ -32,32 +32,25 @@ public enum TestDatabase {
         }
     }
 
-    /// Starts a hot standby of the test cluster streaming from it (`devdb.sh standby`)
-    /// and returns its URL; `standby("drop-standby", name)` removes it.
-    public static func startStandby(_ name: String) async throws -> String {
+    /// Runs `scripts/devdb.sh ARGUMENTS` (a standby of the test cluster, say) and returns
+    /// the last line it printed (a URL for `start` and `standby`). `folder` sets
+    /// `DEVDB_DIR`: a cluster of its own instead of the test cluster.
+    @discardableResult
+    public static func devdb(_ arguments: [String], folder: String? = nil) async throws -> String {
         guard let script = ProcessInfo.processInfo.environment["DEVDB_SCRIPT"] else {
             throw PostgresError(kind: .client, message: "DEVDB_SCRIPT is not set: run the tests with scripts/test.sh")
         }
-        let outputPath = NSTemporaryDirectory() + uniqueName("standby") + ".out"
+        let outputPath = NSTemporaryDirectory() + uniqueName("devdb") + ".out"
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let process = try ChildProcess(executable: script, arguments: ["standby", name], outputPath: outputPath)
+        let process = try ChildProcess(
+            executable: script, arguments: arguments, environment: folder.map { ["DEVDB_DIR": $0] } ?? [:],
+            outputPath: outputPath)
         let status = await process.wait(timeout: .seconds(120)) ?? -99
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        guard status == 0, let url = output.split(separator: "\n").last.map(String.init), url.hasPrefix("postgresql://") else {
-            throw PostgresError(kind: .client, message: "devdb.sh standby \(name) exited \(status): \(output)")
-        }
-        return url
-    }
-
-    /// Runs `scripts/devdb.sh <command> <name>` for a standby (promote, drop-standby).
-    public static func standby(_ command: String, _ name: String) throws {
-        guard let script = ProcessInfo.processInfo.environment["DEVDB_SCRIPT"] else {
-            throw PostgresError(kind: .client, message: "DEVDB_SCRIPT is not set: run the tests with scripts/test.sh")
-        }
-        let status = try ChildProcess.run(script, [command, name])
         guard status == 0 else {
-            throw PostgresError(kind: .client, message: "devdb.sh \(command) \(name) exited \(status)")
+            throw PostgresError(kind: .client, message: "devdb.sh \(arguments.joined(separator: " ")) exited \(status): \(output)")
         }
+        return output.split(separator: "\n").last.map(String.init) ?? ""
     }
 
     /// A table name unique to one test run, so tests do not collide.
