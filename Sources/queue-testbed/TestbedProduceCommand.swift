@@ -27,7 +27,7 @@ struct TestbedProduceCommand: Command {
           --count N            enqueues to attempt (default 1000)
           --rate N             enqueues per second (default 100)
           --queue Q            queue (default "default")
-          --acknowledged PATH  file to append the acknowledged enqueues to
+          --acknowledged PATH  file to append the acknowledged enqueues to, e.g. /tmp/acknowledged
         \(DatabaseOptions.help)
         """
 
