@@ -38,6 +38,9 @@ let package = Package(
         .target(name: "JobQueue", dependencies: ["PostgresClient", "Metrics"], swiftSettings: strict),
         .target(name: "CleaningPlatform", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
         .target(name: "SeededRandom", swiftSettings: strict),
+        .target(
+            name: "Console", dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "HTTPServer"],
+            swiftSettings: strict),
         .target(name: "DemoData", dependencies: ["CleaningPlatform", "PostgresClient", "SeededRandom"], swiftSettings: strict),
         .target(name: "CommandLineInterface", dependencies: ["PostgresClient"], swiftSettings: strict),
         .target(
@@ -49,7 +52,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "jobsctl",
-            dependencies: ["JobQueue", "CleaningPlatform", "DemoData", "PostgresClient", "CommandLineInterface"],
+            dependencies: ["JobQueue", "CleaningPlatform", "DemoData", "PostgresClient", "CommandLineInterface", "Console"],
             swiftSettings: strict),
         .executableTarget(
             name: "queue-worker",
@@ -73,6 +76,9 @@ let package = Package(
             name: "JobQueueTests", dependencies: ["JobQueue", "HTTPServer", "PostgresClient", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ConsoleTests", dependencies: ["Console", "JobQueue", "PostgresClient", "HTTPServer", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Metrics", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CommandLineInterfaceTests", dependencies: ["CommandLineInterface", "PostgresClient", "TestSupport"],
