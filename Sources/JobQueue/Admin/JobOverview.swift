@@ -50,18 +50,18 @@ public struct JobOverview: Sendable, Codable, Equatable {
                    EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = \(JobState.available.sql)))::float8 AS oldest
             FROM queue.jobs
             WHERE state <> ALL (ARRAY[\(JobState.completed.sql), \(JobState.discarded.sql), \(JobState.cancelled.sql)])
-               OR finalized_at > now() - make_interval(mins => $1)
+               OR finalized_at > now() - make_interval(mins => $1::int)
             GROUP BY queue
         ), minutes AS (
             SELECT queue, (EXTRACT(EPOCH FROM now() - finalized_at) / 60)::int AS ago, count(*)::int8 AS n
             FROM queue.jobs
-            WHERE finalized_at > now() - make_interval(mins => $1) AND state = \(JobState.completed.sql)
+            WHERE finalized_at > now() - make_interval(mins => $1::int) AND state = \(JobState.completed.sql)
             GROUP BY 1, 2
         ), names AS (SELECT queue AS name FROM per_queue UNION SELECT name FROM queue.queues)
         SELECT 'queue', n.name, COALESCE(q.paused, false), COALESCE(p.waiting, 0), COALESCE(p.running, 0),
                COALESCE(p.scheduled, 0), COALESCE(p.failed, 0), COALESCE(p.done, 0), p.oldest,
                (SELECT array_agg(COALESCE((SELECT m.n FROM minutes AS m WHERE m.queue = n.name AND m.ago = g), 0) ORDER BY g DESC)
-                FROM generate_series(0, $1 - 1) AS g),
+                FROM generate_series(0, $1::int - 1) AS g),
                NULL::text[], NULL::timestamptz
         FROM names AS n LEFT JOIN per_queue AS p ON p.queue = n.name LEFT JOIN queue.queues AS q ON q.name = n.name
         UNION ALL
