@@ -38,8 +38,12 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(
             Set(names), [
                 "migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary", "orders",
-                "tiers", "exams",
+                "tiers", "exams", "console", "console-user",
             ])
+        let console = options(command(tree, ["console"]))
+        XCTAssertEqual(Set(console.keys), ["--port", "--host", "--database-url"])
+        XCTAssertEqual(console["--port"]?["default"] as? String, "8080")
+        XCTAssertEqual(Set(options(command(tree, ["console-user"])).keys), ["--role", "--database-url"])
         XCTAssertEqual(options(command(tree, ["orders", "complete"]))["--at"]?["takes_value"] as? Bool, true)
         for path in [["tiers", "recalculate"], ["exams", "grade"], ["exams", "regrade"]] {
             XCTAssertEqual(options(command(tree, path))["--as-of"]?["value_name"] as? String, "TIME", "\(path)")
