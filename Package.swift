@@ -5,7 +5,8 @@
 // utilities with no project dependency: Metrics (Prometheus text), HTTPServer,
 // SeededRandom (the one deterministic generator: demo data and benchmarks);
 // BenchSupport (what every benchmark shares) serves the `bench` executable;
-// CommandLineInterface (argument parsing, commands) and WorkerRuntime (a worker
+// Console (the web console, on HTTPServer and the engine and platform) serves
+// jobsctl console. CommandLineInterface (argument parsing, commands) and WorkerRuntime (a worker
 // process: flags, signals, metrics endpoint) serve the executables. A target only
 // depends on targets below it.
 import PackageDescription
@@ -63,7 +64,7 @@ let package = Package(
             name: "bench",
             dependencies: [
                 "BenchSupport", "CleaningPlatform", "JobQueue", "Metrics", "PostgresClient", "CommandLineInterface",
-                "SeededRandom",
+                "SeededRandom", "Console",
             ],
             swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport", swiftSettings: strict),

@@ -8,7 +8,6 @@ import PostgresClient
 /// the connection pool of the user's role.
 public final class ConsoleServer: Sendable {
     public let server: HTTPServer
-    let application: ConsoleApplication
 
     /// Bodies are small forms; anything larger is refused (413) before a handler runs.
     public static let maxRequestBytes = 16 * 1024
@@ -19,7 +18,6 @@ public final class ConsoleServer: Sendable {
         refreshInterval: Duration = .seconds(2)
     ) throws {
         let application = ConsoleApplication(database: database, timeZone: timeZone, refreshInterval: refreshInterval)
-        self.application = application
         server = try HTTPServer(
             port: port, host: host, maxRequestBytes: Self.maxRequestBytes, handlerTimeout: .seconds(30)
         ) { request in await application.handle(request) }
@@ -29,9 +27,4 @@ public final class ConsoleServer: Sendable {
 
     public func start() { server.start() }
     public func stop() { server.stop() }
-
-    /// How many times the overview was read from the database (shared by every browser).
-    public var overviewReads: Int {
-        get async { await application.snapshot.reads }
-    }
 }

@@ -1,11 +1,7 @@
 /// The fields of an `application/x-www-form-urlencoded` body or a query string, in
 /// order (a field may repeat, e.g. one `id` per selected job).
-struct FormFields: Sendable, Equatable {
+struct FormFields: Sendable {
     var pairs: [(name: String, value: String)]
-
-    static func == (left: Self, right: Self) -> Bool {
-        left.pairs.elementsEqual(right.pairs) { $0.name == $1.name && $0.value == $1.value }
-    }
 
     /// Nil when the text is not valid form encoding (a bad `%` escape, or bytes that
     /// are not UTF-8 once decoded).

@@ -61,7 +61,7 @@ final class DescribeJSONTests: XCTestCase {
     func testBenchDescribesEverySubcommandWithItsOptions() async throws {
         let tree = try await describe("bench")
         let names = (tree["commands"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
-        XCTAssertEqual(Set(names), ["client", "queue", "platform", "batch", "bloat"])
+        XCTAssertEqual(Set(names), ["client", "queue", "platform", "batch", "bloat", "console"])
         XCTAssertEqual(options(command(tree, ["queue", "suite"]))["--concurrency"]?["default"] as? String, "1,4,16")
         XCTAssertEqual(options(command(tree, ["queue", "suite"]))["--quick"]?["takes_value"] as? Bool, false)
         XCTAssertEqual(options(command(tree, ["bloat"]))["--variants"]?["value_name"] as? String, "LIST")

@@ -133,6 +133,28 @@ final class ConsoleJobsTests: XCTestCase {
         XCTAssertTrue(operatorPage.contains("13812345678"))
     }
 
+    func testAnOperatorPausesAQueueAndSetsItsLimitAndBothAreAudited() throws {
+        let queue = try fixture.insertJobs(1, state: "available")
+        let operatorClient = try fixture.client.loggedIn(fixture.operatorName, fixture.password)
+        let token = try operatorClient.csrfToken()
+        XCTAssertEqual(try operatorClient.post("/queues/action", form: [("csrf", token), ("queue", queue), ("op", "pause")]).status, 303)
+        XCTAssertEqual(
+            try operatorClient.post("/queues/action", form: [("csrf", token), ("queue", queue), ("op", "limit"), ("value", "3")]).status, 303)
+        let refused = try operatorClient.post("/queues/action", form: [("csrf", token), ("queue", queue), ("op", "limit"), ("value", "-1")])
+        XCTAssertEqual(refused.status, 400)
+        XCTAssertTrue(refused.body.contains("not a whole number from 1 to 1000000"), refused.body)
+        let connection = try TestDatabase.connect()
+        let (paused, limit) = try connection.query("SELECT paused, concurrency_limit::int8 FROM queue.queues WHERE name = $1", [queue])
+            .first!.decode((Bool, Int64?).self)
+        XCTAssertTrue(paused)
+        XCTAssertEqual(limit, 3)
+        let actions = try connection.query(
+            "SELECT action FROM console.audit WHERE target->>'queue' = $1 ORDER BY id", [queue]
+        ).rows.map { try $0.decode(0, as: String.self) }
+        XCTAssertEqual(actions, ["queue_pause", "queue_limit"])
+        try connection.query("DELETE FROM queue.queues WHERE name = $1", [queue])
+    }
+
     func testChineseBrowsersGetChinesePages() throws {
         var client = try fixture.client.loggedIn(fixture.viewerName, fixture.password)
         client.acceptLanguage = "zh-CN,zh;q=0.9,en;q=0.8"

@@ -57,13 +57,18 @@ public struct JobOverview: Sendable, Codable, Equatable {
             FROM queue.jobs
             WHERE finalized_at > now() - make_interval(mins => $1::int) AND state = \(JobState.completed.sql)
             GROUP BY 1, 2
-        ), names AS (SELECT queue AS name FROM per_queue UNION SELECT name FROM queue.queues)
+        ), names AS (SELECT queue AS name FROM per_queue UNION SELECT name FROM queue.queues
+        ), spark AS (
+            SELECT n.name, array_agg(COALESCE(m.n, 0) ORDER BY g DESC) AS per_minute
+            FROM names AS n CROSS JOIN generate_series(0, $1::int - 1) AS g
+            LEFT JOIN minutes AS m ON m.queue = n.name AND m.ago = g
+            GROUP BY n.name
+        )
         SELECT 'queue', n.name, COALESCE(q.paused, false), COALESCE(p.waiting, 0), COALESCE(p.running, 0),
-               COALESCE(p.scheduled, 0), COALESCE(p.failed, 0), COALESCE(p.done, 0), p.oldest,
-               (SELECT array_agg(COALESCE((SELECT m.n FROM minutes AS m WHERE m.queue = n.name AND m.ago = g), 0) ORDER BY g DESC)
-                FROM generate_series(0, $1::int - 1) AS g),
+               COALESCE(p.scheduled, 0), COALESCE(p.failed, 0), COALESCE(p.done, 0), p.oldest, s.per_minute,
                NULL::text[], NULL::timestamptz
         FROM names AS n LEFT JOIN per_queue AS p ON p.queue = n.name LEFT JOIN queue.queues AS q ON q.name = n.name
+        LEFT JOIN spark AS s ON s.name = n.name
         UNION ALL
         SELECT 'worker', leased_by, false, 0, count(*)::int8, 0, 0, 0, NULL, NULL, array_agg(DISTINCT queue), max(lease_expires_at)
         FROM queue.jobs WHERE state = \(JobState.running.sql) AND leased_by IS NOT NULL GROUP BY leased_by
@@ -73,10 +78,15 @@ public struct JobOverview: Sendable, Codable, Equatable {
         ORDER BY 1, 2
         """
 
-    /// Reads the overview on `connection`.
+    /// Reads the overview on `connection` (one statement, in a transaction of its own).
     public static func read(on connection: PostgresConnection) throws -> JobOverview {
         var overview = JobOverview(takenAt: Date(), queues: [], workers: [], leaders: [])
-        for row in try connection.query(statement, [Int64(sparklineMinutes)]).rows {
+        // JIT compilation would cost a monitoring read more than it saves (seen: 1.2 s on 20 000 jobs).
+        let rows = try connection.withTransaction { connection in
+            try connection.execute("SET LOCAL jit = off")
+            return try connection.query(statement, [Int64(sparklineMinutes)]).rows
+        }
+        for row in rows {
             let (what, name, paused, waiting, running, scheduled, failed, done) = try row.decode(
                 (String, String, Bool, Int64, Int64, Int64, Int64, Int64).self)
             let oldest = try row.decode(8, as: Double?.self)
