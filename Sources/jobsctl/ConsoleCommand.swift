@@ -116,8 +116,8 @@ struct ConsoleUserCommand: Command {
         Example: printf '%s\\n' "$PASSWORD" | jobsctl console-user li.wei --role operator
 
         Options:
-          --role ROLE          viewer (sees, sensitive data masked), operator (acts on
-                               jobs and queues) or finance (also runs payouts)
+          --role ROLE          e.g. operator: viewer (sees, sensitive data masked),
+                               operator (acts on jobs and queues) or finance (also runs payouts)
         \(DatabaseOptions.help)
         """
 
