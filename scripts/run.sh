@@ -6,7 +6,8 @@
 # worker pool (the scheduler is whichever worker leads), triggers one round of
 # every platform job (due reminders, dispatch, tier recalculation, coupon and points
 # expiry, exam grading, last week's payout run), shows progress, and prints a
-# summary. Run it again: it reuses the database and does no duplicate work.
+# summary, then how to open the web console (its URL). Run it again: it reuses the
+# database and does no duplicate work.
 #
 # Sizes: SEED_CUSTOMERS (2000), SEED_CLEANERS (150), SEED_ORDERS (10000), SEED (20261123);
 # WORKERS (2) worker processes. Output files go to RUN_DIR (default .run/).
@@ -17,7 +18,7 @@ cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 
@@ -67,6 +68,12 @@ for kind in tier.recalculate coupon.expire coupon.expiry_reminder points.expire;
 done
 echo "enqueued tier recalculation, coupon expiry, coupon reminders and points expiry"
 
+# Dispatch: the next week's waiting orders are offered to cleaners; simulated
+# cleaners (deterministic from the seed) accept, decline or ignore the offers.
+"$JOBSCTL" dispatch start-waiting --days 7
+"$JOBSCTL" dispatch simulate --seed "${SEED:-20261123}" --seconds 300 >"$RUN_DIR/dispatch-simulation.log" 2>&1 &
+SIMULATION_PID=$!
+
 PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
 REPORT="$RUN_DIR/payouts-$PERIOD.csv"
 echo "payout run for last week ($PERIOD)…"
@@ -74,6 +81,8 @@ echo "payout run for last week ($PERIOD)…"
 
 echo "waiting for the queues to drain (due reminders, dispatch, grading, expiry)…"
 "$JOBSCTL" wait --due-within 90 --timeout 900
+wait "$SIMULATION_PID"
+cat "$RUN_DIR/dispatch-simulation.log"
 stop_workers
 trap - EXIT
 echo "workers stopped cleanly"
@@ -82,3 +91,8 @@ echo
 echo
 echo "payout report for $PERIOD: $REPORT ($(($(wc -l <"$REPORT") - 2)) cleaners)"
 tail -n 1 "$REPORT" | awk -F, '{ printf "  totals: gross %s fen, commission %s fen, paid %s fen, carried %s fen\n", $5, $6, $11, $12 }'
+echo
+echo "web console (Ctrl-C stops it): create a user once — the password is read from standard input —"
+echo "  $JOBSCTL console-user admin --role finance"
+echo "then serve it and open http://127.0.0.1:${CONSOLE_PORT:-8080}/"
+echo "  $JOBSCTL console --port ${CONSOLE_PORT:-8080}"
