@@ -38,8 +38,12 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(
             Set(names), [
                 "migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary", "orders",
-                "tiers", "exams", "dispatch", "quality", "complaints",
+                "tiers", "exams", "dispatch", "console", "console-user", "quality", "complaints",
             ])
+        let console = options(command(tree, ["console"]))
+        XCTAssertEqual(Set(console.keys), ["--port", "--host", "--database-url"])
+        XCTAssertEqual(console["--port"]?["default"] as? String, "8080")
+        XCTAssertEqual(Set(options(command(tree, ["console-user"])).keys), ["--role", "--database-url"])
         XCTAssertEqual(options(command(tree, ["complaints", "list"]))["--sla"]?["default"] as? String, "all")
         XCTAssertEqual(options(command(tree, ["complaints", "resolve"]))["--outcome"]?["takes_value"] as? Bool, true)
         XCTAssertEqual(options(command(tree, ["quality", "score"]))["--period"]?["value_name"] as? String, "YYYY-Www")
@@ -62,7 +66,7 @@ final class DescribeJSONTests: XCTestCase {
     func testBenchDescribesEverySubcommandWithItsOptions() async throws {
         let tree = try await describe("bench")
         let names = (tree["commands"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
-        XCTAssertEqual(Set(names), ["client", "queue", "platform", "batch", "bloat"])
+        XCTAssertEqual(Set(names), ["client", "queue", "platform", "batch", "bloat", "console"])
         XCTAssertEqual(options(command(tree, ["queue", "suite"]))["--concurrency"]?["default"] as? String, "1,4,16")
         XCTAssertEqual(options(command(tree, ["queue", "suite"]))["--quick"]?["takes_value"] as? Bool, false)
         XCTAssertEqual(options(command(tree, ["bloat"]))["--variants"]?["value_name"] as? String, "LIST")
