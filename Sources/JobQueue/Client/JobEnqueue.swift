@@ -80,7 +80,11 @@ extension PostgresConnection {
 
 enum JobEnqueueStatements {
     /// The states in which a job holds its unique key, per scope (the predicate of
-    /// the partial unique index `jobs_unique_key_idx`, which ON CONFLICT must repeat).
+    /// the partial unique index `jobs_unique_key_idx`). The inserts say
+    /// `ON CONFLICT DO NOTHING` without naming that index: on one server it is
+    /// `(unique_key)`, on a Citus cluster `(queue, unique_key)` (sql/citus), and the
+    /// same statements serve both; ids come from a sequence, so the primary key
+    /// never conflicts.
     static let holdsUniqueKey = """
         unique_key IS NOT NULL AND (
             unique_scope = 'always' OR state IN \(JobState.sqlList(JobState.unfinished)))
@@ -123,8 +127,7 @@ enum JobEnqueueStatements {
                    \(initialState(dependencies: "dependencies", callback: "callback_for_batch"))
             FROM timed
             ORDER BY ordinal
-            ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
-            DO NOTHING
+            ON CONFLICT DO NOTHING
             RETURNING id, queue, state
         ), woken AS (
             SELECT \(JobChannel.notifyQueues(of: "inserted", where: "state = \(JobState.available.sql)")) AS n
@@ -148,8 +151,7 @@ enum JobEnqueueStatements {
                    timestamptz 'epoch' + $10::int8 * interval '1 microsecond', $11::int8[], $12::text, $13::text,
                    \(initialState(dependencies: "$11::int8[]", callback: "$13::text"))
             FROM input
-            ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
-            DO NOTHING
+            ON CONFLICT DO NOTHING
             RETURNING id, queue, state
         )
         SELECT id, \(JobChannel.notifyQueues(of: "inserted", where: "state = \(JobState.available.sql)"))

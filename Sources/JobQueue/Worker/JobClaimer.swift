@@ -7,7 +7,8 @@ enum JobClaimer {
     /// available rows, and leases them in the same statement: a new lease id per claim
     /// (the fencing token), attempt + 1, and a lease that heartbeats must renew.
     /// A paused queue yields nothing (checked in the statement, so a pause holds for
-    /// every process at once).
+    /// every process at once). Both the pick and the update name the queue, so on a
+    /// Citus cluster the whole claim runs on the queue's shard.
     ///
     /// The limit is written into the text, one text per limit: with `LIMIT $n`
     /// PostgreSQL cannot cost a generic plan (it assumes a fraction of the whole
@@ -56,7 +57,7 @@ enum JobClaimer {
             leased_by = $2,
             lease_expires_at = now() + $3 * interval '1 millisecond'
         FROM picked
-        WHERE j.id = picked.id
+        WHERE j.queue = $1 AND j.id = picked.id
         RETURNING j.id, j.lease_id, j.kind, j.queue, j.args::text, j.attempt, j.max_attempts, j.priority,
                   j.tags, j.created_at, j.run_at, j.deadline_at
         """
@@ -80,7 +81,7 @@ enum JobClaimer {
             let (id, leaseID, kind, queue, args, attempt, maxAttempts, priority) = try row.decode(
                 (Int64, Int64, String, String, String, Int32, Int32, Int16).self)
             return ClaimedJob(
-                id: id, lease: JobLease(jobID: id, leaseID: leaseID), kind: kind, queue: queue, argumentsJSON: args,
+                id: id, lease: JobLease(jobID: id, leaseID: leaseID, queue: queue), kind: kind, queue: queue, argumentsJSON: args,
                 attempt: Int(attempt), maxAttempts: Int(maxAttempts), priority: Int(priority),
                 tags: try row.decode(8, as: [String].self), createdAt: try row.decode(9, as: Date.self),
                 runAt: try row.decode(10, as: Date.self), deadline: try row.decode(11, as: Date?.self))
