@@ -5,10 +5,11 @@ import TestSupport
 import XCTest
 
 /// On a Citus cluster (`scripts/test.sh --citus`), the statements a worker runs for
-/// every job — claim, acknowledgement, heartbeat, lease check, in-transaction
-/// completion — are planned for one shard: Citus' plan shows `Task Count: 1`. A
-/// change that makes one of them fan out to every shard fails here. On a single
-/// server the tests skip, saying how to run them.
+/// every job — claim, heartbeat, lease check, in-transaction completion — are planned
+/// for one shard: every step of Citus' plan shows `Task Count: 1`, on one shard. A
+/// change that makes one of them fan out to every shard fails here. (The batched
+/// acknowledgement names its queue too, but Citus refuses it as written: see
+/// docs/scaling.md, "Citus".) On a single server the tests skip, saying how to run them.
 final class CitusRoutingTests: XCTestCase {
     private func citusFixture() async throws -> QueueFixture {
         let fixture = try QueueFixture()
@@ -28,9 +29,18 @@ final class CitusRoutingTests: XCTestCase {
             .map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
     }
 
+    /// Every distributed step of the plan (the claim has a few: its lease id comes from
+    /// the coordinator) runs one task, all on the same shard.
     private func assertOneShard(_ plan: String, _ statement: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(
-            plan.contains("Task Count: 1\n"), "\(statement) is not routed to one shard:\n\(plan)", file: file, line: line)
+        let lines = plan.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let taskCounts = lines.filter { $0.hasPrefix("Task Count:") }
+        let shards = Set(lines.compactMap { line in
+            line.range(of: #"jobs_\d+"#, options: .regularExpression).map { String(line[$0]) }
+        })
+        XCTAssertFalse(taskCounts.isEmpty, "\(statement): not a distributed plan:\n\(plan)", file: file, line: line)
+        XCTAssertEqual(
+            Set(taskCounts), ["Task Count: 1"], "\(statement) is not routed to one shard:\n\(plan)", file: file, line: line)
+        XCTAssertEqual(shards.count, 1, "\(statement) touches shards \(shards.sorted()):\n\(plan)", file: file, line: line)
     }
 
     func testQueueJobsIsDistributedOnTheQueue() async throws {
@@ -46,7 +56,7 @@ final class CitusRoutingTests: XCTestCase {
         XCTAssertGreaterThan(shards ?? 0, 1)
     }
 
-    func testClaimAckAndHeartbeatStatementsRunOnOneShard() async throws {
+    func testClaimHeartbeatAndCompletionStatementsRunOnOneShard() async throws {
         let fixture = try await citusFixture()
         let claim: [any PostgresEncodable] = [fixture.queue, "worker", Int64(30_000)]
         assertOneShard(try await plan(JobClaimer.claimStatement(limit: 10), claim, on: fixture), "claim")
@@ -55,10 +65,6 @@ final class CitusRoutingTests: XCTestCase {
 
         let ids: [Int64] = [1, 2]
         let leases: [Int64] = [7, 8]
-        let finish: [any PostgresEncodable] = [
-            ids, leases, ["completed", "retryable"], [String?.none, "boom"], [Int64?.none, Int64?.none], fixture.queue,
-        ]
-        assertOneShard(try await plan(JobAckStatements.finish, finish, on: fixture), "acknowledgement")
         assertOneShard(
             try await plan(JobAckStatements.completeOne, [Int64(1), Int64(7), fixture.queue], on: fixture),
             "in-transaction completion")
@@ -72,6 +78,6 @@ final class CitusRoutingTests: XCTestCase {
     func testAStatementWithoutTheQueueFansOut() async throws {
         let fixture = try await citusFixture()
         let plan = try await plan("SELECT 1 FROM queue.jobs WHERE id = $1", [Int64(1)], on: fixture)
-        XCTAssertFalse(plan.contains("Task Count: 1\n"), plan)
+        XCTAssertTrue(plan.contains("Task Count: 32"), plan)
     }
 }

@@ -7,8 +7,10 @@ enum JobClaimer {
     /// available rows, and leases them in the same statement: a new lease id per claim
     /// (the fencing token), attempt + 1, and a lease that heartbeats must renew.
     /// A paused queue yields nothing (checked in the statement, so a pause holds for
-    /// every process at once). Both the pick and the update name the queue, so on a
-    /// Citus cluster the whole claim runs on the queue's shard.
+    /// every process at once). The jobs of one claim share its lease id (fencing
+    /// matches job id and lease id together): drawn once, it is not a volatile call
+    /// inside the UPDATE, which Citus refuses. Both the pick and the update name the
+    /// queue, so on a Citus cluster the whole claim runs on the queue's shard.
     ///
     /// The limit is written into the text, one text per limit: with `LIMIT $n`
     /// PostgreSQL cannot cost a generic plan (it assumes a fraction of the whole
@@ -41,7 +43,9 @@ enum JobClaimer {
 
     private static func claimStatement(limitExpression: String) -> String {
         """
-        WITH picked AS (
+        WITH lease AS (
+            SELECT nextval('queue.lease_seq') AS id
+        ), picked AS (
             SELECT id FROM queue.jobs
             WHERE state = \(JobState.available.sql) AND queue = $1
               AND NOT EXISTS (SELECT 1 FROM queue.queues WHERE name = $1 AND paused)
@@ -53,7 +57,7 @@ enum JobClaimer {
             state = \(JobState.running.sql),
             attempt = j.attempt + 1,
             attempted_at = now(),
-            lease_id = nextval('queue.lease_seq'),
+            lease_id = (SELECT id FROM lease),
             leased_by = $2,
             lease_expires_at = now() + $3 * interval '1 millisecond'
         FROM picked
