@@ -31,3 +31,10 @@ SELECT create_reference_table('queue.cron_schedules');
 -- the limit's name, and its statements (take, give back, retention) address rows by ctid,
 -- which a distributed table does not offer. The platform's tables stay on the
 -- coordinator too (docs/scaling.md says why and what distributing them needs).
+
+-- Citus does a statement's shard work over connections it opens as the current user.
+-- Inside the SQL API's SECURITY DEFINER functions (0012) that is cleaning_api_definer,
+-- which may not log in on a single server; on a cluster the coordinator must connect
+-- to the worker nodes as it. Give it LOGIN (it has no password: restrict its logins to
+-- the nodes' addresses in pg_hba.conf, as for Citus' own node-to-node connections).
+ALTER ROLE cleaning_api_definer LOGIN;
