@@ -25,7 +25,7 @@ NODES=(coordinator worker1 worker2)
 CONF="shared_preload_libraries = 'citus'
 max_prepared_transactions = 200"
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "citus: $*" >&2; exit 1; }
 
 installed() {
