@@ -58,7 +58,7 @@ final class CitusRoutingTests: XCTestCase {
 
     func testClaimHeartbeatAndCompletionStatementsRunOnOneShard() async throws {
         let fixture = try await citusFixture()
-        let claim: [any PostgresEncodable] = [fixture.queue, "worker", Int64(30_000)]
+        let claim: [any PostgresEncodable] = [fixture.queue, "worker", Int64(30_000), Int64(0x5eed)]
         assertOneShard(try await plan(JobClaimer.claimStatement(limit: 10), claim, on: fixture), "claim")
         assertOneShard(
             try await plan(JobClaimer.claimWithinLimitStatement(limit: 10), claim, on: fixture), "claim within a limit")

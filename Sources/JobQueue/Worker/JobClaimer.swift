@@ -6,6 +6,10 @@ enum JobClaimer {
     /// Locks up to `limit` runnable jobs with SKIP LOCKED through the partial index on
     /// available rows, and leases them in the same statement: a new lease id per claim
     /// (the fencing token), attempt + 1, and a lease that heartbeats must renew.
+    /// The lease id is the next `queue.lease_seq` value XOR a random 64-bit salt the
+    /// claimer draws per claim (`$4`): the sequence keeps claims apart, the salt keeps
+    /// them from repeating after an asynchronous promotion, when the new primary's
+    /// sequence hands out values the lost WAL had already handed out.
     /// A paused queue yields nothing (checked in the statement, so a pause holds for
     /// every process at once). The jobs of one claim share its lease id (fencing
     /// matches job id and lease id together): drawn once, it is not a volatile call
@@ -44,7 +48,7 @@ enum JobClaimer {
     private static func claimStatement(limitExpression: String) -> String {
         """
         WITH lease AS (
-            SELECT nextval('queue.lease_seq') AS id
+            SELECT nextval('queue.lease_seq') # $4 AS id
         ), picked AS (
             SELECT id FROM queue.jobs
             WHERE state = \(JobState.available.sql) AND queue = $1
@@ -71,7 +75,7 @@ enum JobClaimer {
         queue: String, limit: Int, workerID: String, lease: Duration, withinQueueLimit: Bool = false,
         on database: PostgresPool
     ) async throws -> [ClaimedJob] {
-        let parameters: [any PostgresEncodable] = [queue, workerID, lease.milliseconds]
+        let parameters: [any PostgresEncodable] = [queue, workerID, lease.milliseconds, LeaseSalt.random()]
         let result: PostgresResult
         if withinQueueLimit {
             result = try await database.withTransaction { connection in
