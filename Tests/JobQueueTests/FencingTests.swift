@@ -89,7 +89,7 @@ final class FencingTests: XCTestCase {
         let fenced = await acknowledger.fencedCount
         XCTAssertEqual(fenced, 1)
         let renewed = try await fixture.pool.query(
-            LeaseKeeper.renew, [[stale.id], [stale.lease.leaseID], Int64(60_000)])
+            LeaseKeeper.renew, [[stale.id], [stale.lease.leaseID], Int64(60_000), stale.queue])
         XCTAssertEqual(renewed.rowCount, 0)
         let stillRunning = try await fixture.row(id).state
         XCTAssertEqual(stillRunning, "running")
