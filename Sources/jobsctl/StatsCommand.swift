@@ -2,13 +2,25 @@ import CommandLineInterface
 import Foundation
 import JobQueue
 
-/// `jobsctl stats [--json] [--watch]`
-struct StatsCommand: Command {
+/// `jobsctl stats [queues|platform]`: the queue's figures (the default) and the platform's rollups.
+struct StatsCommand: CommandGroup {
     static let name = "stats"
-    static let summary = "per-queue counts, throughput, failures and the oldest waiting job"
+    static let summary = "queue figures (default) and the platform's daily statistics"
+    static let help = """
+        Usage: jobsctl stats [queues] [--json] [--watch [SECONDS]]
+               jobsctl stats platform --from DAY --to DAY [--csv FILE] [--json]
+        """
+    static let subcommands: [any CommandDescription.Type] = [QueueStatsCommand.self, PlatformStatsCommand.self]
+    static let defaultCommand: (any Command.Type)? = QueueStatsCommand.self
+}
+
+/// `jobsctl stats [queues] [--json] [--watch]`
+struct QueueStatsCommand: Command {
+    static let name = "queues"
+    static let summary = "per-queue counts, throughput, failures and the oldest waiting job (the default)"
     static let options: [CommandOption] = [.value("--watch", "[SECONDS]", default: "2"), OutputFormat.option] + DatabaseOptions.options
     static let help = """
-        Usage: jobsctl stats [--json] [--watch [SECONDS]]
+        Usage: jobsctl stats [queues] [--json] [--watch [SECONDS]]
 
         Per queue: jobs by state, completed in the last minute and hour, discarded
         in the last hour, and how long the oldest runnable job has waited.

@@ -8,7 +8,7 @@ public enum PlatformJobs {
     public static let catalogue = JobKindCatalogue([
         OrderReminder.self, DispatchNotification.self, ExpireCoupons.self, RemindExpiringCoupons.self,
         ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self, ProcessWithdrawal.self,
-        GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self,
+        GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self, RollUpStatistics.self,
     ])
 
     /// Every kind the platform handles.
@@ -53,6 +53,9 @@ public enum PlatformJobs {
         registry.register(ProcessWithdrawal.self, options: JobKindOptions(timeout: .seconds(120))) {
             try await $0.run($1, services: services, payouts: services.payouts)
         }
+        registry.register(RollUpStatistics.self, options: JobKindOptions(timeout: .seconds(900))) {
+            try await $0.run($1, services: services)
+        }
         return registry
     }
 
@@ -71,6 +74,9 @@ public enum PlatformJobs {
             PeriodicJob(
                 name: "points-expiry", schedule: try CronSchedule("15 0 * * *", timeZone: timeZone),
                 request: JobRequest(kind: ExpirePoints.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "statistics-rollup", schedule: try CronSchedule("*/15 * * * *", timeZone: timeZone),
+                request: JobRequest(kind: RollUpStatistics.kind, queue: maintenanceQueue)),
         ]
     }
 }
