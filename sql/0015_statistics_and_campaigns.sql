@@ -131,12 +131,18 @@ CREATE TABLE platform.cleaner_statistics_daily (
     PRIMARY KEY (day, level)
 );
 
--- The rollup (a worker job) reads the platform and rewrites these tables.
+-- Trigger functions only: no role calls them.
+REVOKE EXECUTE ON FUNCTION platform.mark_order_changes(), platform.mark_review_changes(),
+    platform.mark_customer_changes() FROM PUBLIC;
+
+-- The rollup (a worker job) takes the change marks and rewrites the tables;
+-- reporting reads the tables.
 GRANT SELECT, INSERT, DELETE ON
     platform.order_statistics_daily, platform.order_statistics_hourly, platform.customer_statistics_daily,
-    platform.cleaner_statistics_daily, platform.statistics_changes
+    platform.cleaner_statistics_daily
     TO cleaning_worker;
+GRANT SELECT, DELETE ON platform.statistics_changes TO cleaning_worker;
 GRANT SELECT ON
     platform.order_statistics_daily, platform.order_statistics_hourly, platform.customer_statistics_daily,
-    platform.cleaner_statistics_daily, platform.statistics_changes
+    platform.cleaner_statistics_daily
     TO cleaning_reporting;

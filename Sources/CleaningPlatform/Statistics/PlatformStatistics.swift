@@ -23,6 +23,15 @@ public struct PlatformStatistics: Sendable, Codable, Equatable {
         /// Average rating of the reviewed orders completed that day, in hundredths (0 without reviews).
         public var ratingHundredths: Int
         public var cleanerIncomeFen: Int64
+
+        /// A day with nothing in it.
+        public init(day: String) {
+            self.day = day
+            (ordersPlaced, ordersCompleted, ordersCancelled) = (0, 0, 0)
+            (gmvFen, paidFen, refundedFen) = (0, 0, 0)
+            (newCustomers, activeCustomers, returningCustomers, activeCleaners) = (0, 0, 0, 0)
+            (serviceMinutes, utilisationBasisPoints, reviews, ratingHundredths, cleanerIncomeFen) = (0, 0, 0, 0, 0)
+        }
     }
 
     public var days: [Day]
@@ -85,15 +94,17 @@ public struct PlatformStatistics: Sendable, Codable, Equatable {
                 try row.decode((String, Int64, Int64, Int64, Int64, Int64, Int64).self)
             let values = try (7..<15).map { try row.decode($0, as: Int64.self) }
             let (activeCleaners, minutes, reviews, ratingSum) = (values[3], values[4], values[5], values[6])
-            return Day(
-                day: day, ordersPlaced: Int(placed), ordersCompleted: Int(completed), ordersCancelled: Int(cancelled),
-                gmvFen: gmv, paidFen: paid, refundedFen: refunded, newCustomers: Int(values[0]),
-                activeCustomers: Int(values[1]), returningCustomers: Int(values[2]), activeCleaners: Int(activeCleaners),
-                serviceMinutes: minutes,
-                utilisationBasisPoints: activeCleaners == 0
-                    ? 0 : Int(minutes * 10_000 / (activeCleaners * Int64(StatisticsRollup.workingDayMinutes))),
-                reviews: Int(reviews), ratingHundredths: reviews == 0 ? 0 : Int((ratingSum * 100 + reviews / 2) / reviews),
-                cleanerIncomeFen: values[7])
+            var line = Day(day: day)
+            (line.ordersPlaced, line.ordersCompleted, line.ordersCancelled) = (Int(placed), Int(completed), Int(cancelled))
+            (line.gmvFen, line.paidFen, line.refundedFen) = (gmv, paid, refunded)
+            (line.newCustomers, line.activeCustomers, line.returningCustomers) = (Int(values[0]), Int(values[1]), Int(values[2]))
+            (line.activeCleaners, line.serviceMinutes, line.reviews) = (Int(activeCleaners), minutes, Int(reviews))
+            if activeCleaners > 0 {
+                line.utilisationBasisPoints = Int(minutes * 10_000 / (activeCleaners * Int64(StatisticsRollup.workingDayMinutes)))
+            }
+            if reviews > 0 { line.ratingHundredths = Int((ratingSum * 100 + reviews / 2) / reviews) }
+            line.cleanerIncomeFen = values[7]
+            return line
         }
         return PlatformStatistics(days: rows)
     }

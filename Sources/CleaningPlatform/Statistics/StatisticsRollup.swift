@@ -18,9 +18,7 @@ public enum StatisticsRollup {
         """
 
     static let orders = """
-        WITH \(days), cleared AS (
-            DELETE FROM platform.order_statistics_daily WHERE day IN (SELECT day FROM days)
-        )
+        WITH \(days)
         INSERT INTO platform.order_statistics_daily (
             day, city, district, service_type_id, channel, orders_placed, orders_completed, orders_cancelled,
             gmv_fen, paid_fen, refunded_fen)
@@ -33,9 +31,7 @@ public enum StatisticsRollup {
         """
 
     static let hours = """
-        WITH \(days), cleared AS (
-            DELETE FROM platform.order_statistics_hourly WHERE day IN (SELECT day FROM days)
-        )
+        WITH \(days)
         INSERT INTO platform.order_statistics_hourly (day, hour, orders_placed, gmv_fen, paid_fen, refunded_fen)
         SELECT d.day, extract(hour FROM o.created_at AT TIME ZONE $1)::int2, count(*),
                sum(o.amount_fen), sum(o.paid_fen), sum(o.refunded_fen)
@@ -44,9 +40,7 @@ public enum StatisticsRollup {
         """
 
     static let customers = """
-        WITH \(days), cleared AS (
-            DELETE FROM platform.customer_statistics_daily WHERE day IN (SELECT day FROM days)
-        ), joined AS (
+        WITH \(days), joined AS (
             SELECT d.day, c.tier_id, count(*) AS customers
             FROM days AS d JOIN platform.customers AS c ON c.created_at >= d.starts AND c.created_at < d.ends
             GROUP BY 1, 2
@@ -71,9 +65,7 @@ public enum StatisticsRollup {
     static let workingDayMinutes = 480
 
     static let cleaners = """
-        WITH \(days), cleared AS (
-            DELETE FROM platform.cleaner_statistics_daily WHERE day IN (SELECT day FROM days)
-        ), done AS (
+        WITH \(days), done AS (
             SELECT d.day, c.level, o.cleaner_id, o.duration_minutes, r.rating,
                    (o.paid_fen - o.refunded_fen) - ((o.paid_fen - o.refunded_fen) * cr.rate_bp + 5000) / 10000 AS income
             FROM days AS d
@@ -91,9 +83,20 @@ public enum StatisticsRollup {
         FROM done GROUP BY day, level
         """
 
-    /// Rebuilds every statistics table for `days` (`YYYY-MM-DD`, business days in `timeZone`).
+    static let tables = [
+        "platform.order_statistics_daily", "platform.order_statistics_hourly", "platform.customer_statistics_daily",
+        "platform.cleaner_statistics_daily",
+    ]
+
+    /// Rebuilds every statistics table for `days` (`YYYY-MM-DD`, business days in
+    /// `timeZone`): their rows are deleted first, in statements of their own (a
+    /// DELETE in a WITH runs alongside the INSERT, whose new rows would meet the
+    /// old ones in the unique index).
     public static func recompute(days: [String], timeZone: TimeZone, on connection: PostgresConnection) throws {
         guard !days.isEmpty else { return }
+        for table in tables {
+            try connection.execute("DELETE FROM \(table) WHERE day = ANY($1::text[]::date[])", [days])
+        }
         for statement in [orders, hours, customers, cleaners] {
             try connection.execute(statement, [timeZone.identifier, days])
         }
