@@ -22,8 +22,8 @@ struct PlatformStatsCommand: Command {
         15 minutes; `jobsctl stats rollup` queues one now).
 
         Options:
-          --from DAY           first day, YYYY-MM-DD
-          --to DAY             last day, YYYY-MM-DD (at most 366 days after --from)
+          --from DAY           first day, YYYY-MM-DD, e.g. 2026-11-23
+          --to DAY             last day, e.g. 2026-11-29 (at most 366 days from --from)
           --csv FILE           also write the lines as CSV to FILE ("-": standard output only)
         \(OutputFormat.help)
         \(DatabaseOptions.help)

@@ -16,7 +16,7 @@ struct StatsRollupCommand: Command {
         and the days given.
 
         Options:
-          --day DAY            also recompute this business day, YYYY-MM-DD (repeatable)
+          --day DAY            also recompute this business day, e.g. 2026-11-23 (repeatable)
         \(OutputFormat.help)
         \(DatabaseOptions.help)
         """

@@ -11,7 +11,7 @@ import XCTest
 final class StatisticsRollupTests: XCTestCase {
     /// A database of its own: the rollup covers every order, and the figures must
     /// be those of the seed data alone.
-    private func seededDatabase() throws -> PostgresConnection {
+    private func seededDatabase() throws -> (PostgresConnection, url: String) {
         let admin = try TestDatabase.connect()
         let name = TestDatabase.uniqueName("statistics")
         try admin.executeScript("CREATE DATABASE \(name)")
@@ -22,7 +22,7 @@ final class StatisticsRollupTests: XCTestCase {
         try PostgresMigrator(directory: TestDatabase.migrationsFolder).migrate(on: connection)
         _ = try DemoDataSet(customers: 300, cleaners: 20, orders: 3_000, seed: 7)
             .load(now: Date(), timeZone: BusinessCalendar.default.timeZone, on: connection)
-        return connection
+        return (connection, configuration.conninfo)
     }
 
     /// The rollup job's transaction: take the changes, recompute their days and `also`.
@@ -131,8 +131,8 @@ final class StatisticsRollupTests: XCTestCase {
         }
     }
 
-    func testRollupsEqualFiguresComputedFromTheSeedDataInAnySessionZone() throws {
-        let connection = try seededDatabase()
+    func testRollupsEqualFiguresComputedFromTheSeedDataInAnySessionZone() async throws {
+        let (connection, url) = try seededDatabase()
         let shanghai = BusinessCalendar.default.timeZone
         try connection.execute("SET TimeZone = 'America/New_York'")
         let recomputed = try rollUp(also: [], zone: shanghai, on: connection)
@@ -161,6 +161,20 @@ final class StatisticsRollupTests: XCTestCase {
             .rows.map { try $0.decode((String, Int64).self) }
         XCTAssertEqual(Dictionary(uniqueKeysWithValues: rolledHours), hours)
 
+        // `jobsctl stats platform` prints and exports the same lines.
+        let csvPath = NSTemporaryDirectory() + TestDatabase.uniqueName("statistics") + ".csv"
+        defer { try? FileManager.default.removeItem(atPath: csvPath) }
+        let (first, last) = (expected[expected.count - 10].day, expected.last!.day)
+        let run = try await JobsctlRun.run(["stats", "platform", "--from", first, "--to", last, "--csv", csvPath, "--database-url", url])
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("ORDERS_PLACED"), run.output)
+        let lines = try PlatformStatistics.read(from: XCTUnwrap(BusinessDay(first)), to: XCTUnwrap(BusinessDay(last)), on: connection)
+        XCTAssertEqual(lines.days.count, 10)
+        XCTAssertEqual(try String(contentsOfFile: csvPath, encoding: .utf8), lines.csv)
+        XCTAssertEqual(lines.csv.split(separator: "\n").first.map(String.init), PlatformStatistics.columns.joined(separator: ","))
+        let json = try await JobsctlRun.run(["stats", "platform", "--from", first, "--to", last, "--json", "--database-url", url])
+        XCTAssertEqual(try JSONDecoder().decode(PlatformStatistics.self, from: Data(json.output.utf8)), lines)
+
         // Recomputing every day again, from a session in another zone, writes the same rows.
         let before = try tables(on: connection)
         try connection.execute("SET TimeZone = 'Asia/Kolkata'")
@@ -177,7 +191,7 @@ final class StatisticsRollupTests: XCTestCase {
     }
 
     func testALateRefundOrReviewCorrectsItsDayAndOnlyChangedDaysAreRecomputed() throws {
-        let connection = try seededDatabase()
+        let (connection, _) = try seededDatabase()
         let zone = BusinessCalendar.default.timeZone
         let calendar = BusinessCalendar(timeZone: zone)
         try rollUp(also: [], zone: zone, on: connection)
