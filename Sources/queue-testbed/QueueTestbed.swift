@@ -16,6 +16,7 @@ struct QueueTestbed: CommandGroup {
         Usage: queue-testbed COMMAND [OPTIONS]
         """
     static let subcommands: [any CommandDescription.Type] = [
-        TestbedWorkCommand.self, TestbedEnqueueCommand.self, TestbedVerdictCommand.self,
+        TestbedWorkCommand.self, TestbedEnqueueCommand.self, TestbedVerdictCommand.self, TestbedProgressCommand.self,
+        TestbedHeldCommand.self,
     ]
 }

@@ -26,6 +26,44 @@ final class TestbedVerdictTests: XCTestCase {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    private func testbed(_ arguments: [String], in folder: String) async throws -> Verdict {
+        let output = folder + "/testbed-\(TestDatabase.uniqueName("t")).out"
+        let process = try ChildProcess(
+            executable: try TestDatabase.executable("queue-testbed"), arguments: arguments,
+            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: output)
+        let status = await process.wait(timeout: .seconds(60)) ?? -99
+        return Verdict(status: status, output: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
+    /// What the chaos orchestrator polls: a queue's progress and a worker's held attempts.
+    func testProgressAndHeldAttemptsAreReadThroughTheEngine() async throws {
+        let fixture = try QueueFixture()
+        let folder = NSTemporaryDirectory()
+        let ids = try await fixture.client.enqueue([
+            fixture.request("test.progress"), fixture.request("test.progress"), fixture.request("test.other"),
+        ]).map(\.id)
+        _ = try await fixture.pool.query(
+            "UPDATE queue.jobs SET state = 'running', attempt = 2, leased_by = 'w-held', lease_id = 1, "
+                + "lease_expires_at = now() + interval '1 minute' WHERE id = $1", [ids[0]])
+        _ = try await fixture.pool.query(
+            "UPDATE queue.jobs SET state = 'completed', attempt = 1, finalized_at = now() WHERE id = $1", [ids[2]])
+
+        var run = try await testbed(["progress", "--queue", fixture.queue], in: folder)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(
+            run.output.hasPrefix("jobs=3 completed=1 active=2 unfinished=2 retried=1 with_errors=0 leader="), run.output)
+        run = try await testbed(["progress", "--queue", fixture.queue, "--kind", "test.other"], in: folder)
+        XCTAssertTrue(run.output.hasPrefix("jobs=1 completed=1 active=0 unfinished=0"), run.output)
+
+        run = try await testbed(["held", "--queue", fixture.queue, "--worker", "w-held"], in: folder)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertEqual(run.output, "w-held \(ids[0]) 2\n")
+        run = try await testbed(["held", "--queue", fixture.queue, "--worker", "nobody"], in: folder)
+        XCTAssertEqual(run.output, "")
+        run = try await testbed(["held", "--queue", fixture.queue], in: folder)
+        XCTAssertEqual(run.status, 64, run.output)
+    }
+
     func testPassesACleanRunAndFailsEachBrokenRule() async throws {
         let fixture = try QueueFixture()
         _ = try await fixture.pool.query(

@@ -45,6 +45,21 @@ class Session:
                 log.write(result.stdout)
         return result.returncode, result.stdout
 
+    def progress(self, queue, kind=None):
+        """`queue-testbed progress` figures of a queue as a dict of text values, or
+        None when it could not answer (e.g. while the server restarts)."""
+        argv = [self.tool("queue-testbed"), "progress", "--queue", queue] + (["--kind", kind] if kind else [])
+        status, output = self.run_tool(argv, errors=False)
+        if status != 0 or not output.strip():
+            return None
+        return dict(word.partition("=")[::2] for word in output.split())
+
+    def held(self, queue, worker):
+        """The "WORKER JOB_ID ATTEMPT" lines of the attempts `worker` holds now."""
+        status, output = self.run_tool(
+            [self.tool("queue-testbed"), "held", "--queue", queue, "--worker", worker], errors=False)
+        return output.splitlines() if status == 0 else []
+
     def record(self, report, line, program_lines, passed):
         report.print(line, program_lines)
         self.verdicts.append(line)
@@ -67,7 +82,8 @@ class EffectRun:
         self.fleet = Fleet(self.worker_command, prefix, self.log_dir, session.tracker, say, with_metrics=True)
         print(f"{name}: enqueueing {options.jobs} testbed.effect jobs {{\"sleepMs\": {sleep_ms}}} on queue "
               f"{self.queue}; {options.workers} workers, lease {lease:g}s", flush=True)
-        session.cluster.rows("TRUNCATE testbed_effects; DELETE FROM queue.jobs WHERE queue = :'queue'", queue=self.queue)
+        # The session's cluster is new, so the run's queue is empty; its effects start empty.
+        session.cluster.rows("TRUNCATE testbed_effects")
         status, output = session.run_tool(
             [session.tool("queue-testbed"), "enqueue", "--kind", "testbed.effect", "--count", str(options.jobs),
              "--queue", self.queue, "--args", f'{{"sleepMs": {sleep_ms}}}'],
@@ -85,22 +101,14 @@ class EffectRun:
                 "--concurrency", str(options.concurrency), "--lease", f"{self.lease:g}", "--poll-interval", "0.5",
                 "--grace", "10", "--worker-id", name, "--metrics-port", str(port)]
 
-    def running_under(self, worker):
-        rows = self.session.cluster.rows(
-            "SELECT leased_by, id, attempt FROM queue.jobs WHERE queue = :'queue' AND state = 'running'"
-            " AND leased_by = :'worker'", queue=self.queue, worker=worker)
-        return rows or []
 
     def poll(self):
         """Deaths, progress, timeout; False once the run is over."""
         self.fleet.reap_deaths()
-        rows = self.session.cluster.rows(
-            "SELECT count(*) FILTER (WHERE state = 'completed'),"
-            " count(*) FILTER (WHERE state IN ('available', 'running', 'scheduled', 'retryable'))"
-            " FROM queue.jobs WHERE queue = :'queue'", queue=self.queue)
-        if rows:  # none while the server restarts
-            self.completed, active = int(rows[0][0]), int(rows[0][1])
-            self.done = self.done or active == 0
+        figures = self.session.progress(self.queue)
+        if figures:  # none while the server restarts
+            self.completed = int(figures["completed"])
+            self.done = self.done or int(figures["active"]) == 0
         if now_ms() - self.started_at > self.session.options.timeout * 1000:
             self.report.failures.append(
                 f"timed out after {self.session.options.timeout}s with {self.completed} of "
@@ -111,7 +119,7 @@ class EffectRun:
     def kill_random(self):
         name = self.fleet.random_name()
         pid = self.fleet.kill(name)
-        return name, pid, len(self.running_under(name))
+        return name, pid, len(self.session.held(self.queue, name))
 
     def finish(self, extra, verdict_arguments=()):
         options = self.session.options
@@ -198,10 +206,10 @@ def stall(session):
             process = run.fleet.live[victim]
             process.send_signal(signal.SIGSTOP)
             stopped_at = now_ms()
-            held = run.running_under(victim)
+            held = session.held(run.queue, victim)
             with open(held_path, "a") as file:
-                for row in held:
-                    file.write(" ".join(row) + "\n")
+                for line in held:
+                    file.write(line + "\n")
             stalled += 1
             victims.add(victim)
             say(f"SIGSTOP {victim} (pid {process.pid}) holding {len(held)} running jobs, for "
@@ -227,6 +235,10 @@ def stall(session):
             if run.fleet.save_metrics(name, path):
                 arguments += ["--metrics", path]
     run.finish(f"stalls={stalled}", arguments)
+
+
+PAYOUT_QUEUE = "payouts"
+SETTLE_KIND = "payout.settle_cleaner"
 
 
 def last_week(zone_name):
@@ -317,12 +329,12 @@ def payout(session):
         rows = cluster.rows(
             "SELECT COALESCE((SELECT status FROM platform.payout_runs WHERE period = :'period'), 'none'),"
             " (SELECT count(*) FROM platform.payout_items AS i JOIN platform.payout_runs AS r ON r.id = i.run_id"
-            "  WHERE r.period = :'period' AND i.status = 'paid'),"
-            " (SELECT count(*) FROM queue.jobs WHERE queue = 'payouts' AND kind = 'payout.settle_cleaner'),"
-            " COALESCE((SELECT holder FROM queue.leaders WHERE name = 'maintenance' AND expires_at > now()), '-')",
-            period=period)
+            "  WHERE r.period = :'period' AND i.status = 'paid')", period=period)
         if rows:
-            state, paid, queued, leader = rows[0][0], int(rows[0][1]), int(rows[0][2]), rows[0][3]
+            state, paid = rows[0][0], int(rows[0][1])
+        settlement = session.progress(PAYOUT_QUEUE, SETTLE_KIND)
+        if settlement:
+            queued, leader = int(settlement["jobs"]), settlement["leader"]
         completed = completed or state == "completed"
         if not alive(jobsctl.process):
             status = jobsctl.process.wait()
@@ -369,9 +381,7 @@ def payout(session):
             else:
                 name = fleet.random_name()
                 pid = fleet.kill(name)
-                held = cluster.rows(
-                    "SELECT count(*) FROM queue.jobs WHERE state = 'running' AND leased_by = :'worker'", worker=name)
-                held = int(held[0][0]) if held else 0
+                held = len(session.held(PAYOUT_QUEUE, name))
                 orphaned += held
                 role = ""
                 if name == leader:
@@ -398,11 +408,12 @@ def payout(session):
     figures, rest = program_figures(output, drop_prefix="period")
     if status != 0:
         report.failures.append(f"jobsctl payouts audit: FAIL (exit status {status})")
-    rows = cluster.rows(
-        "SELECT count(*) FILTER (WHERE kind = 'payout.settle_cleaner'), count(*) FILTER (WHERE state <> 'completed'),"
-        " count(*) FILTER (WHERE attempt > 1), count(*) FILTER (WHERE jsonb_array_length(errors) > 0)"
-        " FROM queue.jobs WHERE queue = 'payouts'")
-    settle_jobs, unfinished, retried, with_errors = (int(value) for value in rows[0]) if rows else (0, 0, 0, 0)
+    settlement = session.progress(PAYOUT_QUEUE, SETTLE_KIND) or {}
+    every = session.progress(PAYOUT_QUEUE) or {}
+    settle_jobs = int(settlement.get("jobs", 0))
+    unfinished, retried, with_errors = (int(every.get(name, 0)) for name in ("unfinished", "retried", "with_errors"))
+    if not settlement or not every:
+        report.failures.append("queue-testbed progress could not read queue payouts")
     items = figure("items", figures)
     if str(settle_jobs) != (items or ""):
         report.failures.append(f"{settle_jobs} settlement jobs for {items or '?'} lines")

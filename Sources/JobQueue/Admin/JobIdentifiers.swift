@@ -17,4 +17,20 @@ public enum JobIdentifiers {
             try $0.decode(0, as: Int64.self)
         }
     }
+
+    static let heldStatement = """
+        SELECT id, attempt::int8 FROM queue.jobs
+        WHERE queue = $1 AND state = \(JobState.running.sql) AND leased_by = $2
+        ORDER BY id
+        """
+
+    /// The attempts `worker` holds on `queue` now: its running jobs and their attempt numbers.
+    public static func held(
+        by worker: String, queue: String, on connection: PostgresConnection
+    ) throws -> [(id: Int64, attempt: Int)] {
+        try connection.query(heldStatement, [queue, worker]).rows.map {
+            let (id, attempt) = try $0.decode((Int64, Int64).self)
+            return (id, Int(attempt))
+        }
+    }
 }

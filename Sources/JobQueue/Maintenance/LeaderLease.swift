@@ -1,11 +1,11 @@
-import PostgresClient
+public import PostgresClient
 
 /// Elects one process to run the singleton services (scheduler, workflow
 /// resolution, retention, priority aging) through a leased row: the holder renews
 /// it; if the holder dies, another process takes over once the lease lapsed.
 /// A leased row (rather than a session advisory lock) keeps working behind
-/// transaction-pooling proxies and shows who leads in `jobsctl queues list`.
-struct LeaderLease: Sendable {
+/// transaction-pooling proxies and shows who leads (`maintenanceLeader`).
+public struct LeaderLease: Sendable {
     let name: String
     let holder: String
     let duration: Duration
@@ -19,6 +19,16 @@ struct LeaderLease: Sendable {
         """
 
     static let resign = "DELETE FROM queue.leaders WHERE name = $1 AND holder = $2"
+
+    /// The lease of the singleton maintenance services.
+    static let maintenance = "maintenance"
+
+    static let currentHolder = "SELECT holder FROM queue.leaders WHERE name = $1 AND expires_at > now()"
+
+    /// The worker leading the maintenance services now, if any (for operators and checks).
+    public static func maintenanceLeader(on connection: PostgresConnection) throws -> String? {
+        try connection.query(currentHolder, [maintenance]).first?.decode(0, as: String.self)
+    }
 
     /// True when this process holds (or just renewed) the lease.
     func tryAcquire(on database: PostgresPool) async throws -> Bool {

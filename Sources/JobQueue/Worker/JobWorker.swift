@@ -179,7 +179,7 @@ public final class JobWorker: Sendable {
         let log = environment.log
         let database = environment.database
         let lease = LeaderLease(
-            name: "maintenance", holder: configuration.workerID, duration: max(configuration.leaderInterval * 10, .seconds(2)))
+            name: LeaderLease.maintenance, holder: configuration.workerID, duration: max(configuration.leaderInterval * 10, .seconds(2)))
         let scheduler = CronScheduler(jobs: periodicJobs, log: log)
         let clock = ContinuousClock()
         var leading = false
