@@ -29,9 +29,9 @@ final class StatisticsRollupTests: XCTestCase {
     @discardableResult
     private func rollUp(also: [String], zone: TimeZone, on connection: PostgresConnection) throws -> [String] {
         try connection.withTransaction { connection in
-            let days = try StatisticsRollup.changedDays(also: also, timeZone: zone, on: connection)
+            let days = try StatisticsRollup.changedDays(also: also.compactMap(BusinessDay.init), timeZone: zone, on: connection)
             try StatisticsRollup.recompute(days: days, timeZone: zone, on: connection)
-            return days
+            return days.map(\.description)
         }
     }
 

@@ -16,6 +16,11 @@ public struct BusinessDay: Sendable, Hashable, Comparable, CustomStringConvertib
         (self.year, self.month, self.day) = (year, month, day)
     }
 
+    /// From the parts of a real date (a calendar's components).
+    init(year: Int, month: Int, day: Int) {
+        (self.year, self.month, self.day) = (year, month, day)
+    }
+
     private static func length(month: Int, year: Int) -> Int {
         switch month {
         case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28

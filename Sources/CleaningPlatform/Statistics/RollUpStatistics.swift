@@ -24,16 +24,18 @@ public struct RollUpStatistics: JobArguments {
     }
 
     func run(_ context: JobContext, services: PlatformServices) async throws {
-        let today = services.calendar.day(of: services.clock.now)
+        let today = services.calendar.businessDay(of: services.clock.now)
+        let asked = (days ?? []).compactMap(BusinessDay.init)
         let zone = services.timeZone
-        let recomputed = try await context.database.withTransaction { connection -> [String] in
+        let recomputed = try await context.database.withTransaction { connection -> [BusinessDay] in
             try connection.execute("LOCK TABLE platform.order_statistics_daily IN EXCLUSIVE MODE")
-            let days = try StatisticsRollup.changedDays(also: [today] + (days ?? []), timeZone: zone, on: connection)
+            let days = try StatisticsRollup.changedDays(also: [today] + asked, timeZone: zone, on: connection)
             try StatisticsRollup.recompute(days: days, timeZone: zone, on: connection)
             return days
         }
         services.log.info(
             "statistics rolled up",
-            [("days", "\(recomputed.count)"), ("first", recomputed.first ?? ""), ("last", recomputed.last ?? "")])
+            [("days", "\(recomputed.count)"), ("first", recomputed.first?.description ?? ""),
+             ("last", recomputed.last?.description ?? "")])
     }
 }
