@@ -173,10 +173,19 @@ struct BatchCommand: Command {
                                Double(paid.1) / payoutSeconds, unbalanced)))
         }
         if steps.contains("statistics") {
-            let passes: [(String, Date, Int)] = [
-                ("first (backfill of every day)", now, 0), ("a day later (the changed day and today)", now.addingTimeInterval(86_400), orders / 365),
+            // Every day of the orders, asked for explicitly: a backfill however the data was loaded.
+            let everyDay = try connection.query(
+                """
+                SELECT to_char(d, 'YYYY-MM-DD') FROM generate_series(
+                    (SELECT (min(created_at) AT TIME ZONE $1)::date FROM platform.orders)::timestamp,
+                    (SELECT (max(created_at) AT TIME ZONE $1)::date FROM platform.orders)::timestamp, interval '1 day') AS d
+                """, [zone.identifier]
+            ).rows.map { try $0.decode(0, as: String.self) }
+            let passes: [(String, Date, Int, [String]?)] = [
+                ("first (backfill of every day)", now, 0, everyDay),
+                ("a day later (the changed day and today)", now.addingTimeInterval(86_400), orders / 365, nil),
             ]
-            for (pass, clock, newOrders) in passes {
+            for (pass, clock, newOrders, days) in passes {
                 try BenchData.addDay(orders: newOrders, after: now, on: connection)
                 try settle(connection)
                 let loadBefore = LoadAverage.text(places: 1)
@@ -184,7 +193,7 @@ struct BatchCommand: Command {
                     database.configuration, services: services(clock: clock), queues: [PlatformJobs.maintenanceQueue: 1]
                 ) { pool in
                     let id = try await JobQueueClient(database: pool).enqueue(
-                        try JobRequest(RollUpStatistics(), queue: PlatformJobs.maintenanceQueue)).id
+                        try JobRequest(RollUpStatistics(days: days), queue: PlatformJobs.maintenanceQueue)).id
                     let administration = JobAdministration(database: pool)
                     return { try await administration.show(id)?.job.state == .completed }
                 }
