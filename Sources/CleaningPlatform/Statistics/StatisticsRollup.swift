@@ -12,11 +12,12 @@ public enum StatisticsRollup {
     /// (`YYYY-MM-DD`), `$3` and `$4` the instants the first day starts and the last
     /// ends. The range lets the planner choose (an index range for a day, a
     /// sequential scan for a backfill of every day); the day list then keeps only
-    /// the days asked for.
+    /// the days asked for, as a set read once (text to date is not constant-folded:
+    /// a cast array compared per row is parsed per row).
     private static func placedOn(_ alias: String, _ column: String) -> String {
         """
         \(alias).\(column) >= $3 AND \(alias).\(column) < $4
-          AND (\(alias).\(column) AT TIME ZONE $1)::date = ANY ($2::text[]::date[])
+          AND (\(alias).\(column) AT TIME ZONE $1)::date IN (SELECT unnest($2::text[])::date)
         """
     }
 
@@ -43,7 +44,8 @@ public enum StatisticsRollup {
         """
 
     /// Returning: the customer's first order was placed before the day. Found as
-    /// each active customer's earliest order, once per customer.
+    /// each active customer's earliest order, once per customer, from the first
+    /// entry of the (customer, placed) index.
     static let customers = """
         WITH joined AS (
             SELECT (c.created_at AT TIME ZONE $1)::date AS day, c.tier_id, count(*) AS customers
@@ -55,10 +57,12 @@ public enum StatisticsRollup {
             FROM platform.orders AS o
             WHERE \(placedOn("o", "created_at"))
         ), firsts AS (
-            SELECT o.customer_id, (min(o.created_at) AT TIME ZONE $1)::date AS day
-            FROM platform.orders AS o
-            WHERE o.customer_id IN (SELECT customer_id FROM active)
-            GROUP BY o.customer_id
+            SELECT a.customer_id, (f.created_at AT TIME ZONE $1)::date AS day
+            FROM (SELECT DISTINCT customer_id FROM active) AS a
+            CROSS JOIN LATERAL (
+                SELECT p.created_at FROM platform.orders AS p WHERE p.customer_id = a.customer_id
+                ORDER BY p.created_at LIMIT 1
+            ) AS f
         ), active_by_tier AS (
             SELECT a.day, c.tier_id, count(*) AS customers, count(*) FILTER (WHERE f.day < a.day) AS returning
             FROM active AS a JOIN platform.customers AS c ON c.id = a.customer_id
@@ -108,7 +112,7 @@ public enum StatisticsRollup {
         let texts = days.map(\.description)
         try connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         for table in tables {
-            try connection.execute("DELETE FROM \(table) WHERE day = ANY($1::text[]::date[])", [texts])
+            try connection.execute("DELETE FROM \(table) WHERE day IN (SELECT unnest($1::text[])::date)", [texts])
         }
         let starts = calendar.start(of: first), ends = calendar.adding(days: 1, to: calendar.start(of: last))
         for statement in [orders, hours, customers, cleaners] {
