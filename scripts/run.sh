@@ -6,7 +6,9 @@
 # worker pool (the scheduler is whichever worker leads), triggers one round of
 # every platform job (due reminders, dispatch, tier recalculation, coupon and points
 # expiry, exam grading, last week's payout run, the statistics rollup), shows
-# progress, and prints a summary with yesterday's statistics line. Run it again: it reuses the database and does no duplicate work.
+# progress, and prints a summary with yesterday's statistics line, then how to
+# open the web console (its URL). Run it again: it reuses the database and does
+# no duplicate work.
 #
 # Sizes: SEED_CUSTOMERS (2000), SEED_CLEANERS (150), SEED_ORDERS (10000), SEED (20261123);
 # WORKERS (2) worker processes. Output files go to RUN_DIR (default .run/).
@@ -17,7 +19,7 @@ cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 
@@ -96,3 +98,8 @@ YESTERDAY="$(TZ="$BUSINESS_ZONE" date -d yesterday +%F)"
 echo
 echo "statistics for yesterday ($YESTERDAY, $BUSINESS_ZONE; CSV: $RUN_DIR/statistics-$YESTERDAY.csv):"
 "$JOBSCTL" stats platform --from "$YESTERDAY" --to "$YESTERDAY" --csv "$RUN_DIR/statistics-$YESTERDAY.csv"
+echo
+echo "web console (Ctrl-C stops it): create a user once — the password is read from standard input —"
+echo "  $JOBSCTL console-user admin --role finance"
+echo "then serve it and open http://127.0.0.1:${CONSOLE_PORT:-8080}/"
+echo "  $JOBSCTL console --port ${CONSOLE_PORT:-8080}"
