@@ -25,20 +25,7 @@ public struct DatabaseOptions: Sendable {
         let environment = ProcessInfo.processInfo.environment
         let source: String
         if let explicit {
-            let given = PostgresConfiguration(conninfo: explicit)
-            // libpq's own parser decides (any spelling of the key, URL query parameters, percent-encoding).
-            guard let settings = try? given.settings() else {
-                throw CommandError.usage(
-                    "--database-url is neither a postgresql:// URL nor key=value settings libpq accepts "
-                        + "(not shown: it may contain a password); check its spelling and quoting",
-                    command: arguments.commandName)
-            }
-            if settings["password"] != nil {
-                throw CommandError.usage(
-                    "--database-url must not contain a password (it would be visible in `ps`); "
-                        + "put it in PGPASSWORD, ~/.pgpass, DATABASE_URL or DATABASE_URL_FILE",
-                    command: arguments.commandName)
-            }
+            try Self.refuseUnreadableOrPassword(explicit, option: "--database-url", arguments: arguments)
             source = "--database-url"
             configuration = PostgresConfiguration(conninfo: explicit, applicationName: applicationName)
         } else if let url = environment["DATABASE_URL"], !url.isEmpty {
@@ -62,6 +49,23 @@ public struct DatabaseOptions: Sendable {
             throw CommandError.failed(
                 "\(source) is neither a postgresql:// URL nor key=value settings libpq accepts "
                     + "(not shown: it may contain a password); check its spelling and quoting")
+        }
+    }
+
+    /// An explicit URL is checked by libpq's own parser (any spelling of the key, URL
+    /// query parameters, percent-encoding) and must carry no password.
+    static func refuseUnreadableOrPassword(_ conninfo: String, option: String, arguments: Arguments) throws {
+        guard let settings = try? PostgresConfiguration(conninfo: conninfo).settings() else {
+            throw CommandError.usage(
+                "\(option) is neither a postgresql:// URL nor key=value settings libpq accepts "
+                    + "(not shown: it may contain a password); check its spelling and quoting",
+                command: arguments.commandName)
+        }
+        if settings["password"] != nil {
+            throw CommandError.usage(
+                "\(option) must not contain a password (it would be visible in `ps`); "
+                    + "put it in PGPASSWORD, ~/.pgpass, DATABASE_URL or DATABASE_URL_FILE",
+                command: arguments.commandName)
         }
     }
 }
