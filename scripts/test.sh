@@ -2,22 +2,43 @@
 # The whole test suite: builds with warnings as errors, starts a throwaway PostgreSQL
 # cluster on a free loopback port, runs every test against it, and deletes the
 # cluster afterwards. Extra arguments go to `swift test` (e.g. --filter PoolTests).
+#
+#   scripts/test.sh --citus [--filter ...]   the same against a throwaway Citus cluster
+#       (scripts/citus.sh: a coordinator and two workers), the schema migrated and
+#       distributed (sql/citus) before the tests; CI runs the engine's core tests so.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
-export DEVDB_DIR="$ROOT/.testdb/cluster"
-export DEVDB_SCRIPT="$ROOT/scripts/devdb.sh"
-"$DEVDB_SCRIPT" destroy >/dev/null 2>&1 || true
-trap '"$DEVDB_SCRIPT" destroy >/dev/null 2>&1 || true' EXIT
+CITUS=0
+if [[ "${1:-}" == --citus ]]; then CITUS=1; shift; fi
 
-TEST_DATABASE_URL="$("$DEVDB_SCRIPT" start)"
+export DEVDB_SCRIPT="$ROOT/scripts/devdb.sh"
+if ((CITUS)); then
+    export CITUS_DIR="$ROOT/.testdb/citus"
+    # Tests that restart "the database" restart the coordinator.
+    export DEVDB_DIR="$CITUS_DIR/coordinator"
+    "$ROOT/scripts/citus.sh" installed ||
+        { echo "test: Citus is not installed (run ../shared/citus/build.sh as root)" >&2; exit 1; }
+    "$ROOT/scripts/citus.sh" stop >/dev/null 2>&1 || true
+    trap '"$ROOT/scripts/citus.sh" stop >/dev/null 2>&1 || true' EXIT
+    TEST_DATABASE_URL="$("$ROOT/scripts/citus.sh" start)"
+else
+    export DEVDB_DIR="$ROOT/.testdb/cluster"
+    "$DEVDB_SCRIPT" destroy >/dev/null 2>&1 || true
+    trap '"$DEVDB_SCRIPT" destroy >/dev/null 2>&1 || true' EXIT
+    TEST_DATABASE_URL="$("$DEVDB_SCRIPT" start)"
+fi
 export TEST_DATABASE_URL
 echo "test database: $TEST_DATABASE_URL"
 
 swift build --build-tests -Xswiftc -warnings-as-errors
 BIN_DIR="$(swift build --show-bin-path)"
 export BIN_DIR
+if ((CITUS)); then
+    "$BIN_DIR/jobsctl" migrate --database-url "$TEST_DATABASE_URL" --migrations "$ROOT/sql" >/dev/null
+    "$ROOT/scripts/citus.sh" distribute
+fi
 swift test --skip-build "$@"
