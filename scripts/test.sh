@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: builds with warnings as errors, starts a throwaway PostgreSQL
 # cluster on a free loopback port, runs every test against it, and deletes the
-# cluster afterwards. Extra arguments go to `swift test` (e.g. --filter PoolTests).
+# cluster afterwards (and the PgBouncer some tests start in front of it). Extra arguments go to `swift test` (e.g. --filter PoolTests).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,8 +10,15 @@ command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
 export DEVDB_DIR="$ROOT/.testdb/cluster"
 export DEVDB_SCRIPT="$ROOT/scripts/devdb.sh"
-"$DEVDB_SCRIPT" destroy >/dev/null 2>&1 || true
-trap '"$DEVDB_SCRIPT" destroy >/dev/null 2>&1 || true' EXIT
+# PgBouncer (transaction pooling) in front of it, started by the tests that need it.
+export PGBOUNCER_DIR="$ROOT/.testdb/pgbouncer"
+export PGBOUNCER_SCRIPT="$ROOT/scripts/pgbouncer.sh"
+teardown() {
+    "$PGBOUNCER_SCRIPT" destroy >/dev/null 2>&1 || true
+    "$DEVDB_SCRIPT" destroy >/dev/null 2>&1 || true
+}
+teardown
+trap teardown EXIT
 
 TEST_DATABASE_URL="$("$DEVDB_SCRIPT" start)"
 export TEST_DATABASE_URL

@@ -2,7 +2,8 @@ public import PostgresClient
 import Foundation
 
 /// Where a command connects: `--database-url`, else `DATABASE_URL`, else libpq's
-/// `PG*` variables (and `~/.pgpass`).
+/// `PG*` variables (and `~/.pgpass`); and whether a transaction-pooling PgBouncer
+/// sits in between (`--pooling`, else `DATABASE_POOLING`).
 ///
 /// A password on the command line is refused: argv is visible to every user of the
 /// machine (`ps`) and lands in shell history. Passwords go in `PGPASSWORD`,
@@ -13,32 +14,23 @@ public struct DatabaseOptions: Sendable {
     public static let help = """
           --database-url URL   PostgreSQL URL without a password (default: $DATABASE_URL,
                                else $DATABASE_URL_FILE's contents, else the PG* variables)
+          --pooling MODE       session (default: a direct connection) or transaction (the URL
+                               reaches PgBouncer in pool_mode=transaction: unnamed statements,
+                               nothing kept between transactions) (default: $DATABASE_POOLING)
         """
-    /// `help`'s option, declared for `--describe-json`.
-    public static let options: [CommandOption] = [.value("--database-url", "URL")]
+    /// `help`'s options, declared for `--describe-json`.
+    public static let options: [CommandOption] = [
+        .value("--database-url", "URL"), .value("--pooling", "MODE", default: PostgresPooling.session.rawValue),
+    ]
 
     /// Connections are named after the program (`application_name`, as seen in
     /// `pg_stat_activity`).
     public init(arguments: inout Arguments) throws {
         let applicationName = arguments.programName
-        let explicit = try arguments.option("--database-url")
         let environment = ProcessInfo.processInfo.environment
+        let pooling = try Self.pooling(arguments: &arguments, environment: environment)
         let source: String
-        if let explicit {
-            let given = PostgresConfiguration(conninfo: explicit)
-            // libpq's own parser decides (any spelling of the key, URL query parameters, percent-encoding).
-            guard let settings = try? given.settings() else {
-                throw CommandError.usage(
-                    "--database-url is neither a postgresql:// URL nor key=value settings libpq accepts "
-                        + "(not shown: it may contain a password); check its spelling and quoting",
-                    command: arguments.commandName)
-            }
-            if settings["password"] != nil {
-                throw CommandError.usage(
-                    "--database-url must not contain a password (it would be visible in `ps`); "
-                        + "put it in PGPASSWORD, ~/.pgpass, DATABASE_URL or DATABASE_URL_FILE",
-                    command: arguments.commandName)
-            }
+        if let explicit = try Self.url(option: "--database-url", arguments: &arguments) {
             source = "--database-url"
             configuration = PostgresConfiguration(conninfo: explicit, applicationName: applicationName)
         } else if let url = environment["DATABASE_URL"], !url.isEmpty {
@@ -58,10 +50,47 @@ public struct DatabaseOptions: Sendable {
             source = "the PG* variables"
             configuration = PostgresConfiguration(conninfo: "", applicationName: applicationName)
         }
+        configuration.pooling = pooling
         guard (try? configuration.settings()) != nil else {
             throw CommandError.failed(
                 "\(source) is neither a postgresql:// URL nor key=value settings libpq accepts "
                     + "(not shown: it may contain a password); check its spelling and quoting")
         }
+    }
+
+    /// `--pooling`, else `DATABASE_POOLING`, else `session`.
+    private static func pooling(arguments: inout Arguments, environment: [String: String]) throws -> PostgresPooling {
+        let (text, source): (String?, String) =
+            if let flag = try arguments.option("--pooling") { (flag, "--pooling") } else {
+                (environment["DATABASE_POOLING"].flatMap { $0.isEmpty ? nil : $0 }, "DATABASE_POOLING")
+            }
+        guard let text else { return .session }
+        guard let pooling = PostgresPooling(rawValue: text) else {
+            throw CommandError.usage(
+                "\(source) \"\(text)\" must be session (a direct connection) or transaction (PgBouncer in "
+                    + "pool_mode=transaction)",
+                command: arguments.commandName)
+        }
+        return pooling
+    }
+
+    /// The connection string given as `option`, checked with libpq's own parser
+    /// (any spelling of the key, URL query parameters, percent-encoding) and refused
+    /// when it carries a password. Nil when the option is absent.
+    public static func url(option: String, arguments: inout Arguments) throws -> String? {
+        guard let given = try arguments.option(option) else { return nil }
+        guard let settings = try? PostgresConfiguration(conninfo: given).settings() else {
+            throw CommandError.usage(
+                "\(option) is neither a postgresql:// URL nor key=value settings libpq accepts "
+                    + "(not shown: it may contain a password); check its spelling and quoting",
+                command: arguments.commandName)
+        }
+        if settings["password"] != nil {
+            throw CommandError.usage(
+                "\(option) must not contain a password (it would be visible in `ps`); "
+                    + "put it in PGPASSWORD or ~/.pgpass, or give the URL in the environment",
+                command: arguments.commandName)
+        }
+        return given
     }
 }
