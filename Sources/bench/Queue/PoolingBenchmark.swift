@@ -25,16 +25,16 @@ struct PoolingBenchmark: Sendable {
 
         func report(jobs: Int, enqueueJobs: Int, concurrency: Int, producers: Int) -> String {
             var table = TextTable([
-                "variant", "processing jobs/s", "vs direct", "CPU µs/job", "single enqueue jobs/s", "vs direct",
-                "CPU µs/job",
+                "variant", "processing jobs/s", "vs direct", "CPU per job", "single enqueue jobs/s", "vs direct",
+                "CPU per job",
             ])
             let base = figures[.directPrepared] ?? Figures()
             for variant in PoolingVariant.allCases {
                 let figure = figures[variant] ?? Figures()
                 table.append([
                     variant.title, Format.rate(figure.processing), Format.ratio(figure.processing, base.processing),
-                    Format.decimal(figure.processingCPU.median ?? .nan, places: 1), Format.rate(figure.enqueue),
-                    Format.ratio(figure.enqueue, base.enqueue), Format.decimal(figure.enqueueCPU.median ?? .nan, places: 1),
+                    Self.microseconds(figure.processingCPU), Format.rate(figure.enqueue),
+                    Format.ratio(figure.enqueue, base.enqueue), Self.microseconds(figure.enqueueCPU),
                 ])
             }
             return """
@@ -42,6 +42,11 @@ struct PoolingBenchmark: Sendable {
                 enqueue: \(enqueueJobs) jobs one per transaction, \(producers) producers
                 \(table.render())
                 """
+        }
+
+        /// This process's CPU per job, median: "19.8 µs".
+        private static func microseconds(_ samples: Samples) -> String {
+            samples.median.map { Format.decimal($0, places: 1) + " µs" } ?? "–"
         }
     }
 
