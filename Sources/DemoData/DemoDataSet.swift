@@ -218,22 +218,21 @@ public struct DemoDataSet: Sendable {
         _ = try connection.enqueue(try submissionIDs.map {
             try JobRequest(GradeExamSubmission(submissionID: $0), uniqueKey: "grade:\($0)", uniqueScope: .always)
         })
-        // Reminders of upcoming orders, as booking would have scheduled them.
-        var reminders: [JobRequest] = []
-        for (index, row) in orderRows.enumerated() where row.start > now && (row.status == "待接单" || row.status == "已接单") {
-            let id = firstOrder + Int64(index)
-            for moment in [OrderReminder.Moment.customer24h, .customer2h] {
-                if let request = try OrderReminder.request(orderID: id, moment: moment, appointment: row.start, cleanerID: nil, now: now) {
-                    reminders.append(request)
-                }
-            }
-            if let cleaner = row.cleaner, let request = try OrderReminder.request(
-                orderID: id, moment: .cleaner1h, appointment: row.start, cleanerID: cleaner, now: now)
-            {
-                reminders.append(request)
-            }
-        }
-        loaded.reminders = try connection.enqueue(reminders).filter(\.inserted).count
+        // Reminders of upcoming orders, as booking and assignment would have
+        // scheduled them (the same SQL function schedules them).
+        let upcoming = orderRows.indices.filter {
+            orderRows[$0].start > now && (orderRows[$0].status == "待接单" || orderRows[$0].status == "已接单")
+        }.map { firstOrder + Int64($0) }
+        loaded.reminders = Int(
+            try connection.query(
+                """
+                SELECT count(*) FILTER (WHERE platform.schedule_order_reminder(o.id, m.moment, o.appointment_start,
+                                                                               o.cleaner_id, $2))::int8
+                FROM platform.orders AS o
+                CROSS JOIN unnest(ARRAY['customer_24h', 'customer_2h', 'cleaner_1h']) AS m(moment)
+                WHERE o.id = ANY($1::int8[]) AND (m.moment <> 'cleaner_1h' OR o.cleaner_id IS NOT NULL)
+                """, [upcoming, now]
+            ).scalar(Int64.self))
         return loaded
     }
 

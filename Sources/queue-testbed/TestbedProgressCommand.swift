@@ -10,8 +10,8 @@ struct TestbedProgressCommand: Command {
     static let help = """
         Usage: queue-testbed progress --queue Q [--kind KIND]
 
-        Prints one line of name=value figures for the queue's jobs (of one kind with
-        --kind): jobs, completed, active (waiting or running), unfinished (not
+        Prints one line of name=value figures for the queue's jobs, or only those of
+        one kind: jobs, completed, active (waiting or running), unfinished (not
         completed), retried (more than one attempt), with_errors, and leader (the
         worker leading the maintenance services, - when none).
 

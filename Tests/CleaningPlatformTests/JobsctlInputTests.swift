@@ -57,7 +57,7 @@ final class JobsctlInputTests: XCTestCase {
             (["payouts", "run", "--period", "2026-W01", "--wait", "inf"], "--wait must be a number of seconds"),
             // Arguments are checked per kind, as its handler reads them.
             (["enqueue", ExpireCoupons.kind, "--args", #"{"x": 1}"#], #"unknown field "x""#),
-            (["enqueue", ExpireCoupons.kind, "--args", "[]"], "coupon.expire arguments do not decode"),
+            (["enqueue", ExpireCoupons.kind, "--args", "[]"], "arguments must be a JSON object"),
             (["enqueue", DispatchNotification.kind], #"missing field "notificationID""#),
             (["enqueue", DispatchNotification.kind, "--args", #"{"notificationID": "7"}"#], #"field "notificationID" is not"#),
             (["enqueue", DispatchNotification.kind, "--args", #"{"notificationID": 0}"#], "notificationID must be a row id"),

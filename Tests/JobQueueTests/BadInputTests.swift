@@ -23,7 +23,16 @@ final class BadInputTests: XCTestCase {
         ]
         var ids: [Int64] = []
         for (json, _) in cases {
-            ids.append(try await fixture.client.enqueue(fixture.request("test.payload", json)).id)
+            if json.hasPrefix("{") {
+                ids.append(try await fixture.client.enqueue(fixture.request("test.payload", json)).id)
+            } else {
+                // Enqueueing refuses arguments that are not an object; a row written
+                // by an older version or straight into the table can still hold them.
+                ids.append(try await fixture.pool.query(
+                    "INSERT INTO queue.jobs (kind, queue, args) VALUES ('test.payload', $1, $2::jsonb) RETURNING id",
+                    [fixture.queue, json]
+                ).scalar(Int64.self))
+            }
         }
         let good = try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: "ok"), queue: fixture.queue)).id
         try await fixture.worker(handlers).running {

@@ -8,14 +8,6 @@ public import PostgresClient
 public enum NotificationOutbox {
     public static let dispatchQueue = "notifications"
 
-    static let insert = """
-        INSERT INTO platform.notifications (template_code, params, channel, recipient, time_zone, dedupe_key, expires_at)
-        SELECT t.code, $2::jsonb, t.channel, $3, $4, $5, $6::timestamptz + t.validity_minutes * interval '1 minute'
-        FROM platform.notification_templates AS t WHERE t.code = $1
-        ON CONFLICT (dedupe_key) DO NOTHING
-        RETURNING id
-        """
-
     /// An `INSERT … SELECT` into the outbox for set-based jobs, usable as a
     /// data-modifying CTE: one message per row of `rows` (a table expression
     /// yielding template, params, recipient, time zone and dedupe key), valid from
@@ -45,30 +37,18 @@ public enum NotificationOutbox {
     static let dispatchAttempts = 8
     static let dispatchKeyPrefix = "dispatch:"
 
-    static func dispatchJob(_ notificationID: Int64) throws -> JobRequest {
-        try JobRequest(
-            DispatchNotification(notificationID: notificationID), queue: dispatchQueue, maxAttempts: dispatchAttempts,
-            uniqueKey: "\(dispatchKeyPrefix)\(notificationID)")
-    }
-
     /// Returns the new notification's id, or nil when the dedupe key was used before.
+    /// Runs `platform.queue_notification` (sql/0012_sql_api.sql), which the SQL
+    /// API's actions use too.
     @discardableResult
     public static func queue(
         template: String, parameters: [String: String], recipient: String, timeZone: String = "Asia/Shanghai",
         dedupeKey: String, now: Date, on connection: PostgresConnection
     ) throws -> Int64? {
         let json = String(decoding: try JSONEncoder().encode(parameters), as: UTF8.self)
-        guard
-            let id = try connection.query(insert, [template, json, recipient, timeZone, dedupeKey, now]).first?
-                .decode(0, as: Int64.self)
-        else {
-            let known = try connection.query(
-                "SELECT 1 FROM platform.notification_templates WHERE code = $1", [template]
-            ).rowCount
-            if known == 0 { throw PostgresError(kind: .client, message: "unknown notification template \(template)") }
-            return nil
-        }
-        try connection.enqueue(try dispatchJob(id))
-        return id
+        return try connection.query(
+            "SELECT platform.queue_notification($1, $2::jsonb, $3, $4, $5, $6)",
+            [template, json, recipient, timeZone, dedupeKey, now]
+        ).first!.decode(0, as: Int64?.self)
     }
 }

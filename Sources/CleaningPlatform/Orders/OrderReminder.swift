@@ -1,10 +1,12 @@
-public import Foundation
+import Foundation
 public import JobQueue
 import PostgresClient
 
-/// A reminder about an order, scheduled when it is booked or assigned. It carries
-/// the appointment time it was made for: when it runs, it does nothing if the
-/// order was cancelled, rescheduled (time differs) or reassigned since.
+/// A reminder about an order, scheduled when it is booked or assigned (by
+/// `platform.schedule_order_reminder` in sql/0012_sql_api.sql, which also names its
+/// tags and unique key). It carries the appointment time it was made for: when it
+/// runs, it does nothing if the order was cancelled, rescheduled (time differs) or
+/// reassigned since.
 public struct OrderReminder: JobArguments {
     public static let kind = "order.reminder"
     public static let queue = "reminders"
@@ -53,30 +55,6 @@ public struct OrderReminder: JobArguments {
         } else if cleanerID != nil {
             throw JobArgumentsError("a \(moment.rawValue) reminder is for the customer and takes no cleanerID")
         }
-    }
-
-    /// Every reminder of an order (cancelled when the order is cancelled or starts).
-    static func tag(orderID: Int64) -> String { "order:\(orderID)" }
-    /// Reminders tied to the appointment time (cancelled when it moves).
-    static func timedTag(orderID: Int64) -> String { "order:\(orderID):timed" }
-    /// Reminders for the assigned cleaner (cancelled when another cleaner takes over).
-    static func cleanerTag(orderID: Int64) -> String { "order:\(orderID):cleaner" }
-
-    /// The job for one reminder, or nil when its time has already passed.
-    public static func request(
-        orderID: Int64, moment: Moment, appointment: Date, cleanerID: Int64?, now: Date
-    ) throws -> JobRequest? {
-        let runAt = moment.lead.map { appointment.addingTimeInterval(-$0) } ?? now
-        if moment.lead != nil && runAt <= now { return nil }
-        let epoch = Int64(appointment.timeIntervalSince1970)
-        let reminder = OrderReminder(orderID: orderID, moment: moment, appointmentAt: epoch, cleanerID: cleanerID)
-        var tags = [tag(orderID: orderID)]
-        if moment.lead != nil { tags.append(timedTag(orderID: orderID)) }
-        if moment.forCleaner { tags.append(cleanerTag(orderID: orderID)) }
-        return try JobRequest(
-            reminder, queue: queue, runAt: runAt, maxAttempts: 10, tags: tags,
-            uniqueKey: "reminder:\(orderID):\(moment.rawValue):\(epoch)\(cleanerID.map { ":\($0)" } ?? "")",
-            uniqueScope: .always)
     }
 
     static let load = """

@@ -10,20 +10,21 @@ public struct EnqueueResult: Sendable, Equatable {
 
 extension PostgresConnection {
     /// Enqueues one job on this connection — inside the caller's transaction when one
-    /// is open, so the job exists if and only if the caller's own rows commit.
+    /// is open, so the job exists if and only if the caller's own rows commit. Runs
+    /// the SQL API's `queue.enqueue_job`, the one implementation front ends in other
+    /// languages call too (`queue.enqueue`).
     @discardableResult
     public func enqueue(_ request: JobRequest) throws -> EnqueueResult {
         try request.validateForEnqueue()
-        let result = try query(
-            JobEnqueueStatements.insertOne,
+        let (id, inserted) = try query(
+            JobEnqueueStatements.enqueueOne,
             [
-                request.kind, request.queue, request.argumentsJSON, Int64(request.priority),
-                request.runAt.map(JobTime.microseconds), Int64(request.maxAttempts), request.tags, request.uniqueKey,
-                request.uniqueScope.rawValue, request.deadline.map(JobTime.microseconds), request.dependsOn,
-                request.batchID, request.callbackForBatch,
-            ])
-        if let row = result.first { return EnqueueResult(id: try row.decode(0, as: Int64.self), inserted: true) }
-        return EnqueueResult(id: try holders(of: [request])[0], inserted: false)
+                request.kind, request.argumentsJSON, request.queue, Int64(request.priority), request.runAt,
+                Int64(request.maxAttempts), request.tags, request.uniqueKey, request.uniqueScope.rawValue,
+                request.deadline, request.dependsOn, request.batchID, request.callbackForBatch,
+            ]
+        ).first!.decode((Int64, Bool).self)
+        return EnqueueResult(id: id, inserted: inserted)
     }
 
     /// Enqueues many jobs in one statement (tested with 10 000+ per call); results are
@@ -86,16 +87,8 @@ enum JobEnqueueStatements {
             unique_scope = 'always' OR state IN \(JobState.sqlList(JobState.unfinished)))
         """
 
-    /// A new job's state, the same rule for both insert statements: waiting on
-    /// dependencies or a batch, else as `JobReadiness` says (`run_at` in scope).
-    private static func initialState(dependencies: String, callback: String) -> String {
-        """
-        CASE WHEN cardinality(\(dependencies)) > 0 OR \(callback) IS NOT NULL THEN \(JobState.pending.sql)
-                        ELSE \(JobReadiness.state(runAt: "run_at")) END
-        """
-    }
-
-    /// One row per request (arrays zipped by `unnest`). Ids are drawn from the
+    /// One row per request (arrays zipped by `unnest`), each in the first state
+    /// `queue.initial_state` gives (the rule `queue.enqueue_job` applies). Ids are drawn from the
     /// identity sequence up front so each result maps back to its request. A unique
     /// key already taken skips the row (`ON CONFLICT DO NOTHING`); the caller then
     /// looks the holder up. The NOTIFY rides in the same statement: one per queue
@@ -120,7 +113,7 @@ enum JobEnqueueStatements {
                    COALESCE(tags::text[], '{}'), unique_key, unique_scope,
                    timestamptz 'epoch' + deadline_us * interval '1 microsecond', dependencies, batch_id,
                    callback_for_batch,
-                   \(initialState(dependencies: "dependencies", callback: "callback_for_batch"))
+                   queue.initial_state(dependencies, callback_for_batch, run_at)
             FROM timed
             ORDER BY ordinal
             ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
@@ -134,34 +127,12 @@ enum JobEnqueueStatements {
         CROSS JOIN woken
         """
 
-    /// One job, the common case (an app enqueueing as things happen): plain scalar
-    /// parameters, so PostgreSQL settles on a generic plan instead of planning the
-    /// array statement every call. Same rules as `insert`; no row back means the
-    /// unique key is taken.
-    static let insertOne = """
-        WITH input AS (
-            SELECT COALESCE(timestamptz 'epoch' + $5::int8 * interval '1 microsecond', now()) AS run_at
-        ), inserted AS (
-            INSERT INTO queue.jobs (kind, queue, args, priority, run_at, max_attempts, tags, unique_key,
-                                    unique_scope, deadline_at, depends_on, batch_id, callback_for_batch, state)
-            SELECT $1::text, $2::text, $3::text::jsonb, $4::int2, run_at, $6::int4, $7::text[], $8::text, $9::text,
-                   timestamptz 'epoch' + $10::int8 * interval '1 microsecond', $11::int8[], $12::text, $13::text,
-                   \(initialState(dependencies: "$11::int8[]", callback: "$13::text"))
-            FROM input
-            ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
-            DO NOTHING
-            RETURNING id, queue, state
-        )
-        SELECT id, \(JobChannel.notifyQueues(of: "inserted", where: "state = \(JobState.available.sql)"))
-        FROM inserted
-        """
-
-    static let cancelWaitingByTag = """
-        UPDATE queue.jobs SET state = \(JobState.cancelled.sql), finalized_at = now(),
-            errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(),
-                'error', 'cancelled: ' || $2))
-        WHERE tags @> ARRAY[$1]::text[] AND tags <> '{}'
-          AND state IN \(JobState.sqlList(JobState.waiting))
+    /// `queue.enqueue_job` (sql/0012_sql_api.sql): validates, inserts in the first
+    /// state, NOTIFYs for an available job, or returns the holder of its unique key.
+    static let enqueueOne = """
+        SELECT id, inserted FROM queue.enqueue_job(
+            $1::text, $2::text::jsonb, $3::text, $4::int4, $5::timestamptz, $6::int4, $7::text[], $8::text, $9::text,
+            $10::timestamptz, $11::int8[], $12::text, $13::text)
         """
 
     static let uniqueHolders = """
@@ -173,10 +144,10 @@ enum JobEnqueueStatements {
 extension PostgresConnection {
     /// Cancels every waiting (not yet running) job carrying `tag`, inside the caller's
     /// transaction when one is open — e.g. the reminders of an order that was
-    /// rescheduled. Returns how many were cancelled. (`tags <> '{}'` repeats the
-    /// predicate of the partial GIN index on tags, so the planner can use it.)
+    /// rescheduled. Returns how many were cancelled. Runs the SQL API's
+    /// `queue.cancel_waiting_jobs`, which the platform's SQL functions call too.
     @discardableResult
     public func cancelWaitingJobs(tagged tag: String, reason: String) throws -> Int {
-        try execute(JobEnqueueStatements.cancelWaitingByTag, [tag, reason])
+        Int(try query("SELECT queue.cancel_waiting_jobs($1, $2)::int8", [tag, reason]).scalar(Int64.self))
     }
 }

@@ -102,9 +102,12 @@ public struct JobRequest: Sendable {
                 "arguments are \(argumentsJSON.utf8.count) bytes; the limit is \(JobRequest.maxArgumentsBytes)")
         }
         guard let data = argumentsJSON.data(using: .utf8),
-            (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
+            let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         else {
             throw JobQueueError.invalidJob("arguments are not valid JSON: \(argumentsJSON.prefix(80))")
+        }
+        if !(parsed is [String: Any]) {
+            throw JobQueueError.invalidJob("arguments must be a JSON object, not \(argumentsJSON.prefix(80))")
         }
         if !dependsOn.isEmpty && callbackForBatch != nil {
             throw JobQueueError.invalidJob("a batch callback cannot also depend on jobs; put it in the batch's workflow")
