@@ -55,11 +55,11 @@ start() {
     mkdir -p "$DIR"
     [[ $(id -u) -eq 0 ]] && chown postgres "$DIR"
     local p; p="$(pick_port)"
-    # trust: the cluster behind it trusts loopback too; the users file only lists who may connect.
+    # trust: the cluster behind it trusts loopback too; the users file lists who may connect
+    # (front_end: the login role of PgBouncerTests' front end, a member of cleaning_app).
     as_owner tee "$DIR/users.txt" >/dev/null <<USERS
 "postgres" ""
-"cleaning_app" ""
-"cleaning_worker" ""
+"front_end" ""
 USERS
     as_owner tee "$DIR/pgbouncer.ini" >/dev/null <<INI
 [databases]
@@ -89,12 +89,16 @@ INI
     die "pgbouncer did not listen on port $p, see $DIR/pgbouncer.log"
 }
 
+# SIGTERM is PgBouncer's fast exit; a PgBouncer started from a process that blocks
+# SIGTERM (a test runner) inherits the blocked signal, so SIGKILL follows (it keeps
+# no state worth a clean exit).
 stop() {
     if running; then
         local pid; pid="$(cat "$DIR/pgbouncer.pid")"
-        kill "$pid"
+        kill "$pid" 2>/dev/null || true
         local i
-        for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+        for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
     fi
     return 0
 }

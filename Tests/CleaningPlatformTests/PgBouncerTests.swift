@@ -148,6 +148,76 @@ final class PgBouncerTests: XCTestCase {
         XCTAssertEqual(unbalanced, 0)
     }
 
+    /// A front end in another language (psql here), logged in as a member of
+    /// `cleaning_app`, drives an order through the SQL API via PgBouncer; the
+    /// role's limits hold there too.
+    func testAFrontEndCallsTheSQLAPIThroughPgBouncer() async throws {
+        guard let pooledURL = try TestDatabase.pgbouncerURL() else {
+            throw XCTSkip("pgbouncer is not installed (apt-get install pgbouncer): the PgBouncer test did not run")
+        }
+        let direct = try PlatformFixture()
+        try await direct.pool.withConnection { connection in
+            try connection.executeScript(
+                """
+                DO $$ BEGIN
+                    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'front_end') THEN
+                        CREATE ROLE front_end LOGIN IN ROLE cleaning_app;
+                    END IF;
+                END $$
+                """)
+        }
+        let frontEndURL = pooledURL + "?user=front_end"
+        let customer = try await direct.customer()
+        let cleaner = try await direct.cleaner()
+        let script = NSTemporaryDirectory() + TestDatabase.uniqueName("front-end") + ".sql"
+        try """
+            SELECT platform.book_order(:customer, 1, '上海市黄浦区人民路1号', 31.23, 121.47,
+                now() + interval '3 days', 180, 15000) AS order_id \gset
+            SELECT platform.assign_order(:order_id, :cleaner);
+            SELECT platform.reschedule_order(:order_id, now() + interval '4 days');
+            SELECT platform.start_order(:order_id);
+            SELECT platform.complete_order(:order_id);
+            SELECT platform.review_order(:order_id, 5, '很干净');
+            \echo order :order_id
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let run = try await psql(
+            frontEndURL, ["-v", "customer=\(customer.id)", "-v", "cleaner=\(cleaner.id)", "-f", script])
+        XCTAssertEqual(run.status, 0, run.output)
+        let orderLine = try XCTUnwrap(run.output.split(separator: "\n").first { $0.hasPrefix("order ") }, run.output)
+        let order = try XCTUnwrap(Int64(orderLine.dropFirst("order ".count)))
+
+        let (status, reviews, collections) = try await direct.pool.query(
+            """
+            SELECT o.status, (SELECT count(*) FROM platform.reviews WHERE order_id = o.id)::int8,
+                   (SELECT count(*) FROM platform.ledger_transactions WHERE reference = 'collection:' || o.id)::int8
+            FROM platform.orders AS o WHERE o.id = $1
+            """, [order]
+        ).first!.decode((String, Int64, Int64).self)
+        XCTAssertEqual(status, "已完成")
+        XCTAssertEqual(reviews, 1)
+        XCTAssertEqual(collections, 1, "completing posted the customer's payment once")
+        let statusNotices = try await direct.notifications(to: customer.phone).filter { $0.0 == "order_status" }
+        XCTAssertEqual(statusNotices.count, 3, "accepted, started, completed")
+        let reminders = try await direct.reminders(order)
+        XCTAssertFalse(reminders.isEmpty)
+        XCTAssertTrue(reminders.allSatisfy { $0.1 == "cancelled" || $0.0 == "cleaner_assigned" }, "\(reminders)")
+
+        let refused = try await psql(frontEndURL, ["-c", "SELECT count(*) FROM queue.jobs"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("permission denied"), refused.output)
+    }
+
+    /// psql through `url` without reading ~/.psqlrc, stopping at the first error.
+    private func psql(_ url: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let outputPath = NSTemporaryDirectory() + TestDatabase.uniqueName("psql") + ".out"
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let process = try ChildProcess(
+            executable: "/usr/bin/psql", arguments: ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", url] + arguments,
+            outputPath: outputPath)
+        let status = await process.wait(timeout: .seconds(60)) ?? -99
+        return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
+    }
+
     /// An order-status notice to `recipient`, queued by the front end through PgBouncer.
     private func queueStatus(to recipient: String, on frontEnd: PlatformFixture) async throws -> Int64 {
         let queued = try await frontEnd.pool.withTransaction { connection in
