@@ -172,13 +172,13 @@ final class PgBouncerTests: XCTestCase {
         let script = NSTemporaryDirectory() + TestDatabase.uniqueName("front-end") + ".sql"
         try """
             SELECT platform.book_order(:customer, 1, '上海市黄浦区人民路1号', 31.23, 121.47,
-                now() + interval '3 days', 180, 15000) AS order_id \gset
+                now() + interval '3 days', 180, 15000) AS order_id \\gset
             SELECT platform.assign_order(:order_id, :cleaner);
             SELECT platform.reschedule_order(:order_id, now() + interval '4 days');
             SELECT platform.start_order(:order_id);
             SELECT platform.complete_order(:order_id);
             SELECT platform.review_order(:order_id, 5, '很干净');
-            \echo order :order_id
+            \\echo order :order_id
             """.write(toFile: script, atomically: true, encoding: .utf8)
         let run = try await psql(
             frontEndURL, ["-v", "customer=\(customer.id)", "-v", "cleaner=\(cleaner.id)", "-f", script])
