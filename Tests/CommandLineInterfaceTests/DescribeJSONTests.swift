@@ -50,7 +50,7 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(list["--json"]?["takes_value"] as? Bool, false)
         XCTAssertNotNil(list["--database-url"])
         let run = options(command(tree, ["payouts", "run"]))
-        XCTAssertEqual(Set(run.keys), ["--period", "--dry-run", "--report", "--wait", "--database-url"])
+        XCTAssertEqual(Set(run.keys), ["--period", "--dry-run", "--report", "--wait", "--database-url", "--pooling"])
         XCTAssertEqual(command(tree, ["payouts", "run"])?["path"] as? String, "jobsctl payouts run")
     }
 
@@ -73,6 +73,8 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(flags["--no-listen"]?["takes_value"] as? Bool, false)
         XCTAssertEqual(flags["--grace"]?["default"] as? String, "25")
         XCTAssertEqual(flags["--metrics-port"]?["takes_value"] as? Bool, true)
+        XCTAssertEqual(flags["--listen-url"]?["value_name"] as? String, "URL")
+        XCTAssertEqual(flags["--pooling"]?["default"] as? String, "session")
         let work = try XCTUnwrap(tree["work"] as? [String: Any])
         let queues = try XCTUnwrap(work["default_queues"] as? [String: Int])
         XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts"])
