@@ -42,18 +42,18 @@ final class PgBouncerTests: XCTestCase {
                 return StubHTTPServer.Response(status: 503, body: "{}")
             }
             if first && body.contains(recipients.lost) { return nil }
-            let delay = body.contains(recipients.slow) ? 3.0 : 0
+            let delay = body.contains(recipients.slow) ? 6.0 : 0
             return StubHTTPServer.Response(body: #"{"message_id": "m"}"#, delaySeconds: delay)
         }
         let logs = NSTemporaryDirectory() + TestDatabase.uniqueName("pgbouncer")
         func worker(_ name: String) throws -> ChildProcess {
             try ChildProcess(
                 executable: try TestDatabase.executable("queue-worker"),
-                arguments: ["--lease", "1", "--poll-interval", "5", "--worker-id", name],
+                arguments: ["--lease", "2", "--poll-interval", "5", "--worker-id", name],
                 environment: [
                     "DATABASE_URL": pooledURL, "DATABASE_POOLING": "transaction",
                     "DATABASE_LISTEN_URL": try TestDatabase.url, "NOTIFY_PROVIDER": "http",
-                    "NOTIFY_HTTP_URL": server.baseURL.absoluteString,
+                    "NOTIFY_HTTP_URL": server.baseURL.absoluteString, "NOTIFY_HTTP_TIMEOUT": "30",
                 ],
                 outputPath: "\(logs)-\(name).log")
         }
@@ -131,7 +131,7 @@ final class PgBouncerTests: XCTestCase {
         XCTAssertEqual(retried.attempt, 2, "the 503 was retried once")
         let slowJob = try dispatch(slow)
         XCTAssertEqual(slowJob.state, .completed)
-        XCTAssertEqual(slowJob.attempt, 1, "a 3 s send under a 1 s lease was never taken away: heartbeats renewed it")
+        XCTAssertEqual(slowJob.attempt, 1, "a 6 s send under a 2 s lease was never taken away: heartbeats renewed it")
         let lostJob = try dispatch(lost)
         XCTAssertEqual(lostJob.state, .completed)
         XCTAssertEqual(lostJob.attempt, 2, "the killed worker's attempt was rescued and run again")
