@@ -67,6 +67,12 @@ for kind in tier.recalculate coupon.expire coupon.expiry_reminder points.expire;
 done
 echo "enqueued tier recalculation, coupon expiry, coupon reminders and points expiry"
 
+# Dispatch: the next week's waiting orders are offered to cleaners; simulated
+# cleaners (deterministic from the seed) accept, decline or ignore the offers.
+"$JOBSCTL" dispatch start-waiting --days 7
+"$JOBSCTL" dispatch simulate --seed "${SEED:-20261123}" --seconds 300 >"$RUN_DIR/dispatch-simulation.log" 2>&1 &
+SIMULATION_PID=$!
+
 PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
 REPORT="$RUN_DIR/payouts-$PERIOD.csv"
 echo "payout run for last week ($PERIOD)…"
@@ -74,6 +80,8 @@ echo "payout run for last week ($PERIOD)…"
 
 echo "waiting for the queues to drain (due reminders, dispatch, grading, expiry)…"
 "$JOBSCTL" wait --due-within 90 --timeout 900
+wait "$SIMULATION_PID"
+cat "$RUN_DIR/dispatch-simulation.log"
 stop_workers
 trap - EXIT
 echo "workers stopped cleanly"

@@ -108,8 +108,22 @@ public struct DemoDataSet: Sendable {
                 "cancelled_at",
             ]
         ) { writer in
-            for (index, row) in orderRows.enumerated() {
+            // Accepted orders of one cleaner never overlap (the database refuses it):
+            // an order drawn for a cleaner already booked then is left waiting for dispatch.
+            var booked: [Int64: [Range<Date>]] = [:]
+            for index in orderRows.indices {
                 let minutes = Int32(120 + random.next() % 240)
+                if orderRows[index].status == "已接单", let cleaner = orderRows[index].cleaner {
+                    let start = orderRows[index].start
+                    let occupied = start..<start.addingTimeInterval(Double(minutes) * 60)
+                    if booked[cleaner, default: []].contains(where: { $0.overlaps(occupied) }) {
+                        orderRows[index].status = "待接单"
+                        orderRows[index].cleaner = nil
+                    } else {
+                        booked[cleaner, default: []].append(occupied)
+                    }
+                }
+                let row = orderRows[index]
                 let district = Self.districts[Int(random.next() % UInt64(Self.districts.count))]
                 let completed = row.status == "已完成" ? row.start.addingTimeInterval(Double(minutes) * 60) : nil
                 if completed != nil { completedIDs.append(firstOrder + Int64(index)) }
@@ -199,6 +213,29 @@ public struct DemoDataSet: Sendable {
                     ($1, 3, 'true_false', 5, NULL, 'true'), ($1, 4, 'fill_in', 5, NULL, '["中性清洁剂"]')
                 """, [exam])
         }
+        // Dispatch needs availability: every cleaner works 08:00–20:00 in their zone
+        // but one rest day a week, and holds a certification (from an onboarding
+        // exam taken 30 days ago) for each of their skills.
+        try connection.execute(
+            """
+            INSERT INTO platform.cleaner_working_hours (cleaner_id, iso_weekday, starts_at, ends_at)
+            SELECT c.id, day, time '08:00', time '20:00'
+            FROM platform.cleaners AS c CROSS JOIN generate_series(1, 7) AS day
+            WHERE c.id >= $1 AND day <> 1 + c.id % 7
+            """, [firstCleaner])
+        try connection.execute(
+            """
+            WITH onboarding AS (
+                INSERT INTO platform.exam_submissions (exam_id, cleaner_id, answers, status, score, passed, submitted_at, graded_at)
+                SELECT e.id, c.id, '{}', 'graded', 30, true, $2::timestamptz - interval '30 days', $2::timestamptz - interval '30 days'
+                FROM platform.cleaners AS c JOIN platform.exams AS e ON e.skill = ANY (c.skills) AND e.id = ANY ($3::int8[])
+                WHERE c.id >= $1
+                RETURNING id, exam_id, cleaner_id, graded_at
+            )
+            INSERT INTO platform.certifications (cleaner_id, skill, submission_id, granted_at, expires_at)
+            SELECT o.cleaner_id, e.skill, o.id, o.graded_at, o.graded_at + interval '1 year'
+            FROM onboarding AS o JOIN platform.exams AS e ON e.id = o.exam_id
+            """, [firstCleaner, now, examIDs])
         var submissionIDs: [Int64] = []
         for index in 0..<cleaners where random.chance(0.5) {
             let exam = examIDs[Int(random.next() % UInt64(examIDs.count))]

@@ -6,7 +6,7 @@ import PostgresClient
 /// `jobsctl summary --since TIME`: what the platform did since then.
 struct SummaryCommand: Command {
     static let name = "summary"
-    static let summary = "jobs, notifications, tiers, coupons, certifications since a time"
+    static let summary = "jobs, notifications, tiers, coupons, certifications, dispatch since a time"
     static let options: [CommandOption] = [.value("--since", "TIME"), OutputFormat.option] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl summary --since TIME [--json]
@@ -55,6 +55,11 @@ struct SummaryCommand: Command {
             points expired for      \(summary.pointsExpiredCustomers) customers
             exams graded            \(summary.submissionsGraded) (\(summary.submissionsRejected) rejected)
             certifications granted  \(summary.certificationsGranted)
+            dispatch started        \(summary.dispatch.started) orders
+            dispatch matched        \(summary.dispatch.matched) in \(String(format: "%.2f", summary.dispatch.averageRounds)) rounds on average
+            dispatch escalated      \(summary.dispatch.escalated)
+            dispatch cancelled      \(summary.dispatch.cancelled)
+            time to assignment      \(summary.dispatch.medianSecondsToAssignment.map { String(format: "%.1f s (median)", $0) } ?? "-")
             """)
     }
 }

@@ -174,6 +174,17 @@ final class LeastPrivilegeTests: XCTestCase {
         ).scalar(Int64.self)
         try await client.enqueue(try JobRequest(ProcessWithdrawalArguments(withdrawalID: withdrawal), queue: PayoutRun.queue))
 
+        // Dispatch: an order whose first round offered a cleaner two minutes ago (the
+        // booking's own round job then finds it done); the offer's expiry runs the
+        // next round, which finds nobody else and escalates.
+        let place = DispatchPlace.random()
+        _ = try await fixture.availableCleaner(near: place)
+        let dispatched = try await fixture.book(customer: customer.id, at: place, appointment: DispatchPlace.tomorrow(hour: 10))
+        let offer = try await fixture.pool.query(
+            "SELECT (platform.dispatch_round($1, 1, 1, now() - interval '2 minutes')).offer_ids[1]", [dispatched]
+        ).scalar(Int64.self)
+        try await client.enqueue(try JobRequest(ExpireDispatchOffer(offerID: offer), queue: OrderDispatch.queue))
+
         // The jobs this test queued, but the reminders still ahead of their time and
         // those the orders' progress cancelled before they ran.
         let ours = { () async throws -> [JobAdministration.JobSummary] in
@@ -230,6 +241,11 @@ final class LeastPrivilegeTests: XCTestCase {
         XCTAssertEqual(effects.5, 2, "both payout lines paid")
         XCTAssertEqual(effects.6, 1, "payout run completed")
         XCTAssertEqual(effects.7, 1, "withdrawal paid")
+        let dispatch = try await fixture.pool.query(
+            "SELECT status, round FROM platform.order_dispatches WHERE order_id = $1", [dispatched]
+        ).first!.decode((String, Int32).self)
+        XCTAssertEqual(dispatch.0, "escalated", "the offer expired and the next round escalated")
+        XCTAssertEqual(dispatch.1, 2)
         let unbalanced = try await fixture.unbalancedLedgerTransactions()
         XCTAssertEqual(unbalanced, 0)
     }

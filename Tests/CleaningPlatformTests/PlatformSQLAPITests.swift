@@ -136,7 +136,10 @@ final class PlatformSQLAPITests: XCTestCase {
         ).rows.map { try $0.decode((String, String, String).self) }
         XCTAssertEqual(
             Set(jobs.map(\.0)),
-            [OrderReminder.kind, DispatchNotification.kind, UpgradeTier.kind, GradeExamSubmission.kind, ProcessWithdrawal.kind])
+            [
+                OrderReminder.kind, DispatchNotification.kind, UpgradeTier.kind, GradeExamSubmission.kind, ProcessWithdrawal.kind,
+                DispatchOrder.kind,
+            ])
         for (kind, arguments, queue) in jobs {
             XCTAssertNoThrow(
                 try PlatformJobs.catalogue.validate(JobRequest(kind: kind, argumentsJSON: arguments)), "\(kind) \(arguments)")

@@ -38,9 +38,11 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(
             Set(names), [
                 "migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary", "orders",
-                "tiers", "exams",
+                "tiers", "exams", "dispatch",
             ])
         XCTAssertEqual(options(command(tree, ["orders", "complete"]))["--at"]?["takes_value"] as? Bool, true)
+        XCTAssertEqual(options(command(tree, ["dispatch", "simulate"]))["--seed"]?["default"] as? String, "20261123")
+        XCTAssertEqual(options(command(tree, ["dispatch", "start-waiting"]))["--days"]?["default"] as? String, "7")
         for path in [["tiers", "recalculate"], ["exams", "grade"], ["exams", "regrade"]] {
             XCTAssertEqual(options(command(tree, path))["--as-of"]?["value_name"] as? String, "TIME", "\(path)")
         }
@@ -77,7 +79,7 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(flags["--pooling"]?["default"] as? String, "session")
         let work = try XCTUnwrap(tree["work"] as? [String: Any])
         let queues = try XCTUnwrap(work["default_queues"] as? [String: Int])
-        XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts"])
+        XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts", "dispatch"])
         XCTAssertTrue((work["kinds"] as? [String] ?? []).contains("payout.settle_cleaner"))
     }
 

@@ -8,7 +8,8 @@ public enum PlatformJobs {
     public static let catalogue = JobKindCatalogue([
         OrderReminder.self, DispatchNotification.self, ExpireCoupons.self, RemindExpiringCoupons.self,
         ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self, ProcessWithdrawal.self,
-        GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self,
+        GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self, DispatchOrder.self,
+        ExpireDispatchOffer.self,
     ])
 
     /// Every kind the platform handles.
@@ -17,7 +18,7 @@ public enum PlatformJobs {
     /// Queues the platform's workers should work, with a sensible concurrency each.
     public static let queues: [String: Int] = [
         JobRequest.defaultQueue: 4, OrderReminder.queue: 8, NotificationOutbox.dispatchQueue: 16, maintenanceQueue: 2,
-        PayoutRun.queue: 4,
+        PayoutRun.queue: 4, OrderDispatch.queue: 8,
     ]
 
     public static let maintenanceQueue = "maintenance"
@@ -52,6 +53,12 @@ public enum PlatformJobs {
         }
         registry.register(ProcessWithdrawal.self, options: JobKindOptions(timeout: .seconds(120))) {
             try await $0.run($1, services: services, payouts: services.payouts)
+        }
+        registry.register(DispatchOrder.self, options: JobKindOptions(timeout: .seconds(60))) {
+            try await $0.run($1, services: services)
+        }
+        registry.register(ExpireDispatchOffer.self, options: JobKindOptions(timeout: .seconds(60))) {
+            try await $0.run($1, services: services)
         }
         return registry
     }

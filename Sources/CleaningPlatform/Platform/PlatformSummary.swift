@@ -26,6 +26,22 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
     public var certificationsGranted: Int
     public var submissionsGraded: Int
     public var submissionsRejected: Int
+    public var dispatch: DispatchCounts
+
+    /// Dispatches started since the moment, as they stand now.
+    public struct DispatchCounts: Sendable, Codable, Equatable {
+        public var started: Int
+        /// Assigned through an accepted offer.
+        public var matched: Int
+        /// Offering rounds per matched order, on average (0 when none matched).
+        public var averageRounds: Double
+        /// Escalated at some point (operations told).
+        public var escalated: Int
+        /// Given up on: the order was cancelled before its appointment.
+        public var cancelled: Int
+        /// From the start of dispatch to the accepted offer, median (nil when none matched).
+        public var medianSecondsToAssignment: Double?
+    }
 
     public static func since(_ start: Date, on connection: PostgresConnection) throws -> PlatformSummary {
         let jobs = try JobAdministration.finishedCounts(since: start, on: connection).map {
@@ -53,9 +69,25 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
                    (SELECT count(*) FROM platform.exam_submissions WHERE status = 'rejected' AND submitted_at >= $1)::int8
             """, [start]
         ).first!.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+        let dispatch = try connection.query(
+            """
+            SELECT count(*)::int8,
+                   count(*) FILTER (WHERE d.status = 'assigned' AND EXISTS (SELECT 1 FROM platform.dispatch_offers AS f WHERE f.order_id = d.order_id AND f.generation = d.generation AND f.status = 'accepted'))::int8,
+                   COALESCE(avg(d.round) FILTER (WHERE d.status = 'assigned' AND EXISTS (SELECT 1 FROM platform.dispatch_offers AS f WHERE f.order_id = d.order_id AND f.generation = d.generation AND f.status = 'accepted')), 0)::float8,
+                   count(*) FILTER (WHERE d.escalated_at IS NOT NULL)::int8,
+                   count(*) FILTER (WHERE d.status = 'stopped' AND o.status = '已取消' AND o.cancelled_at = d.ended_at)::int8,
+                   (percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.ended_at - d.started_at))
+                       FILTER (WHERE d.status = 'assigned' AND EXISTS (SELECT 1 FROM platform.dispatch_offers AS f WHERE f.order_id = d.order_id AND f.generation = d.generation AND f.status = 'accepted')))::float8
+            FROM platform.order_dispatches AS d JOIN platform.orders AS o ON o.id = d.order_id
+            WHERE d.started_at >= $1
+            """, [start]
+        ).first!.decode((Int64, Int64, Double, Int64, Int64, Double?).self)
         return PlatformSummary(
             jobs: jobs, notifications: notifications, tierChanges: Int(counts.0), couponsExpired: Int(counts.1),
             couponRemindersQueued: Int(counts.2), pointsExpiredCustomers: Int(counts.3),
-            certificationsGranted: Int(counts.4), submissionsGraded: Int(counts.5), submissionsRejected: Int(counts.6))
+            certificationsGranted: Int(counts.4), submissionsGraded: Int(counts.5), submissionsRejected: Int(counts.6),
+            dispatch: DispatchCounts(
+                started: Int(dispatch.0), matched: Int(dispatch.1), averageRounds: dispatch.2, escalated: Int(dispatch.3),
+                cancelled: Int(dispatch.4), medianSecondsToAssignment: dispatch.5))
     }
 }
