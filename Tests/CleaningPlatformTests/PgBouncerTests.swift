@@ -78,7 +78,8 @@ final class PgBouncerTests: XCTestCase {
         let reminded = try await direct.eventually(timeout: .seconds(60)) {
             let customerSent = try await direct.notifications(to: customer.phone).filter { $0.1 == "sent" }.map(\.0)
             let cleanerSent = try await direct.notifications(to: cleaner.phone).filter { $0.1 == "sent" }.map(\.0)
-            return customerSent.contains("order_reminder_2h") && cleanerSent == ["cleaner_assigned"]
+            // (the cleaner may also have been offered the order by dispatch before the assignment)
+            return customerSent.contains("order_reminder_2h") && cleanerSent.contains("cleaner_assigned")
         }
         XCTAssertTrue(reminded, "the 2 h reminder (after one failed try) and the cleaner's were sent\n\(log(firstName))")
         try await frontEnd.pool.withTransaction { connection in
