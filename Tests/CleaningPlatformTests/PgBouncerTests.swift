@@ -46,16 +46,27 @@ final class PgBouncerTests: XCTestCase {
             return StubHTTPServer.Response(body: #"{"message_id": "m"}"#, delaySeconds: delay)
         }
         let logs = NSTemporaryDirectory() + TestDatabase.uniqueName("pgbouncer")
+        // A throw or a timed-out wait must not leave a worker running against the
+        // shared test database: whatever is still running when the test ends is killed.
+        let live = Mutex<[ChildProcess]>([])
+        addTeardownBlock { live.withLock { $0.forEach { $0.signal(SIGKILL) } } }
+        func ended(_ process: ChildProcess) { live.withLock { $0.removeAll { $0.pid == process.pid } } }
+        // Every platform queue but dispatch: its offering rounds would race the
+        // front end's assignment, which is not what this test is about.
+        let queues = PlatformJobs.queues.filter { $0.key != OrderDispatch.queue }.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         func worker(_ name: String) throws -> ChildProcess {
-            try ChildProcess(
+            let process = try ChildProcess(
                 executable: try TestDatabase.executable("queue-worker"),
-                arguments: ["--lease", "2", "--poll-interval", "5", "--worker-id", name],
+                arguments: ["--queues", queues, "--lease", "2", "--poll-interval", "5", "--worker-id", name],
                 environment: [
                     "DATABASE_URL": pooledURL, "DATABASE_POOLING": "transaction",
                     "DATABASE_LISTEN_URL": try TestDatabase.url, "NOTIFY_PROVIDER": "http",
                     "NOTIFY_HTTP_URL": server.baseURL.absoluteString, "NOTIFY_HTTP_TIMEOUT": "30",
                 ],
                 outputPath: "\(logs)-\(name).log")
+            live.withLock { $0.append(process) }
+            return process
         }
         func log(_ name: String) -> String { (try? String(contentsOfFile: "\(logs)-\(name).log", encoding: .utf8)) ?? "" }
 
@@ -107,7 +118,7 @@ final class PgBouncerTests: XCTestCase {
         }
         XCTAssertTrue(holding, "the first worker called the gateway for the lost send\n\(log(firstName))")
         first.signal(SIGKILL)
-        _ = await first.wait(timeout: .seconds(30))
+        if await first.wait(timeout: .seconds(30)) != nil { ended(first) }
         let secondName = TestDatabase.uniqueName("pooled-b")
         let second = try worker(secondName)
         let rescued = try await direct.eventually(timeout: .seconds(60)) {
@@ -116,6 +127,7 @@ final class PgBouncerTests: XCTestCase {
         XCTAssertTrue(rescued, "the second worker rescued and sent it\n\(log(secondName))")
         second.signal(SIGTERM)
         let secondStatus = await second.wait(timeout: .seconds(60))
+        if secondStatus != nil { ended(second) }
         XCTAssertEqual(secondStatus, 0, log(secondName))
 
         // What the database says about each job.

@@ -30,6 +30,11 @@ public enum TestDatabase {
         guard status == 0 else {
             throw PostgresError(kind: .client, message: "devdb.sh \(command) exited \(status)")
         }
+        // A PgBouncer in front holds server connections the restart or stop closed:
+        // it is stopped too, and the next test that needs it starts it afresh.
+        if let pgbouncer = ProcessInfo.processInfo.environment["PGBOUNCER_SCRIPT"] {
+            _ = try ChildProcess.run(pgbouncer, ["stop"])
+        }
     }
 
     /// PgBouncer in transaction pooling mode in front of the test cluster, started

@@ -28,7 +28,8 @@ struct PoolingCommand: Command {
         scripts/pgbouncer.sh configures it; scripts/bench-pooling.sh starts both.
 
         Options:
-          --pgbouncer-url URL  PgBouncer in front of the same server, no password (required)
+          --pgbouncer-url URL  PgBouncer in front of the same server, no password (required),
+                               e.g. port=6432 (key=value settings or a postgresql:// URL)
           --jobs N             jobs per processing run (default 20000)
           --enqueue-jobs N     jobs per single-job enqueue run (default 5000)
           --repeat N           repetitions (default 3)
@@ -48,10 +49,7 @@ struct PoolingCommand: Command {
 
     init(arguments: inout Arguments) throws {
         server = try DatabaseOptions(arguments: &arguments).configuration
-        guard let url = try DatabaseOptions.url(option: "--pgbouncer-url", arguments: &arguments) else {
-            throw CommandError.usage("--pgbouncer-url is required: PgBouncer in front of the same server", command: arguments.commandName)
-        }
-        pgbouncer = PostgresConfiguration(conninfo: url, applicationName: arguments.programName, pooling: .transaction)
+        let url = try DatabaseOptions.url(option: "--pgbouncer-url", arguments: &arguments)
         if arguments.flag("--quick") {
             jobs = 3_000
             enqueueJobs = 1_000
@@ -65,6 +63,12 @@ struct PoolingCommand: Command {
         try positive("--repeat", &repetitions)
         try positive("--concurrency", &concurrency)
         try positive("--producers", &producers)
+        guard let url else {
+            throw CommandError.usage(
+                "--pgbouncer-url is required: PgBouncer in front of the same server (e.g. port=6432)",
+                command: arguments.commandName)
+        }
+        pgbouncer = PostgresConfiguration(conninfo: url, applicationName: arguments.programName, pooling: .transaction)
     }
 
     func run() async throws {
