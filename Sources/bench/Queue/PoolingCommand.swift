@@ -28,8 +28,8 @@ struct PoolingCommand: Command {
         scripts/pgbouncer.sh configures it; scripts/bench-pooling.sh starts both.
 
         Options:
-          --pgbouncer-url URL  PgBouncer in front of the same server, no password (required),
-                               e.g. port=6432 (key=value settings or a postgresql:// URL)
+          --pgbouncer-url URL  required: PgBouncer in front of the same server, e.g. port=6432
+                               (key=value settings or a postgresql:// URL, no password)
           --jobs N             jobs per processing run (default 20000)
           --enqueue-jobs N     jobs per single-job enqueue run (default 5000)
           --repeat N           repetitions (default 3)
