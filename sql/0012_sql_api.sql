@@ -301,7 +301,7 @@ END $$;
 -- ---------------------------------------------------------------------------
 -- Every action takes `as_of` last (default now()): the moment it happens, used for
 -- the row's timestamps and for which reminders are still ahead. Imports and tests
--- pass it; a live front end leaves it out.
+-- pass it; a front end leaves it out (platform.check_action_time).
 
 -- The order statuses as stored (`OrderStatus` in Swift; a test checks they agree):
 -- waiting, accepted, in_service, completed, cancelled. NULL for any other name.
@@ -313,6 +313,23 @@ RETURN CASE name
     WHEN 'in_service' THEN '服务中'
     WHEN 'completed' THEN '已完成'
     WHEN 'cancelled' THEN '已取消' END;
+
+-- Refuses an `as_of` more than five minutes from now when the caller logged in as
+-- a front end (a member of cleaning_app): an app may not backdate an order's
+-- completion into a week already paid out, say. Imports run as another role.
+CREATE FUNCTION platform.check_action_time(as_of timestamptz) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of must not be NULL (leave it out for now)' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF abs(extract(epoch FROM as_of - now())) > 300
+       AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = session_user)
+       AND pg_catalog.pg_has_role(session_user, 'cleaning_app', 'MEMBER') THEN
+        RAISE EXCEPTION 'as_of % is more than 5 minutes from now; a front end acts at the present time', as_of
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'leave as_of out';
+    END IF;
+END $$;
 
 -- The order, locked for the action `action`, which may happen only in the statuses
 -- named in `allowed`; otherwise a clear error naming the order and its status.
@@ -423,6 +440,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     order_id bigint;
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     IF appointment_start IS NULL THEN
         RAISE EXCEPTION 'platform.book_order: appointment_start must be given' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -449,6 +467,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found_order platform.orders := platform.lock_order(order_id, 'assigned', ARRAY['waiting', 'accepted']);
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     IF cleaner_id IS NULL OR NOT EXISTS (SELECT 1 FROM platform.cleaners AS c WHERE c.id = assign_order.cleaner_id) THEN
         RAISE EXCEPTION 'platform.assign_order: cleaner % does not exist', COALESCE(cleaner_id::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
@@ -471,6 +490,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found_order platform.orders := platform.lock_order(order_id, 'rescheduled', ARRAY['waiting', 'accepted']);
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     IF appointment_start IS NULL THEN
         RAISE EXCEPTION 'platform.reschedule_order: appointment_start must be given'
             USING ERRCODE = 'invalid_parameter_value';
@@ -488,6 +508,7 @@ END $$;
 CREATE FUNCTION platform.cancel_order(order_id bigint, as_of timestamptz DEFAULT now()) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     PERFORM platform.lock_order(order_id, 'cancelled', ARRAY['waiting', 'accepted']);
     UPDATE platform.orders AS o SET status = platform.order_status('cancelled'), cancelled_at = as_of WHERE o.id = order_id;
     PERFORM queue.cancel_waiting_jobs('order:' || order_id, 'order cancelled');
@@ -498,6 +519,7 @@ END $$;
 CREATE FUNCTION platform.start_order(order_id bigint, as_of timestamptz DEFAULT now()) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     PERFORM platform.lock_order(order_id, 'started', ARRAY['accepted']);
     UPDATE platform.orders AS o SET status = platform.order_status('in_service'), started_at = as_of WHERE o.id = order_id;
     PERFORM queue.cancel_waiting_jobs('order:' || order_id, 'order started');
@@ -530,6 +552,7 @@ DECLARE
     paid bigint := found_order.paid_fen - found_order.refunded_fen;
     collection bigint;
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     UPDATE platform.orders AS o SET status = platform.order_status('completed'), completed_at = as_of WHERE o.id = order_id;
     INSERT INTO platform.ledger_transactions (kind, reference, description)
     VALUES ('collection', 'collection:' || order_id, 'payment for order ' || order_id)
@@ -555,6 +578,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     review_id bigint;
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     PERFORM platform.lock_order(order_id, 'reviewed', ARRAY['completed']);
     IF rating IS NULL OR rating NOT BETWEEN 1 AND 5 THEN
         RAISE EXCEPTION 'platform.review_order: rating must be 1 to 5, got %', COALESCE(rating::text, 'NULL')
@@ -576,6 +600,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     complaint_id bigint;
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     PERFORM platform.lock_order(order_id, 'complained about', ARRAY['in_service', 'completed']);
     IF reason IS NULL OR queue.is_blank(reason) THEN
         RAISE EXCEPTION 'platform.file_complaint: reason must not be blank' USING ERRCODE = 'invalid_parameter_value';
@@ -593,6 +618,7 @@ END $$;
 CREATE FUNCTION platform.request_verification_code(phone text, code text, as_of timestamptz DEFAULT now()) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     IF phone IS NULL OR phone !~ '^\+?[0-9]{6,15}$' THEN
         RAISE EXCEPTION 'platform.request_verification_code: phone must be 6 to 15 digits with an optional +'
             USING ERRCODE = 'invalid_parameter_value';
@@ -617,6 +643,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     submission_id bigint;
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     IF answers IS NULL OR jsonb_typeof(answers) <> 'object' THEN
         RAISE EXCEPTION 'platform.submit_exam: answers must be a JSON object of question id to answer'
             USING ERRCODE = 'invalid_parameter_value';
@@ -646,6 +673,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     withdrawal_id bigint;
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     IF amount_fen IS NULL OR amount_fen < 1 THEN
         RAISE EXCEPTION 'platform.request_withdrawal: amount_fen must be at least 1, got %',
             COALESCE(amount_fen::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
@@ -678,6 +706,7 @@ REVOKE EXECUTE ON FUNCTION
     queue.cancel_waiting_jobs(text, text),
     platform.order_status(text),
     platform.lock_order(bigint, text, text[]),
+    platform.check_action_time(timestamptz),
     platform.queue_notification(text, jsonb, text, text, text, timestamptz),
     platform.notify_order_status(bigint, text, timestamptz),
     platform.schedule_order_reminder(bigint, text, timestamptz, bigint, timestamptz),
@@ -706,7 +735,8 @@ BEGIN
         SELECT p.oid::regprocedure FROM pg_proc AS p
         WHERE p.pronamespace IN ('queue'::regnamespace, 'platform'::regnamespace)
           AND p.proname IN ('initial_state', 'enqueue_problem', 'enqueue_job', 'enqueue', 'job_object_problem',
-                            'enqueue_many', 'cancel_waiting_jobs', 'order_status', 'lock_order', 'queue_notification',
+                            'enqueue_many', 'cancel_waiting_jobs', 'order_status', 'lock_order', 'check_action_time',
+                            'queue_notification',
                             'notify_order_status', 'schedule_order_reminder', 'book_order', 'assign_order',
                             'reschedule_order', 'cancel_order', 'start_order', 'ledger_account', 'complete_order',
                             'review_order', 'file_complaint', 'request_verification_code', 'submit_exam',

@@ -531,6 +531,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     order_id bigint;
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     IF appointment_start IS NULL THEN
         RAISE EXCEPTION 'platform.book_order: appointment_start must be given' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -555,6 +556,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found_order platform.orders := platform.lock_order(order_id, 'assigned', ARRAY['waiting', 'accepted']);
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     IF cleaner_id IS NULL OR NOT EXISTS (SELECT 1 FROM platform.cleaners AS c WHERE c.id = assign_order.cleaner_id) THEN
         RAISE EXCEPTION 'platform.assign_order: cleaner % does not exist', COALESCE(cleaner_id::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
@@ -576,6 +578,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found_order platform.orders := platform.lock_order(order_id, 'rescheduled', ARRAY['waiting', 'accepted']);
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     IF appointment_start IS NULL THEN
         RAISE EXCEPTION 'platform.reschedule_order: appointment_start must be given'
             USING ERRCODE = 'invalid_parameter_value';
@@ -596,6 +599,7 @@ END $$;
 CREATE OR REPLACE FUNCTION platform.cancel_order(order_id bigint, as_of timestamptz DEFAULT now()) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM platform.check_action_time(as_of);
     PERFORM platform.lock_order(order_id, 'cancelled', ARRAY['waiting', 'accepted']);
     UPDATE platform.orders AS o SET status = platform.order_status('cancelled'), cancelled_at = as_of WHERE o.id = order_id;
     PERFORM queue.cancel_waiting_jobs('order:' || order_id, 'order cancelled');

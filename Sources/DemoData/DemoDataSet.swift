@@ -258,7 +258,7 @@ public struct DemoDataSet: Sendable {
         // Reminders of upcoming orders, as booking and assignment would have
         // scheduled them (the same SQL function schedules them).
         let upcoming = orderRows.indices.filter {
-            orderRows[$0].start > now && (orderRows[$0].status == "待接单" || orderRows[$0].status == "已接单")
+            orderRows[$0].start > now && [OrderStatus.waiting, OrderStatus.accepted].contains(orderRows[$0].status)
         }.map { firstOrder + Int64($0) }
         loaded.reminders = Int(
             try connection.query(

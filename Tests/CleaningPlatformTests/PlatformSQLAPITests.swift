@@ -49,7 +49,7 @@ final class PlatformSQLAPITests: XCTestCase {
         let allowed = try connection.query(
             """
             SELECT pg_get_constraintdef(oid) FROM pg_constraint
-            WHERE conrelid = 'platform.orders'::regclass AND pg_get_constraintdef(oid) LIKE '%status = ANY%'
+            WHERE conrelid = 'platform.orders'::regclass AND conname = 'orders_status_check'
             """
         ).scalar(String.self)
         for (_, swift) in pairs { XCTAssertTrue(allowed.contains("'\(swift)'"), allowed) }
@@ -182,6 +182,17 @@ final class PlatformSQLAPITests: XCTestCase {
         for sql in refused {
             XCTAssertThrowsError(try app.execute(sql), sql) { error in
                 XCTAssertEqual((error as? PostgresError)?.sqlState, "42501", "\(sql): \(error)")
+            }
+        }
+        // It acts at the present time: no backdated (or postdated) actions.
+        for shifted in ["now() - interval '1 day'", "now() + interval '1 hour'"] {
+            XCTAssertThrowsError(
+                try app.query(
+                    "SELECT platform.book_order($1, 1, 'x', 31, 121, now() + interval '3 days', 60, 100, as_of => \(shifted))",
+                    [customer.id])
+            ) { error in
+                XCTAssertEqual((error as? PostgresError)?.sqlState, "22023", "\(error)")
+                XCTAssertTrue("\(error)".contains("more than 5 minutes from now"), "\(error)")
             }
         }
         // …and runs a whole order through the API, with its jobs and its payment.

@@ -70,6 +70,7 @@ final class RolePrivilegesTests: XCTestCase {
             "function platform.assign_order(bigint,bigint,timestamp with time zone): EXECUTE",
             "function platform.book_order(bigint,integer,text,double precision,double precision,timestamp with time zone,integer,bigint,bigint,bigint,text,timestamp with time zone): EXECUTE",
             "function platform.cancel_order(bigint,timestamp with time zone): EXECUTE",
+            "function platform.check_action_time(timestamp with time zone): EXECUTE",
             "function platform.complete_order(bigint,timestamp with time zone): EXECUTE",
             "function platform.decline_offer(bigint,bigint,timestamp with time zone): EXECUTE",
             "function platform.dispatch_after_answer(bigint,timestamp with time zone): EXECUTE",

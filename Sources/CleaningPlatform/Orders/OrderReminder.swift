@@ -78,7 +78,7 @@ public struct OrderReminder: JobArguments {
             // Stale: cancelled, started or finished, moved to another time (for the
             // reminders tied to the time), or another cleaner now.
             let current = (reminder.moment.lead == nil || Int64(appointment.timeIntervalSince1970) == reminder.appointmentAt)
-                && (status == "待接单" || status == "已接单")
+                && (status == OrderStatus.waiting || status == OrderStatus.accepted)
                 && (!reminder.moment.forCleaner || (cleanerID != nil && cleanerID == reminder.cleanerID))
             guard current else { return false }
             let recipient: String
