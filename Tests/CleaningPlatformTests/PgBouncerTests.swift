@@ -225,7 +225,7 @@ final class PgBouncerTests: XCTestCase {
         let outputPath = NSTemporaryDirectory() + TestDatabase.uniqueName("psql") + ".out"
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let process = try ChildProcess(
-            executable: "/usr/bin/psql", arguments: ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", url] + arguments,
+            executable: try PostgresPrograms.path("psql"), arguments: ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", url] + arguments,
             outputPath: outputPath)
         let status = await process.wait(timeout: .seconds(60)) ?? -99
         return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
