@@ -5,7 +5,8 @@
 // utilities with no project dependency: Metrics (Prometheus text), HTTPServer,
 // SeededRandom (the one deterministic generator: demo data and benchmarks);
 // BenchSupport (what every benchmark shares) serves the `bench` executable;
-// CommandLineInterface (argument parsing, commands) and WorkerRuntime (a worker
+// Console (the web console, on HTTPServer and the engine and platform) serves
+// jobsctl console. CommandLineInterface (argument parsing, commands) and WorkerRuntime (a worker
 // process: flags, signals, metrics endpoint) serve the executables. A target only
 // depends on targets below it.
 import PackageDescription
@@ -38,6 +39,9 @@ let package = Package(
         .target(name: "JobQueue", dependencies: ["PostgresClient", "Metrics"], swiftSettings: strict),
         .target(name: "CleaningPlatform", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
         .target(name: "SeededRandom", swiftSettings: strict),
+        .target(
+            name: "Console", dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "HTTPServer"],
+            swiftSettings: strict),
         .target(name: "DemoData", dependencies: ["CleaningPlatform", "PostgresClient", "SeededRandom"], swiftSettings: strict),
         .target(name: "CommandLineInterface", dependencies: ["PostgresClient"], swiftSettings: strict),
         .target(
@@ -49,7 +53,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "jobsctl",
-            dependencies: ["JobQueue", "CleaningPlatform", "DemoData", "PostgresClient", "CommandLineInterface"],
+            dependencies: ["JobQueue", "CleaningPlatform", "DemoData", "PostgresClient", "CommandLineInterface", "Console"],
             swiftSettings: strict),
         .executableTarget(
             name: "queue-worker",
@@ -60,7 +64,7 @@ let package = Package(
             name: "bench",
             dependencies: [
                 "BenchSupport", "CleaningPlatform", "JobQueue", "Metrics", "PostgresClient", "CommandLineInterface",
-                "SeededRandom",
+                "SeededRandom", "Console",
             ],
             swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport", swiftSettings: strict),
@@ -73,6 +77,9 @@ let package = Package(
             name: "JobQueueTests", dependencies: ["JobQueue", "HTTPServer", "PostgresClient", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ConsoleTests", dependencies: ["Console", "JobQueue", "PostgresClient", "HTTPServer", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Metrics", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CommandLineInterfaceTests", dependencies: ["CommandLineInterface", "PostgresClient", "TestSupport"],

@@ -6,7 +6,8 @@
 # worker pool (the scheduler is whichever worker leads), triggers one round of
 # every platform job (due reminders, dispatch, tier recalculation, coupon and points
 # expiry, exam grading, last week's payout run), shows progress, and prints a
-# summary. Run it again: it reuses the database and does no duplicate work.
+# summary, then how to open the web console (its URL). Run it again: it reuses the
+# database and does no duplicate work.
 #
 # Sizes: SEED_CUSTOMERS (2000), SEED_CLEANERS (150), SEED_ORDERS (10000), SEED (20261123);
 # WORKERS (2) worker processes. Output files go to RUN_DIR (default .run/).
@@ -17,7 +18,7 @@ cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 
@@ -90,3 +91,8 @@ echo
 echo
 echo "payout report for $PERIOD: $REPORT ($(($(wc -l <"$REPORT") - 2)) cleaners)"
 tail -n 1 "$REPORT" | awk -F, '{ printf "  totals: gross %s fen, commission %s fen, paid %s fen, carried %s fen\n", $5, $6, $11, $12 }'
+echo
+echo "web console (Ctrl-C stops it): create a user once — the password is read from standard input —"
+echo "  $JOBSCTL console-user admin --role finance"
+echo "then serve it and open http://127.0.0.1:${CONSOLE_PORT:-8080}/"
+echo "  $JOBSCTL console --port ${CONSOLE_PORT:-8080}"

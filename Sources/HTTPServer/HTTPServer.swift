@@ -41,6 +41,18 @@ public final class HTTPServer: Sendable {
         try self.init(port: port, host: host, limits: Limits(), handler: handler)
     }
 
+    /// `maxRequestBytes` bounds the request line, headers and body together (larger
+    /// requests are answered 413); `handlerTimeout` bounds one handler (then 503).
+    public convenience init(
+        port: Int, host: String = "127.0.0.1", maxRequestBytes: Int, handlerTimeout: Duration,
+        handler: @escaping Handler
+    ) throws {
+        var limits = Limits()
+        limits.maxRequestBytes = maxRequestBytes
+        limits.handlerTimeout = handlerTimeout
+        try self.init(port: port, host: host, limits: limits, handler: handler)
+    }
+
     init(port: Int, host: String, limits: Limits, handler: @escaping Handler) throws {
         guard (0...65_535).contains(port) else {
             throw HTTPServerError(operation: "listen \(host):\(port)", reason: "port out of range 0–65535")
@@ -329,8 +341,12 @@ extension HTTPServer {
         private enum Request {
             /// The peer closed without sending anything: nothing to answer.
             case empty
-            /// Incomplete, oversize, too slow, or an unparsable request line.
+            /// Incomplete, too slow, or an unparsable request line or header.
             case malformed
+            /// Headers and body together exceed the request size limit.
+            case tooLarge
+            /// A chunked (or otherwise encoded) body: only `Content-Length` is read.
+            case unsupported
             case valid(HTTPRequest)
             /// stop() was called or the connection failed: abandon it.
             case abandoned
@@ -343,6 +359,10 @@ extension HTTPServer {
                 return
             case .malformed:
                 response = HTTPResponse.text(400, "Bad Request").bytes
+            case .tooLarge:
+                response = HTTPResponse.text(413, "Content Too Large").bytes
+            case .unsupported:
+                response = HTTPResponse.text(501, "Not Implemented").bytes
             case .valid(let request):
                 switch respond(to: request) {
                 case .some(let answer):
@@ -365,17 +385,30 @@ extension HTTPServer {
             while true {
                 if let line = Self.firstLine(buffer) {
                     guard let (method, target) = Self.parseRequestLine(line) else { return .malformed }
-                    if Self.headerEnd(in: buffer) {
-                        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-                        return .valid(
-                            HTTPRequest(
-                                method: method, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : ""))
+                    if let end = Self.headerEnd(in: buffer) {
+                        guard let headers = Self.parseHeaders(buffer[..<end]) else { return .malformed }
+                        if headers["transfer-encoding"] != nil { return .unsupported }
+                        let length: Int
+                        if let declared = headers["content-length"] {
+                            guard declared.count <= 9, let value = Int(declared), value >= 0 else { return .malformed }
+                            length = value
+                        } else {
+                            length = 0
+                        }
+                        if end + length > limits.maxRequestBytes { return .tooLarge }
+                        if buffer.count >= end + length {
+                            let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+                            return .valid(
+                                HTTPRequest(
+                                    method: method, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "",
+                                    headers: headers, body: Array(buffer[end..<(end + length)])))
+                        }
                     }
                 } else if !Self.canStartRequestLine(buffer) {
                     return .malformed  // binary junk: no need to wait for a line end
                 }
                 let room = limits.maxRequestBytes - buffer.count
-                guard room > 0 else { return .malformed }
+                guard room > 0 else { return Self.headerEnd(in: buffer) == nil ? .malformed : .tooLarge }
                 switch wait(for: connection, events: POLLIN, until: deadline) {
                 case .stopping: return .abandoned
                 case .timedOut: return .malformed
@@ -406,21 +439,48 @@ extension HTTPServer {
             buffer.allSatisfy { (0x20...0x7E).contains($0) || $0 == 0x0D }
         }
 
-        /// Headers end at the first empty line (CRLF CRLF, or bare LF LF from lax clients).
-        private static func headerEnd(in buffer: [UInt8]) -> Bool {
+        /// Headers end at the first empty line (CRLF CRLF, or bare LF LF from lax clients);
+        /// returns the index just past it, where the body starts.
+        private static func headerEnd(in buffer: [UInt8]) -> Int? {
             var previousWasNewline = false
             var index = 0
             while index < buffer.count {
                 let byte = buffer[index]
                 if byte == 0x0A {
-                    if previousWasNewline { return true }
+                    if previousWasNewline { return index + 1 }
                     previousWasNewline = true
                 } else if byte != 0x0D {
                     previousWasNewline = false
                 }
                 index += 1
             }
-            return false
+            return nil
+        }
+
+        /// The header fields after the request line, by lower-cased name; nil when a
+        /// line is not `name: value` in visible ASCII (obsolete line folding included).
+        private static func parseHeaders(_ head: ArraySlice<UInt8>) -> [String: String]? {
+            var headers: [String: String] = [:]
+            let lines = head.split(separator: 0x0A, omittingEmptySubsequences: false).dropFirst()
+            for rawLine in lines {
+                var line = rawLine
+                if line.last == 0x0D { line = line.dropLast() }
+                if line.isEmpty { continue }
+                guard line.allSatisfy({ (0x20...0x7E).contains($0) || $0 == 0x09 }),
+                    let colon = line.firstIndex(of: 0x3A), colon > line.startIndex,
+                    line.first != 0x20, line.first != 0x09
+                else { return nil }
+                let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
+                guard !name.contains(" ") else { return nil }
+                let value = String(decoding: line[(colon + 1)...], as: UTF8.self)
+                    .trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
+                if let previous = headers[name] {
+                    headers[name] = previous + (name == "cookie" ? "; " : ", ") + value
+                } else {
+                    headers[name] = value
+                }
+            }
+            return headers
         }
 
         /// `METHOD SP origin-form-target SP HTTP/1.x`, or nil.

@@ -14,5 +14,6 @@ struct Bench: CommandGroup {
         """
     static let subcommands: [any CommandDescription.Type] = [
         ClientCommand.self, QueueCommands.self, PlatformCommand.self, BatchCommand.self, BloatCommand.self,
+        ConsoleBenchCommand.self,
     ]
 }

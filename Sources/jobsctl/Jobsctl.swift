@@ -12,6 +12,7 @@ struct Jobsctl: CommandGroup {
     static let subcommands: [any CommandDescription.Type] = [
         MigrateCommand.self, EnqueueCommand.self, JobsCommand.self, QueuesCommand.self, StatsCommand.self,
         CronCommand.self, PayoutsCommand.self, SeedCommand.self, WaitCommand.self, SummaryCommand.self,
-        OrdersCommand.self, TiersCommand.self, ExamsCommand.self, DispatchCommand.self,
+        OrdersCommand.self, TiersCommand.self, ExamsCommand.self, DispatchCommand.self, ConsoleCommand.self,
+        ConsoleUserCommand.self,
     ]
 }

@@ -38,8 +38,12 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(
             Set(names), [
                 "migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary", "orders",
-                "tiers", "exams", "dispatch",
+                "tiers", "exams", "dispatch", "console", "console-user",
             ])
+        let console = options(command(tree, ["console"]))
+        XCTAssertEqual(Set(console.keys), ["--port", "--host", "--database-url"])
+        XCTAssertEqual(console["--port"]?["default"] as? String, "8080")
+        XCTAssertEqual(Set(options(command(tree, ["console-user"])).keys), ["--role", "--database-url"])
         XCTAssertEqual(options(command(tree, ["orders", "complete"]))["--at"]?["takes_value"] as? Bool, true)
         XCTAssertEqual(options(command(tree, ["dispatch", "simulate"]))["--seed"]?["default"] as? String, "20261123")
         XCTAssertEqual(options(command(tree, ["dispatch", "start-waiting"]))["--days"]?["default"] as? String, "7")
@@ -59,7 +63,7 @@ final class DescribeJSONTests: XCTestCase {
     func testBenchDescribesEverySubcommandWithItsOptions() async throws {
         let tree = try await describe("bench")
         let names = (tree["commands"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
-        XCTAssertEqual(Set(names), ["client", "queue", "platform", "batch", "bloat"])
+        XCTAssertEqual(Set(names), ["client", "queue", "platform", "batch", "bloat", "console"])
         XCTAssertEqual(options(command(tree, ["queue", "suite"]))["--concurrency"]?["default"] as? String, "1,4,16")
         XCTAssertEqual(options(command(tree, ["queue", "suite"]))["--quick"]?["takes_value"] as? Bool, false)
         XCTAssertEqual(options(command(tree, ["bloat"]))["--variants"]?["value_name"] as? String, "LIST")

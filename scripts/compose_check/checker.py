@@ -15,6 +15,7 @@ from .secret_rules import URL_WITH_PASSWORD, is_secret_name
 _RESTART_POLICIES = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
 _DEPENDS_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 _RESERVED_CONNECTIONS = 3  # superuser_reserved_connections
+_CONSOLE_CONNECTIONS = 4 * 2
 _POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
 
 
@@ -229,7 +230,9 @@ class ComposeChecker:
             self.connection_budget.append((name, replicas, worker["connections"]))
         elif program == "jobsctl":
             check_jobsctl(argv[1:], self.facts, where, self.report)
-            self.connection_budget.append((name, 1, 1))
+            # jobsctl console keeps a pool of 2 per database role it acts as (the
+            # sessions role and the three console roles: ConsoleDatabase).
+            self.connection_budget.append((name, 1, _CONSOLE_CONNECTIONS if argv[1:2] == ["console"] else 1))
 
     def _postgres(self, name, service, environment, where):
         image = str(service.get("image") or "")

@@ -49,7 +49,7 @@ public struct JobAdministration: Sendable {
         id, kind, queue, state, priority::int8, attempt::int8, max_attempts::int8, run_at, created_at, finalized_at
         """
 
-    private static func summary(_ row: PostgresRow) throws -> JobSummary {
+    static func summary(_ row: PostgresRow) throws -> JobSummary {
         let (id, kind, queue, state, priority, attempt, maxAttempts, runAt, createdAt, finalizedAt) = try row.decode(
             (Int64, String, String, String, Int64, Int64, Int64, Date, Date, Date?).self)
         return JobSummary(

@@ -1,0 +1,74 @@
+import Foundation
+import HTTPServer
+import JobQueue
+
+/// The front page: per queue its numbers and a throughput sparkline, the workers
+/// holding leases, the leaders. Numbers refresh live from `/api/overview`.
+extension ConsoleApplication {
+    func overview(page: ConsolePage) async throws -> HTTPResponse {
+        let overview = try await snapshot.current().overview
+        var body = "<div class=\"scroll\"><table class=\"cards\"><thead><tr><th>\(page.t("Queue"))</th>"
+        for heading in ["Waiting", "Running", "Scheduled", "Failed/h", "Done/min"] {
+            body += "<th class=\"n\">\(page.t(heading))</th>"
+        }
+        body += "<th class=\"n\">\(page.t("Oldest wait"))</th><th>\(page.t("Throughput (30 min)"))</th></tr></thead><tbody>"
+        for queue in overview.queues {
+            let name = HTMLText.escape(queue.name)
+            body += "<tr><td data-label=\"\(page.t("Queue"))\"><a href=\"/jobs?queue=\(FormFields.encode(queue.name))\">\(name)</a>"
+            if queue.paused { body += " <em>(\(page.t("Paused")))</em>" }
+            body += "</td>"
+            for (heading, field, value) in [
+                ("Waiting", "waiting", queue.waiting), ("Running", "running", queue.running),
+                ("Scheduled", "scheduled", queue.scheduled), ("Failed/h", "failedLastHour", queue.failedLastHour),
+                ("Done/min", "completedLastMinute", queue.completedLastMinute),
+            ] {
+                body += "<td class=\"n\" data-label=\"\(page.t(heading))\" data-live=\"\(name)|\(field)\">\(value)</td>"
+            }
+            let oldest = queue.oldestWaitSeconds.map { String(format: "%.0f s", $0) } ?? "—"
+            body += "<td class=\"n\" data-label=\"\(page.t("Oldest wait"))\">\(oldest)</td>"
+            body += "<td data-label=\"\(page.t("Throughput (30 min)"))\">\(Self.sparkline(queue.completedPerMinute))</td></tr>"
+        }
+        body += "</tbody></table></div><h2>\(page.t("Workers"))</h2>"
+        body += "<div class=\"scroll\"><table class=\"cards\"><thead><tr><th>\(page.t("Worker"))</th><th>\(page.t("Queues"))</th>"
+        body += "<th class=\"n\">\(page.t("Running"))</th><th>\(page.t("Leases until"))</th></tr></thead><tbody>"
+        for worker in overview.workers {
+            body += "<tr><td data-label=\"\(page.t("Worker"))\">\(HTMLText.escape(worker.name))</td>"
+            body += "<td data-label=\"\(page.t("Queues"))\">\(HTMLText.escape(worker.queues.joined(separator: ", ")))</td>"
+            body += "<td class=\"n\" data-label=\"\(page.t("Running"))\">\(worker.runningJobs)</td>"
+            body += "<td data-label=\"\(page.t("Leases until"))\">\(page.time(worker.leaseExpiresAt))</td></tr>"
+        }
+        if overview.workers.isEmpty { body += "<tr><td colspan=\"4\">\(page.t("none"))</td></tr>" }
+        body += "</tbody></table></div><h2>\(page.t("Leader"))</h2><table class=\"cards\"><thead><tr>"
+        body += "<th>\(page.t("Service"))</th><th>\(page.t("Holder"))</th><th>\(page.t("Leases until"))</th></tr></thead><tbody>"
+        for leader in overview.leaders {
+            body += "<tr><td data-label=\"\(page.t("Service"))\">\(HTMLText.escape(leader.service))</td>"
+            body += "<td data-label=\"\(page.t("Holder"))\">\(HTMLText.escape(leader.holder))</td>"
+            body += "<td data-label=\"\(page.t("Leases until"))\">\(page.time(leader.expiresAt))</td></tr>"
+        }
+        if overview.leaders.isEmpty { body += "<tr><td colspan=\"3\">\(page.t("none"))</td></tr>" }
+        body += "</tbody></table><p><small>\(page.t("Live")): \(page.time(overview.takenAt))</small></p>"
+        return page.render(title: "Overview", current: "/", body: body)
+    }
+
+    /// The shared snapshot as JSON, answered 304 when the browser already has it.
+    func overviewJSON(_ request: ConsoleRequest) async throws -> HTTPResponse {
+        let current = try await snapshot.current()
+        let headers: [(name: String, value: String)] = [("ETag", current.etag), ("Cache-Control", "no-cache")]
+        if request.http.header("if-none-match") == current.etag {
+            return HTTPResponse(status: 304, reason: "Not Modified", headers: headers, body: [])
+        }
+        return HTTPResponse(status: 200, reason: "OK", contentType: "application/json", headers: headers, body: current.json)
+    }
+
+    /// Completions per minute as a small inline SVG polyline.
+    static func sparkline(_ values: [Int]) -> String {
+        guard values.count > 1 else { return "" }
+        let top = Double(max(values.max() ?? 1, 1))
+        let step = 120.0 / Double(values.count - 1)
+        let points = values.enumerated().map { index, value in
+            String(format: "%.1f,%.1f", Double(index) * step, 22 - Double(value) / top * 20)
+        }.joined(separator: " ")
+        return "<svg class=\"spark\" viewBox=\"0 0 120 24\" role=\"img\" aria-label=\"\(values.last ?? 0)/min\">"
+            + "<polyline fill=\"none\" stroke=\"#0b5cad\" stroke-width=\"1.5\" points=\"\(points)\"/></svg>"
+    }
+}
