@@ -41,9 +41,9 @@ final class DescribeJSONTests: XCTestCase {
                 "tiers", "exams", "dispatch", "console", "console-user",
             ])
         let console = options(command(tree, ["console"]))
-        XCTAssertEqual(Set(console.keys), ["--port", "--host", "--database-url"])
+        XCTAssertEqual(Set(console.keys), ["--port", "--host", "--database-url", "--pooling"])
         XCTAssertEqual(console["--port"]?["default"] as? String, "8080")
-        XCTAssertEqual(Set(options(command(tree, ["console-user"])).keys), ["--role", "--database-url"])
+        XCTAssertEqual(Set(options(command(tree, ["console-user"])).keys), ["--role", "--database-url", "--pooling"])
         XCTAssertEqual(options(command(tree, ["orders", "complete"]))["--at"]?["takes_value"] as? Bool, true)
         XCTAssertEqual(options(command(tree, ["dispatch", "simulate"]))["--seed"]?["default"] as? String, "20261123")
         XCTAssertEqual(options(command(tree, ["dispatch", "start-waiting"]))["--days"]?["default"] as? String, "7")
