@@ -5,10 +5,16 @@
 #   scripts/devdb.sh start     start (creating it if needed); prints DATABASE_URL only
 #   scripts/devdb.sh stop      fast shutdown
 #   scripts/devdb.sh restart   fast shutdown and start; returns when it accepts connections
+#   scripts/devdb.sh crash     immediate shutdown, as a crashed server (WAL not yet streamed never reaches a standby)
 #   scripts/devdb.sh status    running or stopped
 #   scripts/devdb.sh url       print DATABASE_URL
 #   scripts/devdb.sh psql ...  psql against the cluster
-#   scripts/devdb.sh destroy   stop and delete the cluster folder
+#   scripts/devdb.sh destroy   stop and delete the cluster folder (and its standbys)
+#   scripts/devdb.sh standby NAME  a hot standby of the cluster streaming from it
+#                              (pg_basebackup -R, own free port, under DEVDB_DIR/standby-NAME);
+#                              prints its DATABASE_URL
+#   scripts/devdb.sh promote NAME  promote standby NAME to a primary; returns when it accepts writes
+#   scripts/devdb.sh drop-standby NAME  stop standby NAME and delete it
 #
 # Environment: DEVDB_DIR (default <repo>/.devdb), DEVDB_PORT (default: first free port
 # from 54320). Missing binaries are installed with apt (postgresql, libpq-dev, pkg-config).
@@ -23,7 +29,7 @@ DATA="$DIR/data"
 LOG="$DATA/../server.log"
 DB=cleaning
 
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "devdb: $*" >&2; exit 1; }
 
 find_bindir() {
@@ -148,6 +154,54 @@ stop() {
     return 0
 }
 
+standby_data() {
+    [[ "${1:-}" =~ ^[a-z0-9_-]+$ ]] || die "standby NAME: letters, digits, - or _ (got '${1:-}')"
+    echo "$(dirname "$DATA")/standby-$1"
+}
+
+# The default pg_hba.conf of initdb --auth=trust lets postgres replicate over
+# 127.0.0.1, and PostgreSQL's defaults (wal_level=replica, max_wal_senders=10) allow
+# streaming: a base backup with -R (standby.signal + primary_conninfo) is a standby.
+standby() {
+    running || die "the cluster is not running; run: scripts/devdb.sh start"
+    local data; data="$(standby_data "$1")"
+    if [[ ! -f "$data/standby.signal" ]]; then
+        as_owner rm -rf "$data"
+        as_owner "$BIN/pg_basebackup" -h 127.0.0.1 -p "$(port)" -U postgres -D "$data" -R -X stream -c fast \
+            >"$data.log" 2>&1 || die "pg_basebackup failed, see $data.log"
+        local p; p="$(DEVDB_PORT= pick_port)"
+        as_owner tee -a "$data/postgresql.conf" >/dev/null <<CONF
+# devdb: standby $1
+port = $p
+unix_socket_directories = '$data'
+hot_standby = on
+CONF
+        echo "$p" | as_owner tee "$data/port" >/dev/null
+    fi
+    as_owner "$BIN/pg_ctl" -D "$data" -l "$data/../standby-$1.server.log" -w -t 60 start >/dev/null ||
+        die "standby failed to start, see $data/../standby-$1.server.log"
+    echo "postgresql://postgres@127.0.0.1:$(cat "$data/port")/$DB"
+}
+
+promote() {
+    local data; data="$(standby_data "$1")"
+    as_owner "$BIN/pg_ctl" -D "$data" -w -t 60 promote >/dev/null || die "promotion of standby $1 failed"
+}
+
+drop_standby() {
+    local data; data="$(standby_data "$1")"
+    [[ -f "$data/PG_VERSION" ]] && as_owner "$BIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
+    as_owner rm -rf "$data" "$data.log" "$data/../standby-$1.server.log"
+}
+
+stop_standbys() {
+    local data
+    for data in "$(dirname "$DATA")"/standby-*/; do
+        [[ -f "$data/PG_VERSION" ]] && as_owner "$BIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
+    done
+    return 0
+}
+
 cmd="${1:-}"
 case "$cmd" in
     -h | --help | help | "") usage; [[ -n "$cmd" ]] || exit 1; exit 0 ;;
@@ -163,9 +217,13 @@ case "$cmd" in
         stop
         as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null || die "server failed to start, see $LOG"
         wait_ready ;;
+    crash) running && as_owner "$BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null; true ;;
     status) if running; then echo "running: $(url)"; else echo "stopped"; exit 3; fi ;;
     url) url ;;
+    standby) standby "${1:-}" ;;
+    promote) promote "${1:-}" ;;
+    drop-standby) drop_standby "${1:-}" ;;
     psql) exec "$BIN/psql" "$(url)" "$@" ;;
-    destroy) stop; [[ -f "$DIR/datadir" ]] && rm -rf "$(dirname "$DATA")"; rm -rf "$DIR" ;;
+    destroy) stop_standbys; stop; [[ -f "$DIR/datadir" ]] && rm -rf "$(dirname "$DATA")"; rm -rf "$DIR" ;;
     *) echo "devdb: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
 esac

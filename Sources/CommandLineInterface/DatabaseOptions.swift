@@ -74,12 +74,19 @@ public struct DatabaseOptions: Sendable {
         return pooling
     }
 
-    /// The connection string given as `option`, checked with libpq's own parser
-    /// (any spelling of the key, URL query parameters, percent-encoding) and refused
-    /// when it carries a password. Nil when the option is absent.
+    /// The connection string given as `option` (`--database-url`, `--read-url`,
+    /// `--listen-url`; nil when the option is absent), checked by libpq's own parser
+    /// and refused when it carries a password.
     public static func url(option: String, arguments: inout Arguments) throws -> String? {
         guard let given = try arguments.option(option) else { return nil }
-        guard let settings = try? PostgresConfiguration(conninfo: given).settings() else {
+        try refuseUnreadableOrPassword(given, option: option, arguments: arguments)
+        return given
+    }
+
+    /// An explicit URL is checked by libpq's own parser (any spelling of the key, URL
+    /// query parameters, percent-encoding) and must carry no password.
+    private static func refuseUnreadableOrPassword(_ conninfo: String, option: String, arguments: Arguments) throws {
+        guard let settings = try? PostgresConfiguration(conninfo: conninfo).settings() else {
             throw CommandError.usage(
                 "\(option) is neither a postgresql:// URL nor key=value settings libpq accepts "
                     + "(not shown: it may contain a password); check its spelling and quoting",
@@ -88,9 +95,8 @@ public struct DatabaseOptions: Sendable {
         if settings["password"] != nil {
             throw CommandError.usage(
                 "\(option) must not contain a password (it would be visible in `ps`); "
-                    + "put it in PGPASSWORD or ~/.pgpass, or give the URL in the environment",
+                    + "put it in PGPASSWORD, ~/.pgpass, DATABASE_URL or DATABASE_URL_FILE",
                 command: arguments.commandName)
         }
-        return given
     }
 }

@@ -8,6 +8,11 @@ enum AdminConnection {
         JobAdministration(database: PostgresPool(configuration: database.configuration, maxConnections: 1))
     }
 
+    /// For commands that only read: the read URL's server when one is set.
+    static func administration(_ database: ReadDatabaseOptions) -> JobAdministration {
+        JobAdministration(database: PostgresPool(configuration: database.configuration, maxConnections: 1))
+    }
+
     static func jobID(_ text: String, arguments: Arguments) throws -> Int64 {
         Int64(try arguments.integer(text, named: "job ID", in: 1...Int(Int64.max)))
     }

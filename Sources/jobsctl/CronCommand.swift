@@ -12,22 +12,22 @@ struct CronCommand: CommandGroup {
 struct CronListCommand: Command {
     static let name = "list"
     static let summary = "periodic jobs with their last and next fire times"
-    static let options: [CommandOption] = [OutputFormat.option] + DatabaseOptions.options
+    static let options: [CommandOption] = [OutputFormat.option] + ReadDatabaseOptions.options
     static let help = """
         Usage: jobsctl cron list [--json]
 
         Schedules as the leading worker registered them (they are defined in code).
 
         \(OutputFormat.help)
-        \(DatabaseOptions.help)
+        \(ReadDatabaseOptions.help)
         """
 
     let format: OutputFormat
-    let database: DatabaseOptions
+    let database: ReadDatabaseOptions
 
     init(arguments: inout Arguments) throws {
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments)
+        database = try ReadDatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

@@ -19,7 +19,7 @@ struct JobsListCommand: Command {
     static let options: [CommandOption] = [
         .value("--state", "STATE"), .value("--queue", "Q"), .value("--kind", "KIND"), .value("--limit", "N", default: "50"),
         OutputFormat.option,
-    ] + DatabaseOptions.options
+    ] + ReadDatabaseOptions.options
     static let help = """
         Usage: jobsctl jobs list [--state STATE] [--queue Q] [--kind KIND] [--limit N] [--json]
 
@@ -29,7 +29,7 @@ struct JobsListCommand: Command {
           --kind KIND          only this kind
           --limit N            at most N jobs (default 50)
         \(OutputFormat.help)
-        \(DatabaseOptions.help)
+        \(ReadDatabaseOptions.help)
         """
 
     let state: JobState?
@@ -37,7 +37,7 @@ struct JobsListCommand: Command {
     let kind: String?
     let limit: Int
     let format: OutputFormat
-    let database: DatabaseOptions
+    let database: ReadDatabaseOptions
 
     init(arguments: inout Arguments) throws {
         if let text = try arguments.option("--state") {
@@ -54,7 +54,7 @@ struct JobsListCommand: Command {
         kind = try arguments.option("--kind")
         limit = try arguments.integer("--limit", in: 1...100_000) ?? 50
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments)
+        database = try ReadDatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
@@ -78,22 +78,22 @@ struct JobsListCommand: Command {
 struct JobsShowCommand: Command {
     static let name = "show"
     static let summary = "show one job: arguments, attempts and their errors, timings"
-    static let options: [CommandOption] = [OutputFormat.option] + DatabaseOptions.options
+    static let options: [CommandOption] = [OutputFormat.option] + ReadDatabaseOptions.options
     static let help = """
         Usage: jobsctl jobs show ID [--json]
 
         \(OutputFormat.help)
-        \(DatabaseOptions.help)
+        \(ReadDatabaseOptions.help)
         """
 
     let id: Int64
     let format: OutputFormat
-    let database: DatabaseOptions
+    let database: ReadDatabaseOptions
 
     init(arguments: inout Arguments) throws {
         id = try AdminConnection.jobID(try arguments.required("job ID"), arguments: arguments)
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments)
+        database = try ReadDatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

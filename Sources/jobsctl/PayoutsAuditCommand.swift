@@ -8,7 +8,7 @@ struct PayoutsAuditCommand: Command {
     static let name = "audit"
     static let summary = "check a week's payout run against the orders and the ledger"
     static let options: [CommandOption] = [.value("--period", "YYYY-Www"), .value("--report", "PATH")]
-        + DatabaseOptions.options
+        + ReadDatabaseOptions.options
     static let help = """
         Usage: jobsctl payouts audit --period YYYY-Www [--report PATH]...
 
@@ -24,17 +24,17 @@ struct PayoutsAuditCommand: Command {
         Options:
           --period YYYY-Www    the ISO week, e.g. 2026-W47
           --report PATH        a CSV report of the run to compare (repeatable)
-        \(DatabaseOptions.help)
+        \(ReadDatabaseOptions.help)
         """
 
     let period: PayoutPeriod
     let reports: [String]
-    let database: DatabaseOptions
+    let database: ReadDatabaseOptions
 
     init(arguments: inout Arguments) throws {
         period = try PayoutPeriod.required(&arguments)
         reports = try arguments.options("--report")
-        database = try DatabaseOptions(arguments: &arguments)
+        database = try ReadDatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

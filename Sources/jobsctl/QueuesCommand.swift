@@ -15,20 +15,20 @@ struct QueuesCommand: CommandGroup {
 struct QueuesListCommand: Command {
     static let name = "list"
     static let summary = "queues with their settings and waiting/running counts"
-    static let options: [CommandOption] = [OutputFormat.option] + DatabaseOptions.options
+    static let options: [CommandOption] = [OutputFormat.option] + ReadDatabaseOptions.options
     static let help = """
         Usage: jobsctl queues list [--json]
 
         \(OutputFormat.help)
-        \(DatabaseOptions.help)
+        \(ReadDatabaseOptions.help)
         """
 
     let format: OutputFormat
-    let database: DatabaseOptions
+    let database: ReadDatabaseOptions
 
     init(arguments: inout Arguments) throws {
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments)
+        database = try ReadDatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

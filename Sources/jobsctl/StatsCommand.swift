@@ -1,27 +1,30 @@
 import CommandLineInterface
 import Foundation
 import JobQueue
+import PostgresClient
 
 /// `jobsctl stats [--json] [--watch]`
 struct StatsCommand: Command {
     static let name = "stats"
     static let summary = "per-queue counts, throughput, failures and the oldest waiting job"
-    static let options: [CommandOption] = [.value("--watch", "[SECONDS]", default: "2"), OutputFormat.option] + DatabaseOptions.options
+    static let options: [CommandOption] = [.value("--watch", "[SECONDS]", default: "2"), OutputFormat.option] + ReadDatabaseOptions.options
     static let help = """
         Usage: jobsctl stats [--json] [--watch [SECONDS]]
 
         Per queue: jobs by state, completed in the last minute and hour, discarded
-        in the last hour, and how long the oldest runnable job has waited.
+        in the last hour, and how long the oldest runnable job has waited. Read from a
+        hot standby (--read-url, DATABASE_READ_URL), it first says so and how far the
+        standby's replay trails the primary (on standard error with --json).
 
         Options:
           --watch [SECONDS]    refresh every SECONDS (default 2) until interrupted
         \(OutputFormat.help)
-        \(DatabaseOptions.help)
+        \(ReadDatabaseOptions.help)
         """
 
     let format: OutputFormat
     let watchInterval: Duration?
-    let database: DatabaseOptions
+    let database: ReadDatabaseOptions
 
     init(arguments: inout Arguments) throws {
         format = OutputFormat(arguments: &arguments)
@@ -32,14 +35,19 @@ struct StatsCommand: Command {
         } else {
             watchInterval = nil
         }
-        database = try DatabaseOptions(arguments: &arguments)
+        database = try ReadDatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
         let administration = AdminConnection.administration(database)
         repeat {
             let statistics = try await administration.statistics()
-            let text = format == .json ? try OutputFormat.json(statistics) : Self.table(statistics)
+            var text = format == .json ? try OutputFormat.json(statistics) : Self.table(statistics)
+            let standby = try await StandbyStatus.read(on: administration.database)
+            if standby.isStandby {
+                let line = Self.standbyLine(standby)
+                if format == .json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { text = line + "\n" + text }
+            }
             if watchInterval != nil && OutputFormat.isTerminal {
                 print("\u{1B}[H\u{1B}[2J" + DisplayFormat.date(Date()) + "\n" + text)
             } else {
@@ -47,6 +55,12 @@ struct StatsCommand: Command {
             }
             if let watchInterval { try await Task.sleep(for: watchInterval) }
         } while watchInterval != nil
+    }
+
+    /// The replay lag: how stale every figure below may be.
+    static func standbyLine(_ standby: StandbyStatus) -> String {
+        let lag = standby.replayLagSeconds.map { "replay lag \(DisplayFormat.age(seconds: $0))" } ?? "nothing replayed yet"
+        return "read from a hot standby: \(lag)"
     }
 
     static func table(_ statistics: [JobAdministration.QueueStatistics]) -> String {

@@ -7,7 +7,7 @@ import PostgresClient
 struct SummaryCommand: Command {
     static let name = "summary"
     static let summary = "jobs, notifications, tiers, coupons, certifications, dispatch since a time"
-    static let options: [CommandOption] = [.value("--since", "TIME"), OutputFormat.option] + DatabaseOptions.options
+    static let options: [CommandOption] = [.value("--since", "TIME"), OutputFormat.option] + ReadDatabaseOptions.options
     static let help = """
         Usage: jobsctl summary --since TIME [--json]
 
@@ -15,12 +15,12 @@ struct SummaryCommand: Command {
           --since TIME         e.g. -1d: a delay back (-30s, -10m, -2h, -1d) or an ISO 8601
                                time with its zone (2026-11-23T10:00:00+08:00)
         \(OutputFormat.help)
-        \(DatabaseOptions.help)
+        \(ReadDatabaseOptions.help)
         """
 
     let since: Date
     let format: OutputFormat
-    let database: DatabaseOptions
+    let database: ReadDatabaseOptions
 
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
@@ -29,7 +29,7 @@ struct SummaryCommand: Command {
         }
         self.since = since
         format = OutputFormat(arguments: &arguments)
-        database = try DatabaseOptions(arguments: &arguments)
+        database = try ReadDatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {

@@ -17,6 +17,6 @@ struct QueueTestbed: CommandGroup {
         """
     static let subcommands: [any CommandDescription.Type] = [
         TestbedWorkCommand.self, TestbedEnqueueCommand.self, TestbedVerdictCommand.self, TestbedProgressCommand.self,
-        TestbedHeldCommand.self,
+        TestbedHeldCommand.self, TestbedProduceCommand.self,
     ]
 }

@@ -64,6 +64,48 @@ final class FencingTests: XCTestCase {
         XCTAssertTrue(row.errors[0].contains("lease expired"))
     }
 
+    /// After an asynchronous promotion the new primary's `queue.lease_seq` can hand out
+    /// again the value a lost claim had drawn. Simulated here by winding the sequence
+    /// back: the job's second claim draws the very same sequence value as the stale
+    /// one, and the stale worker's outcomes must still be refused.
+    func testAStaleLeaseIsRefusedWhenTheLeaseSequenceRepeats() async throws {
+        let fixture = try QueueFixture()
+        let id = try await fixture.client.enqueue(fixture.request("test.fence")).id
+        let sequenceBefore = try await leaseSequenceState(fixture)
+        let stale = try await claimOne(fixture, worker: "before-failover")
+        let staleDraw = try await leaseSequenceState(fixture)
+        try await expireAndRescue(stale, fixture)
+        _ = try await fixture.pool.query(
+            "SELECT setval('queue.lease_seq', $1, $2)", [sequenceBefore.value, sequenceBefore.called])
+        let current = try await claimOne(fixture, worker: "after-failover")
+        let currentDraw = try await leaseSequenceState(fixture)
+        XCTAssertEqual(current.id, id)
+        XCTAssertEqual(currentDraw.value, staleDraw.value, "both claims drew the same sequence value")
+        XCTAssertNotEqual(current.lease, stale.lease)
+
+        let acknowledger = JobAcknowledger(database: fixture.pool, log: .silent)
+        await acknowledger.submit(JobOutcome(lease: stale.lease, result: .completed))
+        await acknowledger.drain(timeout: .seconds(10))
+        let fenced = await acknowledger.fencedCount
+        XCTAssertEqual(fenced, 1)
+        let renewed = try await fixture.pool.query(
+            LeaseKeeper.renew, [[stale.id], [stale.lease.leaseID], Int64(60_000)])
+        XCTAssertEqual(renewed.rowCount, 0)
+        let stillRunning = try await fixture.row(id).state
+        XCTAssertEqual(stillRunning, "running")
+
+        await acknowledger.submit(JobOutcome(lease: current.lease, result: .completed))
+        await acknowledger.drain(timeout: .seconds(10))
+        let finished = try await fixture.row(id).state
+        XCTAssertEqual(finished, "completed")
+    }
+
+    private func leaseSequenceState(_ fixture: QueueFixture) async throws -> (value: Int64, called: Bool) {
+        let result = try await fixture.pool.query("SELECT last_value, is_called FROM queue.lease_seq")
+        let row = try XCTUnwrap(result.rows.first)
+        return (try row.decode(0, as: Int64.self), try row.decode(1, as: Bool.self))
+    }
+
     func testAStaleInTransactionCompletionRollsBackItsEffects() async throws {
         let fixture = try QueueFixture()
         let table = TestDatabase.uniqueName("fx")
@@ -123,14 +165,15 @@ final class FencingTests: XCTestCase {
         try connection.executeScript("SET enable_seqscan = off")
         let plan = try connection.query(
             "EXPLAIN " + JobClaimer.claimStatement(limit: 10).replacingOccurrences(of: "$1", with: "'\(fixture.queue)'")
-                .replacingOccurrences(of: "$2", with: "'w'").replacingOccurrences(of: "$3", with: "1000"))
+                .replacingOccurrences(of: "$2", with: "'w'").replacingOccurrences(of: "$3", with: "1000")
+                .replacingOccurrences(of: "$4", with: "42"))
         let text = try plan.rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
         XCTAssertTrue(text.contains("jobs_claim_idx"), text)
         // The plan a cached statement settles on (the claim runs thousands of times a second).
         try connection.executeScript(
-            "SET plan_cache_mode = force_generic_plan; PREPARE claim_generic(text, text, int8) AS "
+            "SET plan_cache_mode = force_generic_plan; PREPARE claim_generic(text, text, int8, int8) AS "
                 + JobClaimer.claimStatement(limit: 10))
-        let generic = try connection.query("EXPLAIN EXECUTE claim_generic('\(fixture.queue)', 'w', 1000)")
+        let generic = try connection.query("EXPLAIN EXECUTE claim_generic('\(fixture.queue)', 'w', 1000, 42)")
         let genericText = try generic.rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
         XCTAssertTrue(genericText.contains("jobs_claim_idx"), genericText)
         XCTAssertFalse(genericText.contains("Sort"), genericText)

@@ -6,13 +6,13 @@ public struct JobsctlRun: Sendable {
     public var status: Int32
     public var output: String
 
-    /// Runs `jobsctl arguments` with `DATABASE_URL` set to the test database; a run
-    /// still going after a minute counts as status -99.
-    public static func run(_ arguments: [String]) async throws -> JobsctlRun {
+    /// Runs `jobsctl arguments` with `DATABASE_URL` set to the test database (plus
+    /// `environment`); a run still going after a minute counts as status -99.
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> JobsctlRun {
         let outputPath = NSTemporaryDirectory() + TestDatabase.uniqueName("jobsctl") + ".out"
         let process = try ChildProcess(
             executable: try TestDatabase.executable("jobsctl"), arguments: arguments,
-            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: outputPath)
+            environment: ["DATABASE_URL": try TestDatabase.url].merging(environment) { _, new in new }, outputPath: outputPath)
         let status = await process.wait(timeout: .seconds(60)) ?? -99
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "<unreadable output>"

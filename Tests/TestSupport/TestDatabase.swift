@@ -54,6 +54,27 @@ public enum TestDatabase {
         return "postgresql://postgres@127.0.0.1:\(port)/cleaning"
     }
 
+    /// Runs `scripts/devdb.sh ARGUMENTS` (a standby of the test cluster, say) and returns
+    /// the last line it printed (a URL for `start` and `standby`). `folder` sets
+    /// `DEVDB_DIR`: a cluster of its own instead of the test cluster.
+    @discardableResult
+    public static func devdb(_ arguments: [String], folder: String? = nil) async throws -> String {
+        guard let script = ProcessInfo.processInfo.environment["DEVDB_SCRIPT"] else {
+            throw PostgresError(kind: .client, message: "DEVDB_SCRIPT is not set: run the tests with scripts/test.sh")
+        }
+        let outputPath = NSTemporaryDirectory() + uniqueName("devdb") + ".out"
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let process = try ChildProcess(
+            executable: script, arguments: arguments, environment: folder.map { ["DEVDB_DIR": $0] } ?? [:],
+            outputPath: outputPath)
+        let status = await process.wait(timeout: .seconds(120)) ?? -99
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw PostgresError(kind: .client, message: "devdb.sh \(arguments.joined(separator: " ")) exited \(status): \(output)")
+        }
+        return output.split(separator: "\n").last.map(String.init) ?? ""
+    }
+
     /// A table name unique to one test run, so tests do not collide.
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix)_\(UInt32.random(in: 0...UInt32.max))"

@@ -23,7 +23,8 @@ public struct ClaimedJob: Sendable {
 
 /// The fencing token of one claim. The database hands out a new `leaseID` on every
 /// claim; complete, fail, snooze and heartbeat only apply while it still matches,
-/// so a worker that stalled past its lease cannot touch the newer attempt.
+/// so a worker that stalled past its lease cannot touch the newer attempt. It carries
+/// a random part (`LeaseSalt`), so it does not repeat across a failover either.
 public struct JobLease: Sendable, Hashable {
     public var jobID: Int64
     public var leaseID: Int64

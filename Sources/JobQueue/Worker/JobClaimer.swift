@@ -6,6 +6,10 @@ enum JobClaimer {
     /// Locks up to `limit` runnable jobs with SKIP LOCKED through the partial index on
     /// available rows, and leases them in the same statement: a new lease id per claim
     /// (the fencing token), attempt + 1, and a lease that heartbeats must renew.
+    /// The lease id is the next `queue.lease_seq` value XOR a random 64-bit salt the
+    /// claimer draws per claim (`$4`): the sequence keeps the ids of one claim's rows
+    /// apart, the salt keeps them from repeating after an asynchronous promotion, when
+    /// the new primary's sequence hands out values the lost WAL had already handed out.
     /// A paused queue yields nothing (checked in the statement, so a pause holds for
     /// every process at once).
     ///
@@ -52,7 +56,7 @@ enum JobClaimer {
             state = \(JobState.running.sql),
             attempt = j.attempt + 1,
             attempted_at = now(),
-            lease_id = nextval('queue.lease_seq'),
+            lease_id = nextval('queue.lease_seq') # $4,
             leased_by = $2,
             lease_expires_at = now() + $3 * interval '1 millisecond'
         FROM picked
@@ -66,7 +70,7 @@ enum JobClaimer {
         queue: String, limit: Int, workerID: String, lease: Duration, withinQueueLimit: Bool = false,
         on database: PostgresPool
     ) async throws -> [ClaimedJob] {
-        let parameters: [any PostgresEncodable] = [queue, workerID, lease.milliseconds]
+        let parameters: [any PostgresEncodable] = [queue, workerID, lease.milliseconds, LeaseSalt.random()]
         let result: PostgresResult
         if withinQueueLimit {
             result = try await database.withTransaction { connection in
