@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(
             name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "CleaningPlatformTests", dependencies: ["CleaningPlatform", "JobQueue", "PostgresClient", "TestSupport"],
+            name: "CleaningPlatformTests", dependencies: ["CleaningPlatform", "DemoData", "JobQueue", "PostgresClient", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "JobQueueTests", dependencies: ["JobQueue", "HTTPServer", "PostgresClient", "TestSupport"],

@@ -17,7 +17,9 @@
 #   scripts/devdb.sh drop-standby NAME  stop standby NAME and delete it
 #
 # Environment: DEVDB_DIR (default <repo>/.devdb), DEVDB_PORT (default: first free port
-# from 54320). Missing binaries are installed with apt (postgresql, libpq-dev, pkg-config).
+# from 54320), DEVDB_CONF (extra postgresql.conf lines for a new cluster, e.g. Citus'
+# shared_preload_libraries). Missing binaries are installed with apt (postgresql,
+# libpq-dev, pkg-config).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,7 +31,7 @@ DATA="$DIR/data"
 LOG="$DATA/../server.log"
 DB=cleaning
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "devdb: $*" >&2; exit 1; }
 
 find_bindir() {
@@ -110,6 +112,7 @@ max_connections = 200
 shared_buffers = 128MB
 fsync = on
 log_min_messages = warning
+${DEVDB_CONF:-}
 CONF
     echo "$p" | as_owner tee "$DATA/port" >/dev/null
 }

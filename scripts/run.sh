@@ -5,9 +5,10 @@
 # cluster (scripts/devdb.sh), migrates, loads the demo data set (once), starts the
 # worker pool (the scheduler is whichever worker leads), triggers one round of
 # every platform job (due reminders, dispatch, tier recalculation, coupon and points
-# expiry, exam grading, last week's payout run), shows progress, and prints a
-# summary, then how to open the web console (its URL). Run it again: it reuses the
-# database and does no duplicate work.
+# expiry, exam grading, last week's payout run, the statistics rollup), shows
+# progress, and prints a summary with yesterday's statistics line, then how to
+# open the web console (its URL). Run it again: it reuses the database and does
+# no duplicate work.
 #
 # Sizes: SEED_CUSTOMERS (2000), SEED_CLEANERS (150), SEED_ORDERS (10000), SEED (20261123);
 # WORKERS (2) worker processes. Output files go to RUN_DIR (default .run/).
@@ -63,10 +64,10 @@ echo "started ${WORKERS:-2} workers (logs: $RUN_DIR/worker-*.log)"
 # One round of the batch jobs, once per day: unique keys held for good make a
 # second run the same day enqueue nothing.
 TODAY="$(TZ=Asia/Shanghai date +%F)"
-for kind in tier.recalculate coupon.expire coupon.expiry_reminder points.expire; do
+for kind in tier.recalculate coupon.expire coupon.expiry_reminder points.expire statistics.rollup; do
     "$JOBSCTL" enqueue "$kind" --queue maintenance --unique-key "demo:$kind:$TODAY" --unique-scope always >/dev/null
 done
-echo "enqueued tier recalculation, coupon expiry, coupon reminders and points expiry"
+echo "enqueued tier recalculation, coupon expiry, coupon reminders, points expiry and the statistics rollup"
 
 # Dispatch: the next week's waiting orders are offered to cleaners; simulated
 # cleaners (deterministic from the seed) accept, decline or ignore the offers.
@@ -79,7 +80,7 @@ REPORT="$RUN_DIR/payouts-$PERIOD.csv"
 echo "payout run for last week ($PERIOD)…"
 "$JOBSCTL" payouts run --period "$PERIOD" --report "$REPORT" --wait 600
 
-echo "waiting for the queues to drain (due reminders, dispatch, grading, expiry)…"
+echo "waiting for the queues to drain (due reminders, dispatch, grading, expiry, statistics)…"
 "$JOBSCTL" wait --due-within 90 --timeout 900
 wait "$SIMULATION_PID"
 cat "$RUN_DIR/dispatch-simulation.log"
@@ -91,6 +92,12 @@ echo
 echo
 echo "payout report for $PERIOD: $REPORT ($(($(wc -l <"$REPORT") - 2)) cleaners)"
 tail -n 1 "$REPORT" | awk -F, '{ printf "  totals: gross %s fen, commission %s fen, paid %s fen, carried %s fen\n", $5, $6, $11, $12 }'
+
+BUSINESS_ZONE="${BUSINESS_TIME_ZONE:-Asia/Shanghai}"
+YESTERDAY="$(TZ="$BUSINESS_ZONE" date -d yesterday +%F)"
+echo
+echo "statistics for yesterday ($YESTERDAY, $BUSINESS_ZONE; CSV: $RUN_DIR/statistics-$YESTERDAY.csv):"
+"$JOBSCTL" stats platform --from "$YESTERDAY" --to "$YESTERDAY" --csv "$RUN_DIR/statistics-$YESTERDAY.csv"
 echo
 echo "web console (Ctrl-C stops it): create a user once — the password is read from standard input —"
 echo "  $JOBSCTL console-user admin --role finance"

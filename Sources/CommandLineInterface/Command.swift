@@ -42,6 +42,14 @@ public protocol WorkerCommand: Command {
 /// A command that only selects subcommands (`jobs list`, `jobs show` …).
 public protocol CommandGroup: CommandDescription {
     static var subcommands: [any CommandDescription.Type] { get }
+    /// The subcommand run when the first argument is an option or missing, so a
+    /// command that grew subcommands keeps its old form (`jobsctl stats --json`
+    /// is `jobsctl stats queues --json`); nil: a command word is required.
+    static var defaultCommand: (any Command.Type)? { get }
+}
+
+extension CommandGroup {
+    public static var defaultCommand: (any Command.Type)? { nil }
 }
 
 /// Dispatches argv to the right command, prints help and errors, and exits.
@@ -93,6 +101,10 @@ public enum CommandRunner {
         let word = arguments.first ?? ""
         if word == "--help" || word == "-h" {
             print(groupHelp(group, path: path))
+            return
+        }
+        if let leaf = group.defaultCommand, word.isEmpty || word.hasPrefix("-") {
+            try await runLeaf(leaf, arguments: arguments, path: path)
             return
         }
         if word.isEmpty {

@@ -30,6 +30,7 @@ public struct DemoDataSet: Sendable {
     static let centre = (latitude: 31.2304, longitude: 121.4737)
     static let surnames = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡"]
     static let givenNames = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛"]
+    static let city = "上海市"
     static let districts = ["黄浦区", "徐汇区", "长宁区", "静安区", "普陀区", "虹口区", "杨浦区", "浦东新区", "闵行区"]
     static let services: [(id: Int16, price: Int64, minutes: Int32, skill: String)] = [
         (1, 15_000, 180, "daily_cleaning"), (2, 39_900, 300, "deep_cleaning"), (3, 69_900, 480, "deep_cleaning"),
@@ -105,7 +106,7 @@ public struct DemoDataSet: Sendable {
             columns: [
                 "customer_id", "cleaner_id", "service_type_id", "address", "latitude", "longitude", "appointment_start",
                 "duration_minutes", "status", "amount_fen", "paid_fen", "created_at", "accepted_at", "completed_at",
-                "cancelled_at",
+                "cancelled_at", "city", "district", "channel",
             ]
         ) { writer in
             // Accepted orders of one cleaner never overlap (the database refuses it):
@@ -129,10 +130,12 @@ public struct DemoDataSet: Sendable {
                 if completed != nil { completedIDs.append(firstOrder + Int64(index)) }
                 try writer.append([
                     row.customer, row.cleaner, Int16(1 + random.next() % 5),
-                    "上海市\(district)\(1 + random.next() % 999)号", Self.centre.latitude, Self.centre.longitude, row.start,
+                    "\(Self.city)\(district)\(1 + random.next() % 999)号", Self.centre.latitude, Self.centre.longitude, row.start,
                     minutes, row.status, row.paid, row.paid, row.start.addingTimeInterval(-3 * 86_400),
                     row.cleaner == nil ? nil : row.start.addingTimeInterval(-2 * 86_400), completed,
-                    row.status == "已取消" ? row.start.addingTimeInterval(-86_400) : nil,
+                    row.status == "已取消" ? row.start.addingTimeInterval(-86_400) : nil, Self.city, district,
+                    // From the index, not the generator: the rest of the data set stays as it was.
+                    OrderChannel.all[index % OrderChannel.all.count],
                 ])
             }
         }

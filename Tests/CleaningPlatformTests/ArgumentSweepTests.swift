@@ -16,7 +16,7 @@ import XCTest
 final class ArgumentSweepTests: XCTestCase {
     /// Placeholders of values that are parsed strictly (numbers, durations, times,
     /// weeks, ports, ids). Others (Q, KIND, JSON, PATH, URL, LIST …) are free text.
-    private static let strictPlaceholders: Set<String> = ["N", "S", "SECONDS", "TIME", "PORT", "YYYY-Www", "ID"]
+    private static let strictPlaceholders: Set<String> = ["N", "S", "SECONDS", "TIME", "PORT", "YYYY-Www", "ID", "DAY"]
 
     /// Values that are wrong for every strictly parsed slot: not numbers in plain
     /// notation, or out of every range.
@@ -35,8 +35,18 @@ final class ArgumentSweepTests: XCTestCase {
         "2026-W47 ", "1999-W01", "2025-W53",
     ]
 
+    /// Impossible or oddly written calendar days (swept into every DAY slot, besides the numbers).
+    private static let badDays = [
+        "2026-02-30", "2027-02-29", "2026-13-01", "2026-00-10", "0000-01-01", "2026-1-1", "26-11-23", "2026/11/23",
+        "2026-11-23 ", " 2026-11-23", "2026-11-23T10:00:00Z", "２０２６-11-23", "20261123",
+    ]
+
     private static func badValues(for placeholder: String) -> [String] {
-        ["TIME", "YYYY-Www"].contains(placeholder) ? badNumbers + badTimesAndWeeks : badNumbers
+        switch placeholder {
+        case "TIME", "YYYY-Www": badNumbers + badTimesAndWeeks
+        case "DAY": badNumbers + badDays
+        default: badNumbers
+        }
     }
 
     private struct Leaf {

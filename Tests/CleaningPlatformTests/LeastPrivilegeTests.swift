@@ -185,6 +185,9 @@ final class LeastPrivilegeTests: XCTestCase {
         ).scalar(Int64.self)
         try await client.enqueue(try JobRequest(ExpireDispatchOffer(offerID: offer), queue: OrderDispatch.queue))
 
+        // Statistics: the rollup takes the changes (the orders above among them) and rewrites their days.
+        try await client.enqueue(try JobRequest(RollUpStatistics(), queue: PlatformJobs.maintenanceQueue))
+
         // The jobs this test queued, but the reminders still ahead of their time and
         // those the orders' progress cancelled before they ran.
         let ours = { () async throws -> [JobAdministration.JobSummary] in
@@ -230,9 +233,11 @@ final class LeastPrivilegeTests: XCTestCase {
                    (SELECT count(*) FROM platform.exam_submissions WHERE id = $3 AND status = 'graded' AND passed),
                    (SELECT count(*) FROM platform.payout_items WHERE run_id IN ($4, $5) AND status = 'paid'),
                    (SELECT count(*) FROM platform.payout_runs WHERE id = $4 AND status = 'completed'),
-                   (SELECT count(*) FROM platform.withdrawals WHERE id = $6 AND status = 'paid')
-            """, [customer.phone, customer.id, submission, run.runID, olderRun, withdrawal]
-        ).first!.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+                   (SELECT count(*) FROM platform.withdrawals WHERE id = $6 AND status = 'paid'),
+                   (SELECT count(*) FROM platform.cleaner_statistics_daily
+                    WHERE day = ($7::timestamptz AT TIME ZONE 'Asia/Shanghai')::date AND completed_orders > 0)
+            """, [customer.phone, customer.id, submission, run.runID, olderRun, withdrawal, period.start]
+        ).first!.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
         XCTAssertGreaterThan(effects.0, 0, "notifications sent")
         XCTAssertEqual(effects.1, 2, "one coupon expired, one reminded")
         XCTAssertEqual(effects.2, 1, "points expired")
@@ -246,6 +251,7 @@ final class LeastPrivilegeTests: XCTestCase {
         ).first!.decode((String, Int32).self)
         XCTAssertEqual(dispatch.0, "escalated", "the offer expired and the next round escalated")
         XCTAssertEqual(dispatch.1, 2)
+        XCTAssertEqual(effects.8, 1, "the day of the payout week's order rolled up")
         let unbalanced = try await fixture.unbalancedLedgerTransactions()
         XCTAssertEqual(unbalanced, 0)
     }

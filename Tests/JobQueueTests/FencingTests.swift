@@ -52,7 +52,7 @@ final class FencingTests: XCTestCase {
 
         // Its heartbeat does not extend the new attempt's lease either.
         let renewed = try await fixture.pool.query(
-            LeaseKeeper.renew, [[stale.id], [stale.lease.leaseID], Int64(60_000)])
+            LeaseKeeper.renew, [[stale.id], [stale.lease.leaseID], Int64(60_000), stale.queue])
         XCTAssertEqual(renewed.rowCount, 0)
 
         // The current attempt's outcome is applied.
@@ -89,7 +89,7 @@ final class FencingTests: XCTestCase {
         let fenced = await acknowledger.fencedCount
         XCTAssertEqual(fenced, 1)
         let renewed = try await fixture.pool.query(
-            LeaseKeeper.renew, [[stale.id], [stale.lease.leaseID], Int64(60_000)])
+            LeaseKeeper.renew, [[stale.id], [stale.lease.leaseID], Int64(60_000), stale.queue])
         XCTAssertEqual(renewed.rowCount, 0)
         let stillRunning = try await fixture.row(id).state
         XCTAssertEqual(stillRunning, "running")
@@ -196,12 +196,12 @@ final class FencingTests: XCTestCase {
             """
             ANALYZE queue.jobs;
             SET plan_cache_mode = force_generic_plan;
-            PREPARE finish_generic(int8[], int8[], text[], text[], int8[]) AS \(JobAckStatements.finish);
-            PREPARE renew_generic(int8[], int8[], int8) AS \(LeaseKeeper.renew);
+            PREPARE finish_generic(int8[], int8[], text[], text[], int8[], text) AS \(JobAckStatements.finish);
+            PREPARE renew_generic(int8[], int8[], int8, text) AS \(LeaseKeeper.renew);
             """)
         for explain in [
-            "EXPLAIN EXECUTE finish_generic('{1,2}', '{1,2}', '{completed,completed}', '{NULL,NULL}', '{NULL,NULL}')",
-            "EXPLAIN EXECUTE renew_generic('{1,2}', '{1,2}', 1000)",
+            "EXPLAIN EXECUTE finish_generic('{1,2}', '{1,2}', '{completed,completed}', '{NULL,NULL}', '{NULL,NULL}', 'q')",
+            "EXPLAIN EXECUTE renew_generic('{1,2}', '{1,2}', 1000, 'q')",
         ] {
             let plan = try connection.query(explain).rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
             XCTAssertTrue(plan.contains("jobs_pkey"), plan)

@@ -46,6 +46,17 @@ public struct BusinessCalendar: Sendable {
         calendar.startOfDay(for: date)
     }
 
+    /// The instant `day` begins (its first moment, usually midnight).
+    public func start(of day: BusinessDay) -> Date {
+        calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day))!
+    }
+
+    /// The business day `date` falls on.
+    public func businessDay(of date: Date) -> BusinessDay {
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return BusinessDay(year: parts.year!, month: parts.month!, day: parts.day!)
+    }
+
     /// `hour`:00 local on the day of `date`.
     public func moment(hour: Int, onDayOf date: Date) -> Date {
         calendar.date(bySettingHour: hour, minute: 0, second: 0, of: date)!

@@ -9,7 +9,7 @@ public enum PlatformJobs {
         OrderReminder.self, DispatchNotification.self, ExpireCoupons.self, RemindExpiringCoupons.self,
         ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self, ProcessWithdrawal.self,
         GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self, DispatchOrder.self,
-        ExpireDispatchOffer.self,
+        ExpireDispatchOffer.self, RollUpStatistics.self,
     ])
 
     /// Every kind the platform handles.
@@ -60,6 +60,9 @@ public enum PlatformJobs {
         registry.register(ExpireDispatchOffer.self, options: JobKindOptions(timeout: .seconds(60))) {
             try await $0.run($1, services: services)
         }
+        registry.register(RollUpStatistics.self, options: JobKindOptions(timeout: .seconds(900))) {
+            try await $0.run($1, services: services)
+        }
         return registry
     }
 
@@ -78,6 +81,9 @@ public enum PlatformJobs {
             PeriodicJob(
                 name: "points-expiry", schedule: try CronSchedule("15 0 * * *", timeZone: timeZone),
                 request: JobRequest(kind: ExpirePoints.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "statistics-rollup", schedule: try CronSchedule("*/15 * * * *", timeZone: timeZone),
+                request: JobRequest(kind: RollUpStatistics.kind, queue: maintenanceQueue)),
         ]
     }
 }

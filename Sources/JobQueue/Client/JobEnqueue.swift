@@ -81,7 +81,11 @@ extension PostgresConnection {
 
 enum JobEnqueueStatements {
     /// The states in which a job holds its unique key, per scope (the predicate of
-    /// the partial unique index `jobs_unique_key_idx`, which ON CONFLICT must repeat).
+    /// the partial unique index `jobs_unique_key_idx`). The inserts say
+    /// `ON CONFLICT DO NOTHING` without naming that index: on one server it is
+    /// `(unique_key)`, on a Citus cluster `(queue, unique_key)` (sql/citus), and the
+    /// same statements serve both; ids come from a sequence, so the primary key
+    /// never conflicts.
     static let holdsUniqueKey = """
         unique_key IS NOT NULL AND (
             unique_scope = 'always' OR state IN \(JobState.sqlList(JobState.unfinished)))
@@ -116,8 +120,7 @@ enum JobEnqueueStatements {
                    queue.initial_state(dependencies, callback_for_batch, run_at)
             FROM timed
             ORDER BY ordinal
-            ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
-            DO NOTHING
+            ON CONFLICT DO NOTHING
             RETURNING id, queue, state
         ), woken AS (
             SELECT \(JobChannel.notifyQueues(of: "inserted", where: "state = \(JobState.available.sql)")) AS n

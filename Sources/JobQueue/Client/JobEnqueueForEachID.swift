@@ -48,8 +48,7 @@ extension JobEnqueueStatements {
             SELECT $1::text, $2::text, jsonb_build_object($4::text, i.id), $5::int2, $6::int4, $7::text[],
                    $8::text || i.id, $9::text, $10::text, \(JobState.available.sql)
             FROM unnest($3::int8[]) AS i(id)
-            ON CONFLICT (unique_key) WHERE \(holdsUniqueKey)
-            DO NOTHING
+            ON CONFLICT DO NOTHING
             RETURNING queue
         )
         SELECT count(*)::int8, \(JobChannel.notifyQueues(of: "inserted"))

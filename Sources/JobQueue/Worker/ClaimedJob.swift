@@ -24,8 +24,11 @@ public struct ClaimedJob: Sendable {
 /// The fencing token of one claim. The database hands out a new `leaseID` on every
 /// claim; complete, fail, snooze and heartbeat only apply while it still matches,
 /// so a worker that stalled past its lease cannot touch the newer attempt. It carries
-/// a random part (`LeaseSalt`), so it does not repeat across a failover either.
+/// a random part (`LeaseSalt`), so it does not repeat across a failover either. Every
+/// statement on a lease also names the job's queue, the distribution column on a Citus
+/// cluster, so it runs on one shard (docs/scaling.md, "Citus").
 public struct JobLease: Sendable, Hashable {
     public var jobID: Int64
     public var leaseID: Int64
+    public var queue: String
 }

@@ -94,14 +94,29 @@ actor JobAcknowledger {
     private static func write(
         _ batch: [JobOutcome], on database: PostgresPool, redact: @Sendable (String) -> String
     ) async throws -> Set<Int64> {
-        let columns = batch.map(\.columns)
-        let ids = batch.map(\.lease.jobID)
-        let leases = batch.map(\.lease.leaseID)
-        let states = columns.map(\.state.rawValue)
-        let errors = columns.map { $0.error.map(redact) }
-        let runAts = columns.map(\.runAtMicroseconds)
-        let result = try await database.query(JobAckStatements.finish, [ids, leases, states, errors, runAts])
-        return Set(try result.rows.map { try $0.decode(0, as: Int64.self) })
+        let byQueue = Dictionary(grouping: batch, by: \.lease.queue)
+        let statements = byQueue.map { queue, outcomes in parameters(outcomes, queue: queue, redact: redact) }
+        // Several queues: one transaction, so a retry after a failure never finds half
+        // the batch already written (and reports it as fenced).
+        let results: [PostgresResult]
+        if statements.count == 1 {
+            results = [try await database.query(JobAckStatements.finish, statements[0])]
+        } else {
+            results = try await database.withTransaction { connection in
+                try statements.map { try connection.query(JobAckStatements.finish, $0) }
+            }
+        }
+        return Set(try results.flatMap(\.rows).map { try $0.decode(0, as: Int64.self) })
+    }
+
+    private static func parameters(
+        _ outcomes: [JobOutcome], queue: String, redact: @Sendable (String) -> String
+    ) -> [any PostgresEncodable] {
+        let columns = outcomes.map(\.columns)
+        return [
+            outcomes.map(\.lease.jobID), outcomes.map(\.lease.leaseID), columns.map(\.state.rawValue),
+            columns.map { $0.error.map(redact) }, columns.map(\.runAtMicroseconds), queue,
+        ]
     }
 }
 
@@ -115,7 +130,8 @@ enum JobAckStatements {
     /// running row, thought to be none) and rescanned the outcome arrays per row:
     /// quadratic, seconds per batch once a worker held thousands of claims. Errors are appended to the job's history with the
     /// attempt and worker; a snooze or release gives the attempt back; a due retry
-    /// goes straight to `available`.
+    /// goes straight to `available`. One statement per queue ($6): on a Citus
+    /// cluster it then runs on that queue's shard alone.
     static let finish = """
         UPDATE queue.jobs AS j SET
             state = CASE WHEN a.state IN \(JobState.sqlList(JobState.waitingForTime))
@@ -131,7 +147,7 @@ enum JobAckStatements {
             lease_expires_at = NULL
         FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int8[])
              AS a(id, lease_id, state, error, run_at_us)
-        WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
+        WHERE j.queue = $6 AND j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
         RETURNING j.id
         """
 
@@ -139,6 +155,6 @@ enum JobAckStatements {
     static let completeOne = """
         UPDATE queue.jobs SET state = \(JobState.completed.sql), finalized_at = now(), lease_id = NULL,
             lease_expires_at = NULL
-        WHERE id = $1 AND lease_id = $2 AND state = \(JobState.running.sql)
+        WHERE queue = $3 AND id = $1 AND lease_id = $2 AND state = \(JobState.running.sql)
         """
 }

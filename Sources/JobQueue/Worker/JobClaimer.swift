@@ -7,11 +7,14 @@ enum JobClaimer {
     /// available rows, and leases them in the same statement: a new lease id per claim
     /// (the fencing token), attempt + 1, and a lease that heartbeats must renew.
     /// The lease id is the next `queue.lease_seq` value XOR a random 64-bit salt the
-    /// claimer draws per claim (`$4`): the sequence keeps the ids of one claim's rows
-    /// apart, the salt keeps them from repeating after an asynchronous promotion, when
-    /// the new primary's sequence hands out values the lost WAL had already handed out.
+    /// claimer draws per claim (`$4`): the sequence keeps claims apart, the salt keeps
+    /// them from repeating after an asynchronous promotion, when the new primary's
+    /// sequence hands out values the lost WAL had already handed out.
     /// A paused queue yields nothing (checked in the statement, so a pause holds for
-    /// every process at once).
+    /// every process at once). The jobs of one claim share its lease id (fencing
+    /// matches job id and lease id together): drawn once, it is not a volatile call
+    /// inside the UPDATE, which Citus refuses. Both the pick and the update name the
+    /// queue, so on a Citus cluster the whole claim runs on the queue's shard.
     ///
     /// The limit is written into the text, one text per limit: with `LIMIT $n`
     /// PostgreSQL cannot cost a generic plan (it assumes a fraction of the whole
@@ -44,7 +47,9 @@ enum JobClaimer {
 
     private static func claimStatement(limitExpression: String) -> String {
         """
-        WITH picked AS (
+        WITH lease AS (
+            SELECT nextval('queue.lease_seq') # $4 AS id
+        ), picked AS (
             SELECT id FROM queue.jobs
             WHERE state = \(JobState.available.sql) AND queue = $1
               AND NOT EXISTS (SELECT 1 FROM queue.queues WHERE name = $1 AND paused)
@@ -56,11 +61,11 @@ enum JobClaimer {
             state = \(JobState.running.sql),
             attempt = j.attempt + 1,
             attempted_at = now(),
-            lease_id = nextval('queue.lease_seq') # $4,
+            lease_id = (SELECT id FROM lease),
             leased_by = $2,
             lease_expires_at = now() + $3 * interval '1 millisecond'
         FROM picked
-        WHERE j.id = picked.id
+        WHERE j.queue = $1 AND j.id = picked.id
         RETURNING j.id, j.lease_id, j.kind, j.queue, j.args::text, j.attempt, j.max_attempts, j.priority,
                   j.tags, j.created_at, j.run_at, j.deadline_at
         """
@@ -84,7 +89,7 @@ enum JobClaimer {
             let (id, leaseID, kind, queue, args, attempt, maxAttempts, priority) = try row.decode(
                 (Int64, Int64, String, String, String, Int32, Int32, Int16).self)
             return ClaimedJob(
-                id: id, lease: JobLease(jobID: id, leaseID: leaseID), kind: kind, queue: queue, argumentsJSON: args,
+                id: id, lease: JobLease(jobID: id, leaseID: leaseID, queue: queue), kind: kind, queue: queue, argumentsJSON: args,
                 attempt: Int(attempt), maxAttempts: Int(maxAttempts), priority: Int(priority),
                 tags: try row.decode(8, as: [String].self), createdAt: try row.decode(9, as: Date.self),
                 runAt: try row.decode(10, as: Date.self), deadline: try row.decode(11, as: Date?.self))

@@ -22,7 +22,7 @@ public struct JobContext: Sendable {
         let lease = job.lease
         let value = try await database.withTransaction(isolation: isolation) { connection in
             let value = try body(connection)
-            let applied = try connection.execute(JobAckStatements.completeOne, [lease.jobID, lease.leaseID])
+            let applied = try connection.execute(JobAckStatements.completeOne, [lease.jobID, lease.leaseID, lease.queue])
             if applied == 0 { throw JobQueueError.leaseLost(jobID: lease.jobID) }
             return value
         }

@@ -11,11 +11,12 @@ struct LeaseKeeper: Sendable {
     let log: JobLog
 
     /// Tests "still running" as `lease_expires_at IS NOT NULL`, for the reason given at
-    /// `JobAckStatements.finish`.
+    /// `JobAckStatements.finish`. One statement per queue ($4), so on a Citus cluster
+    /// each runs on one shard.
     static let renew = """
         UPDATE queue.jobs AS j SET lease_expires_at = now() + $3 * interval '1 millisecond'
         FROM unnest($1::int8[], $2::int8[]) AS a(id, lease_id)
-        WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
+        WHERE j.queue = $4 AND j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
         RETURNING j.id, j.cancel_requested_at IS NOT NULL
         """
 
@@ -33,12 +34,14 @@ struct LeaseKeeper: Sendable {
         let started = ContinuousClock.now
         let lease = configuration.leaseDuration
         do {
-            let result = try await database.query(
-                Self.renew, [attempts.map(\.job.id), attempts.map(\.job.lease.leaseID), lease.milliseconds])
             var renewed: [Int64: Bool] = [:]
-            for row in result.rows {
-                let (id, cancelRequested) = try row.decode((Int64, Bool).self)
-                renewed[id] = cancelRequested
+            for (queue, queued) in Dictionary(grouping: attempts, by: \.job.queue) {
+                let result = try await database.query(
+                    Self.renew, [queued.map(\.job.id), queued.map(\.job.lease.leaseID), lease.milliseconds, queue])
+                for row in result.rows {
+                    let (id, cancelRequested) = try row.decode((Int64, Bool).self)
+                    renewed[id] = cancelRequested
+                }
             }
             for attempt in attempts {
                 if let cancelRequested = renewed[attempt.job.id] {

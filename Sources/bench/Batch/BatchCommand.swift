@@ -5,11 +5,11 @@ import Foundation
 import JobQueue
 import PostgresClient
 
-/// `bench batch`: the nightly tier recalculation and a weekly payout run at
-/// production sizes, through real workers, timed.
+/// `bench batch`: the nightly tier recalculation, a weekly payout run and the
+/// statistics rollup at production sizes, through real workers, timed.
 struct BatchCommand: Command {
     static let name = "batch"
-    static let summary = "time tier recalculation and a payout run at production sizes"
+    static let summary = "time tier recalculation, a payout run and the statistics rollup at production sizes"
     static let options: [CommandOption] = [
         .value("--customers", "N", default: "1000000"), .value("--orders", "N", default: "10000000"),
         .value("--cleaners", "N", default: "10000"), .value("--payout-orders", "N", default: "1000000"),
@@ -17,10 +17,10 @@ struct BatchCommand: Command {
         .value("--only", "STEP"),
     ] + DatabaseOptions.options
     static let help = """
-        bench batch — times the nightly tier recalculation and a payout run
+        bench batch — times the nightly tier recalculation, a payout run and the statistics rollup
 
         Usage: bench batch [--customers N] [--orders N] [--cleaners N] [--payout-orders N]
-                           [--concurrency N] [--small] [--load-only | --skip-load] [--only tiers|payout]
+                           [--concurrency N] [--small] [--load-only | --skip-load] [--only tiers|payout|statistics]
                            [--database-url URL]
 
         Generates data server-side (generate_series; not timed), then times, through a
@@ -33,7 +33,10 @@ struct BatchCommand: Command {
                      the 12-month window, new ones enter it)
         and a payout run for one ISO week (the run settles every cleaner in one
         transaction, then one payment job per cleaner at concurrency N, until the run
-        is complete). Each figure comes with the 1-minute load average before and after.
+        is complete), and the statistics rollup twice: first over every day of the
+        orders (the loaded orders mark all their days changed: a backfill), then a day
+        later (orders / 365 more orders, not timed), recomputing only the changed day.
+        Each figure comes with the 1-minute load average before and after.
         Before each timed step it runs VACUUM ANALYZE and CHECKPOINT (not timed).
         Use an empty database: it migrates and loads its own data.
 
@@ -48,9 +51,11 @@ struct BatchCommand: Command {
                                minutes; copy the loaded database to repeat runs on it:
                                CREATE DATABASE run1 TEMPLATE loaded
           --skip-load          time the runs on data a --load-only left (in the same week)
-          --only STEP          time only the tier runs or only the payout run
+          --only STEP          time only the tier runs, the payout run or the statistics rollups
         \(DatabaseOptions.help)
         """
+
+    static let steps = ["tiers", "payout", "statistics"]
 
     var customers: Int
     var orders: Int
@@ -75,10 +80,10 @@ struct BatchCommand: Command {
         guard !(loadOnly && skipLoad) else {
             throw CommandError.usage("--load-only and --skip-load exclude each other", command: arguments.commandName)
         }
-        guard only == nil || only == "tiers" || only == "payout" else {
-            throw CommandError.usage("--only takes tiers or payout", command: arguments.commandName)
+        guard only == nil || Self.steps.contains(only!) else {
+            throw CommandError.usage("--only takes tiers, payout or statistics", command: arguments.commandName)
         }
-        steps = only.map { [$0] } ?? ["tiers", "payout"]
+        steps = only.map { [$0] } ?? Set(Self.steps)
         database = try DatabaseOptions(arguments: &arguments)
     }
 
@@ -166,6 +171,40 @@ struct BatchCommand: Command {
                                    + "%d recorded settled, %.0f orders/s, unbalanced transactions: %d",
                                startSeconds, paid.0, payoutSeconds - startSeconds, paid.0, paid.1, paid.2,
                                Double(paid.1) / payoutSeconds, unbalanced)))
+        }
+        if steps.contains("statistics") {
+            // Every day of the orders, asked for explicitly: a backfill however the data was loaded.
+            let everyDay = try connection.query(
+                """
+                SELECT to_char(d, 'YYYY-MM-DD') FROM generate_series(
+                    (SELECT (min(created_at) AT TIME ZONE $1)::date FROM platform.orders)::timestamp,
+                    (SELECT (max(created_at) AT TIME ZONE $1)::date FROM platform.orders)::timestamp, interval '1 day') AS d
+                """, [zone.identifier]
+            ).rows.map { try $0.decode(0, as: String.self) }
+            let passes: [(String, Date, Int, [String]?)] = [
+                ("first (backfill of every day)", now, 0, everyDay),
+                ("a day later (the changed day and today)", now.addingTimeInterval(86_400), orders / 365, nil),
+            ]
+            for (pass, clock, newOrders, days) in passes {
+                try BenchData.addDay(orders: newOrders, after: now, on: connection)
+                try settle(connection)
+                let loadBefore = LoadAverage.text(places: 1)
+                let seconds = try await TimedWorkerRun.time(
+                    database.configuration, services: services(clock: clock), queues: [PlatformJobs.maintenanceQueue: 1]
+                ) { pool in
+                    let id = try await JobQueueClient(database: pool).enqueue(
+                        try JobRequest(RollUpStatistics(days: days), queue: PlatformJobs.maintenanceQueue)).id
+                    let administration = JobAdministration(database: pool)
+                    return { try await administration.show(id)?.job.state == .completed }
+                }
+                let (days, placed) = try connection.query(
+                    "SELECT count(DISTINCT day)::int8, COALESCE(sum(orders_placed), 0)::int8 FROM platform.order_statistics_daily"
+                ).first!.decode((Int64, Int64).self)
+                let added = newOrders > 0 ? String(format: " after %d new orders;", newOrders) : ""
+                results.append(Result(
+                    name: "statistics rollup, \(pass)", seconds: seconds, load: "\(loadBefore)→\(LoadAverage.text(places: 1))",
+                    detail: String(format: "%@ tables hold %d days, %d orders", added, days, placed)))
+            }
         }
         print("")
         var table = TextTable(["step", "time", "load", "detail"])

@@ -1,0 +1,83 @@
+import Foundation
+@testable import JobQueue
+import PostgresClient
+import TestSupport
+import XCTest
+
+/// On a Citus cluster (`scripts/test.sh --citus`), the statements a worker runs for
+/// every job — claim, heartbeat, lease check, in-transaction completion — are planned
+/// for one shard: every step of Citus' plan shows `Task Count: 1`, on one shard. A
+/// change that makes one of them fan out to every shard fails here. (The batched
+/// acknowledgement names its queue too, but Citus refuses it as written: see
+/// docs/scaling.md, "Citus".) On a single server the tests skip, saying how to run them.
+final class CitusRoutingTests: XCTestCase {
+    private func citusFixture() async throws -> QueueFixture {
+        let fixture = try QueueFixture()
+        let citus = try await fixture.pool.query(
+            "SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").first?.decode(0, as: Int64.self)
+        guard citus == 1 else {
+            throw XCTSkip("the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus")
+        }
+        return fixture
+    }
+
+    /// The plan Citus makes for `statement` with these parameters (not executed).
+    private func plan(
+        _ statement: String, _ parameters: [any PostgresEncodable], on fixture: QueueFixture
+    ) async throws -> String {
+        try await fixture.pool.query("EXPLAIN " + statement, parameters).rows
+            .map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
+    }
+
+    /// Every distributed step of the plan (the claim has a few: its lease id comes from
+    /// the coordinator) runs one task, all on the same shard.
+    private func assertOneShard(_ plan: String, _ statement: String, file: StaticString = #filePath, line: UInt = #line) {
+        let lines = plan.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let taskCounts = lines.filter { $0.hasPrefix("Task Count:") }
+        let shards = Set(lines.compactMap { line in
+            line.range(of: #"jobs_\d+"#, options: .regularExpression).map { String(line[$0]) }
+        })
+        XCTAssertFalse(taskCounts.isEmpty, "\(statement): not a distributed plan:\n\(plan)", file: file, line: line)
+        XCTAssertEqual(
+            Set(taskCounts), ["Task Count: 1"], "\(statement) is not routed to one shard:\n\(plan)", file: file, line: line)
+        XCTAssertEqual(shards.count, 1, "\(statement) touches shards \(shards.sorted()):\n\(plan)", file: file, line: line)
+    }
+
+    func testQueueJobsIsDistributedOnTheQueue() async throws {
+        let fixture = try await citusFixture()
+        let column = try await fixture.pool.query("""
+            SELECT column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition
+            WHERE logicalrelid = 'queue.jobs'::regclass
+            """).first?.decode(0, as: String.self)
+        XCTAssertEqual(column, "queue")
+        let shards = try await fixture.pool.query(
+            "SELECT count(*)::int8 FROM pg_dist_shard WHERE logicalrelid = 'queue.jobs'::regclass"
+        ).first?.decode(0, as: Int64.self)
+        XCTAssertGreaterThan(shards ?? 0, 1)
+    }
+
+    func testClaimHeartbeatAndCompletionStatementsRunOnOneShard() async throws {
+        let fixture = try await citusFixture()
+        let claim: [any PostgresEncodable] = [fixture.queue, "worker", Int64(30_000), Int64(0x5eed)]
+        assertOneShard(try await plan(JobClaimer.claimStatement(limit: 10), claim, on: fixture), "claim")
+        assertOneShard(
+            try await plan(JobClaimer.claimWithinLimitStatement(limit: 10), claim, on: fixture), "claim within a limit")
+
+        let ids: [Int64] = [1, 2]
+        let leases: [Int64] = [7, 8]
+        assertOneShard(
+            try await plan(JobAckStatements.completeOne, [Int64(1), Int64(7), fixture.queue], on: fixture),
+            "in-transaction completion")
+        assertOneShard(
+            try await plan(LeaseKeeper.renew, [ids, leases, Int64(30_000), fixture.queue], on: fixture), "heartbeat")
+        assertOneShard(
+            try await plan(JobContext.leaseHeld, [Int64(1), Int64(7), fixture.queue], on: fixture), "lease check")
+    }
+
+    /// The check above can fail: a statement without the queue is planned on every shard.
+    func testAStatementWithoutTheQueueFansOut() async throws {
+        let fixture = try await citusFixture()
+        let plan = try await plan("SELECT 1 FROM queue.jobs WHERE id = $1", [Int64(1)], on: fixture)
+        XCTAssertTrue(plan.contains("Task Count: 32"), plan)
+    }
+}
