@@ -19,8 +19,8 @@ struct QueueWorkerCommand: WorkerCommand {
         Claims jobs from the given queues and runs their handlers until SIGTERM or
         SIGINT; then stops claiming, lets running jobs finish within --grace seconds,
         releases the rest back to the queue and exits 0. Also runs the platform's
-        periodic jobs (tier recalculation, coupon and points expiry, coupon reminders)
-        when it leads. Without --queues it works every platform queue:
+        periodic jobs (tier recalculation, coupon and points expiry, coupon reminders,
+        cleaner recommendations) when it leads. Without --queues it works every platform queue:
         \(WorkerOptions.describe(PlatformJobs.queues)).
 
         Options:

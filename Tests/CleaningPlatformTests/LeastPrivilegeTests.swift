@@ -129,6 +129,7 @@ final class LeastPrivilegeTests: XCTestCase {
             try JobRequest(ExpireCoupons(), queue: PlatformJobs.maintenanceQueue),
             try JobRequest(RemindExpiringCoupons(), queue: PlatformJobs.maintenanceQueue),
             try JobRequest(ExpirePoints(), queue: PlatformJobs.maintenanceQueue),
+            try JobRequest(RecommendCleaners(), queue: PlatformJobs.maintenanceQueue),
         ])
 
         // Exams: a submission graded, then the exam regraded.

@@ -9,7 +9,7 @@ public enum PlatformJobs {
         OrderReminder.self, DispatchNotification.self, ExpireCoupons.self, RemindExpiringCoupons.self,
         ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self, ProcessWithdrawal.self,
         GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self, DispatchOrder.self,
-        ExpireDispatchOffer.self, RollUpStatistics.self,
+        ExpireDispatchOffer.self, RollUpStatistics.self, RecommendCleaners.self,
     ])
 
     /// Every kind the platform handles.
@@ -63,6 +63,9 @@ public enum PlatformJobs {
         registry.register(RollUpStatistics.self, options: JobKindOptions(timeout: .seconds(900))) {
             try await $0.run($1, services: services)
         }
+        registry.register(RecommendCleaners.self, options: JobKindOptions(timeout: .seconds(1800))) {
+            try await $0.run($1, services: services)
+        }
         return registry
     }
 
@@ -84,6 +87,9 @@ public enum PlatformJobs {
             PeriodicJob(
                 name: "statistics-rollup", schedule: try CronSchedule("*/15 * * * *", timeZone: timeZone),
                 request: JobRequest(kind: RollUpStatistics.kind, queue: maintenanceQueue)),
+            PeriodicJob(
+                name: "cleaner-recommendations", schedule: try CronSchedule("30 3 * * *", timeZone: timeZone),
+                request: JobRequest(kind: RecommendCleaners.kind, queue: maintenanceQueue)),
         ]
     }
 }
