@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The queue benchmarks at CI size on their own private cluster: `bench queue suite
 # --quick` (enqueue, processing, latency, backlog, memory beside pgbench; ~30 s) and
-# `bench bloat --quick` (sustained load with retention, table sizes; ~45 s).
+# `bench bloat --quick` (sustained load with retention, table sizes; ~45 s), then
+# `bench queue pooling --quick` through scripts/bench-pooling.sh (direct vs. PgBouncer).
 # They fail on broken benchmark code or a run that does not finish; the figures are
 # printed, not judged (CI machines are too noisy for thresholds). Full sizes and the
 # side-by-side harness: docs/performance-queue.md. Optional: --bin DIR (release
@@ -30,3 +31,4 @@ URL="$(scripts/devdb.sh start)"
 export MIGRATIONS_DIR="$ROOT/sql"
 "$BIN/bench" queue suite --quick --database-url "$URL"
 "$BIN/bench" bloat --quick --database-url "$URL"
+"$ROOT/scripts/bench-pooling.sh" --bin "$BIN" --quick

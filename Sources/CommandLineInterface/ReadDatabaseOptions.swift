@@ -18,11 +18,10 @@ public struct ReadDatabaseOptions: Sendable {
     public static let options: [CommandOption] = DatabaseOptions.options + [.value("--read-url", "URL")]
 
     public init(arguments: inout Arguments) throws {
-        let explicit = try arguments.option("--read-url")
+        let explicit = try DatabaseOptions.url(option: "--read-url", arguments: &arguments)
         let primary = try DatabaseOptions(arguments: &arguments)
         let applicationName = arguments.programName
         if let explicit {
-            try DatabaseOptions.refuseUnreadableOrPassword(explicit, option: "--read-url", arguments: arguments)
             configuration = PostgresConfiguration(conninfo: explicit, applicationName: applicationName)
             readsFromReadURL = true
         } else if let url = ProcessInfo.processInfo.environment["DATABASE_READ_URL"], !url.isEmpty {

@@ -1,5 +1,6 @@
 public import JobQueue
 public import CommandLineInterface
+public import PostgresClient
 import Foundation
 
 /// The flags every worker executable shares.
@@ -10,6 +11,10 @@ public struct WorkerOptions: Sendable {
     public var metricsPort: Int?
     /// Address the metrics endpoint binds (loopback unless a container needs more).
     public var metricsHost: String
+    /// A direct connection for LISTEN alone, for workers whose database URL goes
+    /// through a transaction-pooling PgBouncer (nil: LISTEN on the database URL,
+    /// or poll when that is pooled).
+    public var listenDatabase: PostgresConfiguration?
 
     /// The shared options' help; `defaultQueues` is what runs without `--queues`.
     public static func help(defaultQueues: [String: Int]? = nil) -> String {
@@ -21,6 +26,9 @@ public struct WorkerOptions: Sendable {
                                (default \(defaultConcurrency))
           --poll-interval S    seconds between polls of an idle queue (default 1)
           --no-listen          poll only; do not LISTEN for NOTIFY wake-ups
+          --listen-url URL     direct PostgreSQL URL (no password) used only to LISTEN, for a worker
+                               whose database URL goes through PgBouncer in transaction mode;
+                               without it such a worker polls (default: $DATABASE_LISTEN_URL)
           --lease S            seconds a claim lasts without a heartbeat (default 15)
           --grace S            on SIGTERM/SIGINT, seconds running jobs get to finish (default 25)
           --batch N            most jobs claimed per round trip (default \(WorkerConfiguration.defaultClaimBatchSize))
@@ -43,7 +51,7 @@ public struct WorkerOptions: Sendable {
     public static let options: [CommandOption] = [
         .value("--queues", "LIST", default: JobRequest.defaultQueue),
         .value("--concurrency", "N", default: "\(defaultConcurrency)"), .value("--poll-interval", "S", default: "1"),
-        .flag("--no-listen"), .value("--lease", "S", default: "15"), .value("--grace", "S", default: "25"),
+        .flag("--no-listen"), .value("--listen-url", "URL"), .value("--lease", "S", default: "15"), .value("--grace", "S", default: "25"),
         .value("--batch", "N", default: "\(WorkerConfiguration.defaultClaimBatchSize)"),
         .value("--prefetch", "N", default: "\(WorkerConfiguration.defaultPrefetch)"), .value("--worker-id", "NAME"),
         .value("--metrics-port", "PORT"), .value("--metrics-host", "HOST", default: "127.0.0.1"),
@@ -81,6 +89,15 @@ public struct WorkerOptions: Sendable {
         let batch = try arguments.integer("--batch", in: 1...10_000) ?? WorkerConfiguration.defaultClaimBatchSize
         let prefetch = try arguments.integer("--prefetch", in: 0...10_000) ?? WorkerConfiguration.defaultPrefetch
         let listens = !arguments.flag("--no-listen")
+        let environment = ProcessInfo.processInfo.environment
+        let listenURL = try DatabaseOptions.url(option: "--listen-url", arguments: &arguments)
+            ?? environment["DATABASE_LISTEN_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        listenDatabase = listenURL.map { PostgresConfiguration(conninfo: $0, applicationName: arguments.programName) }
+        if let listenDatabase, (try? listenDatabase.settings()) == nil {
+            throw CommandError.failed(
+                "DATABASE_LISTEN_URL is neither a postgresql:// URL nor key=value settings libpq accepts "
+                    + "(not shown: it may contain a password); check its spelling and quoting")
+        }
         let level = try arguments.option("--log-level") ?? "info"
         guard let logLevel = JobLog.Level(rawValue: level) else {
             throw CommandError.usage("--log-level must be debug, info, warning or error", command: command)

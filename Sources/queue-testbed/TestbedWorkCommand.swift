@@ -62,7 +62,7 @@ struct TestbedWorkCommand: WorkerCommand {
             }
         }
         let worker = try JobWorker(
-            database: database.configuration, handlers: handlers, periodicJobs: periodicJobs,
+            database: database.configuration, listenDatabase: options.listenDatabase, handlers: handlers, periodicJobs: periodicJobs,
             configuration: options.configuration,
             log: JobLog(minimumLevel: options.logLevel))
         try await WorkerProcess.run(worker, metricsPort: options.metricsPort, metricsHost: options.metricsHost)

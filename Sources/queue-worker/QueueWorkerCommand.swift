@@ -54,7 +54,7 @@ struct QueueWorkerCommand: WorkerCommand {
         let log = PlatformLog.make(minimumLevel: options.logLevel, fields: [("worker", options.configuration.workerID)])
         let services = try Self.services(log: log)
         let worker = try JobWorker(
-            database: database.configuration, handlers: PlatformJobs.handlers(services),
+            database: database.configuration, listenDatabase: options.listenDatabase, handlers: PlatformJobs.handlers(services),
             periodicJobs: try PlatformJobs.periodicJobs(timeZone: services.timeZone),
             configuration: options.configuration, log: PlatformLog.make(minimumLevel: options.logLevel))
         try await WorkerProcess.run(worker, metricsPort: options.metricsPort, metricsHost: options.metricsHost)

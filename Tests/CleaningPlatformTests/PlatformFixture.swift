@@ -27,10 +27,13 @@ struct PlatformFixture {
     let pool: PostgresPool
     let configuration: PostgresConfiguration
 
-    init() throws {
+    /// `configuration`: where the fixture's pool connects (default: the test
+    /// cluster directly; migrations always go directly).
+    init(configuration: PostgresConfiguration? = nil) throws {
         try TestDatabase.migrate()
-        configuration = try TestDatabase.configuration
-        pool = PostgresPool(configuration: configuration, maxConnections: 4)
+        let chosen = try configuration ?? TestDatabase.configuration
+        self.configuration = chosen
+        pool = PostgresPool(configuration: chosen, maxConnections: 4)
     }
 
     /// A phone number unique to this run.

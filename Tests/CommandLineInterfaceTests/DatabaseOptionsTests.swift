@@ -17,4 +17,15 @@ final class DatabaseOptionsTests: XCTestCase {
         var worker = Arguments(["--database-url", "host=/tmp dbname=x"], commandName: "queue-worker")
         XCTAssertEqual(try DatabaseOptions(arguments: &worker).configuration.applicationName, "queue-worker")
     }
+
+    /// `--pooling transaction` makes the connection send unnamed statements; the
+    /// default is a direct (session) connection.
+    func testPoolingIsAConnectionSetting() throws {
+        var pooled = Arguments(
+            ["--database-url", "postgresql://app@127.0.0.1:6432/cleaning", "--pooling", "transaction"],
+            commandName: "queue-worker")
+        XCTAssertEqual(try DatabaseOptions(arguments: &pooled).configuration.pooling, .transaction)
+        var direct = Arguments(["--database-url", "postgresql://app@127.0.0.1:5432/cleaning"], commandName: "jobsctl")
+        XCTAssertEqual(try DatabaseOptions(arguments: &direct).configuration.pooling, .session)
+    }
 }

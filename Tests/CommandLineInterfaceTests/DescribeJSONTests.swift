@@ -41,9 +41,9 @@ final class DescribeJSONTests: XCTestCase {
                 "tiers", "exams", "dispatch", "console", "console-user", "quality", "complaints",
             ])
         let console = options(command(tree, ["console"]))
-        XCTAssertEqual(Set(console.keys), ["--port", "--host", "--database-url"])
+        XCTAssertEqual(Set(console.keys), ["--port", "--host", "--database-url", "--pooling"])
         XCTAssertEqual(console["--port"]?["default"] as? String, "8080")
-        XCTAssertEqual(Set(options(command(tree, ["console-user"])).keys), ["--role", "--database-url"])
+        XCTAssertEqual(Set(options(command(tree, ["console-user"])).keys), ["--role", "--database-url", "--pooling"])
         XCTAssertEqual(options(command(tree, ["complaints", "list"]))["--sla"]?["default"] as? String, "all")
         XCTAssertEqual(options(command(tree, ["complaints", "resolve"]))["--outcome"]?["takes_value"] as? Bool, true)
         XCTAssertEqual(options(command(tree, ["quality", "score"]))["--period"]?["value_name"] as? String, "YYYY-Www")
@@ -59,7 +59,7 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(list["--json"]?["takes_value"] as? Bool, false)
         XCTAssertNotNil(list["--database-url"])
         let run = options(command(tree, ["payouts", "run"]))
-        XCTAssertEqual(Set(run.keys), ["--period", "--dry-run", "--report", "--wait", "--database-url"])
+        XCTAssertEqual(Set(run.keys), ["--period", "--dry-run", "--report", "--wait", "--database-url", "--pooling"])
         XCTAssertEqual(command(tree, ["payouts", "run"])?["path"] as? String, "jobsctl payouts run")
     }
 
@@ -82,6 +82,8 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(flags["--no-listen"]?["takes_value"] as? Bool, false)
         XCTAssertEqual(flags["--grace"]?["default"] as? String, "25")
         XCTAssertEqual(flags["--metrics-port"]?["takes_value"] as? Bool, true)
+        XCTAssertEqual(flags["--listen-url"]?["value_name"] as? String, "URL")
+        XCTAssertEqual(flags["--pooling"]?["default"] as? String, "session")
         let work = try XCTUnwrap(tree["work"] as? [String: Any])
         let queues = try XCTUnwrap(work["default_queues"] as? [String: Int])
         XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts", "dispatch", "complaints"])

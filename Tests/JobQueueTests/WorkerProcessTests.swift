@@ -108,6 +108,8 @@ final class WorkerProcessTests: XCTestCase {
             (["work", "--queues", "a="], "--queues a= must be a whole number"),
             (["work", "--queues", "=4"], "needs a queue name of 1 to 100 characters"),
             (["work", "--database-url", "postgresql://u:hunter2@localhost/db"], "must not contain a password"),
+            (["work", "--listen-url", "postgresql://u:hunter2@localhost/db"], "--listen-url must not contain a password"),
+            (["work", "--pooling", "statement"], "--pooling \"statement\" must be session"),
             (["work", "--frobnicate"], "unknown option --frobnicate"),
             (["enqueue"], "--kind is required"),
         ]

@@ -30,6 +30,28 @@ public enum TestDatabase {
         guard status == 0 else {
             throw PostgresError(kind: .client, message: "devdb.sh \(command) exited \(status)")
         }
+        // A PgBouncer in front holds server connections the restart or stop closed:
+        // it is stopped too, and the next test that needs it starts it afresh.
+        if let pgbouncer = ProcessInfo.processInfo.environment["PGBOUNCER_SCRIPT"] {
+            _ = try ChildProcess.run(pgbouncer, ["stop"])
+        }
+    }
+
+    /// PgBouncer in transaction pooling mode in front of the test cluster, started
+    /// on first use (`scripts/pgbouncer.sh`; `scripts/test.sh` stops it at the end):
+    /// its URL, or nil when pgbouncer is not installed (the caller skips, saying so).
+    public static func pgbouncerURL() throws -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let script = environment["PGBOUNCER_SCRIPT"], let folder = environment["PGBOUNCER_DIR"] else {
+            throw PostgresError(kind: .client, message: "PGBOUNCER_SCRIPT is not set: run the tests with scripts/test.sh")
+        }
+        let status = try ChildProcess.run(script, ["start"])
+        if status == 3 { return nil }
+        guard status == 0 else {
+            throw PostgresError(kind: .client, message: "pgbouncer.sh start exited \(status); see \(folder)/pgbouncer.log")
+        }
+        let port = try String(contentsOfFile: folder + "/port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return "postgresql://postgres@127.0.0.1:\(port)/cleaning"
     }
 
     /// Runs `scripts/devdb.sh ARGUMENTS` (a standby of the test cluster, say) and returns

@@ -19,18 +19,23 @@ public final class JobWorker: Sendable {
     public let configuration: WorkerConfiguration
     private let environment: WorkerEnvironment
     private let producers: [String: QueueProducer]
-    private let databaseConfiguration: PostgresConfiguration
+    /// The connection the worker LISTENs on; nil: it polls only.
+    private let listenConfiguration: PostgresConfiguration?
     private let listenerWakeup: PostgresWakeup
     private let shuttingDown = Mutex(false)
     private let periodicJobs: [PeriodicJob]
 
+    /// `listenDatabase` is a direct connection used only for LISTEN, for a
+    /// `database` that goes through a transaction-pooling PgBouncer (which cannot
+    /// hold a LISTEN); without it such a worker polls every `pollInterval`.
     public init(
-        database: PostgresConfiguration, handlers: JobHandlerRegistry, periodicJobs: [PeriodicJob] = [],
-        configuration: WorkerConfiguration = WorkerConfiguration(), log: JobLog = JobLog()
+        database: PostgresConfiguration, listenDatabase: PostgresConfiguration? = nil, handlers: JobHandlerRegistry,
+        periodicJobs: [PeriodicJob] = [], configuration: WorkerConfiguration = WorkerConfiguration(), log: JobLog = JobLog()
     ) throws {
         self.configuration = configuration
         self.periodicJobs = periodicJobs
-        self.databaseConfiguration = database
+        self.listenConfiguration = Self.listenConfiguration(
+            listens: configuration.listens, database: database, listenDatabase: listenDatabase)
         var log = log
         log.fields.append(("worker", configuration.workerID))
         let pool = PostgresPool(configuration: database, maxConnections: configuration.maxConnections, name: "worker")
@@ -44,6 +49,16 @@ public final class JobWorker: Sendable {
                 prefetch: configuration.prefetch, environment: environment)
         }
         self.listenerWakeup = try PostgresWakeup()
+    }
+
+    /// The given listen connection, else the database connection unless it is
+    /// transaction-pooled; nil when the worker does not listen at all.
+    private static func listenConfiguration(
+        listens: Bool, database: PostgresConfiguration, listenDatabase: PostgresConfiguration?
+    ) -> PostgresConfiguration? {
+        guard listens else { return nil }
+        if let listenDatabase { return listenDatabase }
+        return database.pooling.allowsListen ? database : nil
     }
 
     /// The pool the worker uses; handlers get it as `JobContext.database`.
@@ -137,8 +152,14 @@ public final class JobWorker: Sendable {
         log.info("worker started", [
             ("queues", configuration.queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                 .joined(separator: ",")),
-            ("listen", "\(configuration.listens)"), ("kinds", environment.registry.kinds.joined(separator: ",")),
+            ("listen", "\(listenConfiguration != nil)"), ("kinds", environment.registry.kinds.joined(separator: ",")),
         ])
+        if configuration.listens && listenConfiguration == nil {
+            log.info(
+                "polling only: the database connection goes through transaction pooling, which cannot hold a LISTEN; "
+                    + "give the worker a direct connection for LISTEN (--listen-url) to be woken by NOTIFY",
+                [("poll_interval_s", "\(configuration.pollInterval.seconds)")])
+        }
         await withTaskGroup(of: Void.self) { services in
             services.addTask { await environment.acknowledger.run() }
             services.addTask {
@@ -151,10 +172,10 @@ public final class JobWorker: Sendable {
             if configuration.runsLeaderServices {
                 services.addTask { await self.lead() }
             }
-            if configuration.listens {
+            if let listenConfiguration {
                 services.addTask {
                     await JobNotificationListener(
-                        configuration: self.databaseConfiguration, producers: self.producers, log: log,
+                        configuration: listenConfiguration, producers: self.producers, log: log,
                         wakeup: self.listenerWakeup
                     ).run()
                 }
@@ -230,7 +251,7 @@ public final class JobWorker: Sendable {
                 nextStage = clock.now + configuration.stageInterval
                 do {
                     let staged = try await JobMaintenance.stageDueJobs(on: environment.database)
-                    if staged > 0 && !configuration.listens {
+                    if staged > 0 && listenConfiguration == nil {
                         for producer in producers.values { producer.wake.signal() }
                     }
                 } catch {

@@ -11,11 +11,18 @@ public struct PostgresConfiguration: Sendable {
     public var connectTimeoutSeconds: Int
     /// Shown in `pg_stat_activity`, used unless `conninfo` sets its own.
     public var applicationName: String
+    /// `.transaction` when `conninfo` reaches a pooler in transaction mode
+    /// (PgBouncer `pool_mode = transaction`): statements then go unnamed.
+    public var pooling: PostgresPooling
 
-    public init(conninfo: String = "", connectTimeoutSeconds: Int = 5, applicationName: String = "cleaning-queue") {
+    public init(
+        conninfo: String = "", connectTimeoutSeconds: Int = 5, applicationName: String = "cleaning-queue",
+        pooling: PostgresPooling = .session
+    ) {
         self.conninfo = conninfo
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.applicationName = applicationName
+        self.pooling = pooling
     }
 
     /// `DATABASE_URL` if set, else libpq's `PG*` variables. An explicit value (a

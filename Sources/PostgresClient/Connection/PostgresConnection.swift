@@ -121,8 +121,9 @@ public final class PostgresConnection {
 
     // MARK: Statements
 
-    /// Runs one parameterized statement (prepared once per connection and cached)
-    /// and returns its rows in binary format.
+    /// Runs one parameterized statement and returns its rows in binary format: on a
+    /// session-pooled (direct) connection prepared once per connection and cached,
+    /// on a transaction-pooled one sent as the unnamed statement (see `PostgresPooling`).
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> PostgresResult {
         // Encode into the connection's own buffers, taken out for the call (so even a
@@ -139,6 +140,7 @@ public final class PostgresConnection {
 
     @discardableResult
     public func query(_ sql: String, bindings: PostgresBindings) throws -> PostgresResult {
+        guard configuration.pooling.keepsPreparedStatements else { return try runUnnamed(sql, bindings: bindings) }
         do {
             return try runPrepared(sql, bindings: bindings)
         } catch let error as PostgresError where isStalePreparedStatement(error) && transactionStatus == .idle {
@@ -168,6 +170,19 @@ public final class PostgresConnection {
         let result = name.withCString { name in
             bindings.withUnsafeParameters { values, lengths, formats in
                 PQexecPrepared(handle, name, count, values, lengths, formats, 1)
+            }
+        }
+        return try check(result)
+    }
+
+    /// Parse, bind and execute as the unnamed statement, in one round trip; nothing
+    /// is left on the server connection after the call.
+    private func runUnnamed(_ sql: String, bindings: PostgresBindings) throws -> PostgresResult {
+        let count = Int32(bindings.count)
+        let oids = bindings.types.map(\.rawValue)
+        let result = sql.withCString { sql in
+            bindings.withUnsafeParameters { values, lengths, formats in
+                PQexecParams(handle, sql, count, oids, values, lengths, formats, 1)
             }
         }
         return try check(result)

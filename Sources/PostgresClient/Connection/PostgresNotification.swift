@@ -49,7 +49,14 @@ public final class PostgresWakeup: Sendable {
 }
 
 extension PostgresConnection {
+    /// Refused on a transaction-pooled connection: the pooler would hand the
+    /// listening server connection to other clients and the notifications to nobody.
     public func listen(_ channel: String) throws {
+        guard configuration.pooling.allowsListen else {
+            throw PostgresError(
+                kind: .client, message: "LISTEN needs a session; this connection goes through a transaction-pooling PgBouncer",
+                hint: "listen on a direct connection to the server (queue-worker --listen-url)")
+        }
         try executeScript("LISTEN \(try quoteIdentifier(channel))")
     }
 

@@ -62,6 +62,14 @@ public struct PostgresMigrator: Sendable {
     /// Applies what is pending; returns the migrations applied by this call.
     @discardableResult
     public func migrate(on connection: PostgresConnection) throws -> [Migration] {
+        // The lock is a session lock: through transaction pooling, the unlock could
+        // reach another server connection and leave the lock held for good.
+        guard connection.configuration.pooling == .session else {
+            throw PostgresError(
+                kind: .client, message: "migrations need a direct connection (they hold a session advisory lock), "
+                    + "not one through a transaction-pooling PgBouncer",
+                hint: "run jobsctl migrate with the server's own URL and without --pooling transaction")
+        }
         try connection.query("SELECT pg_advisory_lock($1)", [Self.lockKey])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
         try ensureTable(on: connection)

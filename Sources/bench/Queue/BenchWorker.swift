@@ -3,19 +3,19 @@ import JobQueue
 import PostgresClient
 
 /// How every benchmark builds its worker: one `JobWorker` working the default queue
-/// with the given concurrency and otherwise the engine's defaults (claim batches of
+/// with the given concurrency (LISTEN on `listenDatabase` when given) and otherwise the engine's defaults (claim batches of
 /// 20, LISTEN/NOTIFY plus a 1 s poll, batched outcomes), logging warnings and errors
 /// only — the per-job "job completed" info lines would otherwise be most of the work.
 /// `customize` changes other settings for one benchmark (the bloat run's retention).
 enum BenchWorker {
     static func make(
-        configuration: PostgresConfiguration, concurrency: Int, handlers: JobHandlerRegistry,
-        customize: (inout WorkerConfiguration) -> Void = { _ in }
+        configuration: PostgresConfiguration, listenDatabase: PostgresConfiguration? = nil, concurrency: Int,
+        handlers: JobHandlerRegistry, customize: (inout WorkerConfiguration) -> Void = { _ in }
     ) throws -> JobWorker {
         var settings = WorkerConfiguration(queues: [JobRequest.defaultQueue: concurrency])
         customize(&settings)
         return try JobWorker(
-            database: configuration, handlers: handlers, configuration: settings, log: JobLog(minimumLevel: .warning))
+            database: configuration, listenDatabase: listenDatabase, handlers: handlers, configuration: settings, log: JobLog(minimumLevel: .warning))
     }
 
     /// Opens every connection of the worker's pool before a measurement starts (the

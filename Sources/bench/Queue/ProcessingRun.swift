@@ -10,6 +10,8 @@ import PostgresClient
 struct ProcessingRun: Sendable {
     var configuration: PostgresConfiguration
     var concurrency: Int
+    /// A direct connection for the worker's LISTEN when `configuration` is pooled.
+    var listenDatabase: PostgresConfiguration? = nil
 
     struct Outcome: Sendable {
         var elapsed: Duration
@@ -22,7 +24,8 @@ struct ProcessingRun: Sendable {
     func run(target: Int) async throws -> Outcome {
         let counter = CompletionCounter(target: target)
         let worker = try BenchWorker.make(
-            configuration: configuration, concurrency: concurrency, handlers: BenchJobs.counting(counter))
+            configuration: configuration, listenDatabase: listenDatabase, concurrency: concurrency,
+            handlers: BenchJobs.counting(counter))
         try await BenchWorker.warmUp(worker)
         let start = ContinuousClock.now
         let cpuStart = CPUTime.ofThisProcess()

@@ -8,11 +8,12 @@ struct QueueCommands: CommandGroup {
     static let name = "queue"
     static let summary = "benchmarks of the queue engine"
     static let help = """
-        bench queue — benchmarks of the queue engine (enqueue, processing, latency, backlog, memory)
+        bench queue — benchmarks of the queue engine (enqueue, processing, latency, backlog, memory,
+        PgBouncer)
 
         Usage: bench queue COMMAND [OPTIONS]
         """
     static let subcommands: [any CommandDescription.Type] = [
-        AdapterCommand.self, SuiteCommand.self, WorkCommand.self,
+        AdapterCommand.self, SuiteCommand.self, WorkCommand.self, PoolingCommand.self,
     ]
 }
