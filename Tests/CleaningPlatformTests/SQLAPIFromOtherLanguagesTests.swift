@@ -139,7 +139,10 @@ final class SQLAPIFromOtherLanguagesTests: XCTestCase {
         // reminders (the service started first).
         let expected = Dictionary(
             uniqueKeysWithValues: (statuses + ["reminder:\(order):cleaner_assigned:\(firstEpoch)", movedReminder]).map { ($0, "sent") })
-        let actual = try await messages(order, fixture)
+        // Booking starts dispatch: whether a round offered the order (and the assign
+        // then withdrew the offer) before psql assigned it depends on timing, and
+        // OrderDispatchTests checks those messages; here only the life cycle's count.
+        let actual = try await messages(order, fixture).filter { !$0.key.hasPrefix("offer") }
         XCTAssertEqual(actual, expected)
         let reminders = try await fixture.pool.query(
             """
