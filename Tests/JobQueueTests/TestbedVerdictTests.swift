@@ -13,13 +13,7 @@ final class TestbedVerdictTests: XCTestCase {
     }
 
     private func verdict(_ queue: String, jobs: Int, _ extra: [String] = [], in folder: String) async throws -> Verdict {
-        let output = folder + "/verdict-\(TestDatabase.uniqueName("v")).out"
-        let process = try ChildProcess(
-            executable: try TestDatabase.executable("queue-testbed"),
-            arguments: ["verdict", "--queue", queue, "--jobs", "\(jobs)"] + extra,
-            environment: ["DATABASE_URL": try TestDatabase.url], outputPath: output)
-        let status = await process.wait(timeout: .seconds(60)) ?? -99
-        return Verdict(status: status, output: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        try await testbed(["verdict", "--queue", queue, "--jobs", "\(jobs)"] + extra, in: folder)
     }
 
     private func write(_ text: String, to path: String) throws {
