@@ -12,6 +12,12 @@
 #
 # Sizes: SEED_CUSTOMERS (2000), SEED_CLEANERS (150), SEED_ORDERS (10000), SEED (20261123);
 # WORKERS (2) worker processes. Output files go to RUN_DIR (default .run/).
+#
+#   scripts/run.sh --citus   the same on a fresh Citus cluster (scripts/citus.sh: a
+#       coordinator and two workers, replacing any cluster in CITUS_DIR, default .citus/),
+#       the schema distributed after the migrations; docs/scaling.md, "Citus", says what
+#       is distributed. scripts/check-run.sh --citus compares its summary with a
+#       single-server run of the same seed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,14 +25,24 @@ cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
+CITUS=0
+case "${1:-}" in
+    --citus) CITUS=1 ;;
+    "") ;;
+    *) echo "run: unknown option '$1' (options: --citus, --help)" >&2; exit 64 ;;
+esac
 
 RUN_DIR="${RUN_DIR:-$ROOT/.run}"
 mkdir -p "$RUN_DIR"
 
-if [[ -z "${DATABASE_URL:-}" ]]; then
+if ((CITUS)); then
+    scripts/citus.sh stop >/dev/null 2>&1 || true
+    DATABASE_URL="$(scripts/citus.sh start)"
+    echo "database: Citus coordinator at $DATABASE_URL, two worker nodes (stop them with scripts/citus.sh stop)"
+elif [[ -z "${DATABASE_URL:-}" ]]; then
     DATABASE_URL="$(scripts/devdb.sh start)"
     echo "database: private cluster at $DATABASE_URL (stop it with scripts/devdb.sh stop)"
 else
@@ -44,6 +60,10 @@ BIN="$(swift build -c release --show-bin-path)"
 JOBSCTL="$BIN/jobsctl"
 
 "$JOBSCTL" migrate
+if ((CITUS)); then
+    scripts/citus.sh distribute
+    echo "schema distributed over the Citus workers (sql/citus/)"
+fi
 START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 "$JOBSCTL" seed --customers "${SEED_CUSTOMERS:-2000}" --cleaners "${SEED_CLEANERS:-150}" \
     --orders "${SEED_ORDERS:-10000}" --seed "${SEED:-20261123}"
