@@ -41,7 +41,7 @@ public enum NotificationOutbox {
 
     /// Messages per batch dispatch job: enough that the queue's own cost per job is
     /// spread thin, few enough that a batch is sent in well under its timeout.
-    static let dispatchBatchSize = 100
+    public static let dispatchBatchSize = 100
     static let dispatchAttempts = 8
     static let dispatchKeyPrefix = "dispatch:"
 
