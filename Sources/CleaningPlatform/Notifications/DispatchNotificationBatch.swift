@@ -1,6 +1,7 @@
 import Foundation
 public import JobQueue
 import PostgresClient
+import Synchronization
 
 /// Sends a batch of outbox messages with a handful of statements and one commit,
 /// whatever its size: one read of every message, every flow-control permit taken
@@ -139,28 +140,20 @@ public struct DispatchNotificationBatch: JobArguments {
     private static func send(
         _ messages: [OutgoingMessage], through services: PlatformServices
     ) async -> [Result<DeliveryResult, any Error>] {
-        await withTaskGroup(of: (Int, Result<DeliveryResult, any Error>).self) { group in
-            var results = [Result<DeliveryResult, any Error>?](repeating: nil, count: messages.count)
-            var next = 0
-            func start() {
-                let index = next
-                let message = messages[index]
-                next += 1
+        let results = SendResults(count: messages.count)
+        await withTaskGroup(of: Void.self) { group in
+            for (index, message) in messages.enumerated() {
+                if index >= sendsAtOnce { await group.next() }
                 group.addTask {
                     do {
-                        return (index, .success(try await services.provider.send(message)))
+                        results.set(index, .success(try await services.provider.send(message)))
                     } catch {
-                        return (index, .failure(error))
+                        results.set(index, .failure(error))
                     }
                 }
             }
-            while next < min(sendsAtOnce, messages.count) { start() }
-            while let (index, result) = await group.next() {
-                results[index] = result
-                if next < messages.count { start() }
-            }
-            return results.map { $0! }
         }
+        return results.all
     }
 
     /// Writes every outcome in the job's completing transaction: sent and closed
@@ -196,4 +189,20 @@ public struct DispatchNotificationBatch: JobArguments {
         for limit in givenBack { try limit.giveBack(on: connection, jobID: jobID) }
         if !handedOff.isEmpty { _ = try connection.enqueue(handedOff) }
     }
+}
+
+/// The gateway's answers to a batch's concurrent sends, each in its message's slot.
+private final class SendResults: Sendable {
+    private let slots: Mutex<[Result<DeliveryResult, any Error>?]>
+
+    init(count: Int) {
+        slots = Mutex(Array(repeating: nil, count: count))
+    }
+
+    func set(_ index: Int, _ result: Result<DeliveryResult, any Error>) {
+        slots.withLock { $0[index] = result }
+    }
+
+    /// Every slot, once every send has answered.
+    var all: [Result<DeliveryResult, any Error>] { slots.withLock { $0.map { $0! } } }
 }
