@@ -2,12 +2,9 @@
 figures that depend on the run's moment."""
 
 import copy
-import csv
-import os
-import tempfile
 import unittest
 
-from summary_compare.comparison import differences, report_differences
+from summary_compare.comparison import differences
 
 SUMMARY = {
     "certificationsGranted": 12,
@@ -58,20 +55,13 @@ class Comparison(unittest.TestCase):
         del other["jobs"][2]
         self.assertEqual(len(differences(SUMMARY, other)), 1)
 
-    def test_payout_report_totals_are_compared(self):
-        folder = tempfile.mkdtemp(prefix="summary-compare-")
-        paths = []
-        for index, gross in enumerate(("2611200", "2611100")):
-            path = os.path.join(folder, f"report-{index}.csv")
-            with open(path, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(["cleaner", "gross_fen_paid_minus_refunded"])
-                writer.writerow(["1", "100"])
-                writer.writerow(["total", gross])
-            paths.append(path)
-        self.assertEqual(report_differences(paths[0], paths[0]), [])
-        self.assertEqual(len(report_differences(*paths)), 1)
-
+    def test_without_payouts_the_payout_kinds_are_not_compared_but_the_rest_is(self):
+        other = copy.deepcopy(SUMMARY)
+        del other["jobs"][1]
+        self.assertEqual(len(differences(SUMMARY, other)), 1)
+        self.assertEqual(differences(SUMMARY, other, without_payouts=True), [])
+        other["tierChanges"] = 1
+        self.assertEqual(len(differences(SUMMARY, other, without_payouts=True)), 1)
 
 if __name__ == "__main__":
     unittest.main()
