@@ -15,7 +15,7 @@ final class DatabaseOutageTests: XCTestCase {
 
     func testAnOutageIsOneLineWhenItBeginsAndOneWhenItEndsWhateverFailsMeanwhile() {
         let (lines, log) = capture()
-        let outage = DatabaseOutage(log: log)
+        let outage = DatabaseOutage(log: log, settle: .zero)
         let refused = PostgresError(
             kind: .connectionFailed, message: "could not connect: FATAL:  sorry, too many clients already")
         outage.answered()
@@ -41,6 +41,18 @@ final class DatabaseOutageTests: XCTestCase {
         XCTAssertFalse(outage.failed("claiming", denied), "not a connection problem: the caller logs it")
         XCTAssertFalse(outage.failed("claiming", CancellationError()))
         XCTAssertEqual(lines.all.count, 3)
+    }
+
+    func testConnectionsThatFlipBetweenRefusedAndAnsweredAreStillOneOutage() {
+        let (lines, log) = capture()
+        let outage = DatabaseOutage(log: log, settle: .seconds(3600))
+        let refused = PostgresError(kind: .connectionFailed, message: "FATAL:  sorry, too many clients already")
+        for _ in 0..<5 {
+            XCTAssertTrue(outage.failed("claiming", refused))
+            outage.answered()
+        }
+        XCTAssertEqual(outage.episodes, 1, "some connections get through, others not: one outage")
+        XCTAssertEqual(lines.all.count, 1, "not over before the database has answered for the settle time: \(lines.all)")
     }
 
     /// The role's connection limit stands in for an exhausted `max_connections` (the
@@ -82,7 +94,10 @@ final class DatabaseOutageTests: XCTestCase {
             let second = try await fixture.eventually { done.all == [1, 2] }
             XCTAssertTrue(second, "the worker reconnects by itself and runs the job enqueued meanwhile")
             let completed = try await fixture.eventually { try await fixture.counts() == ["completed": 2] }
-            XCTAssertTrue(completed, "\(try await fixture.counts())")
+            let counts = try await fixture.counts()
+            XCTAssertTrue(completed, "\(counts)")
+            let over = try await fixture.eventually { lines.all.contains { $0.contains("database reachable again") } }
+            XCTAssertTrue(over, "the outage ends once the database has answered for a while: \(lines.all.suffix(5))")
         }
         let complaints = lines.all.filter { $0.contains("level=error") || $0.contains("level=warning") }
         XCTAssertEqual(complaints.count, 1, "one line for the whole outage, not one per failure:\n\(complaints.joined(separator: "\n"))")

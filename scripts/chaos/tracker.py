@@ -7,7 +7,8 @@ import subprocess
 
 # Command lines of processes this package starts (checked before killing a
 # recorded pid, which may have been reused).
-OWN_COMMANDS = ("queue-testbed work --queues chaos_", "queue-worker --queues payouts=", "jobsctl payouts run --period ")
+OWN_COMMANDS = ("queue-testbed work --queues chaos_", "queue-worker --queues payouts=", "jobsctl payouts run --period ",
+                "queue-testbed produce --kind testbed.effect")
 
 
 class ProcessTracker:
@@ -34,9 +35,12 @@ class ProcessTracker:
                     pass
         os.remove(self.path)
 
-    def spawn(self, argv, log_path):
+    def spawn(self, argv, log_path, environment=None):
+        """Starts `argv` with its output in `log_path`; `environment`: variables to add."""
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=dict(os.environ, **environment) if environment else None)
         self.processes.append(process)
         with open(self.path, "a") as file:
             file.write(f"{process.pid}\n")

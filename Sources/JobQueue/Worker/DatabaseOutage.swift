@@ -8,22 +8,32 @@ import Synchronization
 /// LISTEN connection — fails and retries on its own timer; logging each failure
 /// would flood the log with the same news many times a second. Instead the first
 /// connection failure of an outage is logged once (what failed, why, what the worker
-/// does meanwhile), later ones are only counted, and the first statement that goes
-/// through again ends the outage with one line (how long, how many failures).
+/// does meanwhile) and later ones are only counted. The outage ends with one line
+/// (how long, how many failures) once statements have gone through for `settle`
+/// without a failure: while connections are scarce some get through and others do
+/// not, and that is still the one outage, not one per flip.
 /// Failures that are not connection problems are not the outage's business: their
 /// callers log them as before.
 final class DatabaseOutage: Sendable {
     private struct State {
+        /// When the outage began; nil: no outage.
         var since: ContinuousClock.Instant?
+        /// The first answer after the outage's last failure.
+        var answeredSince: ContinuousClock.Instant?
         var failures = 0
         var episodes = 0
     }
 
+    /// How long the database must answer without a failure for an outage to be over.
+    static let settle = Duration.seconds(5)
+
     private let state = Mutex(State())
     private let log: JobLog
+    private let settle: Duration
 
-    init(log: JobLog) {
+    init(log: JobLog, settle: Duration = DatabaseOutage.settle) {
         self.log = log
+        self.settle = settle
     }
 
     /// `activity` ("claiming", "heartbeat", …) failed with `error`. Returns true when
@@ -33,8 +43,11 @@ final class DatabaseOutage: Sendable {
     func failed(_ activity: String, _ error: any Error) -> Bool {
         guard let error = error as? PostgresError, error.isConnectionProblem else { return false }
         let began = state.withLock { state in
-            state.failures += 1
-            guard state.since == nil else { return false }
+            state.answeredSince = nil
+            guard state.since == nil else {
+                state.failures += 1
+                return false
+            }
             state.since = .now
             state.failures = 1
             state.episodes += 1
@@ -51,12 +64,18 @@ final class DatabaseOutage: Sendable {
         return true
     }
 
-    /// A statement went through: ends the outage, if there was one, with one line.
+    /// A statement went through: ends the outage, if there was one and the database
+    /// has answered for `settle` since its last failure, with one line.
     func answered() {
         let ended = state.withLock { state -> (Duration, Int)? in
             guard let since = state.since else { return nil }
+            let now = ContinuousClock.now
+            let first = state.answeredSince ?? now
+            state.answeredSince = first
+            guard now - first >= settle else { return nil }
             state.since = nil
-            return (.now - since, state.failures)
+            state.answeredSince = nil
+            return (first - since, state.failures)
         }
         if let (length, failures) = ended {
             log.info(
