@@ -9,6 +9,7 @@ completed exactly once: nothing acknowledged lost, nothing run twice."""
 
 import errno
 import os
+import shutil
 import subprocess
 import time
 
@@ -38,6 +39,19 @@ def remove(root, session_folder):
     Cluster(root, folder).destroy()
     if os.path.ismount(mount_point(session_folder)):
         subprocess.run(["umount", mount_point(session_folder)], check=False)
+
+
+def keep_server_log(session_folder):
+    """The server's log (its PANIC, the recovery) into the run's logs, for people
+    to read; the verdict does not."""
+    database = os.path.join(folder_of(session_folder), "db")
+    data = os.path.join(database, "data")
+    if os.path.exists(os.path.join(database, "datadir")):
+        with open(os.path.join(database, "datadir")) as file:
+            data = file.read().strip()
+    log = os.path.join(os.path.dirname(data), "server.log")
+    if os.path.exists(log):
+        shutil.copy(log, os.path.join(session_folder, "logs", "wal-full", "server.log"))
 
 
 def fill(path):
@@ -102,6 +116,7 @@ def wal_full(session):
         session.failed = True
     finally:
         os.environ["DATABASE_URL"] = main_url
+        keep_server_log(session.folder)
         remove(root, session.folder)
 
 
