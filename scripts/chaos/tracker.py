@@ -7,8 +7,7 @@ import subprocess
 
 # Command lines of processes this package starts (checked before killing a
 # recorded pid, which may have been reused).
-OWN_COMMANDS = ("queue-testbed work --queues chaos_", "queue-worker --queues payouts=", "jobsctl payouts run --period ",
-                "queue-testbed produce --kind testbed.effect")
+OWN_COMMANDS = ("queue-testbed work --queues chaos_", "queue-worker --queues payouts=", "jobsctl payouts run --period ")
 
 
 class ProcessTracker:
