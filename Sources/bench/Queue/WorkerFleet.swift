@@ -10,7 +10,9 @@ import Darwin
 /// Several `bench queue work` processes working the same queue. All of them start,
 /// connect and report `ready` before the clock starts; the start signal goes to all
 /// at once; the clock stops when the last one has exited — each exits after it saw the
-/// queue empty and shut down, i.e. after its last completion is committed.
+/// queue empty and shut down, i.e. after its last completion is committed. With a
+/// `load` (a producer that returns once its jobs are done) the processes run
+/// `--until-stopped` instead and get the stop signal when `load` returns.
 struct WorkerFleet: Sendable {
     var configuration: PostgresConfiguration
     var processes: Int
@@ -23,7 +25,7 @@ struct WorkerFleet: Sendable {
         var cpu: Duration
     }
 
-    func run() async throws -> Outcome {
+    func run(during load: (@Sendable () async throws -> Void)? = nil) async throws -> Outcome {
         let executable = try Self.executablePath()
         var children: [SpawnedProcess] = []
         // Children not yet reaped: on any failure none of them outlives this call. A
@@ -41,7 +43,9 @@ struct WorkerFleet: Sendable {
         for _ in 0..<processes {
             children.append(
                 try SpawnedProcess(
-                    executable: executable, arguments: [QueueCommands.name, WorkCommand.name, "--concurrency", String(concurrency)],
+                    executable: executable,
+                    arguments: [QueueCommands.name, WorkCommand.name, "--concurrency", String(concurrency)]
+                        + (load == nil ? [] : ["--until-stopped"]),
                     environment: ["DATABASE_URL": configuration.conninfo], standardInput: .pipe,
                     standardOutput: .pipe))
             unreaped.append(children[children.count - 1])
@@ -63,6 +67,10 @@ struct WorkerFleet: Sendable {
         let start = ContinuousClock.now
         let cpuStart = CPUTime.ofReapedChildren()
         for child in children { try child.send("go\n") }
+        if let load {
+            try await load()
+            for child in children { try child.send("stop\n") }
+        }
         let statuses = await withTaskGroup(of: Int32.self, returning: [Int32].self) { group in
             for child in children { group.addTask { await child.waitForExit() } }
             return await group.reduce(into: []) { $0.append($1) }
