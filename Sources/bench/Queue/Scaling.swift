@@ -26,12 +26,14 @@ struct Scaling: Sendable {
             let serverPID = await CPUSample.serverPID(pool: pool)
             await pool.closeIdle()
             results.serverCPUKnown = serverPID != nil
+            let watcher = try PostgresConnection.connect(scratch.administration)
             for repetition in 1...options.repetitions {
                 Output.log("repetition \(repetition) of \(options.repetitions)")
                 for processes in options.processes {
                     var layout = results.layouts[processes] ?? ScalingResults.Layout()
-                    try await drain(processes: processes, in: database, serverPID: serverPID, into: &layout)
-                    try await mixed(processes: processes, in: database, serverPID: serverPID, into: &layout)
+                    let sample = CPUSampler(serverPID: serverPID, watcher: watcher, database: scratch.name)
+                    try await drain(processes: processes, in: database, sample: sample, into: &layout)
+                    try await mixed(processes: processes, in: database, sample: sample, into: &layout)
                     results.layouts[processes] = layout
                 }
             }
@@ -46,14 +48,14 @@ struct Scaling: Sendable {
     }
 
     private func drain(
-        processes: Int, in database: PostgresConfiguration, serverPID: Int32?, into layout: inout ScalingResults.Layout
+        processes: Int, in database: PostgresConfiguration, sample: CPUSampler, into layout: inout ScalingResults.Layout
     ) async throws {
         try BenchSchema.reset(on: database)
         try BenchSchema.fill(options.jobs, on: database)
         try BenchSchema.analyze(on: database)
-        let before = CPUSample.take(serverPID: serverPID)
+        let before = try await sample.take()
         let run = try await fleet(processes, database).run()
-        let spent = before.until(CPUSample.take(serverPID: serverPID))
+        let spent = before.until(try await sample.take())
         try Self.verifyCompleted(options.jobs, handled: run.reports.map(\.handled).reduce(0, +), in: database)
         let perThousand = 1000 / Double(options.jobs)
         let rate = Double(options.jobs) / run.elapsed.seconds
@@ -64,22 +66,22 @@ struct Scaling: Sendable {
     }
 
     private func mixed(
-        processes: Int, in database: PostgresConfiguration, serverPID: Int32?, into layout: inout ScalingResults.Layout
+        processes: Int, in database: PostgresConfiguration, sample: CPUSampler, into layout: inout ScalingResults.Layout
     ) async throws {
         try BenchSchema.reset(on: database)
         try BenchSchema.analyze(on: database)
         let producer = LoadProducer(configuration: database, rate: options.rate, backlog: 0)
         try await producer.connect()
         let duration = Duration.seconds(options.seconds)
-        let before = CPUSample.take(serverPID: serverPID)
+        let before = try await sample.take()
         let run = try await fleet(processes, database).run {
             let start = ContinuousClock.now
             // The producer's fixed rate does not look at the workers' progress.
             try await producer.run(from: start, until: start + duration, handled: CompletionCounter(target: .max))
             try await Self.waitUntilCompleted(producer.enqueued, in: database)
         }
-        let spent = before.until(CPUSample.take(serverPID: serverPID))
         await producer.disconnect()
+        let spent = before.until(try await sample.take())
         let jobs = producer.enqueued
         try Self.verifyCompleted(jobs, handled: run.reports.map(\.handled).reduce(0, +), in: database)
         let latencies = run.reports.flatMap { $0.latenciesMicroseconds ?? [] }.map { Double($0) / 1000 }
@@ -96,6 +98,31 @@ struct Scaling: Sendable {
             "\(processes) × \(options.concurrency), mixed \(options.rate) jobs/s: \(jobs) jobs, start p50 "
                 + "\(Format.decimal(Percentile.linear(latencies, 50) ?? .nan)) ms, p99 "
                 + "\(Format.decimal(Percentile.linear(latencies, 99) ?? .nan)) ms")
+    }
+
+    /// Takes CPU samples once every backend of the scratch database has exited: a
+    /// backend still exiting when the server's processes are read (the workers' right
+    /// after they stopped, the set-up's before a run) would be missed by one sample and
+    /// counted by the other. `watcher` is a connection to another database, open for
+    /// the whole run, so its own backend is counted the same way in both samples.
+    struct CPUSampler {
+        let serverPID: Int32?
+        let watcher: PostgresConnection
+        let database: String
+
+        func take() async throws -> CPUSample {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                let backends = try watcher.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", [database]
+                ).scalar(Int.self)
+                if backends == 0 { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            // A backend leaves pg_stat_activity just before its process exits.
+            try await Task.sleep(for: .milliseconds(100))
+            return CPUSample.take(serverPID: serverPID)
+        }
     }
 
     /// Polls until `jobs` jobs are completed (the producer has stopped), so the workers

@@ -71,24 +71,35 @@ struct WorkerFleet: Sendable {
             try await load()
             for child in children { try child.send("stop\n") }
         }
-        let statuses = await withTaskGroup(of: Int32.self, returning: [Int32].self) { group in
-            for child in children { group.addTask { await child.waitForExit() } }
+        // Each child's report is read while it exits: a long report (the latencies of
+        // `--until-stopped`) does not fit in the pipe, and a child blocked writing it
+        // would never exit.
+        let finished = await withTaskGroup(of: (Int, String?, Int32).self, returning: [(Int, String?, Int32)].self) {
+            group in
+            for (index, child) in children.enumerated() {
+                let reader = readers[index]
+                group.addTask {
+                    let line = await BlockingCall.run("report-\(index)") { () -> String? in
+                        var reader = reader
+                        return reader.next()
+                    }
+                    return (index, line, await child.waitForExit())
+                }
+            }
             return await group.reduce(into: []) { $0.append($1) }
-        }
+        }.sorted { $0.0 < $1.0 }
         let elapsed = ContinuousClock.now - start
         // Includes their start-up and connecting (before the clock), a few ms each.
         let cpu = CPUTime.ofReapedChildren() - cpuStart
         unreaped.removeAll()
-        if let failed = statuses.first(where: { $0 != 0 }) {
-            throw BenchFailure("a worker process exited with status \(failed)")
+        if let failed = finished.first(where: { $0.2 != 0 }) {
+            throw BenchFailure("a worker process exited with status \(failed.2)")
         }
 
         var reports: [WorkerReport] = []
-        for (index, child) in children.enumerated() {
-            var reader = readers[index]
-            let line = reader.next()
+        for (index, line, _) in finished {
             guard let line, let report = try? JSONDecoder().decode(WorkerReport.self, from: Data(line.utf8)) else {
-                throw BenchFailure("worker process \(child.pid) exited without its report (got \(line ?? "EOF"))")
+                throw BenchFailure("worker process \(children[index].pid) exited without its report (got \(line ?? "EOF"))")
             }
             reports.append(report)
         }
