@@ -31,7 +31,7 @@ struct Scaling: Sendable {
                 Output.log("repetition \(repetition) of \(options.repetitions)")
                 for processes in options.processes {
                     var layout = results.layouts[processes] ?? ScalingResults.Layout()
-                    let sample = CPUSampler(serverPID: serverPID, watcher: watcher, database: scratch.name)
+                    let sample = ServerSampler(serverPID: serverPID, watcher: watcher, database: scratch.name)
                     try await drain(processes: processes, in: database, sample: sample, into: &layout)
                     try await mixed(processes: processes, in: database, sample: sample, into: &layout)
                     results.layouts[processes] = layout
@@ -48,7 +48,7 @@ struct Scaling: Sendable {
     }
 
     private func drain(
-        processes: Int, in database: PostgresConfiguration, sample: CPUSampler, into layout: inout ScalingResults.Layout
+        processes: Int, in database: PostgresConfiguration, sample: ServerSampler, into layout: inout ScalingResults.Layout
     ) async throws {
         try BenchSchema.reset(on: database)
         try BenchSchema.fill(options.jobs, on: database)
@@ -61,12 +61,13 @@ struct Scaling: Sendable {
         let rate = Double(options.jobs) / run.elapsed.seconds
         layout.drainRate.append(rate)
         layout.drainWorkerCPU.append(run.cpu.seconds * 1000 * perThousand)
-        if let server = spent.server { layout.drainServerCPU.append(server * 1000 * perThousand) }
+        if let server = spent.cpu.server { layout.drainServerCPU.append(server * 1000 * perThousand) }
+        layout.drainWAL.append(Double(spent.walBytes) / 1024 * perThousand)
         Output.log("\(processes) × \(options.concurrency), drain: \(Format.count(rate)) jobs/s")
     }
 
     private func mixed(
-        processes: Int, in database: PostgresConfiguration, sample: CPUSampler, into layout: inout ScalingResults.Layout
+        processes: Int, in database: PostgresConfiguration, sample: ServerSampler, into layout: inout ScalingResults.Layout
     ) async throws {
         try BenchSchema.reset(on: database)
         try BenchSchema.analyze(on: database)
@@ -93,24 +94,36 @@ struct Scaling: Sendable {
         layout.latencyP50.append(Percentile.linear(latencies, 50) ?? .nan)
         layout.latencyP99.append(Percentile.linear(latencies, 99) ?? .nan)
         layout.mixedWorkerCPU.append(run.cpu.seconds * 1000 * perThousand)
-        if let server = spent.server { layout.mixedServerCPU.append(server * 1000 * perThousand) }
+        if let server = spent.cpu.server { layout.mixedServerCPU.append(server * 1000 * perThousand) }
+        layout.mixedWAL.append(Double(spent.walBytes) / 1024 * perThousand)
         Output.log(
             "\(processes) × \(options.concurrency), mixed \(options.rate) jobs/s: \(jobs) jobs, start p50 "
                 + "\(Format.decimal(Percentile.linear(latencies, 50) ?? .nan)) ms, p99 "
                 + "\(Format.decimal(Percentile.linear(latencies, 99) ?? .nan)) ms")
     }
 
-    /// Takes CPU samples once every backend of the scratch database has exited: a
+    /// The server's CPU time and WAL position at one moment.
+    struct ServerSample {
+        var cpu: CPUSample
+        var walBytes: Int64
+
+        /// CPU spent and WAL written from `self` to `later`.
+        func until(_ later: ServerSample) -> (cpu: CPUSpent, walBytes: Int64) {
+            (cpu.until(later.cpu), later.walBytes - walBytes)
+        }
+    }
+
+    /// Takes samples once every backend of the scratch database has exited: a
     /// backend still exiting when the server's processes are read (the workers' right
     /// after they stopped, the set-up's before a run) would be missed by one sample and
     /// counted by the other. `watcher` is a connection to another database, open for
     /// the whole run, so its own backend is counted the same way in both samples.
-    struct CPUSampler {
+    struct ServerSampler {
         let serverPID: Int32?
         let watcher: PostgresConnection
         let database: String
 
-        func take() async throws -> CPUSample {
+        func take() async throws -> ServerSample {
             let deadline = ContinuousClock.now + .seconds(10)
             while ContinuousClock.now < deadline {
                 let backends = try watcher.query(
@@ -121,7 +134,8 @@ struct Scaling: Sendable {
             }
             // A backend leaves pg_stat_activity just before its process exits.
             try await Task.sleep(for: .milliseconds(100))
-            return CPUSample.take(serverPID: serverPID)
+            let wal = try watcher.query("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint").scalar(Int64.self)
+            return ServerSample(cpu: CPUSample.take(serverPID: serverPID), walBytes: wal)
         }
     }
 

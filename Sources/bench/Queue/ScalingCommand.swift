@@ -24,7 +24,8 @@ struct ScalingCommand: Command {
             while the workers run; each job's enqueue-to-start wait (p50/p99) and the CPU
             per 1 000 jobs. The rate must stay under what the workers can drain, or the
             latency measures the backlog.
-        Every job must end `completed` exactly once (checked in the database), else the run fails.
+        Beside each: KiB of WAL the server wrote per 1 000 jobs. Every job must end `completed`
+        exactly once (checked in the database), else the run fails.
 
         Options:
           --quick              CI-sized run (< 1 minute): 1,2 processes, 2000 jobs,

@@ -16,19 +16,21 @@ struct ScalingReport {
                 + "no-op jobs enqueued beforehand. Mixed: a producer enqueues \(Format.count(Double(options.rate))) "
                 + "jobs/s for \(options.seconds) s while the workers run; start = enqueue-to-handler wait.",
             "CPU = milliseconds of CPU per 1 000 jobs, of the server (postmaster and children) and of the worker "
-                + "processes" + (results.serverCPUKnown ? "." : "; the server is not a local process: no server CPU."),
+                + "processes" + (results.serverCPUKnown ? "" : " (the server is not a local process: no server CPU)")
+                + "; WAL = KiB of WAL the server wrote per 1 000 jobs.",
             "",
         ]
         var table = TextTable([
-            "processes", "drain jobs/s", "server CPU", "worker CPU", "mixed jobs/s", "start p50 ms", "start p99 ms",
-            "server CPU", "worker CPU",
+            "processes", "drain jobs/s", "server CPU", "worker CPU", "WAL", "mixed jobs/s", "start p50 ms",
+            "start p99 ms", "server CPU", "worker CPU", "WAL",
         ])
         for processes in options.processes {
             let layout = results.layouts[processes] ?? ScalingResults.Layout()
             table.append([
                 String(processes), Format.rate(layout.drainRate), Self.decimal(layout.drainServerCPU),
-                Self.decimal(layout.drainWorkerCPU), Format.rate(layout.mixedRate), Self.decimal(layout.latencyP50),
-                Self.decimal(layout.latencyP99), Self.decimal(layout.mixedServerCPU), Self.decimal(layout.mixedWorkerCPU),
+                Self.decimal(layout.drainWorkerCPU), Self.decimal(layout.drainWAL), Format.rate(layout.mixedRate),
+                Self.decimal(layout.latencyP50), Self.decimal(layout.latencyP99), Self.decimal(layout.mixedServerCPU),
+                Self.decimal(layout.mixedWorkerCPU), Self.decimal(layout.mixedWAL),
             ])
         }
         lines.append(table.render())

@@ -7,6 +7,8 @@ struct ScalingResults: Sendable {
         var drainRate = Samples()
         var drainServerCPU = Samples()
         var drainWorkerCPU = Samples()
+        /// KiB of WAL per 1 000 jobs (the whole server's, so a quiet server is assumed).
+        var drainWAL = Samples()
         /// Mixed load: jobs completed per second of the producer's run, the
         /// enqueue-to-start wait in ms, and CPU milliseconds per 1 000 jobs.
         var mixedRate = Samples()
@@ -14,6 +16,7 @@ struct ScalingResults: Sendable {
         var latencyP99 = Samples()
         var mixedServerCPU = Samples()
         var mixedWorkerCPU = Samples()
+        var mixedWAL = Samples()
     }
 
     var layouts: [Int: Layout] = [:]
