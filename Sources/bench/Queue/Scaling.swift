@@ -56,7 +56,7 @@ struct Scaling: Sendable {
         let before = try await sample.take()
         let run = try await fleet(processes, database).run()
         let spent = before.until(try await sample.take())
-        try Self.verifyCompleted(options.jobs, handled: run.reports.map(\.handled).reduce(0, +), in: database)
+        layout.reruns += try Self.verifyCompleted(options.jobs, handled: run.reports.map(\.handled).reduce(0, +), in: database)
         let perThousand = 1000 / Double(options.jobs)
         let rate = Double(options.jobs) / run.elapsed.seconds
         layout.drainRate.append(rate)
@@ -84,10 +84,11 @@ struct Scaling: Sendable {
         await producer.disconnect()
         let spent = before.until(try await sample.take())
         let jobs = producer.enqueued
-        try Self.verifyCompleted(jobs, handled: run.reports.map(\.handled).reduce(0, +), in: database)
+        let handled = run.reports.map(\.handled).reduce(0, +)
+        layout.reruns += try Self.verifyCompleted(jobs, handled: handled, in: database)
         let latencies = run.reports.flatMap { $0.latenciesMicroseconds ?? [] }.map { Double($0) / 1000 }
-        guard latencies.count == jobs else {
-            throw BenchFailure("mixed load: \(latencies.count) start times reported for \(jobs) jobs")
+        guard latencies.count == handled else {
+            throw BenchFailure("mixed load: \(latencies.count) start times reported for \(handled) handler runs")
         }
         let perThousand = 1000 / Double(jobs)
         layout.mixedRate.append(Double(jobs) / duration.seconds)
@@ -152,11 +153,17 @@ struct Scaling: Sendable {
         throw BenchFailure("mixed load: the workers did not complete \(jobs) jobs within \(drainTimeout)")
     }
 
-    /// Every job completed, none left in another state, and the processes ran each once.
-    private static func verifyCompleted(_ jobs: Int, handled: Int, in database: PostgresConfiguration) throws {
+    /// Every job completed and none left in another state, else the run fails. Returns
+    /// the handler runs beyond one per job: a job whose lease lapsed (a worker starved of
+    /// CPU for longer than the lease) is claimed and run again, and the late outcome of
+    /// the first run is refused by fencing — at-least-once, as documented, so it is
+    /// reported, not an error.
+    private static func verifyCompleted(_ jobs: Int, handled: Int, in database: PostgresConfiguration) throws -> Int {
         let counts = try BenchSchema.stateCounts(on: database)
-        guard counts[.completed] == jobs, counts.values.reduce(0, +) == jobs, handled == jobs else {
-            throw BenchFailure("expected \(jobs) jobs completed and run once, found \(counts), \(handled) handler runs")
+        guard counts[.completed] == jobs, counts.values.reduce(0, +) == jobs, handled >= jobs else {
+            throw BenchFailure("expected \(jobs) jobs completed, found \(counts) after \(handled) handler runs")
         }
+        if handled > jobs { Output.log("\(handled - jobs) handler runs beyond one per job (lapsed leases)") }
+        return handled - jobs
     }
 }

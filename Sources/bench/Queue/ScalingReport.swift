@@ -34,6 +34,12 @@ struct ScalingReport {
             ])
         }
         lines.append(table.render())
+        let reruns = options.processes.map { results.layouts[$0]?.reruns ?? 0 }.reduce(0, +)
+        if reruns > 0 {
+            lines.append(
+                "\(reruns) handler runs beyond one per job: leases that lapsed while a worker was starved of CPU; "
+                    + "the jobs ran again and the late outcomes were refused (fencing).")
+        }
         return lines.joined(separator: "\n")
     }
 

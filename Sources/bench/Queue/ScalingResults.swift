@@ -17,6 +17,8 @@ struct ScalingResults: Sendable {
         var mixedServerCPU = Samples()
         var mixedWorkerCPU = Samples()
         var mixedWAL = Samples()
+        /// Handler runs beyond one per job, over all runs of this layout.
+        var reruns = 0
     }
 
     var layouts: [Int: Layout] = [:]
