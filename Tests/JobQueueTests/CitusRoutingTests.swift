@@ -5,11 +5,11 @@ import TestSupport
 import XCTest
 
 /// On a Citus cluster (`scripts/test.sh --citus`), the statements a worker runs for
-/// every job — claim, heartbeat, lease check, in-transaction completion — are planned
+/// every job — claim, heartbeat, lease check, batched and in-transaction completion —
+/// and the per-queue housekeeping changes (staging, rescuing lapsed leases) are planned
 /// for one shard: every step of Citus' plan shows `Task Count: 1`, on one shard. A
-/// change that makes one of them fan out to every shard fails here. (The batched
-/// acknowledgement names its queue too, but Citus refuses it as written: see
-/// docs/scaling.md, "Citus".) On a single server the tests skip, saying how to run them.
+/// change that makes one of them fan out to every shard (or that Citus refuses to plan)
+/// fails here. On a single server the tests skip, saying how to run them.
 final class CitusRoutingTests: XCTestCase {
     private func citusFixture() async throws -> QueueFixture {
         let fixture = try QueueFixture()
@@ -72,6 +72,24 @@ final class CitusRoutingTests: XCTestCase {
             try await plan(LeaseKeeper.renew, [ids, leases, Int64(30_000), fixture.queue], on: fixture), "heartbeat")
         assertOneShard(
             try await plan(JobContext.leaseHeld, [Int64(1), Int64(7), fixture.queue], on: fixture), "lease check")
+    }
+
+    /// Every kind of outcome in one batch: the statement with its clock and JSON values.
+    func testBatchedAcknowledgementRunsOnOneShard() async throws {
+        let fixture = try await citusFixture()
+        let outcomes: [any PostgresEncodable] = [
+            [Int64(1), 2, 3, 4], [Int64(7), 7, 7, 7], ["completed", "retryable", "scheduled", "discarded"],
+            [nil, "failed", nil, "bad input"] as [String?], [nil, Int64(1_000), Int64(2_000), nil] as [Int64?],
+            fixture.queue, [Int32(1), 2, 1, 3], "worker",
+        ]
+        assertOneShard(try await plan(JobAckStatements.finish, outcomes, on: fixture), "batched acknowledgement")
+    }
+
+    func testStagingAndRescueRunOnOneShardPerQueue() async throws {
+        let fixture = try await citusFixture()
+        let perQueue: [any PostgresEncodable] = [JobMaintenance.batchSize, fixture.queue]
+        assertOneShard(try await plan(JobMaintenance.stage, perQueue, on: fixture), "staging")
+        assertOneShard(try await plan(JobMaintenance.rescue, perQueue, on: fixture), "rescue of lapsed leases")
     }
 
     /// The check above can fail: a statement without the queue is planned on every shard.

@@ -41,7 +41,8 @@ public final class JobWorker: Sendable {
         let pool = PostgresPool(configuration: database, maxConnections: configuration.maxConnections, name: "worker")
         let environment = WorkerEnvironment(
             configuration: configuration, database: pool, registry: handlers, running: RunningJobs(),
-            acknowledger: JobAcknowledger(database: pool, log: log), metrics: WorkerMetrics(), log: log)
+            acknowledger: JobAcknowledger(database: pool, workerID: configuration.workerID, log: log),
+            metrics: WorkerMetrics(), log: log)
         self.environment = environment
         self.producers = configuration.queues.reduce(into: [:]) { producers, queue in
             producers[queue.key] = QueueProducer(
