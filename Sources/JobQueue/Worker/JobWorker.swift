@@ -206,6 +206,8 @@ public final class JobWorker: Sendable {
         let clock = ContinuousClock()
         var leading = false
         var nextRetention = clock.now
+        /// Whether jobs here can have dependencies and batches (not on Citus): asked once.
+        var workflows: Bool?
         while !Task.isCancelled {
             do {
                 let acquired = try await lease.tryAcquire(on: database)
@@ -219,7 +221,10 @@ public final class JobWorker: Sendable {
             }
             if leading {
                 await runLogged("periodic jobs") { try await scheduler.tick(on: database) }
-                await runLogged("workflow resolution") { _ = try await WorkflowResolver.resolve(on: database) }
+                await runLogged("workflow resolution") {
+                    if workflows == nil { workflows = try await JobWorkflows.allowed(on: database) }
+                    _ = try await WorkflowResolver.resolve(on: database, workflows: workflows ?? true)
+                }
                 await runLogged("priority aging") { _ = try await PriorityAging.run(on: database) }
                 if clock.now >= nextRetention {
                     nextRetention = clock.now + configuration.retentionInterval
