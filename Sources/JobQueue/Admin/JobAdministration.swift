@@ -215,17 +215,22 @@ public struct JobAdministration: Sendable {
         public var scheduled: Int
     }
 
+    /// Every queue with settings or unfinished jobs. The counts are one pass over the
+    /// unfinished jobs grouped by queue (on a Citus cluster: per shard, then merged).
     public func queues() async throws -> [QueueSummary] {
         let result = try await database.query(
             """
-            WITH names AS (SELECT name FROM queue.queues UNION SELECT DISTINCT queue FROM queue.jobs
-                           WHERE state IN \(JobState.sqlList(JobState.unfinished)))
+            WITH counts AS (
+                SELECT queue,
+                       count(*) FILTER (WHERE state = \(JobState.available.sql)) AS available,
+                       count(*) FILTER (WHERE state = \(JobState.running.sql)) AS running,
+                       count(*) FILTER (WHERE state IN \(JobState.sqlList([.scheduled, .retryable, .pending]))) AS waiting
+                FROM queue.jobs WHERE state IN \(JobState.sqlList(JobState.unfinished))
+                GROUP BY queue
+            ), names AS (SELECT name FROM queue.queues UNION SELECT queue FROM counts)
             SELECT n.name, COALESCE(q.paused, false), q.concurrency_limit::int8, q.priority_aging_seconds::int8,
-                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = \(JobState.available.sql))::int8,
-                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = \(JobState.running.sql))::int8,
-                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name
-                    AND state IN \(JobState.sqlList([.scheduled, .retryable, .pending])))::int8
-            FROM names AS n LEFT JOIN queue.queues AS q ON q.name = n.name
+                   COALESCE(c.available, 0)::int8, COALESCE(c.running, 0)::int8, COALESCE(c.waiting, 0)::int8
+            FROM names AS n LEFT JOIN queue.queues AS q ON q.name = n.name LEFT JOIN counts AS c ON c.queue = n.name
             ORDER BY n.name
             """)
         return try result.rows.map { row in
@@ -237,6 +242,9 @@ public struct JobAdministration: Sendable {
                 scheduled: Int(scheduled))
         }
     }
+
+    // The settings below set `updated_at` to the inserted row's default, `now()`: Citus
+    // refuses functions in `DO UPDATE SET` on its reference table `queue.queues`.
 
     /// Pausing holds for every worker process at its next claim; resuming wakes them.
     public func setPaused(_ queue: String, _ paused: Bool) async throws {
