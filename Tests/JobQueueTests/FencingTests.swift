@@ -36,7 +36,8 @@ final class FencingTests: XCTestCase {
         XCTAssertNotEqual(current.lease, stale.lease)
 
         // The stalled worker wakes up and reports every kind of outcome: all refused.
-        let acknowledger = JobAcknowledger(database: fixture.pool, workerID: "stalled", log: .silent)
+        let acknowledger = JobAcknowledger(
+            database: fixture.pool, workerID: "stalled", log: .silent, outage: DatabaseOutage(log: .silent))
         for result: JobOutcome.Result in [
             .completed, .retry(at: Date(), error: "late"), .discarded(error: "late"), .cancelled(reason: "late"),
             .snoozed(until: Date()), .released,
@@ -83,7 +84,8 @@ final class FencingTests: XCTestCase {
         XCTAssertEqual(currentDraw.value, staleDraw.value, "both claims drew the same sequence value")
         XCTAssertNotEqual(current.lease, stale.lease)
 
-        let acknowledger = JobAcknowledger(database: fixture.pool, workerID: "before-failover", log: .silent)
+        let acknowledger = JobAcknowledger(
+            database: fixture.pool, workerID: "before-failover", log: .silent, outage: DatabaseOutage(log: .silent))
         await acknowledger.submit(JobOutcome(lease: stale.lease, attempt: stale.attempt, result: .completed))
         await acknowledger.drain(timeout: .seconds(10))
         let fenced = await acknowledger.fencedCount

@@ -9,8 +9,10 @@ import sys
 
 from .cluster import CitusCluster, Cluster
 from .options import HELP, UsageError, parse
-from .runs import RUNNERS, Session
+from .registry import RUNNERS
+from .runs import Session
 from .tracker import ProcessTracker
+from . import wal_full
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = ("queue-testbed", "queue-worker", "jobsctl")
@@ -65,6 +67,7 @@ def main(argv):
         fail(f"another chaos run is using {folder} (use --dir for a second one)")
     tracker = ProcessTracker(folder)
     tracker.remove_leftovers()
+    wal_full.remove(ROOT, folder)
     if options.citus:
         citus = subprocess.run([os.path.join(ROOT, "scripts", "citus.sh"), "installed"], check=False)
         if citus.returncode != 0:
@@ -75,6 +78,7 @@ def main(argv):
 
     def cleanup():
         tracker.kill_all()
+        wal_full.remove(ROOT, folder)
         if not cluster.destroy():
             print(f"chaos: could not remove the cluster in {folder}", file=sys.stderr)
 

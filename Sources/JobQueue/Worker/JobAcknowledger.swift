@@ -11,6 +11,7 @@ actor JobAcknowledger {
     /// The worker whose claims these outcomes end: recorded with each error.
     private let workerID: String
     private let log: JobLog
+    private let outage: DatabaseOutage
     private var pending: [JobOutcome] = []
     private var flushing = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
@@ -25,10 +26,11 @@ actor JobAcknowledger {
 
     static let maxBatch = 2000
 
-    init(database: PostgresPool, workerID: String, log: JobLog) {
+    init(database: PostgresPool, workerID: String, log: JobLog, outage: DatabaseOutage) {
         self.database = database
         self.workerID = workerID
         self.log = log
+        self.outage = outage
     }
 
     func submit(_ outcome: JobOutcome) {
@@ -71,6 +73,7 @@ actor JobAcknowledger {
         while true {
             do {
                 let applied = try await Self.write(batch, workerID: workerID, on: database, redact: log.redact)
+                outage.answered()
                 unwritten.subtract(batch.count, ordering: .relaxed)
                 appliedCount += applied.count
                 for outcome in batch where !applied.contains(outcome.lease.jobID) {
@@ -83,7 +86,9 @@ actor JobAcknowledger {
             } catch {
                 // Keep the outcomes and try again: if the database stays away past the
                 // lease, the jobs are rescued and these writes are fenced out harmlessly.
-                log.error("writing job outcomes failed; retrying", [("jobs", "\(batch.count)"), ("error", "\(error)")])
+                if !outage.failed("writing job outcomes", error) {
+                    log.error("writing job outcomes failed; retrying", [("jobs", "\(batch.count)"), ("error", "\(error)")])
+                }
                 if Task.isCancelled && delay > .seconds(2) {
                     unwritten.subtract(batch.count, ordering: .relaxed)
                     return
