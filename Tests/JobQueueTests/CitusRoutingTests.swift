@@ -5,22 +5,12 @@ import TestSupport
 import XCTest
 
 /// On a Citus cluster (`scripts/test.sh --citus`), the statements a worker runs for
-/// every job — claim, heartbeat, lease check, in-transaction completion — are planned
+/// every job — claim, heartbeat, lease check, batched and in-transaction completion —
+/// and the per-queue housekeeping changes (staging, rescuing lapsed leases) are planned
 /// for one shard: every step of Citus' plan shows `Task Count: 1`, on one shard. A
-/// change that makes one of them fan out to every shard fails here. (The batched
-/// acknowledgement names its queue too, but Citus refuses it as written: see
-/// docs/scaling.md, "Citus".) On a single server the tests skip, saying how to run them.
+/// change that makes one of them fan out to every shard (or that Citus refuses to plan)
+/// fails here. On a single server the tests skip, saying how to run them.
 final class CitusRoutingTests: XCTestCase {
-    private func citusFixture() async throws -> QueueFixture {
-        let fixture = try QueueFixture()
-        let citus = try await fixture.pool.query(
-            "SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").first?.decode(0, as: Int64.self)
-        guard citus == 1 else {
-            throw XCTSkip("the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus")
-        }
-        return fixture
-    }
-
     /// The plan Citus makes for `statement` with these parameters (not executed).
     private func plan(
         _ statement: String, _ parameters: [any PostgresEncodable], on fixture: QueueFixture
@@ -44,7 +34,7 @@ final class CitusRoutingTests: XCTestCase {
     }
 
     func testQueueJobsIsDistributedOnTheQueue() async throws {
-        let fixture = try await citusFixture()
+        let fixture = try await QueueFixture.onCitus()
         let column = try await fixture.pool.query("""
             SELECT column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition
             WHERE logicalrelid = 'queue.jobs'::regclass
@@ -57,7 +47,7 @@ final class CitusRoutingTests: XCTestCase {
     }
 
     func testClaimHeartbeatAndCompletionStatementsRunOnOneShard() async throws {
-        let fixture = try await citusFixture()
+        let fixture = try await QueueFixture.onCitus()
         let claim: [any PostgresEncodable] = [fixture.queue, "worker", Int64(30_000), Int64(0x5eed)]
         assertOneShard(try await plan(JobClaimer.claimStatement(limit: 10), claim, on: fixture), "claim")
         assertOneShard(
@@ -74,9 +64,27 @@ final class CitusRoutingTests: XCTestCase {
             try await plan(JobContext.leaseHeld, [Int64(1), Int64(7), fixture.queue], on: fixture), "lease check")
     }
 
+    /// Every kind of outcome in one batch: the statement with its clock and JSON values.
+    func testBatchedAcknowledgementRunsOnOneShard() async throws {
+        let fixture = try await QueueFixture.onCitus()
+        let outcomes: [any PostgresEncodable] = [
+            [Int64(1), 2, 3, 4], [Int64(7), 7, 7, 7], ["completed", "retryable", "scheduled", "discarded"],
+            [nil, "failed", nil, "bad input"] as [String?], [nil, Int64(1_000), Int64(2_000), nil] as [Int64?],
+            fixture.queue, [Int32(1), 2, 1, 3], "worker",
+        ]
+        assertOneShard(try await plan(JobAckStatements.finish, outcomes, on: fixture), "batched acknowledgement")
+    }
+
+    func testStagingAndRescueRunOnOneShardPerQueue() async throws {
+        let fixture = try await QueueFixture.onCitus()
+        let perQueue: [any PostgresEncodable] = [JobMaintenance.batchSize, fixture.queue]
+        assertOneShard(try await plan(JobMaintenance.stage, perQueue, on: fixture), "staging")
+        assertOneShard(try await plan(JobMaintenance.rescue, perQueue, on: fixture), "rescue of lapsed leases")
+    }
+
     /// The check above can fail: a statement without the queue is planned on every shard.
     func testAStatementWithoutTheQueueFansOut() async throws {
-        let fixture = try await citusFixture()
+        let fixture = try await QueueFixture.onCitus()
         let plan = try await plan("SELECT 1 FROM queue.jobs WHERE id = $1", [Int64(1)], on: fixture)
         XCTAssertTrue(plan.contains("Task Count: 32"), plan)
     }

@@ -68,7 +68,7 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(rows[0].10, [parent])
     }
 
-    func testCancellingWaitingJobsByTagUsesTheTagIndexAndLeavesOthers() async throws {
+    func testCancellingWaitingJobsByTagLeavesOthers() async throws {
         let fixture = try QueueFixture()
         let tag = "order-\(fixture.queue)"
         var tagged = fixture.request("test.reminder")
@@ -82,9 +82,15 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(cancelled, 2)
         for id in waiting { let state = try await fixture.row(id).state; XCTAssertEqual(state, "cancelled") }
         for id in [untagged, otherID] { let state = try await fixture.row(id).state; XCTAssertEqual(state, "available") }
+        let entry = try await fixture.row(waiting[0]).errors
+        XCTAssertEqual(entry, ["cancelled: rescheduled"])
+    }
 
-        // The function's statement reads the partial GIN index on tags (its scan
-        // count grows), even on a connection where a table scan is off the table.
+    /// The function's statement reads the partial GIN index on tags (its scan count
+    /// grows), even on a connection where a table scan is off the table. (One server:
+    /// on a Citus coordinator the shards' indexes are on the worker nodes.)
+    func testCancellingWaitingJobsByTagUsesTheTagIndex() async throws {
+        let fixture = try QueueFixture()
         let connection = try TestDatabase.connect()
         try connection.executeScript("SET enable_seqscan = off; SET stats_fetch_consistency = none")
         let scans = "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'jobs_waiting_tags_idx'"

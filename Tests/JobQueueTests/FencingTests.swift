@@ -36,12 +36,13 @@ final class FencingTests: XCTestCase {
         XCTAssertNotEqual(current.lease, stale.lease)
 
         // The stalled worker wakes up and reports every kind of outcome: all refused.
-        let acknowledger = JobAcknowledger(database: fixture.pool, log: .silent, outage: DatabaseOutage(log: .silent))
+        let acknowledger = JobAcknowledger(
+            database: fixture.pool, workerID: "stalled", log: .silent, outage: DatabaseOutage(log: .silent))
         for result: JobOutcome.Result in [
             .completed, .retry(at: Date(), error: "late"), .discarded(error: "late"), .cancelled(reason: "late"),
             .snoozed(until: Date()), .released,
         ] {
-            await acknowledger.submit(JobOutcome(lease: stale.lease, result: result))
+            await acknowledger.submit(JobOutcome(lease: stale.lease, attempt: stale.attempt, result: result))
         }
         await acknowledger.drain(timeout: .seconds(10))
         let fenced = await acknowledger.fencedCount
@@ -56,7 +57,7 @@ final class FencingTests: XCTestCase {
         XCTAssertEqual(renewed.rowCount, 0)
 
         // The current attempt's outcome is applied.
-        await acknowledger.submit(JobOutcome(lease: current.lease, result: .completed))
+        await acknowledger.submit(JobOutcome(lease: current.lease, attempt: current.attempt, result: .completed))
         await acknowledger.drain(timeout: .seconds(10))
         row = try await fixture.row(id)
         XCTAssertEqual(row.state, "completed")
@@ -83,8 +84,9 @@ final class FencingTests: XCTestCase {
         XCTAssertEqual(currentDraw.value, staleDraw.value, "both claims drew the same sequence value")
         XCTAssertNotEqual(current.lease, stale.lease)
 
-        let acknowledger = JobAcknowledger(database: fixture.pool, log: .silent, outage: DatabaseOutage(log: .silent))
-        await acknowledger.submit(JobOutcome(lease: stale.lease, result: .completed))
+        let acknowledger = JobAcknowledger(
+            database: fixture.pool, workerID: "before-failover", log: .silent, outage: DatabaseOutage(log: .silent))
+        await acknowledger.submit(JobOutcome(lease: stale.lease, attempt: stale.attempt, result: .completed))
         await acknowledger.drain(timeout: .seconds(10))
         let fenced = await acknowledger.fencedCount
         XCTAssertEqual(fenced, 1)
@@ -94,7 +96,7 @@ final class FencingTests: XCTestCase {
         let stillRunning = try await fixture.row(id).state
         XCTAssertEqual(stillRunning, "running")
 
-        await acknowledger.submit(JobOutcome(lease: current.lease, result: .completed))
+        await acknowledger.submit(JobOutcome(lease: current.lease, attempt: current.attempt, result: .completed))
         await acknowledger.drain(timeout: .seconds(10))
         let finished = try await fixture.row(id).state
         XCTAssertEqual(finished, "completed")
@@ -196,11 +198,11 @@ final class FencingTests: XCTestCase {
             """
             ANALYZE queue.jobs;
             SET plan_cache_mode = force_generic_plan;
-            PREPARE finish_generic(int8[], int8[], text[], text[], int8[], text) AS \(JobAckStatements.finish);
+            PREPARE finish_generic(int8[], int8[], text[], text[], int8[], text, int4[], text) AS \(JobAckStatements.finish);
             PREPARE renew_generic(int8[], int8[], int8, text) AS \(LeaseKeeper.renew);
             """)
         for explain in [
-            "EXPLAIN EXECUTE finish_generic('{1,2}', '{1,2}', '{completed,completed}', '{NULL,NULL}', '{NULL,NULL}', 'q')",
+            "EXPLAIN EXECUTE finish_generic('{1,2}', '{1,2}', '{completed,completed}', '{NULL,NULL}', '{NULL,NULL}', 'q', '{1,1}', 'w')",
             "EXPLAIN EXECUTE renew_generic('{1,2}', '{1,2}', 1000, 'q')",
         ] {
             let plan = try connection.query(explain).rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")

@@ -18,6 +18,18 @@ struct QueueFixture {
         queue = TestDatabase.uniqueName("q")
     }
 
+    /// A fixture on a Citus coordinator (`scripts/test.sh --citus`); skips the test on a
+    /// single server, saying how to run it.
+    static func onCitus() async throws -> QueueFixture {
+        let fixture = try QueueFixture()
+        let citus = try await fixture.pool.query(
+            "SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").first?.decode(0, as: Int64.self)
+        guard citus == 1 else {
+            throw XCTSkip("the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus")
+        }
+        return fixture
+    }
+
     var client: JobQueueClient { JobQueueClient(database: pool) }
 
     func request(_ kind: String, _ json: String = "{}", maxAttempts: Int = 5, runAt: Date? = nil) -> JobRequest {

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from .cluster import Cluster
+from .cluster import CitusCluster, Cluster
 from .options import HELP, UsageError, parse
 from .registry import RUNNERS
 from .runs import Session
@@ -68,7 +68,11 @@ def main(argv):
     tracker = ProcessTracker(folder)
     tracker.remove_leftovers()
     wal_full.remove(ROOT, folder)
-    cluster = Cluster(ROOT, folder)
+    if options.citus:
+        citus = subprocess.run([os.path.join(ROOT, "scripts", "citus.sh"), "installed"], check=False)
+        if citus.returncode != 0:
+            fail("--citus: the Citus extension is not installed; run ../shared/citus/build.sh as root (see its README)")
+    cluster = CitusCluster(ROOT, folder) if options.citus else Cluster(ROOT, folder)
     cluster.destroy()
     shutil.rmtree(os.path.join(folder, "logs"), ignore_errors=True)
 
@@ -76,7 +80,7 @@ def main(argv):
         tracker.kill_all()
         wal_full.remove(ROOT, folder)
         if not cluster.destroy():
-            print(f"chaos: could not remove the cluster in {folder}/db", file=sys.stderr)
+            print(f"chaos: could not remove the cluster in {folder}", file=sys.stderr)
 
     def interrupted(_number, _frame):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -94,7 +98,8 @@ def main(argv):
 
 
 def run_all(options, bin_dir, folder, cluster, tracker):
-    print(f"chaos: starting a private PostgreSQL cluster in {folder}/db", flush=True)
+    kind = "Citus cluster (a coordinator, two worker nodes)" if options.citus else "PostgreSQL cluster"
+    print(f"chaos: starting a private {kind} in {folder}", flush=True)
     url = cluster.start()
     if not url:
         fail("the cluster did not start", 1)
@@ -104,6 +109,8 @@ def run_all(options, bin_dir, folder, cluster, tracker):
     if status != 0:
         print(output, file=sys.stderr)
         fail("migrations failed", 1)
+    if options.citus and not cluster.distribute(os.path.join(folder, "distribute.log")):
+        fail(f"the distributed install failed; see {folder}/distribute.log", 1)
     if cluster.rows("CREATE TABLE IF NOT EXISTS testbed_effects (job_id bigint NOT NULL, attempt integer NOT NULL,"
                     " worker text NOT NULL, at timestamptz NOT NULL DEFAULT now())") is None:
         fail("cannot create testbed_effects", 1)

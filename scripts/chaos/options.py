@@ -5,13 +5,19 @@ import re
 
 RUNS = ("kill-workers", "restart-db", "stall", "payout", "terminate-backends", "max-connections",
         "idle-in-transaction", "snapshot-reader", "wal-full")
+# With --citus: the runs that hold on a Citus cluster, restart-node only there (the
+# platform's payout run is not distributed here; restart-db would restart the coordinator).
+CITUS_RUNS = ("kill-workers", "stall", "restart-node")
+CITUS_DEFAULT_RUNS = ("kill-workers", "restart-node")
 
 HELP = """\
-Usage: scripts/chaos.sh [OPTIONS] [RUN ...]      (default: every run)
+Usage: scripts/chaos.sh [OPTIONS] [RUN ...]      (default: every run; with --citus:
+                                                 kill-workers restart-node)
 
 Fault-injection runs: real worker processes (queue-testbed; queue-worker and jobsctl
-in payout) against a private PostgreSQL cluster under .chaos/, while faults are
-injected.
+in payout) against a private PostgreSQL cluster under .chaos/ (with --citus: a Citus
+cluster, a coordinator and two worker nodes, the schema distributed), while faults
+are injected.
 
 Runs:
   kill-workers  SIGKILL a random worker every few seconds and start a new one
@@ -24,6 +30,9 @@ Runs:
                 1-2 s SIGKILL a random worker (and sometimes the jobsctl process),
                 start a new one, and re-run jobsctl whenever it is gone before the
                 run is complete, as finance would
+  restart-node  (--citus only) restart the worker node holding the run queue's shard
+                (fast shutdown + start) once half the jobs are done: work on its shard
+                waits while it is down and resumes, nothing lost or run twice
 
 Second series (the database side):
   terminate-backends   pg_terminate_backend on random server processes of the
@@ -54,6 +63,9 @@ judged by `jobsctl payouts audit` (lines recomputed from the seeded data, the le
 balanced, one settlement and one payout per line, every report equal to the run's).
 
 Options (environment variable in brackets):
+  --citus              run against a Citus cluster (scripts/citus.sh; needs Citus
+                       installed: ../shared/citus/build.sh); runs kill-workers, stall
+                       and restart-node                                [CHAOS_CITUS=1]
   --small              CI sizes: 3000 jobs, 1 kill, 1 restart, 1 stall; payout with
                        100 cleaners; 5 s without connections; holds of 15 s at 150
                        jobs/s (about three minutes in all)
@@ -179,6 +191,7 @@ class Options:
     bin: str
     scratch_path: str
     dir: str
+    citus: bool = False
 
 
 def _environment_name(option):
@@ -214,7 +227,7 @@ def parse(argv, environment):
         word = argv[index]
         if word in ("-h", "--help"):
             return None
-        if word == "--small":
+        if word in ("--small", "--citus"):
             index += 1
         elif word in _OPTIONS:
             if index + 1 >= len(argv) or not argv[index + 1]:
@@ -222,13 +235,19 @@ def parse(argv, environment):
             field, kind, _ = _OPTIONS[word]
             values[field] = _convert(word, kind, argv[index + 1])
             index += 2
-        elif word in RUNS:
+        elif word in RUNS or word in CITUS_RUNS:
             if word not in runs:  # each run once: they share the database
                 runs.append(word)
             index += 1
         else:
             raise UsageError(f"unknown argument '{word}' (see --help)")
-    options = Options(runs=runs or list(RUNS), **values)
+    citus = "--citus" in argv or environment.get("CHAOS_CITUS") == "1"
+    available = CITUS_RUNS if citus else RUNS
+    for run in runs:
+        if run not in available:
+            place = "on a Citus cluster" if citus else "without --citus"
+            raise UsageError(f"the run '{run}' does not run {place}; runs: {' '.join(available)}")
+    options = Options(runs=runs or list(CITUS_DEFAULT_RUNS if citus else RUNS), citus=citus, **values)
     if options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if options.workers < 2:

@@ -240,6 +240,32 @@ def stall(session):
     run.finish(f"stalls={stalled}", arguments)
 
 
+def restart_node(session):
+    """(Citus) Once half the jobs are completed, restart the worker node that holds the
+    run queue's shard: claims, heartbeats and completions fail while it is down, the
+    workers retry, and the jobs resume on it once it is back."""
+    options = session.options
+    run = EffectRun(session, "restart-node", "rn-", options.lease, options.sleep_ms)
+    node = session.cluster.worker_of_queue(run.queue)
+    if node is None:
+        run.report.failures.append(f"cannot tell which worker node holds the shard of {run.queue}")
+    down = 0
+    while run.poll():
+        if node is not None and run.restarted == 0 and run.completed * 2 >= options.jobs:
+            say(f"restarting worker node {node} (holds {run.queue}) at {run.completed} of {options.jobs} jobs completed")
+            started = now_ms()
+            log = os.path.join(run.log_dir, "restart-node.log")
+            if not session.cluster.restart_worker(node, log):
+                run.report.failures.append(f"citus.sh restart-worker {node} failed; see {log}")
+            down = now_ms() - started
+            run.restarted = 1
+            say(f"worker node {node} accepts connections again after {down} ms")
+        time.sleep(0.2)
+    if run.restarted == 0:
+        run.report.failures.append("the node was not restarted before the jobs were done (raise --jobs)")
+    run.finish(f"node={node} down_ms={down}")
+
+
 PAYOUT_QUEUE = "payouts"
 SETTLE_KIND = "payout.settle_cleaner"
 
@@ -434,4 +460,3 @@ def payout(session):
          f"deaths={fleet.deaths}", figures, f"retried={retried}", f"with_errors={with_errors}",
          f"orphaned={orphaned}", f"reports={len(reports)}", f"elapsed={elapsed}s"], passed)
     session.record(report, line, rest, passed)
-

@@ -109,8 +109,9 @@ public struct JobAdministration: Sendable {
     }
 
     private func retryChange(_ id: Int64) async throws -> ChangeResult {
-        try await change(id, refusing: [.running, .available]) { connection in
-            try connection.query(Self.retryOne, [id])
+        try await change(id, refusing: [.running, .available]) { connection, queue in
+            try connection.execute(Self.retryOne, [queue, id])
+            try connection.execute(JobChannel.notify, [queue])
         }
     }
 
@@ -126,55 +127,69 @@ public struct JobAdministration: Sendable {
     /// its handler is cancelled at the worker's next heartbeat).
     public func cancel(_ id: Int64) async throws -> ChangeResult {
         try await database.withTransaction { connection in
-            guard let state = try Self.lockedState(id, connection) else { return .notFound }
+            guard let (queue, state) = try Self.lockedState(id, connection) else { return .notFound }
             if state.isFinal { return .refused(state: state) }
             if state == .running {
-                try connection.execute("UPDATE queue.jobs SET cancel_requested_at = now() WHERE id = $1", [id])
+                try connection.execute(
+                    "UPDATE queue.jobs SET cancel_requested_at = now() WHERE queue = $1 AND id = $2", [queue, id])
                 return .requested
             }
-            try connection.execute(
-                """
-                UPDATE queue.jobs SET state = \(JobState.cancelled.sql), finalized_at = now(),
-                    errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(),
-                        'error', 'cancelled by an operator'))
-                WHERE id = $1
-                """, [id])
+            try connection.execute(Self.cancelOne, [queue, id])
             return .done
         }
     }
 
+    /// Cancels one waiting job (its state was checked under the row lock). The error
+    /// entry is built in `entry`: Citus refuses JSON builders on the table's columns in
+    /// an `UPDATE`'s `SET` list.
+    static let cancelOne = """
+        WITH entry AS MATERIALIZED (
+            SELECT id, jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(),
+                'error', 'cancelled by an operator')) AS error
+            FROM queue.jobs WHERE queue = $1 AND id = $2
+        )
+        UPDATE queue.jobs AS j SET state = \(JobState.cancelled.sql), finalized_at = now(), errors = j.errors || entry.error
+        FROM entry WHERE j.queue = $1 AND j.id = entry.id
+        """
+
     /// Deletes a job that is not running (cancel a running one first).
     public func delete(_ id: Int64) async throws -> ChangeResult {
-        try await change(id, refusing: [.running]) { connection in
-            try connection.execute("DELETE FROM queue.jobs WHERE id = $1", [id])
+        try await change(id, refusing: [.running]) { connection, queue in
+            try connection.execute("DELETE FROM queue.jobs WHERE queue = $1 AND id = $2", [queue, id])
         }
     }
 
     private func change(
-        _ id: Int64, refusing states: Set<JobState>, _ body: @escaping @Sendable (PostgresConnection) throws -> Void
+        _ id: Int64, refusing states: Set<JobState>,
+        _ body: @escaping @Sendable (_ connection: PostgresConnection, _ queue: String) throws -> Void
     ) async throws -> ChangeResult {
         try await database.withTransaction { connection in
-            guard let state = try Self.lockedState(id, connection) else { return .notFound }
+            guard let (queue, state) = try Self.lockedState(id, connection) else { return .notFound }
             if states.contains(state) { return .refused(state: state) }
-            try body(connection)
+            try body(connection, queue)
             return .done
         }
     }
 
-    private static func lockedState(_ id: Int64, _ connection: PostgresConnection) throws -> JobState? {
-        try connection.query("SELECT state FROM queue.jobs WHERE id = $1 FOR UPDATE", [id]).first
-            .map { try JobState(column: try $0.decode(0, as: String.self)) }
+    /// The job's queue and its state under a row lock. The job is found by id first (a
+    /// read of every shard on a Citus cluster), then locked by queue and id: Citus locks
+    /// rows only in a statement routed to one shard, and a job never changes queue.
+    private static func lockedState(_ id: Int64, _ connection: PostgresConnection) throws
+        -> (queue: String, state: JobState)?
+    {
+        guard let queue = try connection.query("SELECT queue FROM queue.jobs WHERE id = $1", [id]).first?
+            .decode(0, as: String.self)
+        else { return nil }
+        return try connection.query("SELECT state FROM queue.jobs WHERE queue = $1 AND id = $2 FOR UPDATE", [queue, id])
+            .first.map { (queue, try JobState(column: try $0.decode(0, as: String.self))) }
     }
 
-    /// Runs one job again now (its state was checked under the row lock) and wakes its queue.
+    /// Runs one job of queue $1 again now (its state was checked under the row lock);
+    /// the caller wakes the queue with `JobChannel.notify`, in the same transaction.
     static let retryOne = """
-        WITH retried AS (
-            UPDATE queue.jobs SET state = \(JobState.available.sql), run_at = now(), finalized_at = NULL,
-                max_attempts = GREATEST(max_attempts, attempt + 1)
-            WHERE id = $1
-            RETURNING queue
-        )
-        SELECT \(JobChannel.notifyQueues(of: "retried"))
+        UPDATE queue.jobs SET state = \(JobState.available.sql), run_at = now(), finalized_at = NULL,
+            max_attempts = GREATEST(max_attempts, attempt + 1)
+        WHERE queue = $1 AND id = $2
         """
 
     static let retryDiscardedOfKind = """
@@ -200,17 +215,22 @@ public struct JobAdministration: Sendable {
         public var scheduled: Int
     }
 
+    /// Every queue with settings or unfinished jobs. The counts are one pass over the
+    /// unfinished jobs grouped by queue (on a Citus cluster: per shard, then merged).
     public func queues() async throws -> [QueueSummary] {
         let result = try await database.query(
             """
-            WITH names AS (SELECT name FROM queue.queues UNION SELECT DISTINCT queue FROM queue.jobs
-                           WHERE state IN \(JobState.sqlList(JobState.unfinished)))
+            WITH counts AS (
+                SELECT queue,
+                       count(*) FILTER (WHERE state = \(JobState.available.sql)) AS available,
+                       count(*) FILTER (WHERE state = \(JobState.running.sql)) AS running,
+                       count(*) FILTER (WHERE state IN \(JobState.sqlList([.scheduled, .retryable, .pending]))) AS waiting
+                FROM queue.jobs WHERE state IN \(JobState.sqlList(JobState.unfinished))
+                GROUP BY queue
+            ), names AS (SELECT name FROM queue.queues UNION SELECT queue FROM counts)
             SELECT n.name, COALESCE(q.paused, false), q.concurrency_limit::int8, q.priority_aging_seconds::int8,
-                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = \(JobState.available.sql))::int8,
-                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name AND state = \(JobState.running.sql))::int8,
-                   (SELECT count(*) FROM queue.jobs WHERE queue = n.name
-                    AND state IN \(JobState.sqlList([.scheduled, .retryable, .pending])))::int8
-            FROM names AS n LEFT JOIN queue.queues AS q ON q.name = n.name
+                   COALESCE(c.available, 0)::int8, COALESCE(c.running, 0)::int8, COALESCE(c.waiting, 0)::int8
+            FROM names AS n LEFT JOIN queue.queues AS q ON q.name = n.name LEFT JOIN counts AS c ON c.queue = n.name
             ORDER BY n.name
             """)
         return try result.rows.map { row in
@@ -223,13 +243,16 @@ public struct JobAdministration: Sendable {
         }
     }
 
+    // The settings below set `updated_at` to the inserted row's default, `now()`: Citus
+    // refuses functions in `DO UPDATE SET` on its reference table `queue.queues`.
+
     /// Pausing holds for every worker process at its next claim; resuming wakes them.
     public func setPaused(_ queue: String, _ paused: Bool) async throws {
         _ = try await database.withTransaction { connection in
             try connection.execute(
                 """
                 INSERT INTO queue.queues (name, paused) VALUES ($1, $2)
-                ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()
+                ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = EXCLUDED.updated_at
                 """, [queue, paused])
             if !paused { try connection.notify(JobChannel.name, payload: queue) }
         }
@@ -240,7 +263,7 @@ public struct JobAdministration: Sendable {
         _ = try await database.query(
             """
             INSERT INTO queue.queues (name, concurrency_limit) VALUES ($1, $2::int4)
-            ON CONFLICT (name) DO UPDATE SET concurrency_limit = EXCLUDED.concurrency_limit, updated_at = now()
+            ON CONFLICT (name) DO UPDATE SET concurrency_limit = EXCLUDED.concurrency_limit, updated_at = EXCLUDED.updated_at
             """, [queue, limit.map { Int64($0) }])
     }
 
@@ -249,7 +272,7 @@ public struct JobAdministration: Sendable {
             """
             INSERT INTO queue.queues (name, priority_aging_seconds) VALUES ($1, $2::int4)
             ON CONFLICT (name) DO UPDATE SET priority_aging_seconds = EXCLUDED.priority_aging_seconds,
-                updated_at = now()
+                updated_at = EXCLUDED.updated_at
             """, [queue, seconds.map { Int64($0) }])
     }
 

@@ -16,6 +16,7 @@ extension PostgresConnection {
     @discardableResult
     public func enqueue(_ request: JobRequest) throws -> EnqueueResult {
         try request.validateForEnqueue()
+        try JobWorkflows.check([request], on: self)
         let (id, inserted) = try query(
             JobEnqueueStatements.enqueueOne,
             [
@@ -33,6 +34,7 @@ extension PostgresConnection {
     public func enqueue(_ requests: [JobRequest]) throws -> [EnqueueResult] {
         guard !requests.isEmpty else { return [] }
         for request in requests { try request.validateForEnqueue() }
+        try JobWorkflows.check(requests, on: self)
         // Per-job lists travel as array literals in a text array (NULL when empty): an
         // array of arrays must be rectangular, and parsing a literal is a cast, not a
         // sub-query per row.

@@ -26,6 +26,7 @@ extension PostgresConnection {
                 "jobs enqueued per id run now: no run-at, deadline, dependencies or batch callback")
         }
         guard !ids.isEmpty else { return 0 }
+        try JobWorkflows.check([template], on: self)
         return Int(
             try query(
                 JobEnqueueStatements.insertForEachID,

@@ -8,11 +8,13 @@ struct CronScheduler: Sendable {
     let jobs: [PeriodicJob]
     let log: JobLog
 
+    /// `updated_at` takes the inserted row's default, `now()`: Citus refuses functions in
+    /// `DO UPDATE SET` on its reference table `queue.cron_schedules`.
     static let lockSchedule = """
         INSERT INTO queue.cron_schedules (name, expression, time_zone, kind, queue)
         VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (name) DO UPDATE SET expression = EXCLUDED.expression, time_zone = EXCLUDED.time_zone,
-            kind = EXCLUDED.kind, queue = EXCLUDED.queue, updated_at = now()
+            kind = EXCLUDED.kind, queue = EXCLUDED.queue, updated_at = EXCLUDED.updated_at
         RETURNING next_fire_at, expression <> $2 AS changed
         """
 

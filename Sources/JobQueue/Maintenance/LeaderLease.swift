@@ -10,12 +10,18 @@ public struct LeaderLease: Sendable {
     let holder: String
     let duration: Duration
 
-    static let acquire = """
+    /// Renews the lease, or takes it over once it lapsed. An update then, if no row was
+    /// there, an insert (rather than one upsert whose conflict clause compares with
+    /// `now()`, which Citus refuses on its reference table `queue.leaders`).
+    static let renewOrTakeOver = """
+        UPDATE queue.leaders SET holder = $2, expires_at = now() + $3 * interval '1 millisecond'
+        WHERE name = $1 AND (holder = $2 OR expires_at < now())
+        """
+
+    static let acquireVacant = """
         INSERT INTO queue.leaders (name, holder, expires_at)
         VALUES ($1, $2, now() + $3 * interval '1 millisecond')
-        ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-        WHERE queue.leaders.holder = EXCLUDED.holder OR queue.leaders.expires_at < now()
-        RETURNING holder
+        ON CONFLICT (name) DO NOTHING
         """
 
     static let resign = "DELETE FROM queue.leaders WHERE name = $1 AND holder = $2"
@@ -32,7 +38,11 @@ public struct LeaderLease: Sendable {
 
     /// True when this process holds (or just renewed) the lease.
     func tryAcquire(on database: PostgresPool) async throws -> Bool {
-        try await database.query(Self.acquire, [name, holder, duration.milliseconds]).rowCount == 1
+        let parameters: [any PostgresEncodable] = [name, holder, duration.milliseconds]
+        return try await database.withConnection { connection in
+            try connection.execute(Self.renewOrTakeOver, parameters) == 1
+                || connection.execute(Self.acquireVacant, parameters) == 1
+        }
     }
 
     func resign(on database: PostgresPool) async {

@@ -4,6 +4,10 @@ import PostgresClient
 /// one whose dependency was discarded or cancelled is cancelled with that reason; a
 /// batch callback runs once every job of its batch has finished, with the counts
 /// merged into its arguments. Run by the leader each second.
+///
+/// Deadlines are checked one queue at a time (`JobMaintenance` says why). Dependencies
+/// and batch callbacks join a job with jobs of any queue, which a Citus cluster cannot
+/// do across shards: there they are refused at enqueue (`JobWorkflows`) and not looked for.
 enum WorkflowResolver {
     static let resolveDependencies = """
         WITH waiting AS (
@@ -64,29 +68,44 @@ enum WorkflowResolver {
         FROM moved
         """
 
-    /// Jobs not started by their deadline are discarded as expired.
-    static let expireDeadlines = """
-        WITH expired AS (
-            SELECT id FROM queue.jobs
+    /// The queues holding waiting jobs past their deadline (among $1 of them).
+    static let queuesWithExpiredDeadlines = """
+        SELECT DISTINCT expired.queue FROM (
+            SELECT queue FROM queue.jobs
             WHERE deadline_at < now() AND state IN \(JobState.sqlList(JobState.waiting))
+            LIMIT $1
+        ) AS expired
+        """
+
+    /// Jobs of queue $2 not started by their deadline are discarded as expired. The
+    /// error entry is built on the locked rows (`JobMaintenance.rescue` says why).
+    static let expireDeadlines = """
+        WITH expired AS MATERIALIZED (
+            SELECT id, jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', now(),
+                'error', 'expired: not started by its deadline ' || deadline_at)) AS error_entry
+            FROM queue.jobs
+            WHERE queue = $2 AND deadline_at < now() AND state IN \(JobState.sqlList(JobState.waiting))
             LIMIT $1
             FOR UPDATE SKIP LOCKED
         )
         UPDATE queue.jobs AS j SET
-            state = \(JobState.discarded.sql), finalized_at = now(),
-            errors = j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempt, 'at', now(),
-                'error', 'expired: not started by its deadline ' || j.deadline_at))
+            state = \(JobState.discarded.sql), finalized_at = now(), errors = j.errors || expired.error_entry
         FROM expired
-        WHERE j.id = expired.id
+        WHERE j.queue = $2 AND j.id = expired.id
         """
 
     static let batchSize: Int64 = 1000
 
-    /// Returns how many jobs changed state.
-    static func resolve(on database: PostgresPool) async throws -> Int {
-        var changed = try await database.withConnection { connection in
-            try connection.execute(expireDeadlines, [batchSize])
+    /// Returns how many jobs changed state. `workflows`: whether jobs here can have
+    /// dependencies and batches (`JobWorkflows.allowed`).
+    static func resolve(on database: PostgresPool, workflows: Bool) async throws -> Int {
+        var changed = 0
+        let queues = try await database.query(queuesWithExpiredDeadlines, [batchSize]).rows
+            .map { try $0.decode(0, as: String.self) }
+        for queue in queues {
+            changed += try await database.withConnection { try $0.execute(expireDeadlines, [batchSize, queue]) }
         }
+        guard workflows else { return changed }
         for statement in [resolveDependencies, resolveBatchCallbacks] {
             let result = try await database.query(statement, [batchSize])
             changed += Int(try result.first?.decode(0, as: Int64.self) ?? 0)

@@ -1,8 +1,12 @@
 /// The LISTEN/NOTIFY channel on which runnable work is announced; the payload is
-/// the queue's name. A notification is sent in the statement that made jobs
-/// available, so PostgreSQL delivers it only if that transaction commits.
+/// the queue's name. A notification is sent in the statement (or, for staging, the
+/// transaction) that made jobs available, so PostgreSQL delivers it only if that
+/// transaction commits.
 public enum JobChannel {
     public static let name = "queue_jobs"
+
+    /// Announces work in the queue $1 (delivered when the transaction commits).
+    static let notify = "SELECT pg_notify('\(name)', $1)"
 
     /// SQL: one notification per distinct queue among `relation`'s rows (a relation
     /// with a `queue` column, optionally filtered by `condition`); evaluates to the

@@ -50,6 +50,8 @@ struct JobOutcome: Sendable {
     }
 
     var lease: JobLease
+    /// The attempt this outcome ends (the claim's number), recorded with its error.
+    var attempt: Int
     var result: Result
 
     /// The target state, error text and next run time, in the columns' terms.

@@ -128,7 +128,7 @@ struct AttemptExecutor: Sendable {
     func finish(_ attempt: LeasedAttempt, _ result: JobOutcome.Result) async {
         environment.metrics.jobFinished(
             kind: attempt.job.kind, outcome: result.metricLabel, seconds: (ContinuousClock.now - attempt.claimedAt).seconds)
-        await environment.acknowledger.submit(JobOutcome(lease: attempt.job.lease, result: result))
+        await environment.acknowledger.submit(JobOutcome(lease: attempt.job.lease, attempt: attempt.job.attempt, result: result))
     }
 
     private static func describe(_ error: any Error) -> String {

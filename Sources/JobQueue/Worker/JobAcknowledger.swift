@@ -8,6 +8,8 @@ import Synchronization
 /// its lease, so batching does not weaken fencing.
 actor JobAcknowledger {
     private let database: PostgresPool
+    /// The worker whose claims these outcomes end: recorded with each error.
+    private let workerID: String
     private let log: JobLog
     private let outage: DatabaseOutage
     private var pending: [JobOutcome] = []
@@ -24,8 +26,9 @@ actor JobAcknowledger {
 
     static let maxBatch = 2000
 
-    init(database: PostgresPool, log: JobLog, outage: DatabaseOutage) {
+    init(database: PostgresPool, workerID: String, log: JobLog, outage: DatabaseOutage) {
         self.database = database
+        self.workerID = workerID
         self.log = log
         self.outage = outage
     }
@@ -69,7 +72,7 @@ actor JobAcknowledger {
         var delay = Duration.milliseconds(100)
         while true {
             do {
-                let applied = try await Self.write(batch, on: database, redact: log.redact)
+                let applied = try await Self.write(batch, workerID: workerID, on: database, redact: log.redact)
                 outage.answered()
                 unwritten.subtract(batch.count, ordering: .relaxed)
                 appliedCount += applied.count
@@ -97,10 +100,12 @@ actor JobAcknowledger {
     }
 
     private static func write(
-        _ batch: [JobOutcome], on database: PostgresPool, redact: @Sendable (String) -> String
+        _ batch: [JobOutcome], workerID: String, on database: PostgresPool, redact: @Sendable (String) -> String
     ) async throws -> Set<Int64> {
         let byQueue = Dictionary(grouping: batch, by: \.lease.queue)
-        let statements = byQueue.map { queue, outcomes in parameters(outcomes, queue: queue, redact: redact) }
+        let statements = byQueue.map { queue, outcomes in
+            parameters(outcomes, queue: queue, workerID: workerID, redact: redact)
+        }
         // Several queues: one transaction, so a retry after a failure never finds half
         // the batch already written (and reports it as fenced).
         let results: [PostgresResult]
@@ -115,12 +120,13 @@ actor JobAcknowledger {
     }
 
     private static func parameters(
-        _ outcomes: [JobOutcome], queue: String, redact: @Sendable (String) -> String
+        _ outcomes: [JobOutcome], queue: String, workerID: String, redact: @Sendable (String) -> String
     ) -> [any PostgresEncodable] {
         let columns = outcomes.map(\.columns)
         return [
             outcomes.map(\.lease.jobID), outcomes.map(\.lease.leaseID), columns.map(\.state.rawValue),
             columns.map { $0.error.map(redact) }, columns.map(\.runAtMicroseconds), queue,
+            outcomes.map { Int32($0.attempt) }, workerID,
         ]
     }
 }
@@ -137,22 +143,39 @@ enum JobAckStatements {
     /// attempt and worker; a snooze or release gives the attempt back; a due retry
     /// goes straight to `available`. One statement per queue ($6): on a Citus
     /// cluster it then runs on that queue's shard alone.
+    ///
+    /// Every value that needs the clock (`now()`, the readiness rule, a timestamp from
+    /// microseconds) or a JSON builder is computed in the `outcome` list, not in the
+    /// `SET` list: Citus refuses an `UPDATE` whose `SET` calls a non-immutable function
+    /// inside `CASE`/`COALESCE` or with a column of the table. The list is
+    /// `MATERIALIZED` so the planner does not fold it back into the `SET` list; it
+    /// still runs on the shard's node, inside the routed statement. The error entry's
+    /// attempt and worker ($7, $8) are the claim's, which the lease match makes the
+    /// row's.
     static let finish = """
+        WITH outcome AS MATERIALIZED (
+            SELECT a.id, a.lease_id,
+                CASE WHEN a.state IN \(JobState.sqlList(JobState.waitingForTime))
+                    THEN \(JobReadiness.state(runAt: "timestamptz 'epoch' + a.run_at_us * interval '1 microsecond'", waiting: "a.state"))
+                    ELSE a.state END AS state,
+                timestamptz 'epoch' + a.run_at_us * interval '1 microsecond' AS run_at,
+                CASE WHEN a.state = \(JobState.scheduled.sql) THEN 1 ELSE 0 END AS attempt_given_back,
+                CASE WHEN a.state IN \(JobState.sqlList(JobState.final)) THEN now() END AS finalized_at,
+                CASE WHEN a.error IS NOT NULL THEN jsonb_build_array(jsonb_build_object(
+                    'attempt', a.attempt, 'at', now(), 'error', a.error, 'worker', $8::text)) END AS error_entry
+            FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int8[], $7::int4[])
+                 AS a(id, lease_id, state, error, run_at_us, attempt)
+        )
         UPDATE queue.jobs AS j SET
-            state = CASE WHEN a.state IN \(JobState.sqlList(JobState.waitingForTime))
-                THEN \(JobReadiness.state(runAt: "timestamptz 'epoch' + a.run_at_us * interval '1 microsecond'", waiting: "a.state"))
-                ELSE a.state END,
-            run_at = COALESCE(timestamptz 'epoch' + a.run_at_us * interval '1 microsecond', j.run_at),
-            attempt = j.attempt - CASE WHEN a.state = \(JobState.scheduled.sql) THEN 1 ELSE 0 END,
-            finalized_at = CASE WHEN a.state IN \(JobState.sqlList(JobState.final)) THEN now() END,
-            errors = CASE WHEN a.error IS NULL THEN j.errors
-                ELSE j.errors || jsonb_build_array(jsonb_build_object(
-                    'attempt', j.attempt, 'at', now(), 'error', a.error, 'worker', j.leased_by)) END,
+            state = o.state,
+            run_at = COALESCE(o.run_at, j.run_at),
+            attempt = j.attempt - o.attempt_given_back,
+            finalized_at = o.finalized_at,
+            errors = CASE WHEN o.error_entry IS NULL THEN j.errors ELSE j.errors || o.error_entry END,
             lease_id = NULL,
             lease_expires_at = NULL
-        FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int8[])
-             AS a(id, lease_id, state, error, run_at_us)
-        WHERE j.queue = $6 AND j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
+        FROM outcome AS o
+        WHERE j.queue = $6 AND j.id = o.id AND j.lease_id = o.lease_id AND j.lease_expires_at IS NOT NULL
         RETURNING j.id
         """
 

@@ -42,8 +42,8 @@ public final class JobWorker: Sendable {
         let outage = DatabaseOutage(log: log)
         let environment = WorkerEnvironment(
             configuration: configuration, database: pool, registry: handlers, running: RunningJobs(),
-            acknowledger: JobAcknowledger(database: pool, log: log, outage: outage), metrics: WorkerMetrics(),
-            outage: outage, log: log)
+            acknowledger: JobAcknowledger(database: pool, workerID: configuration.workerID, log: log, outage: outage),
+            metrics: WorkerMetrics(), outage: outage, log: log)
         self.environment = environment
         self.producers = configuration.queues.reduce(into: [:]) { producers, queue in
             producers[queue.key] = QueueProducer(
@@ -210,6 +210,8 @@ public final class JobWorker: Sendable {
         let clock = ContinuousClock()
         var leading = false
         var nextRetention = clock.now
+        /// Whether jobs here can have dependencies and batches (not on Citus): asked once.
+        var workflows: Bool?
         while !Task.isCancelled {
             do {
                 let acquired = try await lease.tryAcquire(on: database)
@@ -226,7 +228,10 @@ public final class JobWorker: Sendable {
             }
             if leading {
                 await runLogged("periodic jobs") { try await scheduler.tick(on: database) }
-                await runLogged("workflow resolution") { _ = try await WorkflowResolver.resolve(on: database) }
+                await runLogged("workflow resolution") {
+                    if workflows == nil { workflows = try await JobWorkflows.allowed(on: database) }
+                    _ = try await WorkflowResolver.resolve(on: database, workflows: workflows ?? true)
+                }
                 await runLogged("priority aging") { _ = try await PriorityAging.run(on: database) }
                 if clock.now >= nextRetention {
                     nextRetention = clock.now + configuration.retentionInterval

@@ -1,6 +1,6 @@
 import unittest
 
-from chaos.options import RUNS, UsageError, parse
+from chaos.options import CITUS_DEFAULT_RUNS, RUNS, UsageError, parse
 
 
 class OptionsTests(unittest.TestCase):
@@ -25,6 +25,18 @@ class OptionsTests(unittest.TestCase):
 
     def test_runs_are_chosen_in_order_once_each(self):
         self.assertEqual(parse(["stall", "kill-workers", "stall"], {}).runs, ["stall", "kill-workers"])
+
+    def test_citus_runs_its_own_runs_and_refuses_the_others(self):
+        self.assertFalse(parse([], {}).citus)
+        self.assertEqual(parse(["--citus"], {}).runs, list(CITUS_DEFAULT_RUNS))
+        self.assertTrue(parse([], {"CHAOS_CITUS": "1"}).citus)
+        self.assertEqual(parse(["--citus", "--small", "stall"], {}).runs, ["stall"])
+        with self.assertRaises(UsageError) as raised:
+            parse(["--citus", "payout"], {})
+        self.assertIn("the run 'payout' does not run on a Citus cluster", str(raised.exception))
+        with self.assertRaises(UsageError) as raised:
+            parse(["restart-node"], {})
+        self.assertIn("the run 'restart-node' does not run without --citus", str(raised.exception))
 
     def test_help_is_asked_for(self):
         self.assertIsNone(parse(["--jobs", "5", "--help"], {}))
