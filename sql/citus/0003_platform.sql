@@ -41,3 +41,14 @@ ALTER FUNCTION queue.enqueue_job(text, jsonb, text, integer, timestamptz, intege
 ALTER FUNCTION queue.cancel_waiting_jobs(text, text) SECURITY INVOKER;
 GRANT EXECUTE ON FUNCTION queue.enqueue_problem(text, jsonb, text, integer, integer, text[], text, text, bigint[], text)
     TO cleaning_worker;
+
+-- Column grants on the shards. Citus copies a distributed table's table-level grants
+-- to its shards but not column-level ones (and refuses new ones: "grant/revoke on
+-- column list is currently unsupported"), so a role holding only some columns of
+-- queue.jobs — the definer cancelling waiting jobs (0012), the worker role writing
+-- outcomes (0011) — was refused on the shards ("permission denied for table
+-- jobs_102009"). They are granted on each shard, as on the coordinator. A shard made
+-- later (a split) does not get them: re-run these two statements after one.
+SELECT run_command_on_shards('queue.jobs', $$GRANT UPDATE (state, finalized_at, errors) ON %s TO cleaning_api_definer$$);
+SELECT run_command_on_shards('queue.jobs', $$GRANT UPDATE (state, priority, run_at, attempt, args, errors, lease_id,
+    leased_by, lease_expires_at, attempted_at, finalized_at, cancel_requested_at) ON %s TO cleaning_worker$$);
