@@ -94,6 +94,9 @@ struct ConsoleApplication: Sendable {
             try Self.require(.operator, session)
             return try await queueAction(request, session: session)
         case ("GET", "/cron"): return try await cron(page: page)
+        case ("POST", "/cron/action"):
+            try Self.require(.operator, session)
+            return try await cronAction(request, session: session)
         case ("GET", "/payouts"): return try await payouts(request, session: session, page: page)
         case ("POST", "/payouts/preview"):
             try Self.require(.finance, session)

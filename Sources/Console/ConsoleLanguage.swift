@@ -55,5 +55,8 @@ enum ConsoleLanguage: String, Sendable {
         "Your role does not allow this.": "您的角色无权执行此操作。", "Role": "角色", "none": "无",
         "Live": "实时", "Ledger balanced": "账目平衡", "Ledger NOT balanced": "账目不平衡",
         "Total": "合计", "Runs": "结算批次", "Status": "状态",
+        "Enabled": "启用", "yes": "是", "no (disabled)": "否（已停用）", "Run requested": "已请求运行",
+        "Enable": "启用", "Disable": "停用", "Host (pid)": "主机（进程号）", "Started": "启动时间",
+        "Last seen": "最近心跳",
     ]
 }

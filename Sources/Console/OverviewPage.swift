@@ -2,8 +2,8 @@ import Foundation
 import HTTPServer
 import JobQueue
 
-/// The front page: per queue its numbers and a throughput sparkline, the workers
-/// holding leases, the leaders. Numbers refresh live from `/api/overview`.
+/// The front page: per queue its numbers and a throughput sparkline, the worker
+/// processes alive (idle ones too) with their leases, the leaders. Numbers refresh live from `/api/overview`.
 extension ConsoleApplication {
     func overview(page: ConsolePage) async throws -> HTTPResponse {
         let overview = try await snapshot.current().overview
@@ -29,15 +29,24 @@ extension ConsoleApplication {
             body += "<td data-label=\"\(page.t("Throughput (30 min)"))\">\(Self.sparkline(queue.completedPerMinute))</td></tr>"
         }
         body += "</tbody></table></div><h2>\(page.t("Workers"))</h2>"
-        body += "<div class=\"scroll\"><table class=\"cards\"><thead><tr><th>\(page.t("Worker"))</th><th>\(page.t("Queues"))</th>"
-        body += "<th class=\"n\">\(page.t("Running"))</th><th>\(page.t("Leases until"))</th></tr></thead><tbody>"
+        body += "<div class=\"scroll\"><table class=\"cards\" id=\"workers\"><thead><tr>"
+        for heading in ["Worker", "Host (pid)", "Queues", "Running", "Leases until", "Started", "Last seen"] {
+            body += "<th\(heading == "Running" ? " class=\"n\"" : "")>\(page.t(heading))</th>"
+        }
+        body += "</tr></thead><tbody>"
+        let leaders = Set(overview.leaders.map(\.holder))
         for worker in overview.workers {
-            body += "<tr><td data-label=\"\(page.t("Worker"))\">\(HTMLText.escape(worker.name))</td>"
+            let leading = leaders.contains(worker.name) ? " <strong>(\(page.t("Leader")))</strong>" : ""
+            body += "<tr><td data-label=\"\(page.t("Worker"))\">\(HTMLText.escape(worker.name))\(leading)</td>"
+            let process = worker.host.map { "\(HTMLText.escape($0)) (\(worker.pid ?? 0))" } ?? "—"
+            body += "<td data-label=\"\(page.t("Host (pid)"))\">\(process)</td>"
             body += "<td data-label=\"\(page.t("Queues"))\">\(HTMLText.escape(worker.queues.joined(separator: ", ")))</td>"
             body += "<td class=\"n\" data-label=\"\(page.t("Running"))\">\(worker.runningJobs)</td>"
-            body += "<td data-label=\"\(page.t("Leases until"))\">\(page.time(worker.leaseExpiresAt))</td></tr>"
+            body += "<td data-label=\"\(page.t("Leases until"))\">\(page.time(worker.leaseExpiresAt))</td>"
+            body += "<td data-label=\"\(page.t("Started"))\">\(page.time(worker.startedAt))</td>"
+            body += "<td data-label=\"\(page.t("Last seen"))\">\(page.time(worker.seenAt))</td></tr>"
         }
-        if overview.workers.isEmpty { body += "<tr><td colspan=\"4\">\(page.t("none"))</td></tr>" }
+        if overview.workers.isEmpty { body += "<tr><td colspan=\"7\">\(page.t("none"))</td></tr>" }
         body += "</tbody></table></div><h2>\(page.t("Leader"))</h2><table class=\"cards\"><thead><tr>"
         body += "<th>\(page.t("Service"))</th><th>\(page.t("Holder"))</th><th>\(page.t("Leases until"))</th></tr></thead><tbody>"
         for leader in overview.leaders {
