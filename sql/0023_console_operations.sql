@@ -33,8 +33,10 @@ CREATE TABLE queue.workers (
 GRANT SELECT, INSERT, UPDATE, DELETE ON queue.workers TO cleaning_worker;
 GRANT SELECT ON queue.workers TO cleaning_reporting;
 
--- Workflows: the jobs that wait on others, newest first (the workflows page), and
--- the jobs depending on a given job (a workflow's jobs downstream). Partial: jobs
--- without dependencies, nearly all of them, cost these indexes nothing.
+-- Workflows and batches: the jobs that wait on others, newest first (the workflows
+-- page), the jobs depending on a given job (a workflow's jobs downstream), and a
+-- batch's completion callback. Partial: jobs without dependencies or callbacks,
+-- nearly all of them, cost these indexes nothing.
 CREATE INDEX jobs_dependent_idx ON queue.jobs (id) WHERE cardinality(depends_on) > 0;
 CREATE INDEX jobs_depends_on_idx ON queue.jobs USING gin (depends_on) WHERE cardinality(depends_on) > 0;
+CREATE INDEX jobs_callback_idx ON queue.jobs (callback_for_batch) WHERE callback_for_batch IS NOT NULL;

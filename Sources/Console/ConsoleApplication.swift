@@ -104,10 +104,16 @@ struct ConsoleApplication: Sendable {
         case ("POST", "/payouts/start"):
             try Self.require(.finance, session)
             return try await payoutStart(request, session: session)
+        case ("GET", "/workflows"): return try await workflows(page: page)
+        case ("GET", "/batches"): return try await batchDetail(request, page: page)
+        case ("GET", "/statistics"): return try await statistics(request, page: page)
         case ("GET", "/audit"): return try await audit(page: page)
         default:
             if request.http.method == "GET", path.hasPrefix("/jobs/"), let id = Int64(path.dropFirst("/jobs/".count)) {
                 return try await jobDetail(id, request: request, page: page)
+            }
+            if request.http.method == "GET", path.hasPrefix("/workflows/"), let id = Int64(path.dropFirst("/workflows/".count)) {
+                return try await workflowDetail(id, page: page)
             }
             if request.http.method == "GET", path.hasPrefix("/payouts/"), path.hasSuffix(".csv"),
                 let id = Int64(path.dropFirst("/payouts/".count).dropLast(4))
