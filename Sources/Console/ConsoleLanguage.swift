@@ -65,6 +65,6 @@ enum ConsoleLanguage: String, Sendable {
         "Active cleaners": "活跃保洁员", "Service minutes": "服务分钟", "Utilisation": "利用率",
         "Reviews": "评价数", "Rating": "评分", "Cleaner income": "保洁员收入",
         "Workflows": "工作流", "Batches": "批次", "Progress": "进度", "Jobs by state": "各状态任务数",
-        "Last finished": "最近完成", "Showing the first": "仅显示前", "Callback": "回调",
+        "Last finished": "最近完成", "Lines paid": "已付笔数", "Owed": "待付", "Retry transfer": "重试转账", "Showing the first": "仅显示前", "Callback": "回调",
     ]
 }

@@ -67,6 +67,7 @@ struct ConsolePage {
         case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
+        case 409: "Conflict"
         default: "Error"
         }
     }

@@ -6,8 +6,9 @@ import JobQueue
 /// processes alive (idle ones too) with their leases, the leaders. Numbers refresh live from `/api/overview`.
 extension ConsoleApplication {
     func overview(page: ConsolePage) async throws -> HTTPResponse {
-        let overview = try await snapshot.current().overview
-        var body = "<div class=\"scroll\"><table class=\"cards\"><thead><tr><th>\(page.t("Queue"))</th>"
+        let overview = try await overviewSnapshot.current().value
+        var body = "<div hidden data-live-source=\"/api/overview\" data-live-rows=\"queues\" data-live-key=\"name\"></div>"
+        body += "<div class=\"scroll\"><table class=\"cards\"><thead><tr><th>\(page.t("Queue"))</th>"
         for heading in ["Waiting", "Running", "Scheduled", "Failed/h", "Done/min"] {
             body += "<th class=\"n\">\(page.t(heading))</th>"
         }
@@ -61,12 +62,7 @@ extension ConsoleApplication {
 
     /// The shared snapshot as JSON, answered 304 when the browser already has it.
     func overviewJSON(_ request: ConsoleRequest) async throws -> HTTPResponse {
-        let current = try await snapshot.current()
-        let headers: [(name: String, value: String)] = [("ETag", current.etag), ("Cache-Control", "no-cache")]
-        if request.http.header("if-none-match") == current.etag {
-            return HTTPResponse(status: 304, reason: "Not Modified", headers: headers, body: [])
-        }
-        return HTTPResponse(status: 200, reason: "OK", contentType: "application/json", headers: headers, body: current.json)
+        try await overviewSnapshot.response(ifNoneMatch: request.http.header("if-none-match"))
     }
 
     /// Completions per minute as a small inline SVG polyline.
