@@ -11,6 +11,7 @@ struct WorkerRegistry: Sendable {
     let database: PostgresPool
     let configuration: WorkerConfiguration
     let log: JobLog
+    let outage: DatabaseOutage
 
     /// A row that had expired (a process id reused after a crash) starts afresh.
     static let upsert = """
@@ -43,8 +44,11 @@ struct WorkerRegistry: Sendable {
                     configuration.workerID, ProcessInfo.processInfo.hostName, ProcessInfo.processInfo.processIdentifier,
                     queues.map(\.key), queues.map { Int32(clamping: $0.value) }, configuration.leaseDuration.milliseconds,
                 ])
+            outage.answered()
         } catch {
-            log.error("worker registry heartbeat failed", [("error", "\(error)")])
+            if !outage.failed("worker registry heartbeat", error) {
+                log.error("worker registry heartbeat failed", [("error", "\(error)")])
+            }
         }
     }
 
