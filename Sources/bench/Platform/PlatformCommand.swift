@@ -44,6 +44,13 @@ struct PlatformCommand: Command {
            start on the same workers. Checks every order is assigned once, that no
            accepted orders of one cleaner overlap and no cleaner holds two live offers
            for one order.
+        4. Nightly cleaner recommendations: loads cleaners over 20 cities and one or
+           two completed orders per customer (a tenth reviewed), enqueues one
+           cleaner.recommend job and runs a JobWorker on the maintenance queue until it
+           completes: customers per second. Checks lists of at most 5, every
+           recommended cleaner's area covering the address, none rated ≤ 2 by the
+           customer, and the same lists as a ranking without the grid prefilter for
+           200 sampled customers.
 
         The run's rows are new (their own coupon template, phone numbers and dedupe
         keys), so it can be repeated on the same database; use a private one, since
@@ -89,11 +96,15 @@ struct PlatformCommand: Command {
         let orders = options.runsDispatch
             ? try await DispatchPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
             : nil
+        let recommendations = options.recommendCustomers > 0
+            ? try await RecommendationPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
+            : nil
         await pool.closeIdle()
 
         let report = PlatformReport(
             options: options, machine: machine, loadAfter: LoadAverage.text(), dataset: dataset,
-            loading: loading, expiry: expiry, dispatch: dispatch, orders: orders)
+            loading: loading, expiry: expiry, dispatch: dispatch, orders: orders,
+            recommendations: recommendations)
         print(report.render())
         if !report.verified { throw CommandError.failed("verification failed (see above)") }
     }

@@ -1,4 +1,5 @@
 import BenchSupport
+import CleaningPlatform
 import CommandLineInterface
 import Foundation
 import JobQueue
@@ -13,8 +14,12 @@ struct PlatformReport {
     let expiry: CouponExpiryPhase.Result?
     let dispatch: NotificationPhase.Result?
     let orders: DispatchPhase.Result?
+    let recommendations: RecommendationPhase.Result?
 
-    var verified: Bool { (expiry?.verified ?? true) && (dispatch?.verified ?? true) && (orders?.verified ?? true) }
+    var verified: Bool {
+        (expiry?.verified ?? true) && (dispatch?.verified ?? true) && (orders?.verified ?? true)
+            && (recommendations?.verified ?? true)
+    }
 
     func render() -> String {
         var table = TextTable(["step", "items", "seconds", "per second", "bench cpu s", "server cpu s", "machine busy", "how"])
@@ -46,6 +51,14 @@ struct PlatformReport {
             var how = "\(options.workers) worker(s) × concurrency \(options.concurrency) on dispatch + notifications, "
             how += "cleaners answering on 1 connection; \(String(format: "%.2f", orders.averageRound)) rounds per order"
             table.append(row("dispatch orders (matched)", orders.bulkMatched, orders.matching, orders.matchingCPU, how))
+        }
+        if let recommendations {
+            table.append(row(
+                "load history", recommendations.orders, recommendations.loading, nil,
+                "\(recommendations.cleaners) cleaners in \(RecommendationPhase.cities) cities (COPY); orders (COPY), reviews"))
+            var how = "1 cleaner.recommend job, 1 worker (maintenance=1), batches of \(RecommendCleaners.batchCustomers)"
+            if let job = recommendations.jobSeconds { how += "; job itself \(String(format: "%.2f", job)) s" }
+            table.append(row("recommend cleaners", recommendations.customers, recommendations.wall, recommendations.cpu, how))
         }
 
         var lines = ["bench platform — \(machine.cores) cores, \(machine.server) at \(machine.host)", ""]
@@ -97,6 +110,22 @@ struct PlatformReport {
                 "latency with idle workers, \(orders.latencySamples) samples: booking → first offer "
                     + Self.percentiles(orders.toFirstOffer) + "; a no-op job's enqueue → start on the same workers "
                     + Self.percentiles(orders.queueStart)))
+        }
+        if let recommendations {
+            lines.append(check(
+                recommendations.jobState == .completed && recommendations.customersWithList > 0
+                    && recommendations.longestList <= RecommendCleaners.listLength,
+                "recommendations: job \(recommendations.jobState.rawValue); \(recommendations.customersWithList) of "
+                    + "\(recommendations.customers) customers with a list, \(recommendations.rows) rows, the longest "
+                    + "\(recommendations.longestList)"))
+            lines.append(check(
+                recommendations.outsideArea == 0 && recommendations.ratedTwoOrLess == 0,
+                "recommended: \(recommendations.outsideArea) outside the cleaner's areas, "
+                    + "\(recommendations.ratedTwoOrLess) rated ≤ 2 by the customer"))
+            lines.append(check(
+                recommendations.sampleDiffering == 0,
+                "without the grid prefilter (every cleaner's distance): \(recommendations.sampleDiffering) of "
+                    + "\(recommendations.sampleCompared) sampled customers' lists differ"))
         }
         lines.append("")
         lines.append(
