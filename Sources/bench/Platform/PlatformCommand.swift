@@ -5,17 +5,17 @@ import Foundation
 import JobQueue
 import PostgresClient
 
-/// `bench platform`: coupon expiry, notification and order dispatch, and nightly
-/// recommendations at production sizes.
+/// `bench platform`: coupon expiry, the queue's own no-op rate, notification and
+/// order dispatch, and nightly recommendations at production sizes.
 struct PlatformCommand: Command {
     static let name = "platform"
-    static let summary = "time coupon expiry, notification and order dispatch through real workers"
+    static let summary = "time coupon expiry, the queue's no-op rate, notification and order dispatch, recommendations"
     static let options: [CommandOption] = [
         .value("--coupons", "N", default: "1000000"), .value("--notifications", "N", default: "100000"),
-        .value("--dispatch-orders", "N", default: "10000"),
-        .value("--dispatch-cleaners", "N", default: "5000"), .value("--recommend-customers", "N", default: "1000000"),
-        .value("--recommend-cleaners", "N", default: "10000"), .value("--customers", "N"), .value("--concurrency", "N", default: "16"), .value("--workers", "N", default: "1"),
-        .value("--connections", "N"), .value("--queue-batch", "N", default: "1000"), .flag("--small"),
+        .value("--dispatch-orders", "N", default: "10000"), .value("--dispatch-cleaners", "N", default: "5000"),
+        .value("--recommend-customers", "N", default: "1000000"), .value("--recommend-cleaners", "N", default: "10000"),
+        .value("--customers", "N"), .value("--concurrency", "N", default: "16"), .value("--workers", "N", default: "1"),
+        .value("--connections", "N"), .value("--queue-batch", "N", default: "1000"), .value("--noop-jobs", "N"), .flag("--one-by-one"), .flag("--small"),
         .value("--migrations", "DIR"),
     ] + DatabaseOptions.options
     static let help = """
@@ -27,14 +27,19 @@ struct PlatformCommand: Command {
            with binary COPY, enqueues one coupon.expire job and runs a JobWorker on the
            maintenance queue until the job completes: coupons expired per second.
            Checks every loaded coupon is expired.
-        2. Queues notifications (template order_status, one phone number per
-           customer so flow control lets them all through) with NotificationOutbox.queue,
-           one transaction per batch: notifications queued per second. Then runs
+        2. The queue's own rate: no-op jobs on the notifications queue, processed by
+           the same JobWorkers (count, concurrency, connections) as step 3: jobs per
+           second. Checks every one completed.
+        3. Queues notifications (template order_status, one phone number per
+           customer so flow control lets them all through) with the batch
+           NotificationOutbox.queue (or, with --one-by-one, a call per message), one
+           transaction per batch: notifications queued per second. Then runs
            JobWorkers with the platform's handlers and a gateway that answers at once on
            the notifications queue, until every notification is sent: notifications
            dispatched per second. Checks every one is sent and that the gateway got each
-           exactly once.
-        3. Order dispatch in one city: loads cleaners (COPY; hours, certifications and
+           exactly once. Prints dispatch against the no-op rate of step 2 and queueing
+           against the goal of 10 000/s.
+        4. Order dispatch in one city: loads cleaners (COPY; hours, certifications and
            areas set-based), books orders through platform.book_order with no worker
            running, then runs JobWorkers with the platform's handlers on the dispatch
            and notification queues while simulated cleaners answer every offer through
@@ -44,7 +49,7 @@ struct PlatformCommand: Command {
            start on the same workers. Checks every order is assigned once, that no
            accepted orders of one cleaner overlap and no cleaner holds two live offers
            for one order.
-        4. Nightly cleaner recommendations: loads cleaners over 20 cities and one or
+        5. Nightly cleaner recommendations: loads cleaners over 20 cities and one or
            two completed orders per customer (a tenth reviewed), enqueues one
            cleaner.recommend job and runs a JobWorker on the maintenance queue until it
            completes: customers per second. Checks lists of at most 5, every
@@ -90,6 +95,9 @@ struct PlatformCommand: Command {
             // let autovacuum do it while the notifications are timed.
             _ = try await pool.withConnection { try Settle.run(["VACUUM (ANALYZE) platform.coupons"], on: $0) }
         }
+        let noop = options.noopJobs > 0
+            ? try await QueueNoopPhase(options: options, pool: pool, serverPID: serverPID).run()
+            : nil
         let dispatch = options.notifications > 0
             ? try await NotificationPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
             : nil
@@ -103,7 +111,7 @@ struct PlatformCommand: Command {
 
         let report = PlatformReport(
             options: options, machine: machine, loadAfter: LoadAverage.text(), dataset: dataset,
-            loading: loading, expiry: expiry, dispatch: dispatch, orders: orders,
+            loading: loading, expiry: expiry, noop: noop, dispatch: dispatch, orders: orders,
             recommendations: recommendations)
         print(report.render())
         if !report.verified { throw CommandError.failed("verification failed (see above)") }
