@@ -33,6 +33,8 @@ struct DispatchPhase {
     static let orderKm = 12.0
     static let cleanerRadiusKm = 10.0
     static let bookingBatch = 100
+    /// Connections answering offers at once, each for its share of the cleaners.
+    static let answerLoops = 4
     /// A stall this long (no order matched) fails the run.
     static let stallLimit = Duration.seconds(120)
 
@@ -116,16 +118,19 @@ struct DispatchPhase {
         }
 
         let starts = StartTimes()
-        let answerer = OfferAnswerer(database: options.database.configuration)
+        let answerer = OfferAnswerer(database: options.database.configuration, loops: Self.answerLoops)
         let tally = LogTally()
         let services = PlatformServices(provider: InstantProvider(), log: tally.log(minimumLevel: .warning))
         var handlers = PlatformJobs.handlers(services)
         handlers.register(ProbeJob.self) { arguments, _ in starts.record(arguments.sample, at: .now) }
         let workers = try (0..<options.workers).map { index in
+            // Leader services on (no periodic jobs): an offer nobody answered in time
+            // expires through its scheduled expiry job, and a job whose worker lost its
+            // lease is rescued, as in production.
             var configuration = WorkerConfiguration(
                 queues: [OrderDispatch.queue: options.concurrency, NotificationOutbox.dispatchQueue: options.concurrency],
                 workerID: "bench-platform-orders-\(ProcessInfo.processInfo.processIdentifier)-\(index + 1)",
-                runsLeaderServices: false)
+                runsLeaderServices: true)
             if let connections = options.connections { configuration.maxConnections = connections }
             return try JobWorker(
                 database: options.database.configuration, handlers: handlers, configuration: configuration,
@@ -134,7 +139,7 @@ struct DispatchPhase {
 
         Output.log(
             "dispatching \(bulk.count) orders: \(options.workers) worker(s) × concurrency \(options.concurrency) on queues "
-                + "\(OrderDispatch.queue) and \(NotificationOutbox.dispatchQueue), cleaners answering on one connection …")
+                + "\(OrderDispatch.queue) and \(NotificationOutbox.dispatchQueue), cleaners answering on \(Self.answerLoops) connections …")
         let workersStarted = Date()
         cpu = CPUSample.take(serverPID: serverPID)
         let running = workers.map { worker in Task { try await worker.run() } }
@@ -153,7 +158,7 @@ struct DispatchPhase {
         let matching: Duration
         let matchingCPU: CPUSpent
         do {
-            try await waitUntilDispatched(bulkIDs, clock: clock)
+            try await waitUntilDispatched(bulkIDs, answerer: answerer, clock: clock)
             matchingCPU = cpu.until(CPUSample.take(serverPID: serverPID))
             let lastAccepted = try await pool.query(
                 "SELECT max(accepted_at) FROM platform.orders WHERE id = ANY($1)", [bulkIDs]
@@ -184,7 +189,7 @@ struct DispatchPhase {
                 toFirstOffer.append((clock.now - booked).milliseconds)
                 try await Task.sleep(for: .milliseconds(20))
             }
-            try await waitUntilDispatched(sampleIDs, clock: clock)
+            try await waitUntilDispatched(sampleIDs, answerer: answerer, clock: clock)
             try await waitForNotifications(clock: clock)
         } catch {
             await stopAll()
@@ -264,7 +269,7 @@ struct DispatchPhase {
 
     /// Until no order of `ids` is still waiting with its dispatch offering (assigned,
     /// escalated or stopped ones are done); fails after `stallLimit` without progress.
-    private func waitUntilDispatched(_ ids: [Int64], clock: ContinuousClock) async throws {
+    private func waitUntilDispatched(_ ids: [Int64], answerer: OfferAnswerer, clock: ContinuousClock) async throws {
         var lastDone = -1
         var lastChange = clock.now
         var nextProgress = clock.now + .seconds(10)
@@ -278,6 +283,7 @@ struct DispatchPhase {
                 """, [ids, OrderStatus.waiting, OrderStatus.accepted]
             ).rows[0].decode((Int64, Int64).self)
             if offering == 0 { return }
+            if let failure = answerer.failure { throw BenchFailure("the simulated cleaners stopped: \(failure)") }
             let now = clock.now
             if Int(assigned) != lastDone {
                 lastDone = Int(assigned)

@@ -60,7 +60,7 @@ struct PlatformReport {
                 "book orders", orders.bulkOrders, orders.booking, orders.bookingCPU,
                 "OrderBooking.book (platform.book_order), \(DispatchPhase.bookingBatch) per transaction, no worker running"))
             var how = "\(options.workers) worker(s) × concurrency \(options.concurrency) on dispatch + notifications, "
-            how += "cleaners answering on 1 connection; \(String(format: "%.2f", orders.averageRound)) rounds per order"
+            how += "cleaners answering on \(DispatchPhase.answerLoops) connections; \(String(format: "%.2f", orders.averageRound)) rounds per order"
             table.append(row("dispatch orders (matched)", orders.bulkMatched, orders.matching, orders.matchingCPU, how))
         }
         if let recommendations {
