@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The queue benchmarks at CI size on their own private cluster: `bench queue suite
-# --quick` (enqueue, processing, latency, backlog, memory beside pgbench; ~30 s) and
-# `bench bloat --quick` (sustained load with retention, table sizes; ~45 s),
+# --quick` (enqueue, processing, latency, backlog, memory beside pgbench; ~30 s),
+# `bench queue scaling --quick` (1 and 2 worker processes, drain and mixed load; ~20 s)
+# and `bench bloat --quick` (sustained load with retention, table sizes; ~45 s),
 # `bench queue pooling --quick` through scripts/bench-pooling.sh (direct vs. PgBouncer),
 # then `bench platform`'s order dispatch and nightly recommendations at a small size
 # (200 orders across 100 cleaners, 5 000 customers; ~30 s).
@@ -18,7 +19,7 @@ BIN=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) BIN="${2:?--bin needs a folder}"; shift 2 ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-smoke: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -32,6 +33,7 @@ URL="$(scripts/devdb.sh start)"
 
 export MIGRATIONS_DIR="$ROOT/sql"
 "$BIN/bench" queue suite --quick --database-url "$URL"
+"$BIN/bench" queue scaling --quick --database-url "$URL"
 "$BIN/bench" bloat --quick --database-url "$URL"
 "$ROOT/scripts/bench-pooling.sh" --bin "$BIN" --quick
 "$BIN/bench" platform --coupons 0 --notifications 0 --dispatch-orders 200 --dispatch-cleaners 100 \
