@@ -47,7 +47,8 @@ public enum CampaignDesk {
     public static let recipientParameters = ["name"]
     public static let couponParameter = "coupon"
 
-    static let batchQueue = "campaigns"
+    /// The queue of the send jobs.
+    public static let batchQueue = "campaigns"
     static let batchKeyPrefix = "campaign-batch:"
 
     /// The lock of one campaign: exclusive for pause and cancel, shared by send jobs.
@@ -137,6 +138,12 @@ public enum CampaignDesk {
         public var targeted: Int
         public var batches: Int
         public var resumed: Bool
+
+        public init(targeted: Int, batches: Int, resumed: Bool) {
+            self.targeted = targeted
+            self.batches = batches
+            self.resumed = resumed
+        }
     }
 
     /// Launches a draft (targets its segment as of `now`, in batches, and enqueues a
@@ -202,7 +209,7 @@ public enum CampaignDesk {
     }
 
     /// The tag of a campaign's send jobs.
-    static func tag(_ id: Int64) -> String { "campaign:\(id)" }
+    public static func tag(_ id: Int64) -> String { "campaign:\(id)" }
 
     /// Pauses a running campaign: batches not yet sent wait until it is launched again.
     public static func pause(_ id: Int64, on connection: PostgresConnection) throws {
