@@ -55,11 +55,12 @@ struct CampaignsCreateCommand: Command {
         .value("--name", "TEXT"), .value("--template", "CODE"), .value("--segment", "JSON", default: "{} (every customer)"),
         .value("--param", "NAME=VALUE"), .value("--coupon-template", "ID"), .value("--starts", "TIME", default: "now"),
         .value("--ends", "TIME"), .value("--batch-size", "N", default: "1000"), .value("--attribution-days", "N", default: "7"),
+        .flag("--once"), OutputFormat.option,
     ] + DatabaseOptions.options
     static let help = """
         Usage: jobsctl campaigns create --name TEXT --template CODE --ends TIME [--segment JSON]
                                         [--param NAME=VALUE]... [--coupon-template ID] [--starts TIME]
-                                        [--batch-size N] [--attribution-days N]
+                                        [--batch-size N] [--attribution-days N] [--once] [--json]
 
         Writes a campaign as a draft (nothing is sent until `campaigns launch`) and prints its
         id. Refused with exit status 64, before anything is written, when the segment names an
@@ -85,16 +86,23 @@ struct CampaignsCreateCommand: Command {
           --batch-size N         recipients per send job (1–100000, default 1000)
           --attribution-days N   the report counts orders placed within N days of a
                                  recipient's message (1–365, default 7)
+          --once                 when a campaign of this name exists, create nothing and
+                                 print its id (a script run twice creates it once)
+        \(OutputFormat.help) ({"id": …, "created": true|false})
         \(DatabaseOptions.help)
         """
 
     let campaign: CampaignDesk.NewCampaign
+    let once: Bool
+    let format: OutputFormat
     let now: Date
     let calendar: BusinessCalendar
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
+        once = arguments.flag("--once")
+        format = OutputFormat(arguments: &arguments)
         let now = Date()
         self.now = now
         guard let name = try arguments.option("--name") else {
@@ -131,14 +139,29 @@ struct CampaignsCreateCommand: Command {
         database = try DatabaseOptions(arguments: &arguments)
     }
 
+    struct Created: Encodable {
+        var id: Int64
+        var created: Bool
+    }
+
     func run() async throws {
         let (campaign, now, zone) = (campaign, now, calendar.timeZone)
         let connection = try PostgresConnection.connect(database.configuration)
+        if once, let existing = try CampaignDesk.id(named: campaign.name, on: connection) {
+            print(format == .json
+                ? try OutputFormat.json(Created(id: existing, created: false))
+                : "campaign \(existing) is named \"\(campaign.name)\" already; nothing created")
+            return
+        }
         let id: Int64
         do {
             id = try CampaignDesk.create(campaign, now: now, timeZone: zone, on: connection)
         } catch let refusal as CampaignDesk.Refusal {
             throw CommandError.usage(refusal.description, command: "jobsctl campaigns create")
+        }
+        if format == .json {
+            print(try OutputFormat.json(Created(id: id, created: true)))
+            return
         }
         print("campaign \(id) created (draft); send window \(ZonedTimeText.format(campaign.startsAt, in: zone)) – "
             + "\(ZonedTimeText.format(campaign.endsAt, in: zone)); launch it with `jobsctl campaigns launch \(id)`")

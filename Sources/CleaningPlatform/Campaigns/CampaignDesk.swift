@@ -300,6 +300,13 @@ public enum CampaignDesk {
         return try campaign(row)
     }
 
+    /// The newest campaign of this name, if any.
+    public static func id(named name: String, on connection: PostgresConnection) throws -> Int64? {
+        try connection.query(
+            "SELECT id FROM platform.campaigns WHERE name = $1 ORDER BY id DESC LIMIT 1", [name]
+        ).first?.decode(0, as: Int64.self)
+    }
+
     /// Campaigns, newest first.
     public static func list(limit: Int, on connection: PostgresConnection) throws -> [Campaign] {
         try connection.query(select + " ORDER BY id DESC LIMIT $1", [Int64(limit)]).rows.map(campaign)
