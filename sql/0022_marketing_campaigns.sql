@@ -1,3 +1,5 @@
+-- Marketing campaigns, and cancellations by the cleaner for quality scoring.
+--
 -- Marketing campaigns: a segment of customers (typed criteria stored as data),
 -- a marketing template, an optional coupon grant and a send window. Launching
 -- writes the targeted customers in batches; one job per batch queues their
@@ -152,3 +154,81 @@ GRANT SELECT, UPDATE (status, suppression, coupon_id, decided_at) ON platform.ca
 GRANT INSERT (template_id, customer_id, valid_from, valid_until) ON platform.coupons TO cleaning_worker;
 GRANT SELECT ON platform.campaigns, platform.marketing_rules, platform.campaign_batches, platform.campaign_recipients
     TO cleaning_reporting;
+
+-- Cancellations by the cleaner: a cleaner who accepted an order backs out
+-- (platform.cleaner_cancel_order). The order goes back to waiting and to dispatch;
+-- the cancellation is recorded here and costs the cleaner quality points.
+CREATE TABLE platform.cleaner_cancellations (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    order_id      bigint NOT NULL REFERENCES platform.orders (id),
+    cleaner_id    bigint NOT NULL REFERENCES platform.cleaners (id),
+    reason        text   NOT NULL CHECK (NOT queue.is_blank(reason)),
+    cancelled_at  timestamptz NOT NULL
+);
+CREATE INDEX cleaner_cancellations_cancelled_idx ON platform.cleaner_cancellations (cancelled_at);
+
+ALTER TABLE platform.quality_rules DROP CONSTRAINT quality_rules_code_check;
+ALTER TABLE platform.quality_rules ADD CONSTRAINT quality_rules_code_check CHECK (code IN (
+    'window_days', 'default_rating_score', 'upheld_complaint_points', 'late_start_points', 'late_start_grace_minutes',
+    'unanswered_offer_points', 'cleaner_cancellation_points', 'reward_min_score', 'reward_min_orders', 'reward_bonus_fen',
+    'warning_below', 'fine_below', 'fine_fen', 'suspend_below', 'suspension_days'));
+INSERT INTO platform.quality_rules (code, value, description) VALUES
+    ('cleaner_cancellation_points', 10, 'points lost per accepted order the cleaner cancelled in the window');
+
+-- Scoring needs every rule, the new one too (from 0014's copy).
+CREATE OR REPLACE FUNCTION platform.check_quality_rules() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    missing text;
+BEGIN
+    SELECT string_agg(needed.code, ', ') INTO missing
+    FROM unnest(ARRAY['window_days', 'default_rating_score', 'upheld_complaint_points', 'late_start_points',
+                      'late_start_grace_minutes', 'unanswered_offer_points', 'cleaner_cancellation_points',
+                      'reward_min_score', 'reward_min_orders', 'reward_bonus_fen',
+                      'warning_below', 'fine_below', 'fine_fen', 'suspend_below', 'suspension_days']) AS needed(code)
+    WHERE NOT EXISTS (SELECT 1 FROM platform.quality_rules AS r WHERE r.code = needed.code);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'quality rules: % missing; scoring needs every rule', missing
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'quality_rules_complete';
+    END IF;
+    IF NOT (SELECT max(value) FILTER (WHERE code = 'suspend_below') <= max(value) FILTER (WHERE code = 'fine_below')
+               AND max(value) FILTER (WHERE code = 'fine_below') <= max(value) FILTER (WHERE code = 'warning_below')
+               AND max(value) FILTER (WHERE code = 'warning_below') <= max(value) FILTER (WHERE code = 'reward_min_score')
+               AND max(value) FILTER (WHERE code = 'window_days') > 0
+            FROM platform.quality_rules) THEN
+        RAISE EXCEPTION 'quality rules: thresholds must rise: suspend_below ≤ fine_below ≤ warning_below ≤ reward_min_score, and window_days > 0'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'quality_rules_complete';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- The cleaner's app: back out of an accepted order, saying why. The cleaner's
+-- reminders are cancelled, the customer is told the order waits again, dispatch
+-- starts over; in the caller's transaction.
+CREATE FUNCTION platform.cleaner_cancel_order(
+    order_id bigint, cleaner_id bigint, reason text, as_of timestamptz DEFAULT now()
+) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found_order platform.orders := platform.lock_order(order_id, 'cancelled by its cleaner', ARRAY['accepted']);
+BEGIN
+    PERFORM platform.check_action_time(as_of);
+    IF found_order.cleaner_id IS DISTINCT FROM cleaner_cancel_order.cleaner_id THEN
+        RAISE EXCEPTION 'platform.cleaner_cancel_order: order % is not assigned to cleaner %', order_id,
+            COALESCE(cleaner_id::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF reason IS NULL OR queue.is_blank(reason) THEN
+        RAISE EXCEPTION 'platform.cleaner_cancel_order: the reason is blank; say why' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO platform.cleaner_cancellations (order_id, cleaner_id, reason, cancelled_at)
+    VALUES (cleaner_cancel_order.order_id, cleaner_cancel_order.cleaner_id, reason, as_of);
+    UPDATE platform.orders AS o SET status = platform.order_status('waiting'), cleaner_id = NULL, accepted_at = NULL
+    WHERE o.id = order_id;
+    PERFORM queue.cancel_waiting_jobs('order:' || order_id || ':cleaner', 'cancelled by the cleaner');
+    PERFORM platform.notify_order_status(order_id, platform.order_status('waiting'), as_of);
+    PERFORM platform.dispatch_start(order_id, as_of);
+END $$;
+REVOKE EXECUTE ON FUNCTION platform.cleaner_cancel_order(bigint, bigint, text, timestamptz) FROM PUBLIC;
+ALTER FUNCTION platform.cleaner_cancel_order(bigint, bigint, text, timestamptz) OWNER TO cleaning_api_definer;
+GRANT EXECUTE ON FUNCTION platform.cleaner_cancel_order(bigint, bigint, text, timestamptz) TO cleaning_app;
+GRANT SELECT, INSERT (order_id, cleaner_id, reason, cancelled_at) ON platform.cleaner_cancellations TO cleaning_api_definer;
+GRANT SELECT ON platform.cleaner_cancellations TO cleaning_worker, cleaning_reporting, cleaning_app;

@@ -124,9 +124,7 @@ struct CampaignsCreateCommand: Command {
             }
             parameters[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
         }
-        let coupon = try arguments.option("--coupon-template").map {
-            try ExamsCommand.id($0, what: "--coupon-template", command: command)
-        }
+        let coupon = try arguments.integer("--coupon-template", in: 1...Int.max).map(Int64.init)
         let starts = try arguments.time("--starts", delaySign: "+", now: now) ?? now
         guard let ends = try arguments.time("--ends", delaySign: "+", now: now) else {
             throw CommandError.usage("--ends is required: when the send window closes, e.g. +1d", command: command)
