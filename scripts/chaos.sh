@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Fault-injection runs ("proven under failure"): kill-workers, restart-db, stall and
-# payout, against a private PostgreSQL cluster under .chaos/, each judged from the
-# database by `queue-testbed verdict` / `jobsctl payouts audit`.
+# payout; then the database side: terminate-backends, max-connections,
+# idle-in-transaction, snapshot-reader and wal-full (root: it mounts a tmpfs). Against
+# a private PostgreSQL cluster under .chaos/, each judged from the database by
+# `queue-testbed verdict` / `jobsctl payouts audit`.
 #
 #   scripts/chaos.sh [OPTIONS] [RUN ...]     the runs (--help: runs, sizes, faults)
-#   scripts/chaos.sh --small                 CI sizes (about a minute)
+#   scripts/chaos.sh --small                 CI sizes (three to four minutes)
 #   scripts/chaos.sh --test                  the orchestrator's own unit tests
 #
 # The orchestration is the Python package in scripts/chaos/ (standard library only).

@@ -18,8 +18,9 @@
 #
 # Environment: DEVDB_DIR (default <repo>/.devdb), DEVDB_PORT (default: first free port
 # from 54320), DEVDB_CONF (extra postgresql.conf lines for a new cluster, e.g. Citus'
-# shared_preload_libraries). Missing binaries are installed with apt (postgresql,
-# libpq-dev, pkg-config).
+# shared_preload_libraries), DEVDB_WALDIR (a new cluster's pg_wal elsewhere: initdb
+# --waldir, e.g. on a small filesystem). Missing binaries are installed with apt
+# (postgresql, libpq-dev, pkg-config).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,7 +32,7 @@ DATA="$DIR/data"
 LOG="$DATA/../server.log"
 DB=cleaning
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "devdb: $*" >&2; exit 1; }
 
 find_bindir() {
@@ -99,7 +100,8 @@ create_cluster() {
         fi
     fi
     as_owner test -w "$(dirname "$DATA")" || die "$(dirname "$DATA") is not writable; set DEVDB_DIR to a folder you can write"
-    as_owner "$BIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C >"$DIR/initdb.log" 2>&1 ||
+    as_owner "$BIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C \
+        ${DEVDB_WALDIR:+--waldir="$DEVDB_WALDIR"} >"$DIR/initdb.log" 2>&1 ||
         die "initdb failed, see $DIR/initdb.log"
     chmod 644 "$DIR/initdb.log" 2>/dev/null || true
     local p; p="$(pick_port)"

@@ -36,7 +36,7 @@ final class FencingTests: XCTestCase {
         XCTAssertNotEqual(current.lease, stale.lease)
 
         // The stalled worker wakes up and reports every kind of outcome: all refused.
-        let acknowledger = JobAcknowledger(database: fixture.pool, log: .silent)
+        let acknowledger = JobAcknowledger(database: fixture.pool, log: .silent, outage: DatabaseOutage(log: .silent))
         for result: JobOutcome.Result in [
             .completed, .retry(at: Date(), error: "late"), .discarded(error: "late"), .cancelled(reason: "late"),
             .snoozed(until: Date()), .released,
@@ -83,7 +83,7 @@ final class FencingTests: XCTestCase {
         XCTAssertEqual(currentDraw.value, staleDraw.value, "both claims drew the same sequence value")
         XCTAssertNotEqual(current.lease, stale.lease)
 
-        let acknowledger = JobAcknowledger(database: fixture.pool, log: .silent)
+        let acknowledger = JobAcknowledger(database: fixture.pool, log: .silent, outage: DatabaseOutage(log: .silent))
         await acknowledger.submit(JobOutcome(lease: stale.lease, result: .completed))
         await acknowledger.drain(timeout: .seconds(10))
         let fenced = await acknowledger.fencedCount

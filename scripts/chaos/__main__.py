@@ -9,8 +9,10 @@ import sys
 
 from .cluster import Cluster
 from .options import HELP, UsageError, parse
-from .runs import RUNNERS, Session
+from .registry import RUNNERS
+from .runs import Session
 from .tracker import ProcessTracker
+from . import wal_full
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = ("queue-testbed", "queue-worker", "jobsctl")
@@ -65,12 +67,14 @@ def main(argv):
         fail(f"another chaos run is using {folder} (use --dir for a second one)")
     tracker = ProcessTracker(folder)
     tracker.remove_leftovers()
+    wal_full.remove(ROOT, folder)
     cluster = Cluster(ROOT, folder)
     cluster.destroy()
     shutil.rmtree(os.path.join(folder, "logs"), ignore_errors=True)
 
     def cleanup():
         tracker.kill_all()
+        wal_full.remove(ROOT, folder)
         if not cluster.destroy():
             print(f"chaos: could not remove the cluster in {folder}/db", file=sys.stderr)
 

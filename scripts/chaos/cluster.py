@@ -7,10 +7,13 @@ import subprocess
 
 
 class Cluster:
-    def __init__(self, root, folder):
+    """`settings`: more DEVDB_* variables for a new cluster (DEVDB_WALDIR, DEVDB_CONF)."""
+
+    def __init__(self, root, folder, settings=None):
         self.devdb = os.path.join(root, "scripts", "devdb.sh")
         self.environment = dict(os.environ, DEVDB_DIR=os.path.join(folder, "db"))
         self.environment.pop("DEVDB_PORT", None)
+        self.environment.update(settings or {})
         self.url = None
         candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"), key=_version, reverse=True)
         self.psql = candidates[0] if candidates else shutil.which("psql")
@@ -33,6 +36,9 @@ class Cluster:
                 return True
         self._devdb("start")
         return False
+
+    def running(self):
+        return self._devdb("status").returncode == 0
 
     def destroy(self):
         return self._devdb("destroy").returncode == 0

@@ -20,6 +20,11 @@ def alive(process):
         return False
 
 
+def application_name(worker):
+    """What a chaos worker's connections show in pg_stat_activity.application_name."""
+    return f"chaos-{worker}"
+
+
 def free_port():
     """A loopback port nothing listens on now (for a worker's --metrics-port)."""
     with socket.socket() as probe:
@@ -28,7 +33,9 @@ def free_port():
 
 
 class Fleet:
-    """`command(name, port)` gives a worker's argv; workers get names prefix0, prefix1, ..."""
+    """`command(name, port)` gives a worker's argv; workers get names prefix0, prefix1, ...
+    and the application name `application_name(name)` (PGAPPNAME) on their database
+    connections, by which a run finds their server processes in pg_stat_activity."""
 
     def __init__(self, command, prefix, log_dir, tracker, say, with_metrics):
         self.command, self.prefix, self.log_dir = command, prefix, log_dir
@@ -43,7 +50,8 @@ class Fleet:
         port = free_port() if self.with_metrics else None
         if port:
             self.ports[name] = port
-        self.live[name] = self.tracker.spawn(self.command(name, port), os.path.join(self.log_dir, f"{name}.log"))
+        self.live[name] = self.tracker.spawn(
+            self.command(name, port), os.path.join(self.log_dir, f"{name}.log"), {"PGAPPNAME": application_name(name)})
         self.started += 1
         return name
 
@@ -91,6 +99,14 @@ class Fleet:
             if status != 0:
                 self.failures.append(f"worker {name} exited with status {status} on SIGTERM")
         self.live = {}
+
+    def scrape(self, name):
+        """Worker `name`'s /metrics text, or None when it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[name]}/metrics", timeout=10) as response:
+                return response.read().decode()
+        except (OSError, KeyError):
+            return None
 
     def save_metrics(self, name, path):
         """Worker `name`'s /metrics (Prometheus text) into `path`, for the verdict."""

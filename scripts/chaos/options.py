@@ -3,7 +3,8 @@
 import dataclasses
 import re
 
-RUNS = ("kill-workers", "restart-db", "stall", "payout")
+RUNS = ("kill-workers", "restart-db", "stall", "payout", "terminate-backends", "max-connections",
+        "idle-in-transaction", "snapshot-reader", "wal-full")
 
 HELP = """\
 Usage: scripts/chaos.sh [OPTIONS] [RUN ...]      (default: every run)
@@ -24,7 +25,27 @@ Runs:
                 start a new one, and re-run jobsctl whenever it is gone before the
                 run is complete, as finance would
 
-The first three enqueue N testbed.effect jobs (each records one row in
+Second series (the database side):
+  terminate-backends   pg_terminate_backend on random server processes of the
+                workers (pool and LISTEN connections) every few seconds; workers
+                reconnect by themselves, none may die, each LISTENs again at the end
+  max-connections      another client takes every connection the server has
+                (max_connections) and the workers' own are terminated; for
+                --exhaust-seconds they cannot connect, then the client lets go: each
+                worker must count one outage (queue_worker_database_outages_total,
+                one log line) and finish the jobs
+  idle-in-transaction  a producer at --rate jobs/s; after --calm-seconds a session
+                goes idle in transaction for --hold-seconds, holding back vacuum:
+                claim time and dead tuples are sampled before, during and after
+                (then VACUUM); the session under idle_in_transaction_session_timeout
+                is checked to be ended by the server
+  snapshot-reader      the same with a REPEATABLE READ transaction that keeps reading
+                (a long report) instead of the idle session
+  wal-full      a cluster of its own whose pg_wal lies on a small tmpfs (needs root
+                to mount it); the tmpfs is filled during the run until PostgreSQL
+                PANICs, then space is freed and the server started again
+
+The effect runs (all but payout) work testbed.effect jobs (each records one row in
 testbed_effects in the transaction that completes it) and `queue-testbed verdict`
 judges the end state from the database: every job completed, each effect exactly
 once, no job left running; in stall, every stale attempt counted as fenced in the
@@ -34,7 +55,8 @@ balanced, one settlement and one payout per line, every report equal to the run'
 
 Options (environment variable in brackets):
   --small              CI sizes: 3000 jobs, 1 kill, 1 restart, 1 stall; payout with
-                       100 cleaners (40 s to a minute in all)
+                       100 cleaners; 5 s without connections; holds of 15 s at 150
+                       jobs/s (about three minutes in all)
   --jobs N             jobs per run (default 50000)                    [CHAOS_JOBS]
   --workers N          worker processes (default 4)                    [CHAOS_WORKERS]
   --concurrency N      jobs at once per worker (default 10)            [CHAOS_CONCURRENCY]
@@ -57,6 +79,15 @@ Options (environment variable in brackets):
   --payout-kills N     most SIGKILLs, the first one of jobsctl (default 0: until the
                        run is complete)                               [CHAOS_PAYOUT_KILLS]
   --seed N             the data set's seed (default 20261123)          [CHAOS_SEED]
+  --terminate-every S  seconds between pg_terminate_backend rounds (default 2) [CHAOS_TERMINATE_EVERY]
+  --exhaust-seconds S  how long the other client holds every connection (default 15)
+                                                                      [CHAOS_EXHAUST_SECONDS]
+  --rate N             producer's jobs per second in idle-in-transaction and
+                       snapshot-reader (default 300)                   [CHAOS_RATE]
+  --calm-seconds S     load before the hold and after its end (default 30) [CHAOS_CALM_SECONDS]
+  --hold-seconds S     how long the transaction holds back vacuum (default 180)
+                                                                      [CHAOS_HOLD_SECONDS]
+  --wal-mb N           size of the tmpfs holding pg_wal in wal-full (default 160) [CHAOS_WAL_MB]
   --timeout S          give up on a run after S seconds (default 900)  [CHAOS_TIMEOUT]
   --bin DIR            use the binaries in DIR instead of building     [CHAOS_BIN]
   --scratch-path DIR   build folder for `swift build -c release`       [CHAOS_SCRATCH_PATH]
@@ -96,6 +127,12 @@ _OPTIONS = {
     "--payout-lease": ("payout_lease", "seconds", 2.0),
     "--payout-kills": ("payout_kills", "int", 0),
     "--seed": ("seed", "int", 20261123),
+    "--terminate-every": ("terminate_every", "seconds", 2.0),
+    "--exhaust-seconds": ("exhaust_seconds", "seconds", 15.0),
+    "--rate": ("rate", "int", 300),
+    "--calm-seconds": ("calm_seconds", "seconds", 30.0),
+    "--hold-seconds": ("hold_seconds", "seconds", 180.0),
+    "--wal-mb": ("wal_mb", "int", 160),
     "--timeout": ("timeout", "int", 900),
     "--bin": ("bin", "path", ""),
     "--scratch-path": ("scratch_path", "path", ""),
@@ -106,6 +143,7 @@ _OPTIONS = {
 SMALL = {
     "jobs": 3000, "kills": 1, "kill_every": 2.0, "restarts": 1, "stalls": 1, "lease": 3.0, "timeout": 180,
     "payout_cleaners": 100, "payout_orders": 8000, "payout_customers": 1000,
+    "terminate_every": 1.0, "exhaust_seconds": 5.0, "rate": 150, "calm_seconds": 8.0, "hold_seconds": 15.0,
 }
 
 
@@ -131,6 +169,12 @@ class Options:
     payout_lease: float
     payout_kills: int
     seed: int
+    terminate_every: float
+    exhaust_seconds: float
+    rate: int
+    calm_seconds: float
+    hold_seconds: float
+    wal_mb: int
     timeout: int
     bin: str
     scratch_path: str
@@ -193,6 +237,10 @@ def parse(argv, environment):
         raise UsageError("--concurrency must be at least 1")
     if options.payout_cleaners < 1 or options.payout_customers < 1:
         raise UsageError("--payout-cleaners and --payout-customers must be at least 1")
+    if options.rate < 1:
+        raise UsageError("--rate must be at least 1")
+    if options.wal_mb < 64:
+        raise UsageError("--wal-mb must be at least 64 (four WAL segments)")
     if options.payout_workers < 2:
         raise UsageError("--payout-workers must be at least 2 (faults need a survivor)")
     return options

@@ -67,11 +67,14 @@ class Session:
 
 
 class EffectRun:
-    """kill-workers, restart-db and stall: N testbed.effect jobs on queue chaos_<run>."""
+    """The runs of testbed.effect jobs on queue chaos_<run>: `jobs` of them (default
+    --jobs) enqueued at the start, or none when a producer enqueues them during the
+    run (which then sets `jobs` to the acknowledged count before `finish`)."""
 
-    def __init__(self, session, name, prefix, lease, sleep_ms):
+    def __init__(self, session, name, prefix, lease, sleep_ms, jobs=None):
         self.session, self.name, self.lease = session, name, lease
         options = session.options
+        self.jobs = options.jobs if jobs is None else jobs
         self.queue = "chaos_" + name.replace("-", "_")
         self.log_dir = os.path.join(session.folder, "logs", name)
         os.makedirs(self.log_dir, exist_ok=True)
@@ -80,17 +83,18 @@ class EffectRun:
         self.completed = 0
         self.done = False
         self.fleet = Fleet(self.worker_command, prefix, self.log_dir, session.tracker, say, with_metrics=True)
-        print(f"{name}: enqueueing {options.jobs} testbed.effect jobs {{\"sleepMs\": {sleep_ms}}} on queue "
-              f"{self.queue}; {options.workers} workers, lease {lease:g}s", flush=True)
         # The session's cluster is new, so the run's queue is empty; its effects start empty.
         session.cluster.rows("TRUNCATE testbed_effects")
-        status, output = session.run_tool(
-            [session.tool("queue-testbed"), "enqueue", "--kind", "testbed.effect", "--count", str(options.jobs),
-             "--queue", self.queue, "--args", f'{{"sleepMs": {sleep_ms}}}'],
-            os.path.join(self.log_dir, "enqueue.log"))
-        if status != 0:
-            lines = output.strip().splitlines()
-            self.report.failures.append(f"enqueue failed: {lines[-1] if lines else status}")
+        if self.jobs:
+            print(f"{name}: enqueueing {self.jobs} testbed.effect jobs {{\"sleepMs\": {sleep_ms}}} on queue "
+                  f"{self.queue}; {options.workers} workers, lease {lease:g}s", flush=True)
+            status, output = session.run_tool(
+                [session.tool("queue-testbed"), "enqueue", "--kind", "testbed.effect", "--count", str(self.jobs),
+                 "--queue", self.queue, "--args", f'{{"sleepMs": {sleep_ms}}}'],
+                os.path.join(self.log_dir, "enqueue.log"))
+            if status != 0:
+                lines = output.strip().splitlines()
+                self.report.failures.append(f"enqueue failed: {lines[-1] if lines else status}")
         for _ in range(options.workers):
             self.fleet.start()
         self.started_at = now_ms()
@@ -111,8 +115,7 @@ class EffectRun:
             self.done = self.done or int(figures["active"]) == 0
         if now_ms() - self.started_at > self.session.options.timeout * 1000:
             self.report.failures.append(
-                f"timed out after {self.session.options.timeout}s with {self.completed} of "
-                f"{self.session.options.jobs} jobs completed")
+                f"timed out after {self.session.options.timeout}s with {self.completed} of {self.jobs} jobs completed")
             self.done = True
         return not self.done
 
@@ -127,13 +130,13 @@ class EffectRun:
         self.fleet.reap_deaths()
         self.fleet.stop()
         status, output = self.session.run_tool(
-            [self.session.tool("queue-testbed"), "verdict", "--queue", self.queue, "--jobs", str(options.jobs),
+            [self.session.tool("queue-testbed"), "verdict", "--queue", self.queue, "--jobs", str(self.jobs),
              *verdict_arguments])
         figures, rest = program_figures(output)
         self.report.failures[:0] = self.fleet.failures
         passed = status == 0 and self.fleet.deaths == 0 and not self.report.failures
         line = self.report.line(
-            [f"jobs={options.jobs}", f"workers={options.workers}", f"kills={self.fleet.killed}",
+            [f"jobs={self.jobs}", f"workers={options.workers}", f"kills={self.fleet.killed}",
              f"restarts={self.restarted}", f"deaths={self.fleet.deaths}", figures, extra, f"elapsed={elapsed}s"],
             passed)
         self.session.record(self.report, line, rest, passed)
@@ -432,5 +435,3 @@ def payout(session):
          f"orphaned={orphaned}", f"reports={len(reports)}", f"elapsed={elapsed}s"], passed)
     session.record(report, line, rest, passed)
 
-
-RUNNERS = {"kill-workers": kill_workers, "restart-db": restart_db, "stall": stall, "payout": payout}

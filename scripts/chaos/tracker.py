@@ -34,9 +34,12 @@ class ProcessTracker:
                     pass
         os.remove(self.path)
 
-    def spawn(self, argv, log_path):
+    def spawn(self, argv, log_path, environment=None):
+        """Starts `argv` with its output in `log_path`; `environment`: variables to add."""
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=dict(os.environ, **environment) if environment else None)
         self.processes.append(process)
         with open(self.path, "a") as file:
             file.write(f"{process.pid}\n")

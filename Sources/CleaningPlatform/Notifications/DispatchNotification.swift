@@ -21,12 +21,7 @@ public struct DispatchNotification: JobArguments {
         try JobArgumentsError.requireID(notificationID, "notificationID")
     }
 
-    static let load = """
-        SELECT n.status, n.params::text, n.recipient, n.time_zone, n.expires_at,
-               t.code, t.channel, t.category, t.body, t.validity_minutes
-        FROM platform.notifications AS n JOIN platform.notification_templates AS t ON t.code = n.template_code
-        WHERE n.id = $1
-        """
+    static let load = PendingNotification.select + "\nWHERE n.id = $1"
 
     static let close = """
         UPDATE platform.notifications SET status = $2, failure_reason = $3, rendered_body = COALESCE($4, rendered_body)
@@ -43,50 +38,33 @@ public struct DispatchNotification: JobArguments {
         guard let row = try await context.database.query(Self.load, [id]).first else {
             throw JobDiscarded("notification \(id) does not exist")
         }
-        let (status, paramsJSON, recipient, zoneName, expiresAt) = try row.decode((String, String, String, String, Date).self)
-        guard status == "pending" else { return }
-        let template = NotificationTemplate(
-            code: try row.decode(5, as: String.self),
-            channel: OutgoingMessage.Channel(rawValue: try row.decode(6, as: String.self)) ?? .sms,
-            category: NotificationTemplate.Category(rawValue: try row.decode(7, as: String.self)) ?? .notice,
-            body: try row.decode(8, as: String.self), validityMinutes: Int(try row.decode(9, as: Int32.self)))
+        let notification = try PendingNotification(row: row)
+        guard notification.status == NotificationStatus.pending.rawValue else { return }
+        let template = notification.template
+        let expiresAt = notification.expiresAt
         let now = services.clock.now
         let log = services.log
-        let fields = [("notification_id", "\(id)"), ("recipient", PhoneMask.mask(recipient)), ("template", template.code)]
-
-        let parameters = (try? JSONDecoder().decode([String: String].self, from: Data(paramsJSON.utf8))) ?? [:]
-        let body: String
-        do {
-            body = try template.render(parameters)
-        } catch let missing as NotificationTemplate.MissingParameter {
-            try await close(id, "failed", "\(missing)", context)
-            throw JobDiscarded("\(missing)")
-        }
-        if now >= expiresAt {
-            try await close(id, "suppressed", "expired: not sent within its validity (\(template.validityMinutes) min)", context)
-            log.info("notification suppressed: past its validity", fields)
-            return
-        }
-        let timeZone = TimeZone(identifier: zoneName) ?? services.timeZone
+        let fields = notification.logFields
         let flowControl = services.flowControl
-        if template.category == .marketing,
-            let opens = flowControl.quietUntil(now, calendar: BusinessCalendar(timeZone: timeZone))
-        {
-            if opens >= expiresAt {
-                try await close(
-                    id, "suppressed", "quiet hours: marketing may not be sent before "
-                        + "\(ZonedTimeText.format(opens, in: timeZone)), past its validity", context)
-                return
-            }
+        let body: String
+        switch notification.decide(now: now, services: services) {
+        case .send(let rendered):
+            body = rendered
+        case .close(let status, let reason, let logLine):
+            try await close(id, status, reason, context)
+            if let logLine { log.info(logLine, fields) }
+            if status == .failed { throw JobDiscarded(reason) }
+            return
+        case .holdUntil(let opens):
             throw Self.snooze(until: flowControl.wakeTime(after: opens, now: now, latest: expiresAt), now: now)
         }
-        let limit = flowControl.rateLimit(for: template, recipient: recipient)
+        let limit = flowControl.rateLimit(for: template, recipient: notification.recipient)
         let jobID = context.job.id
         if let freeAt = try await context.database.withConnection({ try limit.take(on: $0, jobID: jobID) }) {
             let until = ZonedTimeText.format(freeAt, in: services.timeZone)
             if freeAt >= expiresAt {
                 try await close(
-                    id, "suppressed", "flow control: \(template.category.rawValue) limit for this recipient reached "
+                    id, .suppressed, "flow control: \(template.category.rawValue) limit for this recipient reached "
                         + "until \(until), past its validity", context)
                 log.info("notification suppressed by flow control", fields)
                 return
@@ -97,9 +75,7 @@ public struct DispatchNotification: JobArguments {
 
         // The permit just taken counts a send; whatever keeps the gateway from
         // accepting the message (lease lost, refusal, failure) gives it back.
-        let message = OutgoingMessage(
-            notificationID: id, channel: template.channel, recipient: recipient, templateCode: template.code, body: body,
-            idempotencyKey: "notification-\(id)")
+        let message = notification.outgoing(body: body)
         let result: DeliveryResult
         do {
             try await context.ensureLeaseHeld()
@@ -116,7 +92,7 @@ public struct DispatchNotification: JobArguments {
             }
         case .rejected(let reason):
             try await giveBack(limit, context)
-            try await close(id, "failed", "provider rejected it: \(reason)", context, body: body)
+            try await close(id, .failed, "provider rejected it: \(reason)", context, body: body)
             throw JobDiscarded("provider rejected notification \(id): \(reason)")
         }
     }
@@ -130,7 +106,9 @@ public struct DispatchNotification: JobArguments {
         _ = try await context.database.withConnection { try limit.giveBack(on: $0, jobID: jobID) }
     }
 
-    private func close(_ id: Int64, _ status: String, _ reason: String, _ context: JobContext, body: String? = nil) async throws {
-        _ = try await context.database.query(Self.close, [id, status, PhoneMask.maskAll(in: reason), body])
+    private func close(
+        _ id: Int64, _ status: NotificationStatus, _ reason: String, _ context: JobContext, body: String? = nil
+    ) async throws {
+        _ = try await context.database.query(Self.close, [id, status.rawValue, PhoneMask.maskAll(in: reason), body])
     }
 }

@@ -6,9 +6,9 @@ public enum PlatformJobs {
     /// The argument types of every kind the platform handles, so a job given as
     /// kind and JSON (`jobsctl enqueue`) is checked as its handler would check it.
     public static let catalogue = JobKindCatalogue([
-        OrderReminder.self, DispatchNotification.self, ExpireCoupons.self, RemindExpiringCoupons.self,
-        ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self, ProcessWithdrawal.self,
-        GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self, DispatchOrder.self,
+        OrderReminder.self, DispatchNotification.self, DispatchNotificationBatch.self, ExpireCoupons.self,
+        RemindExpiringCoupons.self, ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self,
+        ProcessWithdrawal.self, GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self, DispatchOrder.self,
         ExpireDispatchOffer.self, RollUpStatistics.self, RecommendCleaners.self,
         ScoreServiceQuality.self, ReinstateCleaners.self, EscalateComplaint.self, SendCampaignBatch.self,
     ])
@@ -30,6 +30,10 @@ public enum PlatformJobs {
         registry.register(
             DispatchNotification.self,
             options: JobKindOptions(timeout: .seconds(30), retryPolicy: RetryPolicy(baseDelay: .seconds(5)))
+        ) { try await $0.run($1, services: services) }
+        registry.register(
+            DispatchNotificationBatch.self,
+            options: JobKindOptions(timeout: .seconds(300), retryPolicy: RetryPolicy(baseDelay: .seconds(5)))
         ) { try await $0.run($1, services: services) }
         registry.register(ExpireCoupons.self, options: JobKindOptions(timeout: .seconds(600))) {
             try await $0.run($1, services: services)

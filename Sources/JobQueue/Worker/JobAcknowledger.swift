@@ -9,6 +9,7 @@ import Synchronization
 actor JobAcknowledger {
     private let database: PostgresPool
     private let log: JobLog
+    private let outage: DatabaseOutage
     private var pending: [JobOutcome] = []
     private var flushing = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
@@ -23,9 +24,10 @@ actor JobAcknowledger {
 
     static let maxBatch = 2000
 
-    init(database: PostgresPool, log: JobLog) {
+    init(database: PostgresPool, log: JobLog, outage: DatabaseOutage) {
         self.database = database
         self.log = log
+        self.outage = outage
     }
 
     func submit(_ outcome: JobOutcome) {
@@ -68,6 +70,7 @@ actor JobAcknowledger {
         while true {
             do {
                 let applied = try await Self.write(batch, on: database, redact: log.redact)
+                outage.answered()
                 unwritten.subtract(batch.count, ordering: .relaxed)
                 appliedCount += applied.count
                 for outcome in batch where !applied.contains(outcome.lease.jobID) {
@@ -80,7 +83,9 @@ actor JobAcknowledger {
             } catch {
                 // Keep the outcomes and try again: if the database stays away past the
                 // lease, the jobs are rescued and these writes are fenced out harmlessly.
-                log.error("writing job outcomes failed; retrying", [("jobs", "\(batch.count)"), ("error", "\(error)")])
+                if !outage.failed("writing job outcomes", error) {
+                    log.error("writing job outcomes failed; retrying", [("jobs", "\(batch.count)"), ("error", "\(error)")])
+                }
                 if Task.isCancelled && delay > .seconds(2) {
                     unwritten.subtract(batch.count, ordering: .relaxed)
                     return

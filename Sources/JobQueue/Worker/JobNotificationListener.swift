@@ -7,6 +7,7 @@ struct JobNotificationListener: Sendable {
     let configuration: PostgresConfiguration
     let producers: [String: QueueProducer]
     let log: JobLog
+    let outage: DatabaseOutage
     let wakeup: PostgresWakeup
 
     func run() async {
@@ -15,8 +16,9 @@ struct JobNotificationListener: Sendable {
         while !Task.isCancelled {
             do {
                 try await withTaskCancellationHandler {
-                    try await session.withConnection { [producers, wakeup] connection in
+                    try await session.withConnection { [producers, wakeup, outage] connection in
                         try connection.listen(JobChannel.name)
+                        outage.answered()
                         if connectedBefore { for producer in producers.values { producer.wake.signal() } }
                         while !Task.isCancelled {
                             for notification in try connection.waitForNotifications(timeout: .seconds(30), wakeup: wakeup) {
@@ -29,7 +31,9 @@ struct JobNotificationListener: Sendable {
                 }
             } catch {
                 if Task.isCancelled { break }
-                log.warning("listener connection failed; polling continues, reconnecting", [("error", "\(error)")])
+                if !outage.failed("listening", error) {
+                    log.warning("listener connection failed; polling continues, reconnecting", [("error", "\(error)")])
+                }
                 try? await Task.sleep(for: .seconds(1))
             }
             connectedBefore = true

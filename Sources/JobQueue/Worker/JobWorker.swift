@@ -39,9 +39,11 @@ public final class JobWorker: Sendable {
         var log = log
         log.fields.append(("worker", configuration.workerID))
         let pool = PostgresPool(configuration: database, maxConnections: configuration.maxConnections, name: "worker")
+        let outage = DatabaseOutage(log: log)
         let environment = WorkerEnvironment(
             configuration: configuration, database: pool, registry: handlers, running: RunningJobs(),
-            acknowledger: JobAcknowledger(database: pool, log: log), metrics: WorkerMetrics(), log: log)
+            acknowledger: JobAcknowledger(database: pool, log: log, outage: outage), metrics: WorkerMetrics(),
+            outage: outage, log: log)
         self.environment = environment
         self.producers = configuration.queues.reduce(into: [:]) { producers, queue in
             producers[queue.key] = QueueProducer(
@@ -68,7 +70,7 @@ public final class JobWorker: Sendable {
     public func metricsText() async -> String {
         await environment.metrics.render(
             database: environment.database, running: environment.running.count,
-            fencedWrites: await environment.acknowledger.fencedCount)
+            fencedWrites: await environment.acknowledger.fencedCount, outages: environment.outage.episodes)
     }
 
     /// Round-trip times of this worker's claim statements so far (what `/metrics`
@@ -78,6 +80,9 @@ public final class JobWorker: Sendable {
 
     /// Outcomes the database refused because the lease had moved on (fencing).
     public func fencedOutcomeCount() async -> Int { await environment.acknowledger.fencedCount }
+
+    /// Times the database stopped answering this worker (each logged once, when it began).
+    public var databaseOutageCount: Int { environment.outage.episodes }
 
     /// Stop claiming, let running jobs finish within the grace period, release the
     /// rest; `run()` then returns. Safe to call from any thread, more than once.
@@ -165,7 +170,7 @@ public final class JobWorker: Sendable {
             services.addTask {
                 await LeaseKeeper(
                     database: environment.database, running: environment.running,
-                    configuration: environment.configuration, log: log
+                    configuration: environment.configuration, log: log, outage: environment.outage
                 ).run()
             }
             services.addTask { await self.maintain() }
@@ -176,7 +181,7 @@ public final class JobWorker: Sendable {
                 services.addTask {
                     await JobNotificationListener(
                         configuration: listenConfiguration, producers: self.producers, log: log,
-                        wakeup: self.listenerWakeup
+                        outage: environment.outage, wakeup: self.listenerWakeup
                     ).run()
                 }
             }
@@ -208,12 +213,15 @@ public final class JobWorker: Sendable {
         while !Task.isCancelled {
             do {
                 let acquired = try await lease.tryAcquire(on: database)
+                environment.outage.answered()
                 if acquired != leading {
                     log.info(acquired ? "became leader" : "lost leadership", [("service", lease.name)])
                 }
                 leading = acquired
             } catch {
-                if leading { log.error("leader lease renewal failed", [("error", "\(error)")]) }
+                if leading && !environment.outage.failed("leader lease renewal", error) {
+                    log.error("leader lease renewal failed", [("error", "\(error)")])
+                }
                 leading = false
             }
             if leading {
@@ -237,7 +245,9 @@ public final class JobWorker: Sendable {
         do {
             try await body()
         } catch {
-            environment.log.error("\(service) failed", [("error", "\(error)")])
+            if !environment.outage.failed(service, error) {
+                environment.log.error("\(service) failed", [("error", "\(error)")])
+            }
         }
     }
 
@@ -251,11 +261,14 @@ public final class JobWorker: Sendable {
                 nextStage = clock.now + configuration.stageInterval
                 do {
                     let staged = try await JobMaintenance.stageDueJobs(on: environment.database)
+                    environment.outage.answered()
                     if staged > 0 && listenConfiguration == nil {
                         for producer in producers.values { producer.wake.signal() }
                     }
                 } catch {
-                    environment.log.error("staging due jobs failed", [("error", "\(error)")])
+                    if !environment.outage.failed("staging due jobs", error) {
+                        environment.log.error("staging due jobs failed", [("error", "\(error)")])
+                    }
                 }
             }
             if clock.now >= nextRescue {
@@ -266,7 +279,9 @@ public final class JobWorker: Sendable {
                             "rescued a job whose lease lapsed", [("job_id", "\(rescued.id)"), ("state", rescued.state.rawValue)])
                     }
                 } catch {
-                    environment.log.error("rescuing lapsed leases failed", [("error", "\(error)")])
+                    if !environment.outage.failed("rescuing lapsed leases", error) {
+                        environment.log.error("rescuing lapsed leases failed", [("error", "\(error)")])
+                    }
                 }
             }
             try? await Task.sleep(until: min(nextStage, nextRescue), clock: clock)

@@ -9,6 +9,7 @@ struct LeaseKeeper: Sendable {
     let running: RunningJobs
     let configuration: WorkerConfiguration
     let log: JobLog
+    let outage: DatabaseOutage
 
     /// Tests "still running" as `lease_expires_at IS NOT NULL`, for the reason given at
     /// `JobAckStatements.finish`. One statement per queue ($4), so on a Citus cluster
@@ -43,6 +44,7 @@ struct LeaseKeeper: Sendable {
                     renewed[id] = cancelRequested
                 }
             }
+            outage.answered()
             for attempt in attempts {
                 if let cancelRequested = renewed[attempt.job.id] {
                     attempt.leaseDeadline = started + lease
@@ -56,7 +58,9 @@ struct LeaseKeeper: Sendable {
                 }
             }
         } catch {
-            log.error("heartbeat failed", [("error", "\(error)")])
+            if !outage.failed("heartbeat", error) {
+                log.error("heartbeat failed", [("error", "\(error)")])
+            }
             let now = ContinuousClock.now
             for attempt in attempts where attempt.leaseDeadline < now {
                 attempt.stop(.leaseLost)

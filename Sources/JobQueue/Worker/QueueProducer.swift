@@ -52,6 +52,7 @@ final class QueueProducer: Sendable {
                             lease: environment.configuration.leaseDuration,
                             withinQueueLimit: settings.hasConcurrencyLimit, on: environment.database)
                         failures = 0
+                        environment.outage.answered()
                         environment.metrics.claimed(jobs: jobs.count, seconds: (ContinuousClock.now - claimStarted).seconds)
                         claimedFull = jobs.count == limit
                         let leaseDeadline = ContinuousClock.now + environment.configuration.leaseDuration
@@ -62,8 +63,10 @@ final class QueueProducer: Sendable {
                         }
                     } catch {
                         failures += 1
-                        environment.log.error(
-                            "claiming failed; will retry", [("queue", queue), ("error", "\(error)")])
+                        if !environment.outage.failed("claiming", error) {
+                            environment.log.error(
+                                "claiming failed; will retry", [("queue", queue), ("error", "\(error)")])
+                        }
                         try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5000)))
                         continue
                     }

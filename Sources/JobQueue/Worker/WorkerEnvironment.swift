@@ -8,5 +8,6 @@ struct WorkerEnvironment: Sendable {
     let running: RunningJobs
     let acknowledger: JobAcknowledger
     let metrics: WorkerMetrics
+    let outage: DatabaseOutage
     let log: JobLog
 }

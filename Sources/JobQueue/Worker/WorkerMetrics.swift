@@ -56,8 +56,9 @@ final class WorkerMetrics: Sendable {
 
     static let jobsByState = "SELECT queue, state, count(*)::int8 FROM queue.jobs GROUP BY queue, state ORDER BY 1, 2"
 
-    /// `fencedWrites`: outcome writes the database refused so far (the acknowledger's count).
-    func render(database: PostgresPool, running: Int, fencedWrites: Int) async -> String {
+    /// `fencedWrites`: outcome writes the database refused so far (the acknowledger's count);
+    /// `outages`: times the database stopped answering (`DatabaseOutage`).
+    func render(database: PostgresPool, running: Int, fencedWrites: Int, outages: Int) async -> String {
         let snapshot = state.withLock { $0 }
         var text = PrometheusText()
         let rows = try? await database.query(Self.jobsByState).rows
@@ -79,6 +80,10 @@ final class WorkerMetrics: Sendable {
                 help: "Attempts of this process whose outcome the lease fence kept out, by where they met it.",
                 value: Double(count), labels: ["at": stage.rawValue])
         }
+        text.counter(
+            "queue_worker_database_outages_total",
+            help: "Times the database stopped answering this process (connection failures until a statement went through).",
+            value: Double(outages))
         for (key, count) in snapshot.outcomes.sorted(by: { ($0.key.kind, $0.key.outcome) < ($1.key.kind, $1.key.outcome) }) {
             text.counter(
                 "queue_worker_jobs_total", help: "Attempts finished by this process, by kind and outcome.",

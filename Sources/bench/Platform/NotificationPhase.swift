@@ -5,9 +5,11 @@ import Foundation
 import JobQueue
 import PostgresClient
 
-/// Queues notifications through `NotificationOutbox.queue` (outbox row + dispatch
-/// job, one transaction per batch), then dispatches them with JobWorkers running
-/// the platform's handlers against a gateway that answers at once.
+/// Queues notifications through the batch `NotificationOutbox.queue` (outbox rows +
+/// their batch dispatch jobs, one transaction and two statements per batch) or,
+/// with `--one-by-one`, a call (outbox row + dispatch job) per message; then
+/// dispatches them with JobWorkers running the platform's handlers against a
+/// gateway that answers at once.
 struct NotificationPhase {
     let options: PlatformOptions
     let pool: PostgresPool
@@ -30,6 +32,8 @@ struct NotificationPhase {
         var providerUnexpected: Int
         /// Dispatch jobs by state, and jobs that took more than one attempt.
         var jobStates: [(JobState, Int)]
+        /// The dispatch jobs the queueing made: one per message, or one per batch.
+        var expectedJobs: Int
         var jobsRetried: Int
         var fencedOutcomes: Int
         var flowControlDelayed: Int
@@ -41,7 +45,7 @@ struct NotificationPhase {
             sent == notifications && found == notifications && providerCalls == notifications
                 && providerDistinct == notifications && providerRepeated == 0 && providerMissing == 0
                 && providerUnexpected == 0 && jobStates.count == 1 && jobStates.first?.0 == .completed
-                && jobStates.first?.1 == notifications
+                && jobStates.first?.1 == expectedJobs
         }
         var queueRate: Double { Double(notifications) / queueing.seconds }
         var dispatchRate: Double { Double(notifications) / dispatch.seconds }
@@ -65,14 +69,10 @@ struct NotificationPhase {
         let services = PlatformServices(provider: provider, log: tally.log(minimumLevel: .info))
         let workerLog = LogTally()
         let workers = try (0..<options.workers).map { index in
-            var configuration = WorkerConfiguration(
-                queues: [NotificationOutbox.dispatchQueue: options.concurrency],
-                workerID: "bench-platform-dispatch-\(ProcessInfo.processInfo.processIdentifier)-\(index + 1)",
-                runsLeaderServices: false)
-            if let connections = options.connections { configuration.maxConnections = connections }
-            return try JobWorker(
+            try JobWorker(
                 database: options.database.configuration, handlers: PlatformJobs.handlers(services),
-                configuration: configuration, log: workerLog.log(minimumLevel: .warning))
+                configuration: options.dispatchWorkerConfiguration(name: "dispatch", index: index),
+                log: workerLog.log(minimumLevel: .warning))
         }
 
         Output.log(
@@ -134,16 +134,25 @@ struct NotificationPhase {
         ).rows[0].decode((Int64, Int64).self)
         let calls = provider.callsByNotification
         let queued = Set(ids)
-        let states = try await pool.withConnection { connection in
-            try JobCounts.byState(kind: DispatchNotification.kind, createdSince: queuedSince, on: connection)
-        }.sorted { $0.key.rawValue < $1.key.rawValue }
+        var byState: [JobState: JobCounts.InState] = [:]
+        for kind in [DispatchNotification.kind, DispatchNotificationBatch.kind] {
+            let counts = try await pool.withConnection { connection in
+                try JobCounts.byState(kind: kind, createdSince: queuedSince, on: connection)
+            }
+            for (state, count) in counts {
+                let sum = byState[state] ?? JobCounts.InState(jobs: 0, retried: 0)
+                byState[state] = JobCounts.InState(jobs: sum.jobs + count.jobs, retried: sum.retried + count.retried)
+            }
+        }
+        let states = byState.sorted { $0.key.rawValue < $1.key.rawValue }
+        let expectedJobs = options.oneByOne ? count : (count + NotificationOutbox.dispatchBatchSize - 1) / NotificationOutbox.dispatchBatchSize
         return Result(
             notifications: count, queueing: queueing, dispatch: dispatch, sent: Int(sent), found: Int(found),
             providerCalls: calls.values.reduce(0, +), providerDistinct: calls.count,
             providerRepeated: calls.values.filter { $0 > 1 }.count,
             providerMissing: queued.filter { calls[$0] == nil }.count,
             providerUnexpected: calls.keys.filter { !queued.contains($0) }.count,
-            jobStates: states.map { ($0.key, $0.value.jobs) }, jobsRetried: states.map(\.value.retried).reduce(0, +),
+            jobStates: states.map { ($0.key, $0.value.jobs) }, expectedJobs: expectedJobs, jobsRetried: states.map(\.value.retried).reduce(0, +),
             fencedOutcomes: fenced, flowControlDelayed: tally.count("notification delayed by flow control"),
             suppressed: tally.count("notification suppressed by flow control")
                 + tally.count("notification suppressed: past its validity"),
@@ -154,10 +163,12 @@ struct NotificationPhase {
     /// recipient per customer in turn. Returns the notification ids and the time taken.
     private func queue(_ count: Int) async throws -> ([Int64], Duration, CPUSpent) {
         Output.log(
-            "queueing \(count) notifications (\(Self.template)) through NotificationOutbox.queue, "
-                + "\(options.queueBatch) per transaction …")
+            "queueing \(count) notifications (\(Self.template)) through "
+                + (options.oneByOne ? "NotificationOutbox.queue(template:…), one call each" : "the batch NotificationOutbox.queue")
+                + ", \(options.queueBatch) per transaction …")
         let phones = dataset.phones
         let run = dataset.run
+        let oneByOne = options.oneByOne
         let clock = ContinuousClock()
         let started = clock.now
         let cpuBefore = CPUSample.take(serverPID: serverPID)
@@ -166,18 +177,24 @@ struct NotificationPhase {
         var nextProgress = started + .seconds(10)
         for batchStart in stride(from: 0, to: count, by: options.queueBatch) {
             let range = batchStart..<min(count, batchStart + options.queueBatch)
-            let batch = try await pool.withTransaction { connection -> [Int64] in
+            let messages = range.map { index in
+                NotificationOutbox.Message(
+                    template: Self.template, parameters: ["order": "PB\(run)-\(index)", "status": "已接单"],
+                    recipient: phones[index % phones.count], dedupeKey: "platform-bench:\(run):\(index)")
+            }
+            let batch = try await pool.withTransaction { connection -> [Int64?] in
                 let now = Date()
-                return try range.map { index in
-                    let id = try NotificationOutbox.queue(
-                        template: Self.template, parameters: ["order": "PB\(run)-\(index)", "status": "已接单"],
-                        recipient: phones[index % phones.count], dedupeKey: "platform-bench:\(run):\(index)", now: now,
-                        on: connection)
-                    guard let id else { throw BenchFailure("dedupe key platform-bench:\(run):\(index) was already used") }
-                    return id
+                if !oneByOne { return try NotificationOutbox.queue(messages, now: now, on: connection) }
+                return try messages.map { message in
+                    try NotificationOutbox.queue(
+                        template: message.template, parameters: message.parameters, recipient: message.recipient,
+                        dedupeKey: message.dedupeKey, now: now, on: connection)
                 }
             }
-            ids += batch
+            for (message, id) in zip(messages, batch) {
+                guard let id else { throw BenchFailure("dedupe key \(message.dedupeKey) was already used") }
+                ids.append(id)
+            }
             if clock.now >= nextProgress {
                 nextProgress = clock.now + .seconds(10)
                 Output.log("  \(ids.count) queued")

@@ -5,14 +5,15 @@ import Foundation
 import JobQueue
 import PostgresClient
 
-/// `bench platform`: coupon expiry and notification dispatch at production sizes.
+/// `bench platform`: coupon expiry, the queue's own no-op rate and notification
+/// dispatch at production sizes, on the same workers.
 struct PlatformCommand: Command {
     static let name = "platform"
-    static let summary = "time coupon expiry and notification dispatch through real workers"
+    static let summary = "time coupon expiry, the queue's no-op rate and notification dispatch through real workers"
     static let options: [CommandOption] = [
         .value("--coupons", "N", default: "1000000"), .value("--notifications", "N", default: "100000"),
         .value("--customers", "N"), .value("--concurrency", "N", default: "16"), .value("--workers", "N", default: "1"),
-        .value("--connections", "N"), .value("--queue-batch", "N", default: "1000"), .flag("--small"),
+        .value("--connections", "N"), .value("--queue-batch", "N", default: "1000"), .value("--noop-jobs", "N"), .flag("--one-by-one"), .flag("--small"),
         .value("--migrations", "DIR"),
     ] + DatabaseOptions.options
     static let help = """
@@ -24,13 +25,18 @@ struct PlatformCommand: Command {
            with binary COPY, enqueues one coupon.expire job and runs a JobWorker on the
            maintenance queue until the job completes: coupons expired per second.
            Checks every loaded coupon is expired.
-        2. Queues notifications (template order_status, one phone number per
-           customer so flow control lets them all through) with NotificationOutbox.queue,
-           one transaction per batch: notifications queued per second. Then runs
+        2. The queue's own rate: no-op jobs on the notifications queue, processed by
+           the same JobWorkers (count, concurrency, connections) as step 3: jobs per
+           second. Checks every one completed.
+        3. Queues notifications (template order_status, one phone number per
+           customer so flow control lets them all through) with the batch
+           NotificationOutbox.queue (or, with --one-by-one, a call per message), one
+           transaction per batch: notifications queued per second. Then runs
            JobWorkers with the platform's handlers and a gateway that answers at once on
            the notifications queue, until every notification is sent: notifications
            dispatched per second. Checks every one is sent and that the gateway got each
-           exactly once.
+           exactly once. Prints dispatch against the no-op rate of step 2 and queueing
+           against the goal of 10 000/s.
 
         The run's rows are new (their own coupon template, phone numbers and dedupe
         keys), so it can be repeated on the same database; use a private one, since
@@ -70,6 +76,9 @@ struct PlatformCommand: Command {
             // let autovacuum do it while the notifications are timed.
             _ = try await pool.withConnection { try Settle.run(["VACUUM (ANALYZE) platform.coupons"], on: $0) }
         }
+        let noop = options.noopJobs > 0
+            ? try await QueueNoopPhase(options: options, pool: pool, serverPID: serverPID).run()
+            : nil
         let dispatch = options.notifications > 0
             ? try await NotificationPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
             : nil
@@ -77,7 +86,7 @@ struct PlatformCommand: Command {
 
         let report = PlatformReport(
             options: options, machine: machine, loadAfter: LoadAverage.text(), dataset: dataset,
-            loading: loading, expiry: expiry, dispatch: dispatch)
+            loading: loading, expiry: expiry, noop: noop, dispatch: dispatch)
         print(report.render())
         if !report.verified { throw CommandError.failed("verification failed (see above)") }
     }

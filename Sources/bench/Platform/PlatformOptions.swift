@@ -1,6 +1,8 @@
 import BenchSupport
+import CleaningPlatform
 import CommandLineInterface
 import Foundation
+import JobQueue
 import PostgresClient
 
 /// What to run, from the command line.
@@ -11,6 +13,9 @@ struct PlatformOptions: Sendable {
     var concurrency: Int
     var workers: Int
     var queueBatch: Int
+    var noopJobs: Int
+    /// Queue with the one-message API (a dispatch job per message) instead of the batch API.
+    var oneByOne: Bool
     var connections: Int?
     var small: Bool
     var database: DatabaseOptions
@@ -30,6 +35,10 @@ struct PlatformOptions: Sendable {
           --workers N          JobWorkers dispatching notifications, each with its own pool (default 1)
           --connections N      database connections per worker (default: the worker's own default)
           --queue-batch N      notifications queued per transaction (default 1000)
+          --noop-jobs N        no-op jobs the same workers process first, for the queue's own rate
+                               (default: as many as notifications; 0 skips the step)
+          --one-by-one         queue each notification with its own call (NotificationOutbox.queue(template:…),
+                               a dispatch job per message: the path before batching) instead of the batch API
           --small              quick check: 20000 coupons and 2000 notifications unless given
         \(MigrationsDirectory.help)
         \(DatabaseOptions.help)
@@ -48,6 +57,8 @@ struct PlatformOptions: Sendable {
         concurrency = try count("--concurrency", default: 16, minimum: 1)
         workers = try count("--workers", default: 1, minimum: 1)
         queueBatch = try count("--queue-batch", default: 1_000, minimum: 1)
+        noopJobs = try count("--noop-jobs", default: notifications, minimum: 0)
+        oneByOne = arguments.flag("--one-by-one")
         // At least 2: claims and handlers share them.
         connections = try arguments.integer("--connections", in: 2...1_000)
         guard customers <= 99_999_999 else {
@@ -62,9 +73,22 @@ struct PlatformOptions: Sendable {
         var words = ["swift build -c release --product bench &&", ".build/release/bench", "platform"]
         words += ["--coupons", "\(coupons)", "--notifications", "\(notifications)", "--customers", "\(customers)"]
         words += ["--concurrency", "\(concurrency)", "--workers", "\(workers)", "--queue-batch", "\(queueBatch)"]
+        words += ["--noop-jobs", "\(noopJobs)"]
+        if oneByOne { words.append("--one-by-one") }
         if let connections { words += ["--connections", "\(connections)"] }
         let url = database.configuration.redactedConninfo
         if !url.isEmpty { words += ["--database-url", url] }
         return words.joined(separator: " ")
+    }
+
+    /// The workers of the no-op and the dispatch step: the same setup for both, so
+    /// their rates compare.
+    func dispatchWorkerConfiguration(name: String, index: Int) -> WorkerConfiguration {
+        var configuration = WorkerConfiguration(
+            queues: [NotificationOutbox.dispatchQueue: concurrency],
+            workerID: "bench-platform-\(name)-\(ProcessInfo.processInfo.processIdentifier)-\(index + 1)",
+            runsLeaderServices: false)
+        if let connections { configuration.maxConnections = connections }
+        return configuration
     }
 }

@@ -11,9 +11,14 @@ struct PlatformReport {
     let dataset: Dataset
     let loading: Dataset.Timings
     let expiry: CouponExpiryPhase.Result?
+    let noop: QueueNoopPhase.Result?
     let dispatch: NotificationPhase.Result?
 
-    var verified: Bool { (expiry?.verified ?? true) && (dispatch?.verified ?? true) }
+    /// Issue 20's goals: dispatch at half the queue's own no-op rate, queueing at 10 000/s.
+    static let dispatchGoal = 0.5
+    static let queueingGoal = 10_000.0
+
+    var verified: Bool { (expiry?.verified ?? true) && (noop?.verified ?? true) && (dispatch?.verified ?? true) }
 
     func render() -> String {
         var table = TextTable(["step", "items", "seconds", "per second", "bench cpu s", "server cpu s", "machine busy", "how"])
@@ -27,10 +32,16 @@ struct PlatformReport {
             if let job = expiry.jobSeconds { how += "; job itself \(String(format: "%.2f", job)) s" }
             table.append(row("expire coupons", expiry.coupons, expiry.wall, expiry.cpu, how))
         }
+        if let noop {
+            table.append(row(
+                "no-op jobs", noop.jobs, noop.processing, noop.cpu,
+                "the queue's own rate: the dispatch step's workers, a handler that does nothing"))
+        }
         if let dispatch {
+            let api = options.oneByOne ? "NotificationOutbox.queue(template:…), a call per message" : "batch NotificationOutbox.queue"
             table.append(row(
                 "queue notifications", dispatch.notifications, dispatch.queueing, dispatch.queueingCPU,
-                "NotificationOutbox.queue, \(options.queueBatch) per transaction, 1 connection"))
+                "\(api), \(options.queueBatch) per transaction, 1 connection"))
             var how = "\(options.workers) worker(s) × concurrency \(options.concurrency), instant provider"
             if let connections = options.connections { how += ", \(connections) connections each" }
             table.append(row("dispatch notifications", dispatch.notifications, dispatch.dispatch, dispatch.dispatchCPU, how))
@@ -39,12 +50,27 @@ struct PlatformReport {
         var lines = ["bench platform — \(machine.cores) cores, \(machine.server) at \(machine.host)", ""]
         lines.append(table.render())
         lines.append("")
+        if let dispatch {
+            lines.append("ratios")
+            lines.append(String(
+                format: "  queueing: %.0f notifications/s = %.2f× the goal of %.0f/s", dispatch.queueRate,
+                dispatch.queueRate / Self.queueingGoal, Self.queueingGoal))
+            if let noop {
+                lines.append(String(
+                    format: "  dispatch: %.0f messages/s against %.0f no-op jobs/s in this run = %.2f× (goal %.1f×)",
+                    dispatch.dispatchRate, noop.rate, dispatch.dispatchRate / noop.rate, Self.dispatchGoal))
+            }
+            lines.append("")
+        }
         lines.append("checks")
         if let expiry {
             lines.append(check(
                 expiry.verified,
                 "coupons: job \(expiry.jobState); \(expiry.expired) of \(expiry.coupons) expired, \(expiry.notExpired) not, "
                     + "\(expiry.badExpiryTime) with a wrong expired_at; the job logged \(expiry.reportedByJob.map(String.init) ?? "?") expired"))
+        }
+        if let noop {
+            lines.append(check(noop.verified, "no-op jobs: \(noop.completed) of \(noop.jobs) completed"))
         }
         if let dispatch {
             lines.append(check(
@@ -58,8 +84,9 @@ struct PlatformReport {
                     + "\(dispatch.providerUnexpected) not from this run"))
             let states = dispatch.jobStates.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")
             lines.append(check(
-                dispatch.jobStates.count == 1 && dispatch.jobStates.first?.0 == .completed,
-                "dispatch jobs: \(states); \(dispatch.jobsRetried) needed a second attempt, "
+                dispatch.jobStates.count == 1 && dispatch.jobStates.first?.0 == .completed
+                    && dispatch.jobStates.first?.1 == dispatch.expectedJobs,
+                "dispatch jobs: \(states) of \(dispatch.expectedJobs); \(dispatch.jobsRetried) needed a second attempt, "
                     + "\(dispatch.fencedOutcomes) fenced outcomes, \(dispatch.flowControlDelayed) delayed and "
                     + "\(dispatch.suppressed) suppressed by flow control or validity"))
         }

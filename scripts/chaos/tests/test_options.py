@@ -17,6 +17,12 @@ class OptionsTests(unittest.TestCase):
         self.assertEqual(parse(["--small"], {"CHAOS_JOBS": "700"}).jobs, 700)
         self.assertEqual(parse(["--jobs", "900"], {"CHAOS_JOBS": "700"}).jobs, 900, "argv wins over the variable")
 
+    def test_small_holds_briefly_and_without_connections_for_seconds(self):
+        small = parse(["--small"], {})
+        self.assertEqual((small.hold_seconds, small.calm_seconds, small.rate, small.exhaust_seconds), (15.0, 8.0, 150, 5.0))
+        full = parse(["idle-in-transaction"], {})
+        self.assertEqual((full.hold_seconds, full.rate), (180.0, 300), "minutes idle at full size")
+
     def test_runs_are_chosen_in_order_once_each(self):
         self.assertEqual(parse(["stall", "kill-workers", "stall"], {}).runs, ["stall", "kill-workers"])
 
@@ -33,6 +39,8 @@ class OptionsTests(unittest.TestCase):
             (["--workers", "1"], "--workers must be at least 2"),
             (["--jobs", "0"], "--jobs must be at least 1"),
             (["--payout-workers", "1"], "--payout-workers must be at least 2"),
+            (["--wal-mb", "32"], "--wal-mb must be at least 64"),
+            (["--rate", "0"], "--rate must be at least 1"),
             (["explode"], "unknown argument 'explode'"),
         ]
         for argv, message in cases:
