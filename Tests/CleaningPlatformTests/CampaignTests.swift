@@ -272,7 +272,9 @@ final class CampaignTests: XCTestCase {
         XCTAssertEqual(coupons, 1)
         let notification = try await fixture.pool.query(
             "SELECT id FROM platform.notifications WHERE recipient = $1", [reached.phone]).scalar(Int64.self)
-        let dispatchJobs = try await fixture.jobs(DispatchNotification.self).filter { $0.arguments.notificationID == notification }
+        let dispatchJobs = try await fixture.jobs(DispatchNotificationBatch.self).filter {
+            $0.arguments.notificationIDs.contains(notification)
+        }
         XCTAssertEqual(dispatchJobs.count, 1)
     }
 
