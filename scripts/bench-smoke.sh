@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The queue benchmarks at CI size on their own private cluster: `bench queue suite
-# --quick` (enqueue, processing, latency, backlog, memory beside pgbench; ~30 s) and
-# `bench bloat --quick` (sustained load with retention, table sizes; ~45 s), then
+# --quick` (enqueue, processing, latency, backlog, memory beside pgbench; ~30 s),
+# `bench queue scaling --quick` (1 and 2 worker processes, drain and mixed load; ~20 s)
+# and `bench bloat --quick` (sustained load with retention, table sizes; ~45 s), then
 # `bench queue pooling --quick` through scripts/bench-pooling.sh (direct vs. PgBouncer).
 # They fail on broken benchmark code or a run that does not finish; the figures are
 # printed, not judged (CI machines are too noisy for thresholds). Full sizes and the
@@ -16,7 +17,7 @@ BIN=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) BIN="${2:?--bin needs a folder}"; shift 2 ;;
-        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-smoke: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -30,5 +31,6 @@ URL="$(scripts/devdb.sh start)"
 
 export MIGRATIONS_DIR="$ROOT/sql"
 "$BIN/bench" queue suite --quick --database-url "$URL"
+"$BIN/bench" queue scaling --quick --database-url "$URL"
 "$BIN/bench" bloat --quick --database-url "$URL"
 "$ROOT/scripts/bench-pooling.sh" --bin "$BIN" --quick

@@ -73,7 +73,9 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(options(command(tree, ["queue", "suite"]))["--quick"]?["takes_value"] as? Bool, false)
         XCTAssertEqual(options(command(tree, ["bloat"]))["--variants"]?["value_name"] as? String, "LIST")
         XCTAssertEqual(options(command(tree, ["batch"]))["--only"]?["takes_value"] as? Bool, true)
-        for path in [["client"], ["queue", "suite"], ["queue", "work"], ["platform"], ["batch"], ["bloat"]] {
+        XCTAssertEqual(options(command(tree, ["queue", "scaling"]))["--processes"]?["default"] as? String, "1,2,4,8")
+        XCTAssertEqual(options(command(tree, ["queue", "work"]))["--until-stopped"]?["takes_value"] as? Bool, false)
+        for path in [["client"], ["queue", "suite"], ["queue", "scaling"], ["queue", "work"], ["platform"], ["batch"], ["bloat"]] {
             XCTAssertNotNil(options(command(tree, path))["--database-url"], "\(path)")
         }
     }

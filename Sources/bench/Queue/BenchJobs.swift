@@ -24,4 +24,14 @@ enum BenchJobs {
         handlers.register(NoopJob.self) { _, _ in counter.increment() }
         return handlers
     }
+
+    /// The same no-op handler that also records each job's enqueue-to-start wait.
+    static func timing(_ counter: CompletionCounter, _ latencies: StartLatencies) -> JobHandlerRegistry {
+        var handlers = JobHandlerRegistry()
+        handlers.register(NoopJob.self) { _, context in
+            latencies.record(createdAt: context.job.createdAt)
+            counter.increment()
+        }
+        return handlers
+    }
 }

@@ -14,6 +14,6 @@ struct QueueCommands: CommandGroup {
         Usage: bench queue COMMAND [OPTIONS]
         """
     static let subcommands: [any CommandDescription.Type] = [
-        AdapterCommand.self, SuiteCommand.self, WorkCommand.self, PoolingCommand.self,
+        AdapterCommand.self, SuiteCommand.self, ScalingCommand.self, WorkCommand.self, PoolingCommand.self,
     ]
 }
