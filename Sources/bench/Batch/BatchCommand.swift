@@ -271,8 +271,10 @@ struct BatchCommand: Command {
                        (SELECT count(*) FROM platform.notifications WHERE template_code = 'tier_changed')::int8
                 """
             ).rows[0].decode((Int64, Int64).self)
-            dispatchJobs = Int64(
-                try JobCounts.byState(kind: DispatchNotification.kind, on: connection).values.map(\.jobs).reduce(0, +))
+            // The set-based runs queue batch dispatch jobs; one-message jobs are counted too.
+            dispatchJobs = try [DispatchNotification.kind, DispatchNotificationBatch.kind].reduce(0) { total, kind in
+                total + Int64(try JobCounts.byState(kind: kind, on: connection).values.map(\.jobs).reduce(0, +))
+            }
         }
     }
 }
