@@ -210,7 +210,7 @@ final class RolePrivilegesTests: XCTestCase {
             "columns platform.quality_decisions (cleaner_id, period, score, outcome, bonus_fen, fine_fen, inputs, decided_at): INSERT",
             "columns platform.tier_changes (customer_id, old_tier_id, new_tier_id, growth_value, reason, created_at): INSERT",
             "columns platform.withdrawals (status, reason, processed_at): UPDATE",
-            "columns queue.cron_schedules (expression, time_zone, kind, queue, last_fire_at, next_fire_at, updated_at): UPDATE",
+            "columns queue.cron_schedules (expression, time_zone, kind, queue, last_fire_at, next_fire_at, updated_at, run_requested_at): UPDATE",
             "columns queue.jobs (args, state, priority, run_at, attempt, errors, lease_id, leased_by, lease_expires_at, attempted_at, finalized_at, cancel_requested_at): UPDATE",
             "columns queue.leaders (holder, expires_at): UPDATE",
             "database: CONNECT",
@@ -314,6 +314,10 @@ final class RolePrivilegesTests: XCTestCase {
             "table queue.rate_limit_permits: DELETE",
             "table queue.rate_limit_permits: INSERT",
             "table queue.rate_limit_permits: SELECT",
+            "table queue.workers: DELETE",
+            "table queue.workers: INSERT",
+            "table queue.workers: SELECT",
+            "table queue.workers: UPDATE",
         ],
         "cleaning_console": [
             "database: CONNECT",
@@ -396,6 +400,7 @@ final class RolePrivilegesTests: XCTestCase {
             "table queue.leaders: SELECT",
             "table queue.queues: SELECT",
             "table queue.rate_limit_permits: SELECT",
+            "table queue.workers: SELECT",
         ],
         "cleaning_console_operator": [
             "database: CONNECT",
@@ -474,6 +479,7 @@ final class RolePrivilegesTests: XCTestCase {
             "table queue.queues: SELECT",
             "table queue.queues: UPDATE",
             "table queue.rate_limit_permits: SELECT",
+            "table queue.workers: SELECT",
         ],
         "cleaning_console_finance": [
             "columns platform.campaign_batches (status, finished_at): UPDATE",
@@ -615,6 +621,10 @@ final class RolePrivilegesTests: XCTestCase {
             "table queue.rate_limit_permits: DELETE",
             "table queue.rate_limit_permits: INSERT",
             "table queue.rate_limit_permits: SELECT",
+            "table queue.workers: DELETE",
+            "table queue.workers: INSERT",
+            "table queue.workers: SELECT",
+            "table queue.workers: UPDATE",
         ],
         "cleaning_reporting": [
             "database: CONNECT",
@@ -683,6 +693,7 @@ final class RolePrivilegesTests: XCTestCase {
             "table queue.leaders: SELECT",
             "table queue.queues: SELECT",
             "table queue.rate_limit_permits: SELECT",
+            "table queue.workers: SELECT",
         ],
     ]
 
