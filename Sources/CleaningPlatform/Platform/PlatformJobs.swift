@@ -68,7 +68,7 @@ public enum PlatformJobs {
         registry.register(RollUpStatistics.self, options: JobKindOptions(timeout: .seconds(900))) {
             try await $0.run($1, services: services)
         }
-        registry.register(RecommendCleaners.self, options: JobKindOptions(timeout: .seconds(1800))) {
+        registry.register(RecommendCleaners.self, options: JobKindOptions(timeout: .seconds(3600))) {
             try await $0.run($1, services: services)
         }
         registry.register(ScoreServiceQuality.self, options: JobKindOptions(timeout: .seconds(600))) {
