@@ -8,6 +8,10 @@ import XCTest
 /// what it matches, and that the search is served by the partial GIN index over the
 /// jobs that have arguments (migration 0027).
 final class JobFilterTests: XCTestCase {
+    override func setUpWithError() throws {
+        try TestDatabase.migrate()
+    }
+
     private func count(_ filter: JobFilter, on connection: PostgresConnection) throws -> Int64 {
         try connection.query(
             "SELECT count(*)::int8 FROM queue.jobs AS j WHERE \(JobFilter.predicate)", filter.parameters
