@@ -2,8 +2,10 @@
 # The queue benchmarks at CI size on their own private cluster: `bench queue suite
 # --quick` (enqueue, processing, latency, backlog, memory beside pgbench; ~30 s),
 # `bench queue scaling --quick` (1 and 2 worker processes, drain and mixed load; ~20 s)
-# and `bench bloat --quick` (sustained load with retention, table sizes; ~45 s), then
-# `bench queue pooling --quick` through scripts/bench-pooling.sh (direct vs. PgBouncer).
+# and `bench bloat --quick` (sustained load with retention, table sizes; ~45 s),
+# `bench queue pooling --quick` through scripts/bench-pooling.sh (direct vs. PgBouncer),
+# then `bench platform`'s order dispatch and nightly recommendations at a small size
+# (200 orders across 100 cleaners, 5 000 customers; ~30 s).
 # They fail on broken benchmark code or a run that does not finish; the figures are
 # printed, not judged (CI machines are too noisy for thresholds). Full sizes and the
 # side-by-side harness: docs/performance-queue.md. Optional: --bin DIR (release
@@ -17,7 +19,7 @@ BIN=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --bin) BIN="${2:?--bin needs a folder}"; shift 2 ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-smoke: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -34,3 +36,5 @@ export MIGRATIONS_DIR="$ROOT/sql"
 "$BIN/bench" queue scaling --quick --database-url "$URL"
 "$BIN/bench" bloat --quick --database-url "$URL"
 "$ROOT/scripts/bench-pooling.sh" --bin "$BIN" --quick
+"$BIN/bench" platform --coupons 0 --notifications 0 --dispatch-orders 200 --dispatch-cleaners 100 \
+    --recommend-customers 5000 --recommend-cleaners 500 --database-url "$URL"

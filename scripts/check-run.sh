@@ -117,6 +117,11 @@ EXPECTED_REMINDERS="$(sql "
               AND cleaner_id IS NOT NULL)
          + (SELECT count(*) FROM platform.orders WHERE accepted_at BETWEEN '$START' AND '$END')")"
 # (the last term: each order the demo's dispatch assigned tells its cleaner at once)
+# The demo campaign's segment: customers whose latest order is older than 30 days at launch.
+lapsed_customers() { sql "SELECT count(*) FROM (SELECT customer_id FROM platform.orders GROUP BY 1
+                HAVING max(created_at) < timestamptz '$1' - interval '30 days') AS lapsed"; }
+EXPECTED_TARGETED_MIN="$(lapsed_customers "$START")"
+EXPECTED_TARGETED_MAX="$(lapsed_customers "$END")"
 
 # No payout run on Citus (scripts/run.sh --citus says why): no report to check.
 python3 - "$OUT/summary.json" "$([[ -n "$TARGET" ]] || echo "$REPORT")" <<EOF
@@ -142,6 +147,13 @@ if rows is not None:
     check("payout: a row for every cleaner with orders", len(rows) - 1 >= int(cleaners), True)
     check("payout: gross fen", int(totals["gross_fen_paid_minus_refunded"]), int(gross))
     check("payout: commission fen", int(totals["commission_fen"]), int(commission))
+campaigns = summary["campaigns"]
+check("campaigns launched", len(campaigns), 1)
+for campaign in campaigns:
+    targeted = campaign["targeted"]
+    print(f"  {'campaign targeted':34} {targeted:>12}  expected {$EXPECTED_TARGETED_MIN}…{$EXPECTED_TARGETED_MAX}")
+    if not ($EXPECTED_TARGETED_MIN <= targeted <= $EXPECTED_TARGETED_MAX): problems.append("campaign targeted")
+    print("  " + campaign["line"])
 failed = sum(k["failed"] for k in summary["jobs"])
 check("jobs failed", failed, 0)
 pending = [n for n in summary["notifications"] if n["status"] == "failed"]

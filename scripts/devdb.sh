@@ -183,8 +183,18 @@ hot_standby = on
 CONF
         echo "$p" | as_owner tee "$data/port" >/dev/null
     fi
-    as_owner "$BIN/pg_ctl" -D "$data" -l "$data/../standby-$1.server.log" -w -t 60 start >/dev/null ||
-        die "standby failed to start, see $data/../standby-$1.server.log"
+    local log="$data/../standby-$1.server.log" attempt
+    for attempt in 1 2 3 4 5; do
+        as_owner "$BIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null && break
+        # Another server took the port between the pick and the start (as in start): move.
+        if [[ $attempt -lt 5 ]] && tail -n 20 "$log" | grep -q "Address already in use"; then
+            local p; p="$(DEVDB_PORT= pick_port)"
+            as_owner sed -i "s/^port = .*/port = $p/" "$data/postgresql.conf"
+            echo "$p" | as_owner tee "$data/port" >/dev/null
+            continue
+        fi
+        die "standby failed to start, see $log"
+    done
     echo "postgresql://postgres@127.0.0.1:$(cat "$data/port")/$DB"
 }
 

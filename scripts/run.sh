@@ -6,9 +6,10 @@
 # worker pool (the scheduler is whichever worker leads), triggers one round of
 # every platform job (due reminders, dispatch, tier recalculation, coupon and points
 # expiry, exam grading, last week's service quality, complaint SLA escalations,
-# last week's payout run, the statistics rollup), shows progress, and prints a
-# summary with yesterday's statistics line, then how to open the web console (its
-# URL). Run it again: it reuses the database and does no duplicate work.
+# last week's payout run, the statistics rollup, a marketing campaign), shows progress,
+# and prints a summary with the campaign's report and yesterday's statistics line, then
+# how to open the web console (its URL). Run it again: it reuses the database and does
+# no duplicate work.
 #
 # Sizes: SEED_CUSTOMERS (2000), SEED_CLEANERS (150), SEED_ORDERS (10000), SEED (20261123);
 # WORKERS (2) worker processes. Output files go to RUN_DIR (default .run/).
@@ -25,7 +26,7 @@ cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 CITUS=0
@@ -95,6 +96,18 @@ echo "enqueued tier recalculation, coupon expiry, coupon reminders, points expir
 "$JOBSCTL" dispatch simulate --seed "${SEED:-20261123}" --seconds 300 >"$RUN_DIR/dispatch-simulation.log" 2>&1 &
 SIMULATION_PID=$!
 
+# A marketing campaign, one a day: customers without an order in 30 days get the
+# seed's coupon (template 1) and an offer, in batches through the outbox, under the
+# marketing rules (opted out, frequency cap; outside 08:00–21:00 the batches wait).
+CAMPAIGN_JSON="$("$JOBSCTL" campaigns create --once --json --name "老客回流 $TODAY" --template campaign_coupon \
+    --param offer=本周深度保洁8折 --coupon-template 1 --segment '{"last_order_older_than_days": 30}' --ends +1d)"
+[[ "$CAMPAIGN_JSON" =~ \"id\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && CAMPAIGN="${BASH_REMATCH[1]}"
+if [[ "$CAMPAIGN_JSON" =~ \"created\"[[:space:]]*:[[:space:]]*true ]]; then
+    "$JOBSCTL" campaigns launch "$CAMPAIGN"
+else
+    echo "campaign $CAMPAIGN was launched by an earlier run today"
+fi
+
 PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
 # Last week's service quality, decided before the payout run (a week scored once
 # decides nothing again); overdue seeded complaints escalate on queue "complaints".
@@ -111,7 +124,7 @@ else
     "$JOBSCTL" payouts run --period "$PERIOD" --report "$REPORT" --wait 600
 fi
 
-echo "waiting for the queues to drain (due reminders, dispatch, grading, expiry, statistics)…"
+echo "waiting for the queues to drain (due reminders, dispatch, grading, expiry, statistics, campaign)…"
 "$JOBSCTL" wait --due-within 90 --timeout 900
 wait "$SIMULATION_PID"
 cat "$RUN_DIR/dispatch-simulation.log"

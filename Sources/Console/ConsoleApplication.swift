@@ -10,12 +10,18 @@ import PostgresClient
 struct ConsoleApplication: Sendable {
     let database: ConsoleDatabase
     let timeZone: TimeZone
-    let snapshot: OverviewSnapshot
+    let overviewSnapshot: SharedSnapshot<JobOverview>
+    let payoutSnapshot: SharedSnapshot<PayoutProgressSnapshot>
 
     init(database: ConsoleDatabase, timeZone: TimeZone, refreshInterval: Duration) {
         self.database = database
         self.timeZone = timeZone
-        snapshot = OverviewSnapshot(pool: database.pool(for: .viewer), interval: refreshInterval)
+        overviewSnapshot = SharedSnapshot(pool: database.pool(for: .viewer), interval: refreshInterval) {
+            try JobOverview.read(on: $0)
+        }
+        payoutSnapshot = SharedSnapshot(pool: database.pool(for: .viewer), interval: refreshInterval) {
+            try PayoutProgressSnapshot.read(on: $0)
+        }
     }
 
     /// A refusal with the reason in the status line and the body.
@@ -85,6 +91,8 @@ struct ConsoleApplication: Sendable {
                 headers: [("Location", "/login"), ("Set-Cookie", Self.cookie(value: "", maxAge: 0))], body: [])
         case ("GET", "/"): return try await overview(page: page)
         case ("GET", "/api/overview"): return try await overviewJSON(request)
+        case ("GET", "/api/payouts"):
+            return try await payoutSnapshot.response(ifNoneMatch: request.http.header("if-none-match"))
         case ("GET", "/jobs"): return try await jobs(request, page: page)
         case ("POST", "/jobs/action"):
             try Self.require(.operator, session)
@@ -94,6 +102,9 @@ struct ConsoleApplication: Sendable {
             try Self.require(.operator, session)
             return try await queueAction(request, session: session)
         case ("GET", "/cron"): return try await cron(page: page)
+        case ("POST", "/cron/action"):
+            try Self.require(.operator, session)
+            return try await cronAction(request, session: session)
         case ("GET", "/payouts"): return try await payouts(request, session: session, page: page)
         case ("POST", "/payouts/preview"):
             try Self.require(.finance, session)
@@ -101,10 +112,19 @@ struct ConsoleApplication: Sendable {
         case ("POST", "/payouts/start"):
             try Self.require(.finance, session)
             return try await payoutStart(request, session: session)
+        case ("POST", "/payouts/retry"):
+            try Self.require(.finance, session)
+            return try await payoutRetry(request, session: session)
+        case ("GET", "/workflows"): return try await workflows(page: page)
+        case ("GET", "/batches"): return try await batchDetail(request, page: page)
+        case ("GET", "/statistics"): return try await statistics(request, page: page)
         case ("GET", "/audit"): return try await audit(page: page)
         default:
             if request.http.method == "GET", path.hasPrefix("/jobs/"), let id = Int64(path.dropFirst("/jobs/".count)) {
                 return try await jobDetail(id, request: request, page: page)
+            }
+            if request.http.method == "GET", path.hasPrefix("/workflows/"), let id = Int64(path.dropFirst("/workflows/".count)) {
+                return try await workflowDetail(id, page: page)
             }
             if request.http.method == "GET", path.hasPrefix("/payouts/"), path.hasSuffix(".csv"),
                 let id = Int64(path.dropFirst("/payouts/".count).dropLast(4))

@@ -58,26 +58,37 @@ enum ConsoleAssets {
         }
         """
 
-    /// Live numbers: elements marked `data-live="queue.field"` are refreshed from
-    /// `/api/overview` (ETag-conditional, one shared server snapshot), every few
-    /// seconds while the tab is visible; hidden tabs stop asking.
+    /// Live numbers: a page marks its snapshot with `data-live-source` (the URL, the
+    /// list of rows in the JSON and the field naming a row), and each number with
+    /// `data-live="row|field"`; they are refreshed from that URL (ETag-conditional,
+    /// one shared server snapshot) every few seconds while the tab is visible; hidden
+    /// tabs stop asking. Fields in fen are shown in yuan, as the server writes them.
     static let script = """
         (function () {
+          var source = document.querySelector('[data-live-source]');
           var live = document.querySelectorAll('[data-live]');
-          if (live.length === 0) { return; }
+          if (!source || live.length === 0) { return; }
+          var url = source.getAttribute('data-live-source');
+          var rowsName = source.getAttribute('data-live-rows'), keyName = source.getAttribute('data-live-key');
           var etag = null, timer = null;
+          function yuan(fen) {
+            var cents = Math.abs(fen) % 100;
+            return (fen < 0 ? '-' : '') + '¥' + Math.floor(Math.abs(fen) / 100) + '.' + (cents < 10 ? '0' : '') + cents;
+          }
           function apply(snapshot) {
-            var queues = {};
-            snapshot.queues.forEach(function (q) { queues[q.name] = q; });
+            var rows = {};
+            snapshot[rowsName].forEach(function (row) { rows[String(row[keyName])] = row; });
             live.forEach(function (element) {
               var parts = element.getAttribute('data-live').split('|');
-              var q = queues[parts[0]];
-              if (q && parts[1] in q) { element.textContent = String(q[parts[1]]); }
+              var row = rows[parts[0]];
+              if (!row || !(parts[1] in row)) { return; }
+              var value = row[parts[1]];
+              element.textContent = /Fen$/.test(parts[1]) ? yuan(value) : String(value);
             });
           }
           function refresh() {
             var headers = etag ? { 'If-None-Match': etag } : {};
-            fetch('/api/overview', { headers: headers, credentials: 'same-origin' }).then(function (response) {
+            fetch(url, { headers: headers, credentials: 'same-origin' }).then(function (response) {
               if (response.status === 200) {
                 etag = response.headers.get('ETag');
                 return response.json().then(apply);

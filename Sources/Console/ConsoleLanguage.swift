@@ -55,5 +55,16 @@ enum ConsoleLanguage: String, Sendable {
         "Your role does not allow this.": "您的角色无权执行此操作。", "Role": "角色", "none": "无",
         "Live": "实时", "Ledger balanced": "账目平衡", "Ledger NOT balanced": "账目不平衡",
         "Total": "合计", "Runs": "结算批次", "Status": "状态",
+        "Enabled": "启用", "yes": "是", "no (disabled)": "否（已停用）", "Run requested": "已请求运行",
+        "Enable": "启用", "Disable": "停用", "Host (pid)": "主机（进程号）", "Started": "启动时间",
+        "Last seen": "最近心跳",
+        "Statistics": "平台统计", "From": "起", "To": "止", "Show": "查看",
+        "Days of the business time zone": "按业务时区划分日期", "Day": "日期", "Orders placed": "下单数",
+        "Completed": "完成", "Cancelled": "取消", "GMV": "交易额", "Paid": "实付", "Refunded": "退款",
+        "New customers": "新客户", "Active customers": "活跃客户", "Returning": "回头客",
+        "Active cleaners": "活跃保洁员", "Service minutes": "服务分钟", "Utilisation": "利用率",
+        "Reviews": "评价数", "Rating": "评分", "Cleaner income": "保洁员收入",
+        "Workflows": "工作流", "Batches": "批次", "Progress": "进度", "Jobs by state": "各状态任务数",
+        "Last finished": "最近完成", "Lines paid": "已付笔数", "Owed": "待付", "Retry transfer": "重试转账", "Showing the first": "仅显示前", "Callback": "回调",
     ]
 }

@@ -21,8 +21,8 @@ struct ConsolePage {
     }
 
     static let sections: [(path: String, title: String)] = [
-        ("/", "Overview"), ("/jobs", "Jobs"), ("/queues", "Queues"), ("/cron", "Cron"), ("/payouts", "Payouts"),
-        ("/audit", "Audit"),
+        ("/", "Overview"), ("/jobs", "Jobs"), ("/queues", "Queues"), ("/cron", "Cron"), ("/workflows", "Workflows"),
+        ("/payouts", "Payouts"), ("/statistics", "Statistics"), ("/audit", "Audit"),
     ]
 
     func render(title: String, current: String, status: Int = 200, body: String) -> HTTPResponse {
@@ -67,6 +67,7 @@ struct ConsolePage {
         case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
+        case 409: "Conflict"
         default: "Error"
         }
     }

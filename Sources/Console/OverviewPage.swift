@@ -2,12 +2,13 @@ import Foundation
 import HTTPServer
 import JobQueue
 
-/// The front page: per queue its numbers and a throughput sparkline, the workers
-/// holding leases, the leaders. Numbers refresh live from `/api/overview`.
+/// The front page: per queue its numbers and a throughput sparkline, the worker
+/// processes alive (idle ones too) with their leases, the leaders. Numbers refresh live from `/api/overview`.
 extension ConsoleApplication {
     func overview(page: ConsolePage) async throws -> HTTPResponse {
-        let overview = try await snapshot.current().overview
-        var body = "<div class=\"scroll\"><table class=\"cards\"><thead><tr><th>\(page.t("Queue"))</th>"
+        let overview = try await overviewSnapshot.current().value
+        var body = "<div hidden data-live-source=\"/api/overview\" data-live-rows=\"queues\" data-live-key=\"name\"></div>"
+        body += "<div class=\"scroll\"><table class=\"cards\"><thead><tr><th>\(page.t("Queue"))</th>"
         for heading in ["Waiting", "Running", "Scheduled", "Failed/h", "Done/min"] {
             body += "<th class=\"n\">\(page.t(heading))</th>"
         }
@@ -29,15 +30,24 @@ extension ConsoleApplication {
             body += "<td data-label=\"\(page.t("Throughput (30 min)"))\">\(Self.sparkline(queue.completedPerMinute))</td></tr>"
         }
         body += "</tbody></table></div><h2>\(page.t("Workers"))</h2>"
-        body += "<div class=\"scroll\"><table class=\"cards\"><thead><tr><th>\(page.t("Worker"))</th><th>\(page.t("Queues"))</th>"
-        body += "<th class=\"n\">\(page.t("Running"))</th><th>\(page.t("Leases until"))</th></tr></thead><tbody>"
+        body += "<div class=\"scroll\"><table class=\"cards\" id=\"workers\"><thead><tr>"
+        for heading in ["Worker", "Host (pid)", "Queues", "Running", "Leases until", "Started", "Last seen"] {
+            body += "<th\(heading == "Running" ? " class=\"n\"" : "")>\(page.t(heading))</th>"
+        }
+        body += "</tr></thead><tbody>"
+        let leaders = Set(overview.leaders.map(\.holder))
         for worker in overview.workers {
-            body += "<tr><td data-label=\"\(page.t("Worker"))\">\(HTMLText.escape(worker.name))</td>"
+            let leading = leaders.contains(worker.name) ? " <strong>(\(page.t("Leader")))</strong>" : ""
+            body += "<tr><td data-label=\"\(page.t("Worker"))\">\(HTMLText.escape(worker.name))\(leading)</td>"
+            let process = worker.host.map { "\(HTMLText.escape($0)) (\(worker.pid ?? 0))" } ?? "—"
+            body += "<td data-label=\"\(page.t("Host (pid)"))\">\(process)</td>"
             body += "<td data-label=\"\(page.t("Queues"))\">\(HTMLText.escape(worker.queues.joined(separator: ", ")))</td>"
             body += "<td class=\"n\" data-label=\"\(page.t("Running"))\">\(worker.runningJobs)</td>"
-            body += "<td data-label=\"\(page.t("Leases until"))\">\(page.time(worker.leaseExpiresAt))</td></tr>"
+            body += "<td data-label=\"\(page.t("Leases until"))\">\(page.time(worker.leaseExpiresAt))</td>"
+            body += "<td data-label=\"\(page.t("Started"))\">\(page.time(worker.startedAt))</td>"
+            body += "<td data-label=\"\(page.t("Last seen"))\">\(page.time(worker.seenAt))</td></tr>"
         }
-        if overview.workers.isEmpty { body += "<tr><td colspan=\"4\">\(page.t("none"))</td></tr>" }
+        if overview.workers.isEmpty { body += "<tr><td colspan=\"7\">\(page.t("none"))</td></tr>" }
         body += "</tbody></table></div><h2>\(page.t("Leader"))</h2><table class=\"cards\"><thead><tr>"
         body += "<th>\(page.t("Service"))</th><th>\(page.t("Holder"))</th><th>\(page.t("Leases until"))</th></tr></thead><tbody>"
         for leader in overview.leaders {
@@ -52,12 +62,7 @@ extension ConsoleApplication {
 
     /// The shared snapshot as JSON, answered 304 when the browser already has it.
     func overviewJSON(_ request: ConsoleRequest) async throws -> HTTPResponse {
-        let current = try await snapshot.current()
-        let headers: [(name: String, value: String)] = [("ETag", current.etag), ("Cache-Control", "no-cache")]
-        if request.http.header("if-none-match") == current.etag {
-            return HTTPResponse(status: 304, reason: "Not Modified", headers: headers, body: [])
-        }
-        return HTTPResponse(status: 200, reason: "OK", contentType: "application/json", headers: headers, body: current.json)
+        try await overviewSnapshot.response(ifNoneMatch: request.http.header("if-none-match"))
     }
 
     /// Completions per minute as a small inline SVG polyline.

@@ -339,7 +339,8 @@ extension HTTPServer {
         }
 
         private enum Request {
-            /// The peer closed without sending anything: nothing to answer.
+            /// The peer closed, or stayed silent past the read timeout, without
+            /// sending anything: nothing to answer.
             case empty
             /// Incomplete, too slow, or an unparsable request line or header.
             case malformed
@@ -411,7 +412,10 @@ extension HTTPServer {
                 guard room > 0 else { return Self.headerEnd(in: buffer) == nil ? .malformed : .tooLarge }
                 switch wait(for: connection, events: POLLIN, until: deadline) {
                 case .stopping: return .abandoned
-                case .timedOut: return .malformed
+                // A connection opened ahead of a request and left unused (browsers
+                // preconnect) is closed without an answer: a 400 written into it
+                // would be read as the answer to the request the browser sends next.
+                case .timedOut: return buffer.isEmpty ? .empty : .malformed
                 case .ready: break
                 }
                 let received = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress, min(room, $0.count), 0) }

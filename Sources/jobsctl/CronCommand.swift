@@ -36,11 +36,12 @@ struct CronListCommand: Command {
             print(try OutputFormat.json(schedules))
             return
         }
-        var table = TextTable(["name", "schedule", "time zone", "kind", "queue", "last fire", "next fire"])
+        var table = TextTable(["name", "schedule", "time zone", "kind", "queue", "last fire", "next fire", "enabled"])
         for schedule in schedules {
             table.append([
                 schedule.name, schedule.expression, schedule.timeZone, schedule.kind, schedule.queue,
                 DisplayFormat.date(schedule.lastFireAt), DisplayFormat.date(schedule.nextFireAt),
+                schedule.enabled ? "yes" : "no (disabled in the console)",
             ])
         }
         print(schedules.isEmpty ? "no periodic jobs registered yet (a worker registers them when it leads)" : table.render())

@@ -13,6 +13,6 @@ struct Jobsctl: CommandGroup {
         MigrateCommand.self, EnqueueCommand.self, JobsCommand.self, QueuesCommand.self, StatsCommand.self,
         CronCommand.self, PayoutsCommand.self, SeedCommand.self, WaitCommand.self, SummaryCommand.self,
         OrdersCommand.self, TiersCommand.self, ExamsCommand.self, DispatchCommand.self, ConsoleCommand.self,
-        ConsoleUserCommand.self, QualityCommand.self, ComplaintsCommand.self,
+        ConsoleUserCommand.self, QualityCommand.self, ComplaintsCommand.self, CampaignsCommand.self,
     ]
 }

@@ -6,7 +6,7 @@ import PostgresClient
 /// `jobsctl summary --since TIME`: what the platform did since then.
 struct SummaryCommand: Command {
     static let name = "summary"
-    static let summary = "jobs, notifications, tiers, coupons, certifications, dispatch, quality decisions, SLA escalations since a time"
+    static let summary = "jobs, notifications, tiers, coupons, certifications, dispatch, quality decisions, SLA escalations, campaigns since a time"
     static let options: [CommandOption] = [.value("--since", "TIME"), OutputFormat.option] + ReadDatabaseOptions.options
     static let help = """
         Usage: jobsctl summary --since TIME [--json]
@@ -66,5 +66,6 @@ struct SummaryCommand: Command {
             suspensions             \(summary.qualityDecisions[QualityOutcome.suspension.rawValue, default: 0]) (\(summary.suspensionsEnded) ended)
             SLA escalations         \(summary.complaintEscalations)
             """)
+        for campaign in summary.campaigns { print(campaign.line) }
     }
 }

@@ -57,4 +57,48 @@ final class CleanerRecommendationTests: XCTestCase {
         let second = try await list(fixture, customer: customer.id, night: night)
         XCTAssertEqual(second, first)
     }
+
+    /// The grid prefilter (migration 0021) must not lose a cleaner whose area reaches
+    /// the address from another cell: homes just across a row border (north–south),
+    /// across several column borders at 60° N where cells are narrow, a service area
+    /// across a border, and one just inside its radius.
+    func testTheGridPrefilterKeepsQualifyingCleanersAcrossCellBorders() async throws {
+        let fixture = try PlatformFixture()
+        // 1 µ° north of a row border and 1 µ° east of a column border, at 60° N.
+        let cell = 0.05
+        let latitude = (Double(Int((60 + 90) / cell)) * cell - 90) + 0.000_001
+        let longitude = (Double(Int((Double.random(in: -170...170) + 180) / cell)) * cell - 180) + 0.000_001
+        let place = DispatchPlace(latitude: latitude, longitude: longitude)
+        let customer = try await fixture.customer()
+        let anchor = try await fixture.availableCleaner(near: place).id
+        try await fixture.reviewedOrder(customer: customer.id, cleaner: anchor, at: place, rating: 5)
+
+        // 9.9 km south: two row borders away, still inside its 10 km area.
+        let south = try await fixture.availableCleaner(near: place.moved(northKm: -9.9)).id
+        // 9.9 km west along the parallel's great circle: at 60° N about four columns away.
+        let westDegrees = 2 * asin(sin(9.9 / 6371 / 2) / cos(latitude * .pi / 180)) * 180 / .pi
+        let west = try await fixture.availableCleaner(
+            near: DispatchPlace(latitude: latitude, longitude: longitude - westDegrees)).id
+        // Home 30 km north, but a 5 km service area whose centre is 4.9 km south, across the row border.
+        let byArea = try await fixture.availableCleaner(near: place.moved(northKm: 30)).id
+        let areaCentre = place.moved(northKm: -4.9)
+        _ = try await fixture.pool.query(
+            "INSERT INTO platform.cleaner_service_areas (cleaner_id, latitude, longitude, radius_km) VALUES ($1, $2, $3, 5)",
+            [byArea, areaCentre.latitude, areaCentre.longitude])
+        // 10.1 km south: outside its 10 km area, whatever the cells.
+        let outside = try await fixture.availableCleaner(near: place.moved(northKm: -10.1)).id
+
+        let cells = try await fixture.pool.query(
+            "SELECT count(DISTINCT platform.grid_cell(latitude, longitude))::int8 FROM platform.cleaners WHERE id = ANY($1)",
+            [[anchor, south, west]]
+        ).scalar(Int64.self)
+        XCTAssertEqual(cells, 3, "the cleaners' homes lie in three different cells")
+
+        let now = Date()
+        try await recommend(fixture, now: now)
+        let recommended = try await list(fixture, customer: customer.id, night: BusinessCalendar.default.day(of: now))
+        XCTAssertEqual(recommended.first, anchor, "the customer's own 5 leads")
+        XCTAssertEqual(Set(recommended), [anchor, south, west, byArea])
+        XCTAssertFalse(recommended.contains(outside))
+    }
 }

@@ -280,6 +280,47 @@ final class HTTPPayoutProviderTests: XCTestCase {
         XCTAssertEqual(unbalancedAfter, 0)
     }
 
+    /// The console's one-click retry: the refused transfer's job runs again with the
+    /// same key, a second click finds nothing to retry, and the run completes
+    /// without finance starting the period again.
+    func testRetryingARefusedTransferPaysItOnceAndCompletesTheRun() async throws {
+        let fixture = try PlatformFixture()
+        let period = try PlatformFixture.uniquePayoutPeriod()
+        let customer = try await fixture.customer().id
+        let cleaner = try await fixture.cleaner(level: "新手")
+        try await fixture.completedOrder(
+            customer: customer, cleaner: cleaner, paid: 10_000, at: period.start.addingTimeInterval(3600))
+        let gateway = PayoutGatewayStub(refuse: "beneficiary account closed")
+        let server = try makeServer { gateway.answer($0) }
+        let connection = try TestDatabase.connect()
+        let run = try PayoutRun.start(period, on: connection)
+        let refused = try await fixture.running(try services(server)) {
+            try await fixture.eventually(timeout: .seconds(60)) {
+                try PayoutRun.failures(run.runID, on: connection).map(\.cleanerID) == [cleaner]
+            }
+        }
+        XCTAssertTrue(refused)
+
+        gateway.accept()
+        let zone = TimeZone(identifier: "Asia/Shanghai")!
+        let retried = try await PayoutRun.retryFailedTransfer(runID: run.runID, cleanerID: cleaner, timeZone: zone, on: fixture.pool)
+        XCTAssertTrue(retried)
+        let twice = try await PayoutRun.retryFailedTransfer(runID: run.runID, cleanerID: cleaner, timeZone: zone, on: fixture.pool)
+        XCTAssertFalse(twice, "a second click finds nothing to retry")
+        let completed = try await fixture.running(try services(server)) {
+            try await fixture.eventually(timeout: .seconds(60)) { try PayoutRun.isComplete(run.runID, on: connection) }
+        }
+        XCTAssertTrue(completed, "the run completes once the retried transfer is paid")
+        let line = try await items(run.runID, fixture)[cleaner]
+        XCTAssertEqual(line?.status, "paid")
+        let itemID = try XCTUnwrap(line?.id)
+        XCTAssertEqual(server.requests.map { $0.header("Idempotency-Key") }, ["payout-\(itemID)", "payout-\(itemID)"])
+        let postings = try await payoutPostings(itemID, fixture)
+        XCTAssertEqual(postings, 1, "paid once")
+        let wallet = try await fixture.ledgerBalance("cleaner:\(cleaner):wallet")
+        XCTAssertEqual(wallet, 0)
+    }
+
     func testServerErrorIsRetriedWithTheSameKeyAndEveryCleanerIsPaidOnce() async throws {
         let fixture = try PlatformFixture()
         let period = try PlatformFixture.uniquePayoutPeriod()

@@ -214,6 +214,19 @@ final class LeastPrivilegeTests: XCTestCase {
         _ = try ComplaintDesk.file(
             orderID: poorOrder, reason: "迟到", severity: .urgent, now: now.addingTimeInterval(-10 * 86_400), on: owner)
 
+        // Campaigns: the customer's order is in a city of its own; the campaign's one batch
+        // grants them a coupon and queues their message.
+        let shanghai = BusinessCalendar(timeZone: TimeZone(identifier: "Asia/Shanghai")!)
+        let campaignCity = "权限城\(UUID().uuidString.prefix(8))"
+        _ = try await fixture.pool.query("UPDATE platform.orders SET city = $2 WHERE id = $1", [order, campaignCity])
+        let campaign = try CampaignDesk.create(
+            CampaignDesk.NewCampaign(
+                name: "权限检查", segment: CampaignSegment(cities: [campaignCity]), templateCode: "campaign_coupon",
+                parameters: ["offer": "8折"], couponTemplateID: template, startsAt: now.addingTimeInterval(-60),
+                endsAt: now.addingTimeInterval(3600)),
+            now: now, timeZone: shanghai.timeZone, on: owner)
+        _ = try CampaignDesk.launch(campaign, now: now, calendar: shanghai, on: owner)
+
         // The jobs this test queued, but the reminders still ahead of their time and
         // those the orders' progress cancelled before they ran.
         let ours = { () async throws -> [JobAdministration.JobSummary] in
@@ -227,7 +240,10 @@ final class LeastPrivilegeTests: XCTestCase {
         // The worker as `queue-worker` runs it: with the periodic jobs, leading the
         // maintenance services (the log tells whether one of them was refused).
         let capture = LogCapture()
-        let services = PlatformServices(provider: RecordingProvider(), payouts: RecordingPayouts(), log: capture.log)
+        // Marketing may go out at any hour here, so the campaign's batch runs whenever the test does.
+        let services = PlatformServices(
+            provider: RecordingProvider(), payouts: RecordingPayouts(), flowControl: FlowControlPolicy(marketingHours: 0..<24),
+            log: capture.log)
         let engine = try JobWorker(
             database: worker, handlers: PlatformJobs.handlers(services),
             periodicJobs: try PlatformJobs.periodicJobs(timeZone: TimeZone(identifier: "Asia/Shanghai")!),
@@ -261,9 +277,11 @@ final class LeastPrivilegeTests: XCTestCase {
                    (SELECT count(*) FROM platform.payout_runs WHERE id = $4 AND status = 'completed'),
                    (SELECT count(*) FROM platform.withdrawals WHERE id = $6 AND status = 'paid'),
                    (SELECT count(*) FROM platform.cleaner_statistics_daily
-                    WHERE day = ($7::timestamptz AT TIME ZONE 'Asia/Shanghai')::date AND completed_orders > 0)
-            """, [customer.phone, customer.id, submission, run.runID, olderRun, withdrawal, period.start]
-        ).first!.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+                    WHERE day = ($7::timestamptz AT TIME ZONE 'Asia/Shanghai')::date AND completed_orders > 0),
+                   (SELECT count(*) FROM platform.campaign_recipients
+                    WHERE campaign_id = $8 AND customer_id = $2 AND status = 'queued' AND coupon_id IS NOT NULL)
+            """, [customer.phone, customer.id, submission, run.runID, olderRun, withdrawal, period.start, campaign]
+        ).first!.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
         XCTAssertGreaterThan(effects.0, 0, "notifications sent")
         XCTAssertEqual(effects.1, 2, "one coupon expired, one reminded")
         XCTAssertEqual(effects.2, 1, "points expired")
@@ -278,6 +296,7 @@ final class LeastPrivilegeTests: XCTestCase {
         XCTAssertEqual(dispatch.0, "escalated", "the offer expired and the next round escalated")
         XCTAssertEqual(dispatch.1, 2)
         XCTAssertEqual(effects.8, 1, "the day of the payout week's order rolled up")
+        XCTAssertEqual(effects.9, 1, "the campaign's recipient queued with a coupon")
 
         let quality = try await fixture.pool.query(
             """

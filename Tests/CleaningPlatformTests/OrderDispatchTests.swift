@@ -235,6 +235,59 @@ final class OrderDispatchTests: XCTestCase {
         XCTAssertTrue(reminders.contains("cleaner_assigned"), "assign_order's effects: \(reminders)")
     }
 
+    func testOfferMessagesAreValidOnlyAsLongAsTheOffer() async throws {
+        let fixture = try PlatformFixture()
+        let place = DispatchPlace.random()
+        let customer = try await fixture.customer()
+        let cleaner = try await fixture.availableCleaner(near: place)
+        let services = PlatformServices(provider: RecordingProvider(), log: .silent)
+        try await fixture.running(services) {
+            let order = try await fixture.book(customer: customer.id, at: place, appointment: DispatchPlace.tomorrow(hour: 10))
+            let offered = try await fixture.eventually { try await fixture.offers(order).count == 1 }
+            XCTAssertTrue(offered)
+            let offer = try await fixture.offers(order).first.required()
+            let messages = try await fixture.pool.query(
+                """
+                SELECT template_code, expires_at, created_at FROM platform.notifications
+                WHERE recipient = $1 AND template_code IN ('dispatch_offer_sms', 'dispatch_offer_push') ORDER BY 1
+                """, [cleaner.phone]
+            ).rows.map { try $0.decode((String, Date, Date).self) }
+            XCTAssertEqual(messages.map(\.0), ["dispatch_offer_push", "dispatch_offer_sms"])
+            for (template, expiresAt, _) in messages {
+                XCTAssertEqual(
+                    expiresAt.timeIntervalSince1970, offer.expiresAt.timeIntervalSince1970, accuracy: 0.001,
+                    "\(template) ends with the offer, not after the template's 5 minutes")
+            }
+        }
+    }
+
+    func testAFrontEndCannotBackdateADecline() async throws {
+        let fixture = try PlatformFixture()
+        let place = DispatchPlace.random()
+        let customer = try await fixture.customer()
+        let cleaner = try await fixture.availableCleaner(near: place)
+        let order = try await fixture.book(customer: customer.id, at: place, appointment: DispatchPlace.tomorrow(hour: 10))
+        _ = try await fixture.round(order)
+        let offer = try await fixture.offers(order).first.required()
+        let name = TestDatabase.uniqueName("app")
+        _ = try await fixture.pool.query("CREATE ROLE \(name) LOGIN IN ROLE cleaning_app")
+        let app = try PostgresConnection.connect(
+            PostgresConfiguration(conninfo: try TestDatabase.url + "?user=\(name)", applicationName: "sql-api-decline"))
+        do {
+            _ = try app.query(
+                "SELECT platform.decline_offer($1, $2, now() - interval '10 minutes')", [offer.id, cleaner.id])
+            XCTFail("a decline ten minutes in the past was accepted")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, "22023", "\(error)")
+        }
+        let unanswered = try await fixture.offers(order).map(\.status)
+        XCTAssertEqual(unanswered, ["open"])
+        // At the present time the same front end declines it.
+        _ = try app.query("SELECT platform.decline_offer($1, $2)", [offer.id, cleaner.id])
+        let declined = try await fixture.offers(order).map(\.status)
+        XCTAssertEqual(declined, ["declined"])
+    }
+
     // MARK: - Cancel and reschedule
 
     func testCancelWithdrawsOpenOffersAndRescheduleStartsOver() async throws {

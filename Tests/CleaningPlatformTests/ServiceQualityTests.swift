@@ -223,4 +223,48 @@ final class ServiceQualityTests: XCTestCase {
                 "told of the suspension and of its end, once")
         }
     }
+
+    /// A cleaner who backs out of an accepted order (the app's
+    /// `platform.cleaner_cancel_order`): refused for another cleaner; the order waits
+    /// and is dispatched again, the cancellation is recorded, and the week's score
+    /// loses its points (80 without reviews − 10 = 70: a warning), the count among
+    /// the decision's inputs.
+    func testCancellationsByTheCleanerCountAgainstTheScore() async throws {
+        let fixture = try PlatformFixture()
+        let week = try PlatformFixture.uniquePayoutPeriod()
+        let during = week.end.addingTimeInterval(-2 * 86_400)
+        let customer = try await fixture.customer().id
+        let cleaner = try await fixture.cleaner()
+        let other = try await fixture.cleaner()
+        let order = try await fixture.pool.query(
+            """
+            INSERT INTO platform.orders (customer_id, cleaner_id, service_type_id, address, latitude, longitude,
+                appointment_start, duration_minutes, status, amount_fen, paid_fen, accepted_at)
+            VALUES ($1, $2, 1, 'x', 31, 121, $3, 60, '已接单', 10000, 10000, $4) RETURNING id
+            """, [customer, cleaner.id, during.addingTimeInterval(86_400), during.addingTimeInterval(-3600)]
+        ).scalar(Int64.self)
+        try await fixture.pool.withConnection { connection in
+            XCTAssertThrowsError(
+                try OrderBooking.cancelByCleaner(orderID: order, cleanerID: other.id, reason: "有事", now: during, on: connection)
+            ) { XCTAssertTrue("\($0)".contains("is not assigned to cleaner"), "\($0)") }
+            try OrderBooking.cancelByCleaner(orderID: order, cleanerID: cleaner.id, reason: "临时有事", now: during, on: connection)
+        }
+        let after = try await fixture.pool.query(
+            """
+            SELECT o.status, o.cleaner_id, d.status, (SELECT count(*) FROM platform.cleaner_cancellations AS k
+                                                      WHERE k.order_id = o.id AND k.cleaner_id = $2)::int8
+            FROM platform.orders AS o JOIN platform.order_dispatches AS d ON d.order_id = o.id WHERE o.id = $1
+            """, [order, cleaner.id]
+        ).first!.decode((String, Int64?, String, Int64).self)
+        XCTAssertEqual(after.0, "待接单")
+        XCTAssertNil(after.1)
+        XCTAssertEqual(after.2, "offering", "dispatched again")
+        XCTAssertEqual(after.3, 1)
+
+        try await score(fixture, week, at: week.end.addingTimeInterval(3 * 3600))
+        let decided = try await decision(fixture, cleaner.id, week)
+        XCTAssertEqual(decided?.score, 70)
+        XCTAssertEqual(decided?.outcome, "warning")
+        XCTAssertTrue(decided?.inputs.contains(#""cleaner_cancellations": 1"#) ?? false, decided?.inputs ?? "no decision")
+    }
 }

@@ -38,8 +38,10 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(
             Set(names), [
                 "migrate", "enqueue", "jobs", "queues", "stats", "cron", "payouts", "seed", "wait", "summary", "orders",
-                "tiers", "exams", "dispatch", "console", "console-user", "quality", "complaints",
+                "tiers", "exams", "dispatch", "console", "console-user", "quality", "complaints", "campaigns",
             ])
+        XCTAssertEqual(options(command(tree, ["campaigns", "create"]))["--segment"]?["value_name"] as? String, "JSON")
+        XCTAssertEqual(options(command(tree, ["campaigns", "create"]))["--batch-size"]?["default"] as? String, "1000")
         let console = options(command(tree, ["console"]))
         XCTAssertEqual(Set(console.keys), ["--port", "--host", "--database-url", "--pooling"])
         XCTAssertEqual(console["--port"]?["default"] as? String, "8080")
@@ -88,8 +90,9 @@ final class DescribeJSONTests: XCTestCase {
         XCTAssertEqual(flags["--pooling"]?["default"] as? String, "session")
         let work = try XCTUnwrap(tree["work"] as? [String: Any])
         let queues = try XCTUnwrap(work["default_queues"] as? [String: Int])
-        XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts", "dispatch", "complaints"])
+        XCTAssertEqual(Set(queues.keys), ["default", "reminders", "notifications", "maintenance", "payouts", "dispatch", "complaints", "campaigns"])
         XCTAssertTrue((work["kinds"] as? [String] ?? []).contains("payout.settle_cleaner"))
+        XCTAssertTrue((work["kinds"] as? [String] ?? []).contains("campaign.send_batch"))
     }
 
     func testQueueTestbedWorkDescribesItsKinds() async throws {

@@ -112,9 +112,12 @@ final class ChromiumPage {
         }
     }
 
+    /// Loads `url` and waits for the new document: the old one is marked first, since
+    /// it too is "complete" until the new one replaces it.
     func navigate(_ url: String) throws {
+        _ = try evaluate("window.leftByNavigation = true")
         try call("Page.navigate", ["url": url], inPage: true)
-        try waitUntil("document.readyState === 'complete' && location.href !== 'about:blank'")
+        try waitUntil("window.leftByNavigation === undefined && location.href !== 'about:blank'")
     }
 
     /// The value of a JavaScript expression in the page.

@@ -7,8 +7,9 @@ import XCTest
 
 /// The console in a real browser (headless Debian chromium): log in by keyboard,
 /// see the queues, filter jobs by an argument value, retry all matching discarded
-/// jobs and watch a worker run them, preview a payout run, read the overview on a
-/// phone-sized screen. Screenshots of each page go to `.build/console-screenshots/`
+/// jobs and watch a worker run them, preview a payout run, watch a payout run's
+/// progress change live, run a periodic job now, visit the workflows and statistics
+/// pages, read the pages on a phone-sized screen. Screenshots of each page go to `.build/console-screenshots/`
 /// (or `CONSOLE_SCREENSHOTS_DIR`).
 final class ConsoleBrowserTests: XCTestCase {
     /// The arguments of the jobs this test retries and runs.
@@ -107,11 +108,54 @@ final class ConsoleBrowserTests: XCTestCase {
         let runsAfter = try TestDatabase.connect().query("SELECT count(*)::int8 FROM platform.payout_runs").scalar(Int64.self)
         XCTAssertEqual(runsAfter, runsBefore, "a dry run writes nothing")
 
-        // A phone-sized screen: no sideways scrolling on the overview.
+        // A payout run's progress changes on the page without a reload.
+        let connection = try TestDatabase.connect()
+        let period = "\(Int.random(in: 2200...2299))-W\(Int.random(in: 10...52))"
+        let run = try connection.query(
+            """
+            INSERT INTO platform.payout_runs (period, period_start, period_end)
+            VALUES ($1, '2300-01-01', '2300-01-08') RETURNING id
+            """, [period]
+        ).scalar(Int64.self)
+        defer { _ = try? connection.query("DELETE FROM platform.payout_runs WHERE id = $1", [run]) }
+        try page.navigate(base + "/payouts")
+        let status = "document.querySelector('[data-live=\"\(run)|status\"]').textContent"
+        XCTAssertEqual(try page.evaluate(status) as? String, "running")
+        try connection.query("UPDATE platform.payout_runs SET status = 'completed', completed_at = now() WHERE id = $1", [run])
+        try page.waitUntil("\(status) === 'completed'")
+        try shot(page, "payouts")
+
+        // An operator runs a periodic job now from the cron page, by keyboard.
+        let schedule = "browser-cron-\(UInt32.random(in: 0...UInt32.max))"
+        try connection.query(
+            """
+            INSERT INTO queue.cron_schedules (name, expression, time_zone, kind, queue, next_fire_at)
+            VALUES ($1, '0 3 * * *', 'Asia/Shanghai', 'console.cron', $1, now() + interval '1 hour')
+            """, [schedule])
+        try page.navigate(base + "/cron")
+        try call(page, "document.querySelector('input[value=\"\(schedule)\"]').form.querySelector('button[value=run]').focus()")
+        try page.press("Enter", code: "Enter", keyCode: 13)
+        try page.waitUntil("document.body.innerText.includes('Run requested')")
+        let requested = try connection.query(
+            "SELECT run_requested_at IS NOT NULL FROM queue.cron_schedules WHERE name = $1", [schedule]).scalar(Bool.self)
+        XCTAssertTrue(requested, "the run is requested for the leader")
+        try shot(page, "cron")
+
+        // Workflows and batches, and the statistics by business day.
+        try page.navigate(base + "/workflows")
+        XCTAssertNotNil(try page.evaluate("document.getElementById('batch-list') && true") as? Bool)
+        try shot(page, "workflows")
+        try page.navigate(base + "/statistics")
+        XCTAssertTrue((try page.evaluate("document.getElementById('zone').innerText") as? String ?? "").contains("Asia/Shanghai"))
+        try shot(page, "statistics")
+
+        // A phone-sized screen: no sideways scrolling on the overview, nor on the new pages.
         try page.setViewport(width: 390, height: 844, mobile: true)
-        try page.navigate(base + "/")
-        XCTAssertLessThanOrEqual(try page.evaluate("document.documentElement.scrollWidth") as? Int ?? .max, 390)
-        try shot(page, "overview-phone")
+        for (path, name) in [("/", "overview-phone"), ("/statistics", "statistics-phone"), ("/cron", "cron-phone"), ("/workflows", "workflows-phone")] {
+            try page.navigate(base + path)
+            XCTAssertLessThanOrEqual(try page.evaluate("document.documentElement.scrollWidth") as? Int ?? .max, 390, path)
+            try shot(page, name)
+        }
     }
 
     private func call(_ page: ChromiumPage, _ expression: String) throws {

@@ -38,17 +38,6 @@ final class ConsoleJobsTests: XCTestCase {
         XCTAssertEqual(arguments, "17")
     }
 
-    func testTheArgumentFilterIsServedByTheIndex() throws {
-        let connection = try TestDatabase.connect()
-        try connection.withTransaction { connection in
-            try connection.execute("SET LOCAL enable_seqscan = off")
-            let plan = try connection.query(
-                "EXPLAIN SELECT id FROM queue.jobs AS j WHERE j.args @> $1::jsonb ORDER BY id DESC LIMIT 50", ["{\"n\": 17}"]
-            ).rows.map { try $0.decode(0, as: String.self) }.joined(separator: "\n")
-            XCTAssertTrue(plan.contains("jobs_args_idx"), plan)
-        }
-    }
-
     func testPagesFollowByKeysetWithoutGapsOrRepeats() throws {
         let queue = try fixture.insertJobs(120, state: "scheduled")
         let viewer = try fixture.client.loggedIn(fixture.viewerName, fixture.password)

@@ -136,6 +136,11 @@ final class HTTPServerTests: XCTestCase {
             RawClient.exchange(port: server.port, send: Array("GET /metrics HTTP/1.1\r\n".utf8), closeWrite: false))
         XCTAssertEqual(slow.statusLine, "HTTP/1.1 400 Bad Request")
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(3))
+        // A connection opened ahead of a request (a browser's preconnect) and never
+        // used is closed without an answer, which the browser would take for the
+        // answer to its next request.
+        let unused = try RawClient.exchange(port: server.port, send: [], closeWrite: false)
+        XCTAssertEqual(unused, [], "no answer on a silent connection")
         XCTAssertEqual(try Self.get("/metrics", port: server.port).statusLine, "HTTP/1.1 200 OK")
     }
 

@@ -40,10 +40,11 @@ Second series (the database side):
                 reconnect by themselves, none may die, each LISTENs again at the end
   max-connections      another client takes every connection the server has
                 (max_connections) and the workers' own are terminated; for
-                --exhaust-seconds they cannot connect, then the client lets go: each
-                worker must count one outage (queue_worker_database_outages_total,
-                one log line) and finish the jobs
-  idle-in-transaction  a producer at --rate jobs/s; after --calm-seconds a session
+                --exhaust-seconds the server refuses new connections as they free
+                up, then the client lets go: each worker must count one outage
+                (queue_worker_database_outages_total: one log line as it begins, one
+                as it ends) and finish the jobs
+  idle-in-transaction  --rate jobs enqueued every second; after --calm-seconds a session
                 goes idle in transaction for --hold-seconds, holding back vacuum:
                 claim time and dead tuples are sampled before, during and after
                 (then VACUUM); the session under idle_in_transaction_session_timeout

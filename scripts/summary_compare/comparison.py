@@ -16,6 +16,7 @@ MOMENT_JOB_KINDS = {
     "notification.dispatch_batch": "how those messages fell into batches",
     "order.dispatch": "offering rounds, raced by the simulated cleaners' answers",
     "order.dispatch_offer_expiry": "offers that expired before a simulated answer",
+    "campaign.send_batch": "campaign batches wait for marketing hours (08:00–21:00 Shanghai)",
 }
 # Top-level summary fields that depend on the run's moment, with why.
 MOMENT_FIELDS = {
@@ -23,6 +24,8 @@ MOMENT_FIELDS = {
     "dispatch": "the simulated cleaners answer in real time",
     "couponsExpired": "coupons whose end fell between the seed's moment and the expiry job's",
     "couponRemindersQueued": "coupons ending within the reminder window at the job's moment",
+    "campaigns": "sent and waiting depend on marketing hours and the outbox's progress at the moment "
+                 "(check-run checks each run's targeting against its data)",
 }
 
 

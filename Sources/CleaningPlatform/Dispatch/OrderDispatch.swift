@@ -108,6 +108,12 @@ public enum OrderDispatch {
         WHERE f.id = $1
         """
 
+    /// An offer's message is not sent once the offer expired: its validity ends with
+    /// the offer's (migration 0021 lets the worker set it; this only ever shortens it).
+    static let endValidityWithOffer = """
+        UPDATE platform.notifications SET expires_at = least(expires_at, $2) WHERE id = $1
+        """
+
     /// Push and SMS to the offered cleaner, and the offer's expiry job.
     private static func sendOffer(_ offerID: Int64, now: Date, on connection: PostgresConnection) throws {
         guard let row = try connection.query(offerDetails, [offerID]).first else { return }
@@ -120,9 +126,10 @@ public enum OrderDispatch {
             "seconds": "\(max(0, Int(expiresAt.timeIntervalSince(now).rounded())))",
         ]
         for template in ["dispatch_offer_sms", "dispatch_offer_push"] {
-            try NotificationOutbox.queue(
+            let message = try NotificationOutbox.queue(
                 template: template, parameters: parameters, recipient: phone, timeZone: zoneName,
                 dedupeKey: "offer:\(offerID):\(template)", now: now, on: connection)
+            if let message { _ = try connection.execute(endValidityWithOffer, [message, expiresAt]) }
         }
         try connection.enqueue(try ExpireDispatchOffer.request(offerID: offerID, at: expiresAt))
     }

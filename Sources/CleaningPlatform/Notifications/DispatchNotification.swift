@@ -97,7 +97,8 @@ public struct DispatchNotification: JobArguments {
         }
     }
 
-    private static func snooze(until wake: Date, now: Date) -> JobSnoozed {
+    /// Runs the job again at `wake` (at least 50 ms on), without using up an attempt.
+    static func snooze(until wake: Date, now: Date) -> JobSnoozed {
         JobSnoozed(for: .milliseconds(Int64(max(0.05, wake.timeIntervalSince(now)) * 1000) + 1))
     }
 

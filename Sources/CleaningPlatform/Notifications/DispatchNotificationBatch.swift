@@ -10,7 +10,7 @@ import Synchronization
 /// cannot finish at once — held back by flow control or quiet hours, or a gateway
 /// failure worth retrying — becomes its own `DispatchNotification` job in that
 /// same transaction, where the one-message rules (snooze, backoff, suppression
-/// past validity) apply.
+/// past validity) apply. A batch that quiet hours hold back whole snoozes as one.
 ///
 /// Safe to run twice: a message no longer pending is skipped; a run that dies
 /// between its sends and its commit leaves every message pending, and the next run
@@ -76,6 +76,7 @@ public struct DispatchNotificationBatch: JobArguments {
         let log = services.log
         var outcomes: [Int64: Outcome] = [:]
         var sendable: [(PendingNotification, String)] = []
+        var held: [(opens: Date, expiresAt: Date)] = []
         for notification in notifications {
             switch notification.decide(now: now, services: services) {
             case .send(let body):
@@ -83,9 +84,18 @@ public struct DispatchNotificationBatch: JobArguments {
             case .close(let status, let reason, let logLine):
                 outcomes[notification.id] = .closed(status, reason: reason, body: nil)
                 if let logLine { log.info(logLine, notification.logFields) }
-            case .holdUntil:
+            case .holdUntil(let opens):
+                held.append((opens, notification.expiresAt))
                 outcomes[notification.id] = .handedOff(runAt: nil)
             }
+        }
+        // A batch wholly held back by quiet hours (marketing queued at night) waits as
+        // one job rather than as a job per message.
+        if held.count == notifications.count, let opens = held.map(\.opens).min(),
+            let latest = held.map(\.expiresAt).min()
+        {
+            throw DispatchNotification.snooze(
+                until: services.flowControl.wakeTime(after: opens, now: now, latest: latest), now: now)
         }
 
         // One permit per message, all in one transaction; a message its recipient's

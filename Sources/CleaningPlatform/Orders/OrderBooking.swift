@@ -72,6 +72,14 @@ public enum OrderBooking {
         _ = try connection.query("SELECT platform.cancel_order($1, $2)", [orderID, now])
     }
 
+    /// The assigned cleaner backs out of an accepted order, saying why: recorded
+    /// (it counts against their quality score), the order waits and is dispatched again.
+    public static func cancelByCleaner(
+        orderID: Int64, cleanerID: Int64, reason: String, now: Date, on connection: PostgresConnection
+    ) throws {
+        _ = try connection.query("SELECT platform.cleaner_cancel_order($1, $2, $3, $4)", [orderID, cleanerID, reason, now])
+    }
+
     public static func start(orderID: Int64, now: Date, on connection: PostgresConnection) throws {
         _ = try connection.query("SELECT platform.start_order($1, $2)", [orderID, now])
     }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import JobQueue
 public import PostgresClient
 
@@ -77,6 +77,28 @@ public enum PayoutRun {
         try JobAdministration.jobs(SettleCleanerPayout.self, state: .discarded, batch: batchID(runID), on: connection)
             .map { Failure(cleanerID: $0.arguments.cleanerID, reason: $0.lastError) }
             .sorted { $0.cleanerID < $1.cleanerID }
+    }
+
+    /// Retries the transfer to one cleaner whose settlement job gave up (refused by
+    /// the gateway, or out of attempts), as `jobsctl jobs retry` does: the same job
+    /// runs again and pays with the same idempotency key, so the cleaner is paid
+    /// once however often this is asked; then the period is started again, which
+    /// queues the run's completion callback behind the retried job, so the run
+    /// completes once everyone is paid. False when that cleaner has no failed
+    /// transfer in the run (already retried, or never failed).
+    public static func retryFailedTransfer(
+        runID: Int64, cleanerID: Int64, timeZone: TimeZone, on database: PostgresPool
+    ) async throws -> Bool {
+        let failed = try await database.withConnection { connection in
+            try JobAdministration.jobs(SettleCleanerPayout.self, state: .discarded, batch: batchID(runID), on: connection)
+                .first { $0.arguments.cleanerID == cleanerID }
+        }
+        guard let failed, try await JobAdministration(database: database).retry(failed.id) == .done else { return false }
+        try await database.withConnection { connection in
+            let name = try connection.query("SELECT period FROM platform.payout_runs WHERE id = $1", [runID]).scalar(String.self)
+            _ = try start(try PayoutPeriod(name, timeZone: timeZone), on: connection)
+        }
+        return true
     }
 
     /// The run's lines as recorded (after the run).

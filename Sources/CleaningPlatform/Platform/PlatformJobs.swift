@@ -10,7 +10,7 @@ public enum PlatformJobs {
         RemindExpiringCoupons.self, ExpirePoints.self, SettleCleanerPayout.self, FinishPayoutRun.self,
         ProcessWithdrawal.self, GradeExamSubmission.self, RegradeExam.self, RecalculateTiers.self, UpgradeTier.self, DispatchOrder.self,
         ExpireDispatchOffer.self, RollUpStatistics.self, RecommendCleaners.self,
-        ScoreServiceQuality.self, ReinstateCleaners.self, EscalateComplaint.self,
+        ScoreServiceQuality.self, ReinstateCleaners.self, EscalateComplaint.self, SendCampaignBatch.self,
     ])
 
     /// Every kind the platform handles.
@@ -19,7 +19,7 @@ public enum PlatformJobs {
     /// Queues the platform's workers should work, with a sensible concurrency each.
     public static let queues: [String: Int] = [
         JobRequest.defaultQueue: 4, OrderReminder.queue: 8, NotificationOutbox.dispatchQueue: 16, maintenanceQueue: 2,
-        PayoutRun.queue: 4, OrderDispatch.queue: 8, EscalateComplaint.queue: 2,
+        PayoutRun.queue: 4, OrderDispatch.queue: 8, EscalateComplaint.queue: 2, CampaignDesk.batchQueue: 2,
     ]
 
     public static let maintenanceQueue = "maintenance"
@@ -68,7 +68,7 @@ public enum PlatformJobs {
         registry.register(RollUpStatistics.self, options: JobKindOptions(timeout: .seconds(900))) {
             try await $0.run($1, services: services)
         }
-        registry.register(RecommendCleaners.self, options: JobKindOptions(timeout: .seconds(1800))) {
+        registry.register(RecommendCleaners.self, options: JobKindOptions(timeout: .seconds(3600))) {
             try await $0.run($1, services: services)
         }
         registry.register(ScoreServiceQuality.self, options: JobKindOptions(timeout: .seconds(600))) {
@@ -78,6 +78,9 @@ public enum PlatformJobs {
             try await $0.run($1, services: services)
         }
         registry.register(EscalateComplaint.self) { try await $0.run($1, services: services) }
+        registry.register(SendCampaignBatch.self, options: JobKindOptions(timeout: .seconds(120))) {
+            try await $0.run($1, services: services)
+        }
         return registry
     }
 

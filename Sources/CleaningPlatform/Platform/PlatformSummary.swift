@@ -32,7 +32,8 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
     public var suspensionsEnded: Int
     /// Missed complaint deadlines escalated (operator and supervisor each count).
     public var complaintEscalations: Int
-
+    /// Campaigns launched since the moment, as their reports stand now.
+    public var campaigns: [CampaignCounts]
 
     /// Dispatches started since the moment, as they stand now.
     public struct DispatchCounts: Sendable, Codable, Equatable {
@@ -47,6 +48,17 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
         public var cancelled: Int
         /// From the start of dispatch to the accepted offer, median (nil when none matched).
         public var medianSecondsToAssignment: Double?
+    }
+
+    /// A campaign's report in brief.
+    public struct CampaignCounts: Sendable, Codable, Equatable {
+        public var id: Int64
+        public var targeted: Int
+        public var sent: Int
+        public var suppressed: Int
+        public var waiting: Int
+        /// The whole report in one line (`CampaignReport.line`).
+        public var line: String
     }
 
     public static func since(_ start: Date, on connection: PostgresConnection) throws -> PlatformSummary {
@@ -103,6 +115,14 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
                    (SELECT count(*) FROM platform.complaint_escalations WHERE escalated_at >= $1)::int8
             """, [start]
         ).first!.decode((Int64, Int64).self)
+        let campaigns = try connection.query(
+            "SELECT id FROM platform.campaigns WHERE launched_at >= $1 ORDER BY id", [start]
+        ).rows.map { row in
+            let report = try CampaignReport.of(try row.decode(0, as: Int64.self), on: connection)
+            return CampaignCounts(
+                id: report.campaignID, targeted: report.targeted, sent: report.sent, suppressed: report.suppressedTotal,
+                waiting: report.waiting, line: report.line)
+        }
         return PlatformSummary(
             jobs: jobs, notifications: notifications, tierChanges: Int(counts.0), couponsExpired: Int(counts.1),
             couponRemindersQueued: Int(counts.2), pointsExpiredCustomers: Int(counts.3),
@@ -110,6 +130,7 @@ public struct PlatformSummary: Sendable, Codable, Equatable {
             dispatch: DispatchCounts(
                 started: Int(dispatch.0), matched: Int(dispatch.1), averageRounds: dispatch.2, escalated: Int(dispatch.3),
                 cancelled: Int(dispatch.4), medianSecondsToAssignment: dispatch.5),
-            qualityDecisions: quality, suspensionsEnded: Int(ended), complaintEscalations: Int(escalations))
+            qualityDecisions: quality, suspensionsEnded: Int(ended), complaintEscalations: Int(escalations),
+            campaigns: campaigns)
     }
 }

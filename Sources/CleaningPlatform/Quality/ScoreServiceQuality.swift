@@ -3,8 +3,9 @@ public import JobQueue
 import PostgresClient
 
 /// The weekly service-quality run: every active cleaner gets a score for an ISO
-/// week from the trailing window of ratings, upheld complaints, late starts and
-/// dispatch offers declined or left to expire (rules as rows, `platform.quality_rules`), and the thresholds decide a reward,
+/// week from the trailing window of ratings, upheld complaints, late starts,
+/// dispatch offers declined or left to expire and accepted orders the cleaner
+/// cancelled (rules as rows, `platform.quality_rules`), and the thresholds decide a reward,
 /// a warning, a fine or a suspension. One set-based statement records each
 /// decision with its inputs and the rules used, suspends, and queues the
 /// cleaners' messages; the decision's bonus or fine is paid or deducted by the
@@ -38,6 +39,7 @@ public struct ScoreServiceQuality: JobArguments {
                    max(value) FILTER (WHERE code = 'late_start_points') AS late_points,
                    max(value) FILTER (WHERE code = 'late_start_grace_minutes') AS grace_minutes,
                    max(value) FILTER (WHERE code = 'unanswered_offer_points') AS offer_points,
+                   max(value) FILTER (WHERE code = 'cleaner_cancellation_points') AS cancellation_points,
                    max(value) FILTER (WHERE code = 'reward_min_score') AS reward_min_score,
                    max(value) FILTER (WHERE code = 'reward_min_orders') AS reward_min_orders,
                    max(value) FILTER (WHERE code = 'reward_bonus_fen') AS reward_bonus_fen,
@@ -78,20 +80,27 @@ public struct ScoreServiceQuality: JobArguments {
             FROM platform.dispatch_offers AS f CROSS JOIN span AS s
             WHERE f.status IN ('declined', 'expired') AND f.answered_at >= s.start AND f.answered_at < s.finish
             GROUP BY f.cleaner_id
+        ), withdrawn AS (
+            SELECT k.cleaner_id, count(*) AS cancellations
+            FROM platform.cleaner_cancellations AS k CROSS JOIN span AS s
+            WHERE k.cancelled_at >= s.start AND k.cancelled_at < s.finish
+            GROUP BY k.cleaner_id
         ), scored AS (
             SELECT c.id AS cleaner_id, c.phone, c.time_zone,
                    COALESCE(a.reviews, 0) AS reviews, round(a.average, 2) AS average,
                    COALESCE(d.orders, 0) AS orders, COALESCE(d.late, 0) AS late, COALESCE(u.complaints, 0) AS complaints,
-                   COALESCE(f.offers, 0) AS offers,
+                   COALESCE(f.offers, 0) AS offers, COALESCE(w.cancellations, 0) AS cancellations,
                    GREATEST(0, LEAST(100,
                        COALESCE(round(a.average * 20), r.default_rating_score)
                        - COALESCE(u.complaints, 0) * r.complaint_points - COALESCE(d.late, 0) * r.late_points
-                       - COALESCE(f.offers, 0) * r.offer_points))::int4 AS score
+                       - COALESCE(f.offers, 0) * r.offer_points
+                       - COALESCE(w.cancellations, 0) * r.cancellation_points))::int4 AS score
             FROM platform.cleaners AS c CROSS JOIN rules AS r
             LEFT JOIN ratings AS a ON a.cleaner_id = c.id
             LEFT JOIN completed AS d ON d.cleaner_id = c.id
             LEFT JOIN upheld AS u ON u.cleaner_id = c.id
             LEFT JOIN unanswered AS f ON f.cleaner_id = c.id
+            LEFT JOIN withdrawn AS w ON w.cleaner_id = c.id
             WHERE c.status = '\(CleanerStatus.active)'
         ), decided AS (
             SELECT x.*, o.outcome,
@@ -100,6 +109,7 @@ public struct ScoreServiceQuality: JobArguments {
                    jsonb_build_object('window_start', s.start, 'window_end', s.finish, 'reviews', x.reviews,
                                       'average_rating', x.average, 'completed_orders', x.orders, 'late_starts', x.late,
                                       'upheld_complaints', x.complaints, 'unanswered_offers', x.offers,
+                                      'cleaner_cancellations', x.cancellations,
                                       'rules', r.json) AS inputs
             FROM scored AS x CROSS JOIN rules AS r CROSS JOIN span AS s
             CROSS JOIN LATERAL (SELECT CASE

@@ -326,20 +326,41 @@ public struct JobAdministration: Sendable {
         public var queue: String
         public var lastFireAt: Date?
         public var nextFireAt: Date?
+        /// False while an operator has switched the schedule off.
+        public var enabled: Bool
+        /// An operator's "run now" that the leader has not served yet.
+        public var runRequestedAt: Date?
     }
 
     public func schedules() async throws -> [ScheduleSummary] {
         try await database.query(
             """
-            SELECT name, expression, time_zone, kind, queue, last_fire_at, next_fire_at
+            SELECT name, expression, time_zone, kind, queue, last_fire_at, next_fire_at, enabled, run_requested_at
             FROM queue.cron_schedules ORDER BY name
             """
         ).rows.map { row in
-            let (name, expression, zone, kind, queue, last, next) = try row.decode(
-                (String, String, String, String, String, Date?, Date?).self)
+            let (name, expression, zone, kind, queue, last, next, enabled, requested) = try row.decode(
+                (String, String, String, String, String, Date?, Date?, Bool, Date?).self)
             return ScheduleSummary(
                 name: name, expression: expression, timeZone: zone, kind: kind, queue: queue, lastFireAt: last,
-                nextFireAt: next)
+                nextFireAt: next, enabled: enabled, runRequestedAt: requested)
         }
+    }
+
+    /// Switches a periodic job on or off; the leader honours it at its next tick.
+    /// False when no schedule has that name.
+    public func setScheduleEnabled(_ name: String, _ enabled: Bool) async throws -> Bool {
+        try await database.query(
+            "UPDATE queue.cron_schedules SET enabled = $2, updated_at = now() WHERE name = $1", [name, enabled]
+        ).affectedRows == 1
+    }
+
+    /// Asks the leader to enqueue the periodic job once now, besides its schedule
+    /// (requests made before the leader's next tick count as one). False when no
+    /// schedule has that name.
+    public func requestScheduleRun(_ name: String) async throws -> Bool {
+        try await database.query(
+            "UPDATE queue.cron_schedules SET run_requested_at = now() WHERE name = $1", [name]
+        ).affectedRows == 1
     }
 }

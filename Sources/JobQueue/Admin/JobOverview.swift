@@ -23,7 +23,13 @@ public struct JobOverview: Sendable, Codable, Equatable {
         public var name: String
         public var queues: [String]
         public var runningJobs: Int
-        public var leaseExpiresAt: Date
+        /// When the last of its job leases runs out; nil while it runs nothing.
+        public var leaseExpiresAt: Date?
+        /// From the registry; nil for a lease holder that is not registered.
+        public var host: String?
+        public var pid: Int?
+        public var startedAt: Date?
+        public var seenAt: Date?
     }
 
     public struct Leader: Sendable, Codable, Equatable {
@@ -66,14 +72,19 @@ public struct JobOverview: Sendable, Codable, Equatable {
         )
         SELECT 'queue', n.name, COALESCE(q.paused, false), COALESCE(p.waiting, 0), COALESCE(p.running, 0),
                COALESCE(p.scheduled, 0), COALESCE(p.failed, 0), COALESCE(p.done, 0), p.oldest, s.per_minute,
-               NULL::text[], NULL::timestamptz
+               NULL::text[], NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::timestamptz
         FROM names AS n LEFT JOIN per_queue AS p ON p.queue = n.name LEFT JOIN queue.queues AS q ON q.name = n.name
         LEFT JOIN spark AS s ON s.name = n.name
         UNION ALL
-        SELECT 'worker', leased_by, false, 0, count(*)::int8, 0, 0, 0, NULL, NULL, array_agg(DISTINCT queue), max(lease_expires_at)
-        FROM queue.jobs WHERE state = \(JobState.running.sql) AND leased_by IS NOT NULL GROUP BY leased_by
+        SELECT 'worker', COALESCE(w.id, l.leased_by), false, COALESCE(w.pid, 0)::int8, COALESCE(l.running, 0), 0, 0, 0,
+               NULL, NULL, COALESCE(w.queues, l.queues), l.until, w.host, w.started_at, w.seen_at
+        FROM (SELECT * FROM queue.workers WHERE expires_at > now()) AS w
+        FULL JOIN (
+            SELECT leased_by, count(*)::int8 AS running, array_agg(DISTINCT queue) AS queues, max(lease_expires_at) AS until
+            FROM queue.jobs WHERE state = \(JobState.running.sql) AND leased_by IS NOT NULL GROUP BY leased_by
+        ) AS l ON l.leased_by = w.id
         UNION ALL
-        SELECT 'leader', name, false, 0, 0, 0, 0, 0, NULL, NULL, ARRAY[holder], expires_at
+        SELECT 'leader', name, false, 0, 0, 0, 0, 0, NULL, NULL, ARRAY[holder], expires_at, NULL, NULL, NULL
         FROM queue.leaders WHERE expires_at > now()
         ORDER BY 1, 2
         """
@@ -93,6 +104,8 @@ public struct JobOverview: Sendable, Codable, Equatable {
             let perMinute = try row.decode(9, as: [Int64]?.self)
             let names = try row.decode(10, as: [String]?.self)
             let until = try row.decode(11, as: Date?.self)
+            let (host, started, seen) = try (
+                row.decode(12, as: String?.self), row.decode(13, as: Date?.self), row.decode(14, as: Date?.self))
             switch what {
             case "queue":
                 overview.queues.append(
@@ -102,7 +115,9 @@ public struct JobOverview: Sendable, Codable, Equatable {
                         oldestWaitSeconds: oldest.map { max(0, $0) }, completedPerMinute: (perMinute ?? []).map(Int.init)))
             case "worker":
                 overview.workers.append(
-                    Worker(name: name, queues: names ?? [], runningJobs: Int(running), leaseExpiresAt: until ?? Date()))
+                    Worker(
+                        name: name, queues: names ?? [], runningJobs: Int(running), leaseExpiresAt: until, host: host,
+                        pid: host == nil ? nil : Int(waiting), startedAt: started, seenAt: seen))
             default:
                 overview.leaders.append(Leader(service: name, holder: names?.first ?? "", expiresAt: until ?? Date()))
             }

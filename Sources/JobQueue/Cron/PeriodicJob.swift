@@ -33,6 +33,11 @@ public struct PeriodicJob: Sendable {
         "cron:\(name):\(Int64(fireTime.timeIntervalSince1970))"
     }
 
+    /// An operator's "run now" request, enqueued once however many leaders see it.
+    func uniqueKey(forRunRequestedAt requested: Date) -> String {
+        "cron:\(name):now:\(Int64((requested.timeIntervalSince1970 * 1_000_000).rounded()))"
+    }
+
     /// The fire times to enqueue now, given the first due one, and the next one after `now`.
     func due(from first: Date, now: Date) -> (fire: [Date], skipped: Int, next: Date?) {
         var onTime: [Date] = []

@@ -165,8 +165,11 @@ public final class JobWorker: Sendable {
                     + "give the worker a direct connection for LISTEN (--listen-url) to be woken by NOTIFY",
                 [("poll_interval_s", "\(configuration.pollInterval.seconds)")])
         }
+        let workerRegistry = WorkerRegistry(
+            database: environment.database, configuration: configuration, log: log, outage: environment.outage)
         await withTaskGroup(of: Void.self) { services in
             services.addTask { await environment.acknowledger.run() }
+            services.addTask { await workerRegistry.run() }
             services.addTask {
                 await LeaseKeeper(
                     database: environment.database, running: environment.running,
@@ -194,13 +197,15 @@ public final class JobWorker: Sendable {
             await environment.acknowledger.drain(timeout: .seconds(10))
             services.cancelAll()
         }
+        await workerRegistry.deregister()
         await environment.database.closeIdle()
         let fenced = await environment.acknowledger.fencedCount
         log.info("worker stopped", [("fenced_outcomes", "\(fenced)")])
     }
 
     /// While this process holds the leader lease: periodic jobs, workflow
-    /// resolution and deadlines, priority aging, and retention.
+    /// resolution and deadlines, priority aging, and retention (with the registry
+    /// rows of dead worker processes).
     private func lead() async {
         let log = environment.log
         let database = environment.database
@@ -238,6 +243,10 @@ public final class JobWorker: Sendable {
                     await runLogged("retention") {
                         let deleted = try await self.configuration.retention.prune(on: database)
                         if deleted > 0 { log.info("pruned finished jobs", [("deleted", "\(deleted)")]) }
+                    }
+                    await runLogged("worker registry pruning") {
+                        let dead = try await WorkerRegistry.pruneDead(on: database)
+                        if dead > 0 { log.info("removed dead workers from the registry", [("workers", "\(dead)")]) }
                     }
                 }
             }

@@ -18,10 +18,11 @@ struct BatchCommand: Command {
         .value("--only", "STEP"),
     ] + DatabaseOptions.options
     static let help = """
-        bench batch — times the nightly tier recalculation, a payout run and the statistics rollup
+        bench batch — times the nightly tier recalculation, a payout run, the statistics rollup,
+        quality scoring and a marketing campaign
 
         Usage: bench batch [--customers N] [--orders N] [--cleaners N] [--payout-orders N]
-                           [--concurrency N] [--small] [--load-only | --skip-load] [--only tiers|payout|statistics|quality]
+                           [--concurrency N] [--small] [--load-only | --skip-load] [--only tiers|payout|statistics|quality|campaign]
                            [--database-url URL]
 
         Generates data server-side (generate_series; not timed), then times, through a
@@ -39,7 +40,11 @@ struct BatchCommand: Command {
         later (orders / 365 more orders, not timed), recomputing only the changed day,
         and the service-quality scoring of the payout week (every cleaner scored from
         the reviews, upheld complaints, starts and offers of the 28 days before its end,
-        each decision recorded, suspensions and messages written).
+        each decision recorded, suspensions and messages written), and a marketing
+        campaign to every customer (1 % opted out) at 10:00 today in Shanghai: the launch
+        (segment evaluated, recipients written in batches of 1 000), the batches through
+        a worker (recipients decided, a coupon each, messages queued in the outbox), then
+        60 s of dispatching those messages (a rate).
         Each figure comes with the 1-minute load average before and after.
         Before each timed step it runs VACUUM ANALYZE and CHECKPOINT (not timed).
         Use an empty database: it migrates and loads its own data.
@@ -55,12 +60,12 @@ struct BatchCommand: Command {
                                minutes; copy the loaded database to repeat runs on it:
                                CREATE DATABASE run1 TEMPLATE loaded
           --skip-load          time the runs on data a --load-only left (in the same week)
-          --only STEP          time only the tier runs, the payout run, the statistics rollups
-                               or the quality scoring
+          --only STEP          time only the tier runs, the payout run, the statistics rollups,
+                               the quality scoring or the campaign
         \(DatabaseOptions.help)
         """
 
-    static let steps = ["tiers", "payout", "statistics", "quality"]
+    static let steps = ["tiers", "payout", "statistics", "quality", "campaign"]
 
     var customers: Int
     var orders: Int
@@ -86,7 +91,8 @@ struct BatchCommand: Command {
             throw CommandError.usage("--load-only and --skip-load exclude each other", command: arguments.commandName)
         }
         guard only == nil || Self.steps.contains(only!) else {
-            throw CommandError.usage("--only takes tiers, payout, statistics or quality", command: arguments.commandName)
+            throw CommandError.usage(
+                "--only takes tiers, payout, statistics, quality or campaign", command: arguments.commandName)
         }
         steps = only.map { [$0] } ?? Set(Self.steps)
         database = try DatabaseOptions(arguments: &arguments)
@@ -215,6 +221,13 @@ struct BatchCommand: Command {
             try settle(connection)
             results.append(try await QualityStep.time(period, now: now, services: services(clock: now), database: database))
         }
+        if steps.contains("campaign") {
+            try settle(connection)
+            // Inside marketing hours, whenever the benchmark runs.
+            let morning = BusinessCalendar(timeZone: zone).moment(hour: 10, onDayOf: now)
+            results += try await CampaignStep.time(
+                now: morning, services: services(clock: morning), database: database, concurrency: 2, dispatchSeconds: 60)
+        }
         print("")
         var table = TextTable(["step", "time", "load", "detail"])
         for result in results {
@@ -258,8 +271,10 @@ struct BatchCommand: Command {
                        (SELECT count(*) FROM platform.notifications WHERE template_code = 'tier_changed')::int8
                 """
             ).rows[0].decode((Int64, Int64).self)
-            dispatchJobs = Int64(
-                try JobCounts.byState(kind: DispatchNotification.kind, on: connection).values.map(\.jobs).reduce(0, +))
+            // The set-based runs queue batch dispatch jobs; one-message jobs are counted too.
+            dispatchJobs = try [DispatchNotification.kind, DispatchNotificationBatch.kind].reduce(0) { total, kind in
+                total + Int64(try JobCounts.byState(kind: kind, on: connection).values.map(\.jobs).reduce(0, +))
+            }
         }
     }
 }

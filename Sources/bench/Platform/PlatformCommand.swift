@@ -5,13 +5,15 @@ import Foundation
 import JobQueue
 import PostgresClient
 
-/// `bench platform`: coupon expiry, the queue's own no-op rate and notification
-/// dispatch at production sizes, on the same workers.
+/// `bench platform`: coupon expiry, the queue's own no-op rate, notification and
+/// order dispatch, and nightly recommendations at production sizes.
 struct PlatformCommand: Command {
     static let name = "platform"
-    static let summary = "time coupon expiry, the queue's no-op rate and notification dispatch through real workers"
+    static let summary = "time coupon expiry, the queue's no-op rate, notification and order dispatch, recommendations"
     static let options: [CommandOption] = [
         .value("--coupons", "N", default: "1000000"), .value("--notifications", "N", default: "100000"),
+        .value("--dispatch-orders", "N", default: "10000"), .value("--dispatch-cleaners", "N", default: "5000"),
+        .value("--recommend-customers", "N", default: "1000000"), .value("--recommend-cleaners", "N", default: "10000"),
         .value("--customers", "N"), .value("--concurrency", "N", default: "16"), .value("--workers", "N", default: "1"),
         .value("--connections", "N"), .value("--queue-batch", "N", default: "1000"), .value("--noop-jobs", "N"), .flag("--one-by-one"), .flag("--small"),
         .value("--migrations", "DIR"),
@@ -37,6 +39,23 @@ struct PlatformCommand: Command {
            dispatched per second. Checks every one is sent and that the gateway got each
            exactly once. Prints dispatch against the no-op rate of step 2 and queueing
            against the goal of 10 000/s.
+        4. Order dispatch in one city: loads cleaners (COPY; hours, certifications and
+           areas set-based), books orders through platform.book_order with no worker
+           running, then runs JobWorkers with the platform's handlers on the dispatch
+           and notification queues while simulated cleaners answer every offer through
+           platform.accept_offer / decline_offer (a tenth decline, deterministically):
+           orders matched per second. Then, with the workers idle, books orders one at a
+           time: p50/p99 from booking to first offer, beside a no-op job's enqueue →
+           start on the same workers. Checks every order is assigned once, that no
+           accepted orders of one cleaner overlap and no cleaner holds two live offers
+           for one order.
+        5. Nightly cleaner recommendations: loads cleaners over 20 cities and one or
+           two completed orders per customer (a tenth reviewed), enqueues one
+           cleaner.recommend job and runs a JobWorker on the maintenance queue until it
+           completes: customers per second. Checks lists of at most 5, every
+           recommended cleaner's area covering the address, none rated ≤ 2 by the
+           customer, and the same lists as a ranking without the grid prefilter for
+           200 sampled customers.
 
         The run's rows are new (their own coupon template, phone numbers and dedupe
         keys), so it can be repeated on the same database; use a private one, since
@@ -82,11 +101,18 @@ struct PlatformCommand: Command {
         let dispatch = options.notifications > 0
             ? try await NotificationPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
             : nil
+        let orders = options.runsDispatch
+            ? try await DispatchPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
+            : nil
+        let recommendations = options.recommendCustomers > 0
+            ? try await RecommendationPhase(options: options, pool: pool, dataset: dataset, serverPID: serverPID).run()
+            : nil
         await pool.closeIdle()
 
         let report = PlatformReport(
             options: options, machine: machine, loadAfter: LoadAverage.text(), dataset: dataset,
-            loading: loading, expiry: expiry, noop: noop, dispatch: dispatch)
+            loading: loading, expiry: expiry, noop: noop, dispatch: dispatch, orders: orders,
+            recommendations: recommendations)
         print(report.render())
         if !report.verified { throw CommandError.failed("verification failed (see above)") }
     }

@@ -1,4 +1,5 @@
 import BenchSupport
+import CleaningPlatform
 import CommandLineInterface
 import Foundation
 import JobQueue
@@ -13,12 +14,17 @@ struct PlatformReport {
     let expiry: CouponExpiryPhase.Result?
     let noop: QueueNoopPhase.Result?
     let dispatch: NotificationPhase.Result?
+    let orders: DispatchPhase.Result?
+    let recommendations: RecommendationPhase.Result?
 
     /// Issue 20's goals: dispatch at half the queue's own no-op rate, queueing at 10 000/s.
     static let dispatchGoal = 0.5
     static let queueingGoal = 10_000.0
 
-    var verified: Bool { (expiry?.verified ?? true) && (noop?.verified ?? true) && (dispatch?.verified ?? true) }
+    var verified: Bool {
+        (expiry?.verified ?? true) && (noop?.verified ?? true) && (dispatch?.verified ?? true)
+            && (orders?.verified ?? true) && (recommendations?.verified ?? true)
+    }
 
     func render() -> String {
         var table = TextTable(["step", "items", "seconds", "per second", "bench cpu s", "server cpu s", "machine busy", "how"])
@@ -45,6 +51,25 @@ struct PlatformReport {
             var how = "\(options.workers) worker(s) × concurrency \(options.concurrency), instant provider"
             if let connections = options.connections { how += ", \(connections) connections each" }
             table.append(row("dispatch notifications", dispatch.notifications, dispatch.dispatch, dispatch.dispatchCPU, how))
+        }
+        if let orders {
+            table.append(row(
+                "load dispatch cleaners", orders.cleaners, orders.loading, nil,
+                "COPY, then set-based hours, certifications, second areas; one city, \(Int(DispatchPhase.cityKm)) km"))
+            table.append(row(
+                "book orders", orders.bulkOrders, orders.booking, orders.bookingCPU,
+                "OrderBooking.book (platform.book_order), \(DispatchPhase.bookingBatch) per transaction, no worker running"))
+            var how = "\(options.workers) worker(s) × concurrency \(options.concurrency) on dispatch + notifications, "
+            how += "cleaners answering on \(DispatchPhase.answerLoops) connections; \(String(format: "%.2f", orders.averageRound)) rounds per order"
+            table.append(row("dispatch orders (matched)", orders.bulkMatched, orders.matching, orders.matchingCPU, how))
+        }
+        if let recommendations {
+            table.append(row(
+                "load history", recommendations.orders, recommendations.loading, nil,
+                "\(recommendations.cleaners) cleaners in \(RecommendationPhase.cities) cities (COPY); orders (COPY), reviews"))
+            var how = "1 cleaner.recommend job, 1 worker (maintenance=1), batches of \(RecommendCleaners.batchCustomers)"
+            if let job = recommendations.jobSeconds { how += "; job itself \(String(format: "%.2f", job)) s" }
+            table.append(row("recommend cleaners", recommendations.customers, recommendations.wall, recommendations.cpu, how))
         }
 
         var lines = ["bench platform — \(machine.cores) cores, \(machine.server) at \(machine.host)", ""]
@@ -90,6 +115,45 @@ struct PlatformReport {
                     + "\(dispatch.fencedOutcomes) fenced outcomes, \(dispatch.flowControlDelayed) delayed and "
                     + "\(dispatch.suppressed) suppressed by flow control or validity"))
         }
+        if let orders {
+            lines.append(check(
+                orders.assignedOnce == orders.assigned && orders.assigned + orders.escalated == orders.orders,
+                "orders: \(orders.assigned) of \(orders.orders) assigned, \(orders.assignedOnce) with exactly one accepted "
+                    + "offer, to the order's cleaner; \(orders.escalated) escalated (every round refused), none lost"))
+            lines.append(check(
+                orders.overlapping == 0,
+                "no double booking: \(orders.overlapping) accepted orders overlap another of the same cleaner"))
+            lines.append(check(
+                orders.doubledLiveOffers == 0 && orders.openOffersLeft == 0,
+                "offers: \(orders.doubledLiveOffers) (order, cleaner) pairs with more than one live offer, "
+                    + "\(orders.openOffersLeft) offers still open"))
+            let states = orders.roundJobStates.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")
+            let answers = orders.answers.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            lines.append(check(
+                orders.roundJobStates.allSatisfy { $0.0 == .completed || $0.0 == .scheduled },
+                "dispatch rounds: \(states); answers: \(answers); \(orders.notificationsPending) messages left unsent"))
+            lines.append(check(
+                orders.toFirstOffer.count == orders.latencySamples && orders.queueStart.count == orders.latencySamples,
+                "latency with idle workers, \(orders.latencySamples) samples: booking → first offer "
+                    + Self.percentiles(orders.toFirstOffer) + "; a no-op job's enqueue → start on the same workers "
+                    + Self.percentiles(orders.queueStart)))
+        }
+        if let recommendations {
+            lines.append(check(
+                recommendations.jobState == .completed && recommendations.customersWithList > 0
+                    && recommendations.longestList <= RecommendCleaners.listLength,
+                "recommendations: job \(recommendations.jobState.rawValue); \(recommendations.customersWithList) of "
+                    + "\(recommendations.customers) customers with a list, \(recommendations.rows) rows, the longest "
+                    + "\(recommendations.longestList)"))
+            lines.append(check(
+                recommendations.outsideArea == 0 && recommendations.ratedTwoOrLess == 0,
+                "recommended: \(recommendations.outsideArea) outside the cleaner's areas, "
+                    + "\(recommendations.ratedTwoOrLess) rated ≤ 2 by the customer"))
+            lines.append(check(
+                recommendations.sampleDiffering == 0,
+                "without the grid prefilter (every cleaner's distance): \(recommendations.sampleDiffering) of "
+                    + "\(recommendations.sampleCompared) sampled customers' lists differ"))
+        }
         lines.append("")
         lines.append(
             "bench cpu: this process (its workers included); server cpu: the postmaster and all its children "
@@ -110,6 +174,13 @@ struct PlatformReport {
 
     private func check(_ passed: Bool, _ text: String) -> String {
         (passed ? "  ok    " : "  FAIL  ") + text
+    }
+
+    /// "p50 x ms, p99 y ms" of milliseconds.
+    static func percentiles(_ milliseconds: [Double]) -> String {
+        let p50 = Percentile.linear(milliseconds, 50).map { String(format: "%.1f", $0) } ?? "-"
+        let p99 = Percentile.linear(milliseconds, 99).map { String(format: "%.1f", $0) } ?? "-"
+        return "p50 \(p50) ms, p99 \(p99) ms"
     }
 
     static func seconds(_ duration: Duration) -> String { String(format: "%.2f", duration.seconds) }
