@@ -31,6 +31,13 @@ public enum Format {
         return "\(count(median)) (\(count(low))–\(count(high)))"
     }
 
+    /// "1.23 (1.10–1.40)" for repeated samples, the value alone for one.
+    public static func decimal(_ samples: Samples) -> String {
+        guard let median = samples.median, let low = samples.minimum, let high = samples.maximum else { return "–" }
+        if samples.values.count == 1 { return decimal(median) }
+        return "\(decimal(median)) (\(decimal(low))–\(decimal(high)))"
+    }
+
     /// ours / reference as "0.85×"
     public static func ratio(_ ours: Samples, _ reference: Samples) -> String {
         guard let a = ours.median, let b = reference.median, b > 0 else { return "–" }

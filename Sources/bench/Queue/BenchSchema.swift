@@ -53,6 +53,14 @@ enum BenchSchema {
             on: PostgresConnection.connect(configuration))
     }
 
+    /// Fails unless exactly `jobs` jobs are in the default queue, all `completed`.
+    static func requireCompleted(_ jobs: Int, on configuration: PostgresConfiguration, what: String) throws {
+        let counts = try stateCounts(on: configuration)
+        guard counts[.completed] == jobs, counts.values.reduce(0, +) == jobs else {
+            throw BenchFailure("\(what): expected \(jobs) completed jobs, found \(counts)")
+        }
+    }
+
     /// Jobs per state of the default queue.
     static func stateCounts(on configuration: PostgresConfiguration) throws -> [JobState: Int] {
         try JobCounts.byState(queue: JobRequest.defaultQueue, on: PostgresConnection.connect(configuration))

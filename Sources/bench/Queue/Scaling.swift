@@ -56,7 +56,8 @@ struct Scaling: Sendable {
         let before = try await sample.take()
         let run = try await fleet(processes, database).run()
         let spent = before.until(try await sample.take())
-        layout.reruns += try Self.verifyCompleted(options.jobs, handled: run.reports.map(\.handled).reduce(0, +), in: database)
+        layout.reruns += try Self.verifyCompleted(
+            options.jobs, handled: run.reports.map(\.handled).reduce(0, +), in: database, what: "\(processes) processes, drain")
         let perThousand = 1000 / Double(options.jobs)
         let rate = Double(options.jobs) / run.elapsed.seconds
         layout.drainRate.append(rate)
@@ -85,7 +86,7 @@ struct Scaling: Sendable {
         let spent = before.until(try await sample.take())
         let jobs = producer.enqueued
         let handled = run.reports.map(\.handled).reduce(0, +)
-        layout.reruns += try Self.verifyCompleted(jobs, handled: handled, in: database)
+        layout.reruns += try Self.verifyCompleted(jobs, handled: handled, in: database, what: "\(processes) processes, mixed load")
         let latencies = run.reports.flatMap { $0.latenciesMicroseconds ?? [] }.map { Double($0) / 1000 }
         guard latencies.count == handled else {
             throw BenchFailure("mixed load: \(latencies.count) start times reported for \(handled) handler runs")
@@ -158,10 +159,12 @@ struct Scaling: Sendable {
     /// CPU for longer than the lease) is claimed and run again, and the late outcome of
     /// the first run is refused by fencing — at-least-once, as documented, so it is
     /// reported, not an error.
-    private static func verifyCompleted(_ jobs: Int, handled: Int, in database: PostgresConfiguration) throws -> Int {
-        let counts = try BenchSchema.stateCounts(on: database)
-        guard counts[.completed] == jobs, counts.values.reduce(0, +) == jobs, handled >= jobs else {
-            throw BenchFailure("expected \(jobs) jobs completed, found \(counts) after \(handled) handler runs")
+    private static func verifyCompleted(_ jobs: Int, handled: Int, in database: PostgresConfiguration, what: String)
+        throws -> Int
+    {
+        try BenchSchema.requireCompleted(jobs, on: database, what: what)
+        guard handled >= jobs else {
+            throw BenchFailure("\(what): \(handled) handler runs for \(jobs) completed jobs")
         }
         if handled > jobs { Output.log("\(handled - jobs) handler runs beyond one per job (lapsed leases)") }
         return handled - jobs

@@ -27,10 +27,10 @@ struct ScalingReport {
         for processes in options.processes {
             let layout = results.layouts[processes] ?? ScalingResults.Layout()
             table.append([
-                String(processes), Format.rate(layout.drainRate), Self.decimal(layout.drainServerCPU),
-                Self.decimal(layout.drainWorkerCPU), Self.decimal(layout.drainWAL), Format.rate(layout.mixedRate),
-                Self.decimal(layout.latencyP50), Self.decimal(layout.latencyP99), Self.decimal(layout.mixedServerCPU),
-                Self.decimal(layout.mixedWorkerCPU), Self.decimal(layout.mixedWAL),
+                String(processes), Format.rate(layout.drainRate), Format.decimal(layout.drainServerCPU),
+                Format.decimal(layout.drainWorkerCPU), Format.decimal(layout.drainWAL), Format.rate(layout.mixedRate),
+                Format.decimal(layout.latencyP50), Format.decimal(layout.latencyP99), Format.decimal(layout.mixedServerCPU),
+                Format.decimal(layout.mixedWorkerCPU), Format.decimal(layout.mixedWAL),
             ])
         }
         lines.append(table.render())
@@ -41,12 +41,5 @@ struct ScalingReport {
                     + "the jobs ran again and the late outcomes were refused (fencing).")
         }
         return lines.joined(separator: "\n")
-    }
-
-    /// "1.23 (1.10–1.40)" for repeated samples, the value alone for one.
-    private static func decimal(_ samples: Samples) -> String {
-        guard let median = samples.median, let low = samples.minimum, let high = samples.maximum else { return "–" }
-        if samples.values.count == 1 { return Format.decimal(median) }
-        return "\(Format.decimal(median)) (\(Format.decimal(low))–\(Format.decimal(high)))"
     }
 }

@@ -43,7 +43,7 @@ struct Suite: Sendable {
                 try BenchSchema.fill(jobs, on: database)
                 try BenchSchema.analyze(on: database)
                 let run = try await ProcessingRun(configuration: database, concurrency: concurrency).run(target: jobs)
-                try verifyCompleted(jobs, in: database, what: "1 process × \(concurrency)")
+                try BenchSchema.requireCompleted(jobs, on: database, what: "1 process × \(concurrency)")
                 let rate = Double(jobs) / run.elapsed.seconds
                 results.inProcess[concurrency, default: Samples()].append(rate)
                 results.inProcessCPU[concurrency, default: Samples()].append(run.cpu.microseconds / Double(jobs))
@@ -58,7 +58,7 @@ struct Suite: Sendable {
                 let run = try await WorkerFleet(
                     configuration: database, processes: fleet.processes, concurrency: fleet.concurrency
                 ).run()
-                try verifyCompleted(options.jobs, in: database, what: "\(fleet.processes) processes × \(fleet.concurrency)")
+                try BenchSchema.requireCompleted(options.jobs, on: database, what: "\(fleet.processes) processes × \(fleet.concurrency)")
                 let rate = Double(options.jobs) / run.elapsed.seconds
                 results.fleets[fleet, default: Samples()].append(rate)
                 results.fleetCPU[fleet, default: Samples()].append(run.cpu.microseconds / Double(options.jobs))
@@ -164,12 +164,5 @@ struct Suite: Sendable {
             throw BenchFailure("backlog run: \(run.handled) handlers ran but \(completed) jobs are completed")
         }
         return Double(completed) / run.elapsed.seconds
-    }
-
-    private func verifyCompleted(_ jobs: Int, in database: PostgresConfiguration, what: String) throws {
-        let counts = try BenchSchema.stateCounts(on: database)
-        guard counts[.completed] == jobs, counts.values.reduce(0, +) == jobs else {
-            throw BenchFailure("\(what): expected \(jobs) completed jobs, found \(counts)")
-        }
     }
 }
