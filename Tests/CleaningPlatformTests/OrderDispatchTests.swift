@@ -669,12 +669,16 @@ extension PlatformFixture {
                 return error
             }
         }
+        // The second connection's last (state, wait event type, wait event, query), for the failure message.
+        var seen: (String?, String?, String?, String?)?
         let blocked = try await eventually {
             guard let pid = secondPID.withLock({ $0 }) else { return false }
-            return try await pool.query("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", [pid])
-                .first?.decode(0, as: String?.self) == "Lock"
+            seen = try await pool.query(
+                "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity WHERE pid = $1", [pid]
+            ).first?.decode((String?, String?, String?, String?).self)
+            return seen?.1 == "Lock"
         }
-        XCTAssertTrue(blocked, "the second connection waits for the first")
+        XCTAssertTrue(blocked, "the second connection waits for the first; it was: \(String(describing: seen))")
         commitFirst.signal()
         return (await one.value, await two.value)
     }
