@@ -21,6 +21,10 @@ final class OrderDispatchTests: XCTestCase {
         let eligible = try await fixture.availableCleaner(near: place)
         let resting = try await fixture.availableCleaner(near: place)
         _ = try await fixture.pool.query("UPDATE platform.cleaners SET status = 'resting' WHERE id = $1", [resting.id])
+        // Suspended by the service-quality run: out of dispatch until reinstated.
+        let suspended = try await fixture.availableCleaner(near: place)
+        _ = try await fixture.pool.query(
+            "UPDATE platform.cleaners SET status = $2 WHERE id = $1", [suspended.id, CleanerStatus.suspended])
         let uncertified = try await fixture.availableCleaner(near: place, skill: "windows")
         let lapsed = try await fixture.availableCleaner(near: place, certifiedUntil: appointment.addingTimeInterval(3600))
         let far = try await fixture.availableCleaner(near: place.moved(northKm: 15))
@@ -45,7 +49,7 @@ final class OrderDispatchTests: XCTestCase {
         let order = try await fixture.book(customer: customer.id, at: place, appointment: appointment)
         let candidates = try await fixture.candidates(order)
         XCTAssertEqual(Set(candidates.map(\.cleanerID)), [eligible.id, secondArea.id])
-        for cleaner in [resting, uncertified, lapsed, far, shortDay, london, onLeave, busy, disliked] {
+        for cleaner in [resting, suspended, uncertified, lapsed, far, shortDay, london, onLeave, busy, disliked] {
             XCTAssertFalse(candidates.contains { $0.cleanerID == cleaner.id })
         }
     }
