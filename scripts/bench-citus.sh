@@ -19,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 JOBS=10000 CONCURRENCY=16 REPEAT=3 BIN=""
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 number() { [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "bench-citus: $1 needs a positive whole number" >&2; exit 64; }; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
