@@ -59,7 +59,7 @@ let package = Package(
             name: "queue-worker",
             dependencies: ["JobQueue", "CleaningPlatform", "PostgresClient", "CommandLineInterface", "WorkerRuntime"],
             swiftSettings: strict),
-        .target(name: "BenchSupport", dependencies: ["PostgresClient", "SeededRandom"], swiftSettings: strict),
+        .target(name: "BenchSupport", dependencies: ["CommandLineInterface", "PostgresClient", "SeededRandom"], swiftSettings: strict),
         .executableTarget(
             name: "bench",
             dependencies: [

@@ -1,3 +1,4 @@
+import CommandLineInterface
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -50,6 +51,6 @@ public final class InterruptCleanup: Sendable {
             _ = waitpid(pid, &status, 0)
         }
         try? database?.drop()
-        exit(130)
+        ProcessExit.now(130)
     }
 }

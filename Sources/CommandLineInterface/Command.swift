@@ -70,7 +70,7 @@ public enum CommandRunner {
             writeError("error: \(explain(error))")
             status = 1
         }
-        exit(status)
+        ProcessExit.now(status)
     }
 
     /// The process's arguments (without the program name), each decoded as strict

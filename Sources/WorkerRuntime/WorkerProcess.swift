@@ -30,7 +30,7 @@ public enum WorkerProcess {
                 worker.shutdown()
             } else {
                 CommandRunner.writeError("second signal: exiting now; running jobs will be rescued by lease expiry")
-                exit(130)
+                ProcessExit.now(130)
             }
         }
         try await worker.run()

@@ -35,7 +35,8 @@ final class SQLAPIFromOtherLanguagesTests: XCTestCase {
     private func stop(_ worker: ChildProcess) async {
         worker.signal(SIGTERM)
         let status = await worker.wait(timeout: .seconds(30))
-        XCTAssertEqual(status, 0, "the worker stopped cleanly")
+        let log = (try? String(contentsOfFile: "\(folder)/worker.log", encoding: .utf8)) ?? ""
+        XCTAssertEqual(status, 0, "the worker stopped cleanly; the end of its log:\n\(log.suffix(6000))")
     }
 
     /// Runs a psql script file with `variables` (psql's -v, so values are never

@@ -83,8 +83,12 @@ final class WorkerMetricsTests: XCTestCase {
             try await context.completeInTransaction { _ in }
         }
         let id = try await fixture.client.enqueue(try JobRequest(Payload(number: 1, label: ""), queue: fixture.queue)).id
-        // The test rescues the job itself: the worker's own rescuer must not get there first.
-        let worker = try fixture.worker(handlers) { $0.rescueInterval = .seconds(3600) }
+        // The test rescues the job itself: the worker's own rescuer must not get there
+        // first, nor its heartbeat renew the lease between the test's expiry and rescue.
+        let worker = try fixture.worker(handlers) {
+            $0.rescueInterval = .seconds(3600)
+            $0.heartbeatInterval = .seconds(3600)
+        }
         let text = try await worker.running { () -> String in
             _ = try await fixture.eventually { try await fixture.row(id).state == "running" }
             _ = try await pool.query(
