@@ -28,6 +28,9 @@ final class OrderDispatchTests: XCTestCase {
         _ = try await fixture.pool.query(
             "INSERT INTO platform.cleaner_service_areas (cleaner_id, latitude, longitude, radius_km) VALUES ($1, $2, $3, 5)",
             [secondArea.id, place.latitude, place.longitude])
+        // Several grid cells away, reaching the order with a radius above everyone else's.
+        let wide = try await fixture.availableCleaner(near: place.moved(northKm: 28))
+        _ = try await fixture.pool.query("UPDATE platform.cleaners SET radius_km = 30 WHERE id = $1", [wide.id])
         // 08:00–12:00 cannot hold 10:00–13:00 plus the travel buffer.
         let shortDay = try await fixture.availableCleaner(near: place, hours: (8, 12))
         // The same wall-clock hours in London are 15:00–05:00 in Shanghai.
@@ -44,7 +47,7 @@ final class OrderDispatchTests: XCTestCase {
 
         let order = try await fixture.book(customer: customer.id, at: place, appointment: appointment)
         let candidates = try await fixture.candidates(order)
-        XCTAssertEqual(Set(candidates.map(\.cleanerID)), [eligible.id, secondArea.id])
+        XCTAssertEqual(Set(candidates.map(\.cleanerID)), [eligible.id, secondArea.id, wide.id])
         for cleaner in [resting, uncertified, lapsed, far, shortDay, london, onLeave, busy, disliked] {
             XCTAssertFalse(candidates.contains { $0.cleanerID == cleaner.id })
         }

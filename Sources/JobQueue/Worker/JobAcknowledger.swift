@@ -102,8 +102,10 @@ actor JobAcknowledger {
     private static func write(
         _ batch: [JobOutcome], workerID: String, on database: PostgresPool, redact: @Sendable (String) -> String
     ) async throws -> Set<Int64> {
-        let byQueue = Dictionary(grouping: batch, by: \.lease.queue)
-        let statements = byQueue.map { queue, outcomes in
+        // Rows are locked in job id order, as the heartbeat locks them, so the two
+        // batched UPDATEs do not deadlock over the same jobs.
+        let byQueue = Dictionary(grouping: batch.sorted { $0.lease.jobID < $1.lease.jobID }, by: \.lease.queue)
+        let statements = byQueue.sorted { $0.key < $1.key }.map { queue, outcomes in
             parameters(outcomes, queue: queue, workerID: workerID, redact: redact)
         }
         // Several queues: one transaction, so a retry after a failure never finds half

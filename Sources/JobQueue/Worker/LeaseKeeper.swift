@@ -36,7 +36,8 @@ struct LeaseKeeper: Sendable {
         let lease = configuration.leaseDuration
         do {
             var renewed: [Int64: Bool] = [:]
-            for (queue, queued) in Dictionary(grouping: attempts, by: \.job.queue) {
+            // In job id order, as the outcome writer locks rows (JobAcknowledger.write).
+            for (queue, queued) in Dictionary(grouping: attempts.sorted { $0.job.id < $1.job.id }, by: \.job.queue) {
                 let result = try await database.query(
                     Self.renew, [queued.map(\.job.id), queued.map(\.job.lease.leaseID), lease.milliseconds, queue])
                 for row in result.rows {
