@@ -8,8 +8,8 @@
 #   scripts/check-run.sh --citus-only   the same on a fresh Citus cluster
 #       (scripts/run.sh --citus), in .checkrun/citus/
 #   scripts/check-run.sh --citus        both, with the same seed, then the two summaries
-#       must be equal (scripts/summary_compare: the figures that depend on the moment
-#       each run had are checked per run instead; the payout run is not run on Citus)
+#       and payout reports must be equal (scripts/summary_compare: the figures that
+#       depend on the moment each run had are checked per run instead)
 #   scripts/check-run.sh --test         the comparison's own unit tests
 set -euo pipefail
 
@@ -26,9 +26,10 @@ case "${1:-}" in
     --citus)
         "$0"
         "$0" --citus-only
-        # The payout run is not run on Citus (scripts/run.sh --citus says why).
+        PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
         PYTHONPATH="$ROOT/scripts" exec python3 -m summary_compare \
-            "$ROOT/.checkrun/summary.json" "$ROOT/.checkrun/citus/summary.json" --without-payouts ;;
+            "$ROOT/.checkrun/summary.json" "$ROOT/.checkrun/citus/summary.json" \
+            --reports "$ROOT/.checkrun/run/payouts-$PERIOD.csv" "$ROOT/.checkrun/citus/run/payouts-$PERIOD.csv" ;;
     --test) exec python3 -m unittest discover -s "$ROOT/scripts/summary_compare/tests" -t "$ROOT/scripts" ;;
     *) echo "check-run: unknown option '$1' (options: --citus, --citus-only, --test, --help)" >&2; exit 64 ;;
 esac
@@ -123,11 +124,10 @@ lapsed_customers() { sql "SELECT count(*) FROM (SELECT customer_id FROM platform
 EXPECTED_TARGETED_MIN="$(lapsed_customers "$START")"
 EXPECTED_TARGETED_MAX="$(lapsed_customers "$END")"
 
-# No payout run on Citus (scripts/run.sh --citus says why): no report to check.
-python3 - "$OUT/summary.json" "$([[ -n "$TARGET" ]] || echo "$REPORT")" <<EOF
+python3 - "$OUT/summary.json" "$REPORT" <<EOF
 import csv, json, sys
 summary = json.load(open(sys.argv[1]))
-rows = list(csv.DictReader(open(sys.argv[2]))) if sys.argv[2] else None
+rows = list(csv.DictReader(open(sys.argv[2])))
 problems = []
 def check(name, actual, expected):
     print(f"  {name:34} {actual!s:>12}  expected {expected}")
@@ -141,12 +141,11 @@ print(f"  {'coupons expired':34} {expired:>12}  expected {$EXPECTED_EXPIRED_MIN}
 if not ($EXPECTED_EXPIRED_MIN <= expired <= $EXPECTED_EXPIRED_MAX): problems.append("coupons expired")
 check("tier changes", summary["tierChanges"], $EXPECTED_TIERS)
 check("reminders that came due and ran", jobs.get("order.reminder", {}).get("completed", 0), $EXPECTED_REMINDERS)
-if rows is not None:
-    totals = rows[-1]
-    cleaners, gross, commission = "$EXPECTED_PAYOUT".split(",")
-    check("payout: a row for every cleaner with orders", len(rows) - 1 >= int(cleaners), True)
-    check("payout: gross fen", int(totals["gross_fen_paid_minus_refunded"]), int(gross))
-    check("payout: commission fen", int(totals["commission_fen"]), int(commission))
+totals = rows[-1]
+cleaners, gross, commission = "$EXPECTED_PAYOUT".split(",")
+check("payout: a row for every cleaner with orders", len(rows) - 1 >= int(cleaners), True)
+check("payout: gross fen", int(totals["gross_fen_paid_minus_refunded"]), int(gross))
+check("payout: commission fen", int(totals["commission_fen"]), int(commission))
 campaigns = summary["campaigns"]
 check("campaigns launched", len(campaigns), 1)
 for campaign in campaigns:

@@ -12,11 +12,7 @@ import XCTest
 final class CitusPlatformLayoutTests: XCTestCase {
     func testSettingsAreReferenceTablesAndEveryOtherPlatformTableStaysOnTheCoordinator() async throws {
         let fixture = try PlatformFixture()
-        let citus = try await fixture.pool.query(
-            "SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").scalar(Int64.self)
-        guard citus == 1 else {
-            throw XCTSkip("the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus")
-        }
+        try await fixture.requireCitus()
         let managed = try await fixture.pool.query(
             """
             SELECT c.relname::text, p.partmethod::text, p.repmodel::text

@@ -4,6 +4,7 @@ import JobQueue
 import PostgresClient
 import Synchronization
 import TestSupport
+import XCTest
 
 /// A provider that records what it was asked to send and answers as told.
 final class RecordingProvider: NotificationProvider {
@@ -102,6 +103,14 @@ struct PlatformFixture {
                 leaderInterval: .milliseconds(100)),
             log: .silent)
         return try await worker.running(body)
+    }
+
+    /// Skips the test unless the test database is a Citus coordinator.
+    func requireCitus() async throws {
+        let citus = try await pool.query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").scalar(Int64.self)
+        guard citus == 1 else {
+            throw XCTSkip("the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus")
+        }
     }
 
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {

@@ -21,7 +21,11 @@ final class CitusWorkflowRefusalTests: XCTestCase {
         member.batchID = "batch-\(fixture.queue)"
         var callback = fixture.request("test.step")
         callback.callbackForBatch = "batch-\(fixture.queue)"
-        for request in [dependent, member, callback] {
+        // A workflow across queues (so across shards), the case no resolver could join.
+        var dependentElsewhere = fixture.request("test.step")
+        dependentElsewhere.queue = "\(fixture.queue)-elsewhere"
+        dependentElsewhere.dependsOn = [first.id]
+        for request in [dependent, member, callback, dependentElsewhere] {
             do {
                 _ = try await fixture.client.enqueue(request)
                 XCTFail("a workflow job was enqueued on Citus")

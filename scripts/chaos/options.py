@@ -5,14 +5,14 @@ import re
 
 RUNS = ("kill-workers", "restart-db", "stall", "payout", "terminate-backends", "max-connections",
         "idle-in-transaction", "snapshot-reader", "wal-full")
-# With --citus: the runs that hold on a Citus cluster, restart-node only there (the
-# platform's payout run is not distributed here; restart-db would restart the coordinator).
-CITUS_RUNS = ("kill-workers", "stall", "restart-node")
-CITUS_DEFAULT_RUNS = ("kill-workers", "restart-node")
+# With --citus: the runs that hold on a Citus cluster, and its default; restart-node only
+# there (restart-db would restart the coordinator; the second series is about one
+# server's sessions and WAL).
+CITUS_RUNS = ("kill-workers", "stall", "restart-node", "payout")
 
 HELP = """\
 Usage: scripts/chaos.sh [OPTIONS] [RUN ...]      (default: every run; with --citus:
-                                                 kill-workers restart-node)
+                                                 kill-workers stall restart-node payout)
 
 Fault-injection runs: real worker processes (queue-testbed; queue-worker and jobsctl
 in payout) against a private PostgreSQL cluster under .chaos/ (with --citus: a Citus
@@ -65,8 +65,8 @@ balanced, one settlement and one payout per line, every report equal to the run'
 
 Options (environment variable in brackets):
   --citus              run against a Citus cluster (scripts/citus.sh; needs Citus
-                       installed: ../shared/citus/build.sh); runs kill-workers, stall
-                       and restart-node                                [CHAOS_CITUS=1]
+                       installed: ../shared/citus/build.sh); runs kill-workers, stall,
+                       restart-node and payout                         [CHAOS_CITUS=1]
   --small              CI sizes: 3000 jobs, 1 kill, 1 restart, 1 stall; payout with
                        100 cleaners; 5 s without connections; holds of 15 s at 150
                        jobs/s (about three minutes in all)
@@ -248,7 +248,7 @@ def parse(argv, environment):
         if run not in available:
             place = "on a Citus cluster" if citus else "without --citus"
             raise UsageError(f"the run '{run}' does not run {place}; runs: {' '.join(available)}")
-    options = Options(runs=runs or list(CITUS_DEFAULT_RUNS if citus else RUNS), citus=citus, **values)
+    options = Options(runs=runs or list(CITUS_RUNS if citus else RUNS), citus=citus, **values)
     if options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if options.workers < 2:

@@ -243,27 +243,64 @@ def stall(session):
 def restart_node(session):
     """(Citus) Once half the jobs are completed, restart the worker node that holds the
     run queue's shard: claims, heartbeats and completions fail while it is down, the
-    workers retry, and the jobs resume on it once it is back."""
+    workers retry, and the jobs resume on it once it is back. How long the queue's work
+    waited comes from the effect rows, on the coordinator's clock (`resume_figures`)."""
     options = session.options
     run = EffectRun(session, "restart-node", "rn-", options.lease, options.sleep_ms)
     node = session.cluster.worker_of_queue(run.queue)
     if node is None:
         run.report.failures.append(f"cannot tell which worker node holds the shard of {run.queue}")
-    down = 0
+    down, down_at, back_at = 0, None, None
     while run.poll():
         if node is not None and run.restarted == 0 and run.completed * 2 >= options.jobs:
             say(f"restarting worker node {node} (holds {run.queue}) at {run.completed} of {options.jobs} jobs completed")
             started = now_ms()
+            down_at = coordinator_clock(session.cluster)
             log = os.path.join(run.log_dir, "restart-node.log")
             if not session.cluster.restart_worker(node, log):
                 run.report.failures.append(f"citus.sh restart-worker {node} failed; see {log}")
+            back_at = coordinator_clock(session.cluster)
             down = now_ms() - started
             run.restarted = 1
             say(f"worker node {node} accepts connections again after {down} ms")
         time.sleep(0.2)
     if run.restarted == 0:
         run.report.failures.append("the node was not restarted before the jobs were done (raise --jobs)")
-    run.finish(f"node={node} down_ms={down}")
+    figures = None
+    if run.restarted and not (down_at and back_at):
+        run.report.failures.append("the coordinator did not tell its time around the node's restart")
+    elif run.restarted:
+        figures = resume_figures(session.cluster, down_at, back_at)
+        if figures is None:
+            run.report.failures.append("no effect was recorded before the restart and after it: raise --jobs")
+    waited, resumed = figures or ("?", "?")
+    run.finish(f"node={node} down_ms={down} waited_ms={waited} resume_ms={resumed}")
+
+
+def coordinator_clock(cluster):
+    """The coordinator's clock_timestamp() as text, or None if it did not answer."""
+    rows = cluster.rows("SELECT clock_timestamp()")
+    return rows[0][0] if rows else None
+
+
+# waited_ms: from the last effect recorded before the node went down to the first one
+# after it came back (how long the queue's work stood still); resume_ms: from the moment
+# the node accepted connections again to that first effect. An effect row is written in
+# the transaction that completes its job, stamped with that transaction's start.
+RESUME_FIGURES = """
+SELECT round(extract(epoch FROM after.at - before.at) * 1000)::bigint,
+       round(extract(epoch FROM after.at - :'back'::timestamptz) * 1000)::bigint
+FROM (SELECT max(at) AS at FROM testbed_effects WHERE at < :'down'::timestamptz) AS before,
+     (SELECT min(at) AS at FROM testbed_effects WHERE at > :'back'::timestamptz) AS after
+WHERE after.at IS NOT NULL AND before.at IS NOT NULL
+"""
+
+
+def resume_figures(cluster, down_at, back_at):
+    """(waited_ms, resume_ms) of a node restart from the effect rows, or None when no
+    effect follows the restart."""
+    rows = cluster.rows(RESUME_FIGURES, down=down_at, back=back_at)
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 PAYOUT_QUEUE = "payouts"

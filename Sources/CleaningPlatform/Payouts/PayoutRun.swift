@@ -21,6 +21,10 @@ public enum PayoutRun {
     /// The callback's key is held only while it waits or runs: a run held open by
     /// a discarded payment (a refused transfer) gets a new callback from the
     /// next start once that job was retried, and is then completed.
+    /// On a Citus cluster, which refuses batches, there is no callback: the payment
+    /// that pays the last line completes the run (`SettleCleanerPayout`), and a run
+    /// with nothing left to pay is completed here (docs/scaling.md, "The payout run
+    /// on Citus").
     public static func start(_ period: PayoutPeriod, on connection: PostgresConnection) throws -> Started {
         try connection.withTransaction { connection in
             let run = try connection.query(
@@ -34,11 +38,15 @@ public enum PayoutRun {
             let inserted = try settle(runID: runID, period: PayoutPeriodBounds(period), on: connection)
             if status != "completed" || inserted > 0 {
                 try connection.execute("UPDATE platform.payout_runs SET status = 'running', completed_at = NULL WHERE id = $1", [runID])
-                try connection.enqueue(
-                    try JobRequest(
-                        FinishPayoutRun(runID: runID), queue: queue,
-                        uniqueKey: "payout-finish:\(runID):\(inserted)",
-                        uniqueScope: .active, callbackForBatch: batchID(runID)))
+                if try connection.acceptsWorkflows() {
+                    try connection.enqueue(
+                        try JobRequest(
+                            FinishPayoutRun(runID: runID), queue: queue,
+                            uniqueKey: "payout-finish:\(runID):\(inserted)",
+                            uniqueScope: .active, callbackForBatch: batchID(runID)))
+                } else {
+                    try completeIfPaid(runID, at: Date(), on: connection)
+                }
             }
             return Started(runID: runID, cleanerJobs: inserted, alreadyComplete: status == "completed" && inserted == 0)
         }
@@ -46,18 +54,38 @@ public enum PayoutRun {
 
     /// Settles what is left of the run and enqueues a payment job for each new
     /// line, in the caller's transaction; returns how many jobs were enqueued.
+    /// The jobs form the run's batch where the database runs batches (not on Citus).
     static func settle(runID: Int64, period: PayoutPeriodBounds, on connection: PostgresConnection) throws -> Int {
         let settled = try PayoutSettlement.settle(runID: runID, period: period, on: connection)
+        let batch = try connection.acceptsWorkflows() ? batchID(runID) : nil
         let jobs = try settled.map { item in
             try JobRequest(
                 SettleCleanerPayout(runID: runID, cleanerID: item.line.cleanerID), queue: queue, maxAttempts: 25,
-                uniqueKey: "payout:\(runID):\(item.line.cleanerID)", uniqueScope: .always, batchID: batchID(runID))
+                uniqueKey: "payout:\(runID):\(item.line.cleanerID)", uniqueScope: .always, batchID: batch)
         }
         return try connection.enqueue(jobs).filter(\.inserted).count
     }
 
     /// The batch of the run's settlement jobs.
     static func batchID(_ runID: Int64) -> String { "payout-run-\(runID)" }
+
+    /// Completes the run when every line of it is paid (a run without lines too).
+    /// Whoever calls it in a transaction that paid a line must have locked the run's
+    /// row first (`lockRun`): two payments finishing at once would otherwise each see
+    /// the other's line unpaid, and neither would complete the run.
+    static func completeIfPaid(_ runID: Int64, at now: Date, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            UPDATE platform.payout_runs SET status = 'completed', completed_at = $2
+            WHERE id = $1 AND NOT EXISTS (
+                SELECT 1 FROM platform.payout_items WHERE run_id = $1 AND status <> 'paid')
+            """, [runID, now])
+    }
+
+    /// Locks the run's row for the rest of the caller's transaction (see `completeIfPaid`).
+    static func lockRun(_ runID: Int64, on connection: PostgresConnection) throws {
+        try connection.execute("SELECT FROM platform.payout_runs WHERE id = $1 FOR UPDATE", [runID])
+    }
 
     /// True once every cleaner of the run is settled and paid.
     public static func isComplete(_ runID: Int64, on connection: PostgresConnection) throws -> Bool {
@@ -74,9 +102,18 @@ public enum PayoutRun {
     /// for good, or retries exhausted — with the job's last error. Each holds the
     /// run open until its job is retried (`jobsctl jobs retry`).
     public static func failures(_ runID: Int64, on connection: PostgresConnection) throws -> [Failure] {
-        try JobAdministration.jobs(SettleCleanerPayout.self, state: .discarded, batch: batchID(runID), on: connection)
+        try discardedPayments(runID, on: connection)
             .map { Failure(cleanerID: $0.arguments.cleanerID, reason: $0.lastError) }
             .sorted { $0.cleanerID < $1.cleanerID }
+    }
+
+    /// The run's settlement jobs that gave up, found by their arguments: on Citus
+    /// they form no batch.
+    static func discardedPayments(
+        _ runID: Int64, on connection: PostgresConnection
+    ) throws -> [JobAdministration.KindJob<SettleCleanerPayout>] {
+        try JobAdministration.jobs(SettleCleanerPayout.self, state: .discarded, on: connection)
+            .filter { $0.arguments.runID == runID }
     }
 
     /// Retries the transfer to one cleaner whose settlement job gave up (refused by
@@ -90,8 +127,7 @@ public enum PayoutRun {
         runID: Int64, cleanerID: Int64, timeZone: TimeZone, on database: PostgresPool
     ) async throws -> Bool {
         let failed = try await database.withConnection { connection in
-            try JobAdministration.jobs(SettleCleanerPayout.self, state: .discarded, batch: batchID(runID), on: connection)
-                .first { $0.arguments.cleanerID == cleanerID }
+            try discardedPayments(runID, on: connection).first { $0.arguments.cleanerID == cleanerID }
         }
         guard let failed, try await JobAdministration(database: database).retry(failed.id) == .done else { return false }
         try await database.withConnection { connection in
@@ -174,12 +210,7 @@ public struct FinishPayoutRun: JobArguments {
             return
         }
         try await context.completeInTransaction { connection in
-            try connection.execute(
-                """
-                UPDATE platform.payout_runs SET status = 'completed', completed_at = $2
-                WHERE id = $1 AND NOT EXISTS (
-                    SELECT 1 FROM platform.payout_items WHERE run_id = $1 AND status <> 'paid')
-                """, [runID, now])
+            try PayoutRun.completeIfPaid(runID, at: now, on: connection)
         }
         services.log.info("payout run completed", [("run_id", "\(runID)"), ("cleaners", "\(batch?.total ?? 0)")])
     }

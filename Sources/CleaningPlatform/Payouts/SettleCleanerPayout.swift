@@ -13,6 +13,8 @@ import PostgresClient
 /// provider sees the same key again, so nobody is paid twice or skipped. A
 /// transfer the gateway refuses for good discards the job with the reason; the
 /// line stays settled (owed, not paid) until the job is retried.
+/// On a Citus cluster the run has no batch callback (`PayoutRun.start`): step 3
+/// locks the run's row first and completes the run when its line was the last unpaid.
 public struct SettleCleanerPayout: JobArguments {
     public static let kind = "payout.settle_cleaner"
     public var runID: Int64
@@ -36,9 +38,11 @@ public struct SettleCleanerPayout: JobArguments {
                 // Nothing to transfer (zero or negative net): the line is done as is.
                 let now = services.clock.now
                 try await context.completeInTransaction { connection in
-                    try connection.execute(
-                        "UPDATE platform.payout_items SET status = 'paid', paid_at = $2 WHERE id = $1 AND status = 'settled'",
-                        [itemID, now])
+                    try Self.markingPaid(runID: runID, at: now, on: connection) {
+                        try connection.execute(
+                            "UPDATE platform.payout_items SET status = 'paid', paid_at = $2 WHERE id = $1 AND status = 'settled'",
+                            [itemID, now])
+                    }
                 }
             }
             return
@@ -60,17 +64,31 @@ public struct SettleCleanerPayout: JobArguments {
         }
         let now = services.clock.now
         try await context.completeInTransaction { connection in
-            let wallet = try Ledger.wallet(cleanerID, on: connection)
-            let cash = try Ledger.account("platform:cash", type: "asset", on: connection)
-            try Ledger.post(
-                kind: "payout", reference: "payout:\(itemID)", description: "payout of run \(runID) to cleaner \(cleanerID)",
-                entries: [(wallet, payable), (cash, -payable)], on: connection)
-            try connection.execute(
-                """
-                UPDATE platform.payout_items SET status = 'paid', paid_at = $2, provider_reference = $3
-                WHERE id = $1 AND status = 'settled'
-                """, [itemID, now, reference])
+            try Self.markingPaid(runID: runID, at: now, on: connection) {
+                let wallet = try Ledger.wallet(cleanerID, on: connection)
+                let cash = try Ledger.account("platform:cash", type: "asset", on: connection)
+                try Ledger.post(
+                    kind: "payout", reference: "payout:\(itemID)", description: "payout of run \(runID) to cleaner \(cleanerID)",
+                    entries: [(wallet, payable), (cash, -payable)], on: connection)
+                try connection.execute(
+                    """
+                    UPDATE platform.payout_items SET status = 'paid', paid_at = $2, provider_reference = $3
+                    WHERE id = $1 AND status = 'settled'
+                    """, [itemID, now, reference])
+            }
         }
+    }
+
+    /// Runs `markPaid` (step 3) in the job's completing transaction; where the run has
+    /// no batch callback (Citus), the run's row is locked first — the order `PayoutRun.start`
+    /// takes too — and the run completed after if no line is left unpaid.
+    private static func markingPaid(
+        runID: Int64, at now: Date, on connection: PostgresConnection, _ markPaid: () throws -> Void
+    ) throws {
+        let runCompletesItself = try !connection.acceptsWorkflows()
+        if runCompletesItself { try PayoutRun.lockRun(runID, on: connection) }
+        try markPaid()
+        if runCompletesItself { try PayoutRun.completeIfPaid(runID, at: now, on: connection) }
     }
 
     /// The cleaner's line of the run: (item, status, payable), nil when there is

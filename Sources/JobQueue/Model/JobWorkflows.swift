@@ -1,4 +1,4 @@
-import PostgresClient
+public import PostgresClient
 
 /// Dependencies between jobs and batches with a callback ("workflows") join a job with
 /// the jobs it waits for, which may be in any queue. On a Citus cluster, where
@@ -29,6 +29,13 @@ enum JobWorkflows {
         guard requests.contains(where: \.isPartOfWorkflow) else { return }
         if try !allowed(on: connection) { throw JobQueueError.workflowsNeedOneServer }
     }
+}
+
+extension PostgresConnection {
+    /// Whether this database runs dependencies and batches: false on a Citus cluster,
+    /// which refuses them (`JobWorkflows`). For code above the engine that can do
+    /// without a workflow there, as a payout run does (docs/scaling.md, "Citus").
+    public func acceptsWorkflows() throws -> Bool { try JobWorkflows.allowed(on: self) }
 }
 
 extension JobRequest {
