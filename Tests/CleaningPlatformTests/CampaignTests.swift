@@ -1,4 +1,4 @@
-import CleaningPlatform
+@testable import CleaningPlatform
 import Foundation
 import JobQueue
 import PostgresClient
@@ -250,6 +250,59 @@ final class CampaignTests: XCTestCase {
         XCTAssertEqual(report.ordersPlaced, 1)
         XCTAssertEqual(report.orderingCustomers, 1)
         XCTAssertTrue(report.line.contains("targeted 3, sent 1, suppressed 2 (opted_out 1, frequency_cap 1)"), report.line)
+    }
+
+    /// Two campaigns' batches deciding the same customers at the same moment, each on
+    /// its own connection: the second waits until the first commits, then counts the
+    /// first's messages. Each customer had one campaign message this week, so the cap
+    /// (2 in 7 days) allows one more: exactly one of the two campaigns reaches them,
+    /// and the other's report counts them as suppressed for the frequency cap.
+    func testTwoCampaignsDecidingTheSameCustomersAtOnceHoldTheFrequencyCap() async throws {
+        let fixture = try PlatformFixture()
+        let city = uniqueCity()
+        let old = monday.addingTimeInterval(-40 * 86_400)
+        let shared = [try await customer(fixture, city: city, orderedAt: old), try await customer(fixture, city: city, orderedAt: old)]
+        let yesterday = monday.addingTimeInterval(-86_400)
+        let earlier = try await create(fixture, city: city, starts: monday.addingTimeInterval(-2 * 86_400))
+        _ = try await launch(fixture, earlier, at: yesterday)
+        try await holdLaunchedJobs(fixture, earlier)
+        let earlierBatch = try await batches(fixture, earlier)[0].0
+        let earlierSent = try await fixture.pool.withTransaction {
+            try SendCampaignBatch.decide(batch: earlierBatch, campaign: earlier, now: yesterday, suppression: nil, on: $0)
+        }
+        XCTAssertEqual(earlierSent.count, 2, "the earlier campaign reached both customers")
+
+        var campaigns: [(id: Int64, batch: Int64)] = []
+        for _ in 0..<2 {
+            let id = try await create(fixture, city: city)
+            _ = try await launch(fixture, id)
+            try await holdLaunchedJobs(fixture, id)
+            campaigns.append((id, try await batches(fixture, id)[0].0))
+        }
+        let (first, second) = (campaigns[0], campaigns[1])
+        let now = monday
+        let outcome = try await fixture.race(
+            first: { _ = try SendCampaignBatch.decide(batch: first.batch, campaign: first.id, now: now, suppression: nil, on: $0) },
+            second: { _ = try SendCampaignBatch.decide(batch: second.batch, campaign: second.id, now: now, suppression: nil, on: $0) })
+        XCTAssertNil(outcome.first, "\(String(describing: outcome.first))")
+        XCTAssertNil(outcome.second, "\(String(describing: outcome.second))")
+
+        // Every decision about the two customers: (campaign, customer, status, suppression).
+        let decisions = try await fixture.pool.query(
+            """
+            SELECT campaign_id, customer_id, status, suppression FROM platform.campaign_recipients
+            WHERE customer_id = ANY($1) ORDER BY customer_id, campaign_id
+            """, [shared.map(\.id)]
+        ).rows.map { try $0.decode((Int64, Int64, String, String?).self) }
+        for customer in shared {
+            let queued = decisions.filter { $0.1 == customer.id && $0.2 == "queued" }
+            XCTAssertEqual(queued.map(\.0), [earlier, first.id], "customer \(customer.id) got the cap, 2 messages: \(decisions)")
+        }
+        let firstReport = try await campaignReport(fixture, first.id)
+        XCTAssertEqual(firstReport.queued, 2, firstReport.line)
+        let secondReport = try await campaignReport(fixture, second.id)
+        XCTAssertEqual(secondReport.queued, 0, secondReport.line)
+        XCTAssertEqual(secondReport.suppressed, [.frequencyCap: 2], secondReport.line)
     }
 
     /// A batch whose job runs again (a retry, a second enqueue) queues, grants and

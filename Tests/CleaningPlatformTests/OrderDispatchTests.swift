@@ -21,6 +21,10 @@ final class OrderDispatchTests: XCTestCase {
         let eligible = try await fixture.availableCleaner(near: place)
         let resting = try await fixture.availableCleaner(near: place)
         _ = try await fixture.pool.query("UPDATE platform.cleaners SET status = 'resting' WHERE id = $1", [resting.id])
+        // Suspended by the service-quality run: out of dispatch until reinstated.
+        let suspended = try await fixture.availableCleaner(near: place)
+        _ = try await fixture.pool.query(
+            "UPDATE platform.cleaners SET status = $2 WHERE id = $1", [suspended.id, CleanerStatus.suspended])
         let uncertified = try await fixture.availableCleaner(near: place, skill: "windows")
         let lapsed = try await fixture.availableCleaner(near: place, certifiedUntil: appointment.addingTimeInterval(3600))
         let far = try await fixture.availableCleaner(near: place.moved(northKm: 15))
@@ -48,7 +52,7 @@ final class OrderDispatchTests: XCTestCase {
         let order = try await fixture.book(customer: customer.id, at: place, appointment: appointment)
         let candidates = try await fixture.candidates(order)
         XCTAssertEqual(Set(candidates.map(\.cleanerID)), [eligible.id, secondArea.id, wide.id])
-        for cleaner in [resting, uncertified, lapsed, far, shortDay, london, onLeave, busy, disliked] {
+        for cleaner in [resting, suspended, uncertified, lapsed, far, shortDay, london, onLeave, busy, disliked] {
             XCTAssertFalse(candidates.contains { $0.cleanerID == cleaner.id })
         }
     }
@@ -672,12 +676,16 @@ extension PlatformFixture {
                 return error
             }
         }
+        // The second connection's last (state, wait event type, wait event, query), for the failure message.
+        var seen: (String?, String?, String?, String?)?
         let blocked = try await eventually {
             guard let pid = secondPID.withLock({ $0 }) else { return false }
-            return try await pool.query("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", [pid])
-                .first?.decode(0, as: String?.self) == "Lock"
+            seen = try await pool.query(
+                "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity WHERE pid = $1", [pid]
+            ).first?.decode((String?, String?, String?, String?).self)
+            return seen?.1 == "Lock"
         }
-        XCTAssertTrue(blocked, "the second connection waits for the first")
+        XCTAssertTrue(blocked, "the second connection waits for the first; it was: \(String(describing: seen))")
         commitFirst.signal()
         return (await one.value, await two.value)
     }

@@ -123,6 +123,41 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(counts["available"], 12_000)
     }
 
+    /// A batch of jobs that cannot conflict or wait on others (the lean bulk statement):
+    /// scheduled work wakes nobody, a batch with runnable work sends one notification
+    /// at commit, and each result is its own request's job. (That every path stores the
+    /// same row: SQLEnqueueTests.testEveryPathStoresTheSameRowForTheSameRequest.)
+    func testBulkEnqueueWakesWorkersOnlyForRunnableJobs() async throws {
+        let fixture = try QueueFixture()
+        let later = Date().addingTimeInterval(3_600)
+        let listener = try TestDatabase.connect()
+        try listener.listen(JobChannel.name)
+
+        let scheduled = try await fixture.client.enqueue(
+            (0..<3).map { fixture.request("test.lean", "{\"n\": \($0)}", runAt: later) })
+        XCTAssertEqual(
+            try listener.waitForNotifications(timeout: .milliseconds(300)), [], "scheduled work wakes nobody yet")
+
+        let mixed = try await fixture.client.enqueue(
+            (3..<6).map { fixture.request("test.lean", "{\"n\": \($0)}", runAt: $0 == 4 ? later : nil) })
+        XCTAssertEqual(
+            try listener.waitForNotifications(timeout: .seconds(5)).map(\.payload), [fixture.queue],
+            "one notification for the batch's runnable jobs")
+        XCTAssertEqual(try listener.waitForNotifications(timeout: .milliseconds(200)), [])
+
+        let ids = (scheduled + mixed).map(\.id)
+        let stored = try await fixture.pool.query(
+            "SELECT id, (args->>'n')::int8, state FROM queue.jobs WHERE id = ANY($1) ORDER BY id", [ids])
+        let rows = try stored.rows.map { try $0.decode((Int64, Int64, String).self) }
+        let described = rows.map { "\($0.0): n=\($0.1) \($0.2)" }
+        XCTAssertTrue((scheduled + mixed).allSatisfy(\.inserted))
+        XCTAssertEqual(rows.map(\.0), ids, "results in request order, one job each: \(described)")
+        XCTAssertEqual(rows.map(\.1), Array(0..<6), "\(described)")
+        XCTAssertEqual(
+            rows.map(\.2), ["scheduled", "scheduled", "scheduled", "available", "scheduled", "available"],
+            "\(described)")
+    }
+
     func testEnqueueInsideARolledBackTransactionLeavesNoJob() async throws {
         let fixture = try QueueFixture()
         struct BusinessRuleBroken: Error {}

@@ -4,13 +4,15 @@ import PostgresClient
 
 /// Sends one batch of a campaign: waits for the send window and the end of
 /// marketing quiet hours (business time zone; the dispatch of each message holds
-/// it again for its recipient's own zone), then in one set-based statement decides
-/// each recipient — suppressed if opted out or over the frequency cap, else its
-/// coupon granted and its message queued in the outbox (dedupe key per campaign
-/// and customer) — and enqueues the messages' dispatch jobs. All of it in the
-/// transaction that completes the job, under the campaign's shared lock, and only
-/// while the batch is pending: a batch that runs twice sends and grants once, and
-/// a pause or cancel is never overtaken by a batch in flight.
+/// it again for its recipient's own zone), then locks its recipients' customer rows
+/// (two campaigns deciding one customer at once take turns, so the cap holds) and
+/// in one set-based statement decides each recipient — suppressed if opted out or
+/// over the frequency cap, else its coupon granted and its message queued in the
+/// outbox (dedupe key per campaign and customer) — and enqueues the messages'
+/// dispatch jobs. All of it in the transaction that completes the job, under the
+/// campaign's shared lock, and only while the batch is pending: a batch that runs
+/// twice sends and grants once, and a pause or cancel is never overtaken by a
+/// batch in flight.
 public struct SendCampaignBatch: JobArguments {
     public static let kind = "campaign.send_batch"
     public var batchID: Int64
@@ -48,7 +50,31 @@ public struct SendCampaignBatch: JobArguments {
         FROM batch AS b WHERE r.batch_id = b.id AND r.status = 'targeted'
         """
 
-    /// `$1` the batch, `$2` now. Returns the new outbox messages' ids.
+    /// `$1` the batch. Locks the customer row of every recipient still to decide, in
+    /// id order, until the transaction ends: a batch of another campaign deciding
+    /// one of them at the same time waits here, and its `send` (a later statement, so
+    /// a later snapshot under READ COMMITTED) counts this batch's messages against
+    /// the frequency cap. Id order keeps two batches from waiting on each other. A
+    /// row lock rather than an advisory lock per customer: it lives in the row, not
+    /// in the server's lock table, whose max_locks_per_transaction × connections
+    /// slots a batch of up to 100 000 recipients would exhaust. `NO KEY UPDATE`
+    /// leaves foreign-key checks (orders and coupons being written for these
+    /// customers) unblocked, and waits for an opt-out being written, so the
+    /// decision sees it. The worker may lock the rows: it may update some of their
+    /// columns (tiers, points).
+    static let lockRecipients = """
+        SELECT count(*) FROM (
+            SELECT cu.id FROM platform.customers AS cu
+            WHERE cu.id IN (SELECT r.customer_id FROM platform.campaign_recipients AS r
+                            WHERE r.batch_id = $1 AND r.status = 'targeted')
+            ORDER BY cu.id
+            FOR NO KEY UPDATE OF cu
+        ) AS locked
+        """
+
+    /// `$1` the batch, `$2` now. Decides every recipient still targeted; run after
+    /// `lockRecipients` in the same transaction, so the cap holds across campaigns.
+    /// Returns the new outbox messages' ids.
     static let send = """
         WITH batch AS (
             UPDATE platform.campaign_batches AS b SET status = 'done', finished_at = $2
@@ -118,23 +144,35 @@ public struct SendCampaignBatch: JobArguments {
             suppression = .quietHours
         }
         let decided = suppression
-        let messages = try await context.completeInTransaction { connection -> [Int64] in
-            try connection.query(CampaignDesk.lockStatement(shared: true), [campaignID])
-            // Paused or cancelled while this job waited for the lock: leave the batch as it is.
-            let current = try connection.query("SELECT status FROM platform.campaigns WHERE id = $1", [campaignID])
-                .scalar(String.self)
-            guard current == CampaignStatus.running.rawValue else { return [] }
-            if let decided {
-                try connection.execute(Self.suppressBatch, [id, now, decided.rawValue])
-                return []
-            }
-            let ids = try connection.query(Self.send, [id, now]).rows.map { try $0.decode(0, as: Int64.self) }
-            try NotificationOutbox.enqueueDispatch(ids, on: connection)
-            return ids
+        let messages = try await context.completeInTransaction { connection in
+            try Self.decide(batch: id, campaign: campaignID, now: now, suppression: decided, on: connection)
         }
         services.log.info(
             "campaign batch sent",
             [("campaign_id", "\(campaignID)"), ("batch_id", "\(id)"), ("queued", "\(messages.count)")]
                 + (suppression.map { [("suppressed", $0.rawValue)] } ?? []))
+    }
+
+    /// Decides the batch in the caller's transaction (the job's completing one), under
+    /// the campaign's shared lock and only while the campaign runs: every recipient
+    /// suppressed with `suppression` when there is one, else decided by `send` and the
+    /// messages' dispatch jobs enqueued. Returns the new outbox messages' ids.
+    static func decide(
+        batch id: Int64, campaign campaignID: Int64, now: Date, suppression: CampaignSuppression?,
+        on connection: PostgresConnection
+    ) throws -> [Int64] {
+        try connection.query(CampaignDesk.lockStatement(shared: true), [campaignID])
+        // Paused or cancelled while this job waited for the lock: leave the batch as it is.
+        let current = try connection.query("SELECT status FROM platform.campaigns WHERE id = $1", [campaignID])
+            .scalar(String.self)
+        guard current == CampaignStatus.running.rawValue else { return [] }
+        if let suppression {
+            try connection.execute(Self.suppressBatch, [id, now, suppression.rawValue])
+            return []
+        }
+        try connection.query(Self.lockRecipients, [id])
+        let ids = try connection.query(Self.send, [id, now]).rows.map { try $0.decode(0, as: Int64.self) }
+        try NotificationOutbox.enqueueDispatch(ids, on: connection)
+        return ids
     }
 }

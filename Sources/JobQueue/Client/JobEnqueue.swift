@@ -35,6 +35,7 @@ extension PostgresConnection {
         guard !requests.isEmpty else { return [] }
         for request in requests { try request.validateForEnqueue() }
         try JobWorkflows.check(requests, on: self)
+        if requests.allSatisfy(\.entersUnconditionally) { return try enqueueUnconditionally(requests) }
         // Per-job lists travel as array literals in a text array (NULL when empty): an
         // array of arrays must be rectangular, and parsing a literal is a cast, not a
         // sub-query per row.
@@ -63,7 +64,39 @@ extension PostgresConnection {
     }
 }
 
+extension JobRequest {
+    /// True when the job is inserted whatever else is in the table: it has no unique
+    /// key (it cannot lose a conflict) and neither dependencies nor a batch callback
+    /// (it cannot start `pending`). Such batches — nearly every bulk enqueue — take the
+    /// lean statement `JobEnqueueStatements.insertUnconditionally`.
+    fileprivate var entersUnconditionally: Bool {
+        uniqueKey == nil && dependsOn.isEmpty && callbackForBatch == nil
+    }
+}
+
 extension PostgresConnection {
+    /// `enqueue(_:)` for requests that are all `entersUnconditionally`: every row is
+    /// inserted, so the ids come back as one array and map to the requests by order
+    /// (the statement draws them from the sequence in request order, and a session's
+    /// `nextval` only grows).
+    fileprivate func enqueueUnconditionally(_ requests: [JobRequest]) throws -> [EnqueueResult] {
+        let tags = requests.map { $0.tags.isEmpty ? nil : PostgresArrayLiteral.text($0.tags) }
+        let ids = try query(
+            JobEnqueueStatements.insertUnconditionally,
+            [
+                requests.map(\.kind), requests.map(\.queue), requests.map(\.argumentsJSON),
+                requests.map { Int64($0.priority) }, requests.map { $0.runAt.map(JobTime.microseconds) },
+                requests.map { Int64($0.maxAttempts) }, tags, requests.map(\.uniqueScope.rawValue),
+                requests.map { $0.deadline.map(JobTime.microseconds) }, requests.map(\.batchID),
+            ]
+        ).scalar([Int64].self)
+        guard ids.count == requests.count else {
+            throw PostgresError(
+                kind: .client, message: "enqueue inserted \(ids.count) jobs for \(requests.count) requests")
+        }
+        return ids.map { EnqueueResult(id: $0, inserted: true) }
+    }
+
     /// The jobs holding the unique keys of `requests`, which lost a conflict on them.
     fileprivate func holders(of requests: [JobRequest]) throws -> [Int64] {
         guard !requests.isEmpty else { return [] }
@@ -130,6 +163,35 @@ enum JobEnqueueStatements {
         SELECT input.ordinal, inserted.id
         FROM input LEFT JOIN inserted ON inserted.id = input.id
         CROSS JOIN woken
+        """
+
+    /// `insert` for rows that cannot conflict or start pending (`entersUnconditionally`):
+    /// no unique key, dependencies or batch callback, so no `ON CONFLICT` arbiter (a
+    /// speculative insertion per row), no per-row join back to the input, and the ids
+    /// as one array instead of a row per job. Measured on the server: about 30 % less
+    /// backend CPU per 1 000-row batch than `insert` (docs/performance-queue.md). The
+    /// first state is the same rule, `queue.initial_state`, as everywhere.
+    static let insertUnconditionally = """
+        WITH inserted AS (
+            INSERT INTO queue.jobs (id, kind, queue, args, priority, run_at, max_attempts, tags, unique_scope,
+                                    deadline_at, batch_id, state)
+            OVERRIDING SYSTEM VALUE
+            SELECT nextval('queue.jobs_id_seq'), kind, queue, args::jsonb, priority::int2, run_at, max_attempts::int4,
+                   COALESCE(tags::text[], '{}'), unique_scope,
+                   timestamptz 'epoch' + deadline_us * interval '1 microsecond', batch_id,
+                   queue.initial_state('{}', NULL, run_at)
+            FROM (
+                SELECT i.*, COALESCE(timestamptz 'epoch' + run_at_us * interval '1 microsecond', now()) AS run_at
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::text[],
+                            $8::text[], $9::int8[], $10::text[])
+                     AS i(kind, queue, args, priority, run_at_us, max_attempts, tags, unique_scope, deadline_us,
+                          batch_id)
+            ) AS input
+            RETURNING id, queue, state
+        ), woken AS (
+            SELECT \(JobChannel.notifyQueues(of: "inserted", where: "state = \(JobState.available.sql)")) AS n
+        )
+        SELECT array_agg(id ORDER BY id) FROM inserted CROSS JOIN woken
         """
 
     /// `queue.enqueue_job` (sql/0012_sql_api.sql): validates, inserts in the first
