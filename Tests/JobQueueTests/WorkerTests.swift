@@ -250,7 +250,9 @@ final class WorkerTests: XCTestCase {
         }
         let short = try await fixture.client.enqueue(try JobRequest(Slow(ms: 300), queue: fixture.queue, priority: 0))
         let long = try await fixture.client.enqueue(try JobRequest(Slow(ms: 60_000), queue: fixture.queue, priority: 1))
-        let worker = try fixture.worker(handlers) { $0.shutdownGracePeriod = .seconds(1) }
+        // A grace period well above the short job, so a loaded machine's late wake-up
+        // still finishes it in time; the long one overruns it whatever the load.
+        let worker = try fixture.worker(handlers) { $0.shutdownGracePeriod = .seconds(4) }
         try await worker.running {
             _ = try await fixture.eventually { try await fixture.counts()["running"] == 2 }
         }
@@ -272,7 +274,9 @@ final class WorkerTests: XCTestCase {
         }
         let worker = try fixture.worker(handlers, concurrency: 1) {
             $0.prefetch = 3
-            $0.leaseDuration = .seconds(1)
+            // Twelve heartbeats per lease: a rescue here means the heartbeat skipped the
+            // claimed-ahead jobs, not that a loaded machine delayed it past a short lease.
+            $0.leaseDuration = .seconds(3)
             $0.heartbeatInterval = .milliseconds(250)
             $0.shutdownGracePeriod = .milliseconds(300)
         }
@@ -285,7 +289,7 @@ final class WorkerTests: XCTestCase {
             // One slot runs a job; three more are claimed ahead; the fifth stays available.
             _ = try await fixture.eventually { try await fixture.counts()["running"] == 4 }
             // Twice the lease: heartbeats renew the waiting claims too, so nothing is rescued.
-            try await Task.sleep(for: .seconds(2))
+            try await Task.sleep(for: .seconds(6))
             let counts = try await fixture.counts()
             XCTAssertEqual(counts["running"], 4, "\(counts)")
             XCTAssertEqual(counts["available"], 1, "\(counts)")
