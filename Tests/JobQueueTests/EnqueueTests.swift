@@ -195,6 +195,15 @@ final class EnqueueTests: XCTestCase {
         _ = try enqueuer.enqueue(fixture.request("test.notify", runAt: Date().addingTimeInterval(600)))
         XCTAssertEqual(
             try listener.waitForNotifications(timeout: .milliseconds(300)), [], "scheduled work wakes nobody yet")
+
+        // A single plain job (the lean insert, not the SQL function) wakes its queue at commit too.
+        try enqueuer.withTransaction { connection in
+            _ = try connection.enqueue(fixture.request("test.notify"))
+            XCTAssertEqual(try listener.waitForNotifications(timeout: .milliseconds(200)), [], "nothing before commit")
+        }
+        XCTAssertEqual(
+            try listener.waitForNotifications(timeout: .seconds(5)).map(\.payload), [fixture.queue],
+            "one notification for a single available job")
     }
 
     func testUniqueKeyReturnsTheExistingJobWhilePending() async throws {

@@ -16,6 +16,16 @@ enum JobClaimer {
     /// inside the UPDATE, which Citus refuses. Both the pick and the update name the
     /// queue, so on a Citus cluster the whole claim runs on the queue's shard.
     ///
+    /// The claim's transaction commits without waiting for its WAL to reach disk
+    /// (`synchronous_commit` off for that transaction only, `set_config(…, true)`; the
+    /// pooled connection's next transaction, a completion say, is durable as before).
+    /// Nobody is told anything durable by a claim: if the server crashes before the
+    /// WAL writer flushed it (≤ 3 × `wal_writer_delay`), the job is simply `available`
+    /// again and runs again (at least once, as after a rescue), while the lost attempt's
+    /// heartbeat and outcome are fenced by the lease id it no longer holds. Any later
+    /// durable commit flushes the claim with it (WAL is written in order). This takes a
+    /// disk flush out of every claim, the middle of the enqueue → start path.
+    ///
     /// The limit is written into the text, one text per limit: with `LIMIT $n`
     /// PostgreSQL cannot cost a generic plan (it assumes a fraction of the whole
     /// table) and re-plans every call, which costs as much as running the claim.
@@ -48,7 +58,8 @@ enum JobClaimer {
     private static func claimStatement(limitExpression: String) -> String {
         """
         WITH lease AS (
-            SELECT nextval('queue.lease_seq') # $4 AS id
+            SELECT nextval('queue.lease_seq') # $4 AS id,
+                   set_config('synchronous_commit', 'off', true) AS commit_without_flush
         ), picked AS (
             SELECT id FROM queue.jobs
             WHERE state = \(JobState.available.sql) AND queue = $1
