@@ -60,7 +60,8 @@ fi
 export RUN_DIR="$OUT/run"
 rm -rf "$RUN_DIR"
 
-START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# The data's own moment when both runs share one (the seed dates its exam submissions then).
+START="${SEED_NOW:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}"
 SEED_CUSTOMERS="${CHECK_CUSTOMERS:-300}" SEED_CLEANERS="${CHECK_CLEANERS:-30}" SEED_ORDERS="${CHECK_ORDERS:-1500}" \
     WORKERS=2 scripts/run.sh $TARGET >"$OUT/run.log" 2>&1 || {
     tail -n 40 "$OUT/run.log" >&2
