@@ -6,7 +6,7 @@
 -- moment the job can be claimed while the rows it is about (a notification, an order,
 -- a campaign batch) are not yet visible, and its handler would find them missing; had
 -- the coordinator failed then, the job would outlive the transaction that made it.
--- The Citus install (sql/citus/0006) fills this column with the coordinator's
+-- The Citus install (sql/citus/0007) fills this column with the coordinator's
 -- transaction id on every insert, and a worker that claims such a job runs it only
 -- once that transaction has committed (JobQueue's `EnqueuingTransaction`; a rolled-back
 -- one discards the job unrun). On one server a job commits with its transaction, the
