@@ -3,7 +3,9 @@
 -- server never runs it. What is distributed, what stays on the coordinator and why:
 -- docs/scaling.md, "Citus", "The platform's tables".
 --
--- In short: the platform's tables stay ordinary PostgreSQL tables on the coordinator,
+-- In short: apart from the customer-keyed tables 0005 distributes (recommendations,
+-- campaign recipients, the points ledger), the platform's tables stay ordinary
+-- PostgreSQL tables on the coordinator,
 -- with every key, foreign key, exclusion constraint and trigger they have on one
 -- server. Citus refuses or breaks what they rely on (statement triggers with
 -- transition tables, row locks and exclusion constraints across the distribution key,
