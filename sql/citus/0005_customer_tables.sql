@@ -40,9 +40,10 @@ ALTER TABLE platform.campaign_recipients
 SELECT create_distributed_table('platform.campaign_recipients', 'customer_id',
                                 colocate_with => 'platform.cleaner_recommendations');
 
--- The points ledger: its primary key becomes (customer_id, id) — ids still come
--- from the table's one identity sequence on the coordinator, so id alone stays
--- unique; the once-per-validity-end expiry index already leads with customer_id.
+-- The points ledger: its primary key becomes (customer_id, id). Ids still come from
+-- the table's identity sequence, drawn on the coordinator where every insert is
+-- planned, so an id alone stays unique; the once-per-validity-end expiry index
+-- already leads with customer_id.
 -- Written by points.expire (ExpirePoints) from the ledger's own rows, and by the
 -- demo seed for earned points.
 ALTER TABLE platform.points_ledger

@@ -69,10 +69,11 @@ public struct SendCampaignBatch: JobArguments {
     /// decision sees it. The worker may lock the rows: it may update some of their
     /// columns (tiers, points). The ids come from a statement of their own because
     /// Citus cannot lock rows of a coordinator table in a statement that also reads
-    /// the distributed recipients (it fails reading the subquery's result); the set
-    /// cannot change in between: only the launch and a cancel write a batch's
-    /// targeted recipients, under the campaign's exclusive lock, and the send holds
-    /// it shared.
+    /// the distributed recipients (it fails reading the subquery's result). The set
+    /// cannot change in between in a way that matters: the launch and a cancel
+    /// write a batch's targeted recipients under the campaign's exclusive lock (the
+    /// send holds it shared), and another run of the same batch decides nothing
+    /// once this one has finished the batch.
     static let lockRecipients = """
         SELECT count(*) FROM (
             SELECT cu.id FROM platform.customers AS cu WHERE cu.id = ANY ($1::int8[])
