@@ -206,6 +206,9 @@ struct QueuesCompletedCommand: Command {
 
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
+        // The options first: with the choice left out, the next word may be an option's
+        // value (a database URL), which the error below would repeat.
+        database = try DatabaseOptions(arguments: &arguments)
         let text = try arguments.required("keep or delete")
         guard let choice = CompletedJobs(rawValue: text) else {
             throw CommandError.usage(
@@ -213,7 +216,6 @@ struct QueuesCompletedCommand: Command {
                 command: arguments.commandName)
         }
         self.choice = choice
-        database = try DatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
