@@ -82,8 +82,18 @@ final class CampaignTests: XCTestCase {
                 pollInterval: .milliseconds(100), leaseDuration: .seconds(10), stageInterval: .milliseconds(100),
                 leaderInterval: .milliseconds(100)),
             log: .silent)
-        let done = try await worker.running { try await fixture.eventually(condition) }
-        XCTAssertTrue(done, "the workers on \(queues) did not get there")
+        // A minute: on a Citus cluster at load each batch is a few distributed statements.
+        let done = try await worker.running { try await fixture.eventually(timeout: .seconds(60), condition) }
+        if !done {
+            // The evidence: the queues' unfinished jobs with their last error.
+            let unfinished = try await fixture.pool.query(
+                """
+                SELECT id, kind, state, attempt::int8, COALESCE(errors -> -1 ->> 'error', '') FROM queue.jobs
+                WHERE queue = ANY ($1) AND state NOT IN ('completed', 'cancelled') ORDER BY id
+                """, [queues]
+            ).rows.map { try $0.decode((Int64, String, String, Int64, String).self) }
+            XCTFail("the workers on \(queues) did not get there; unfinished jobs: \(unfinished)")
+        }
     }
 
     private func allBatchesFinished(_ fixture: PlatformFixture, _ id: Int64) async throws -> Bool {

@@ -167,8 +167,11 @@ public enum CampaignDesk {
                         SELECT c.id AS customer_id, ((row_number() OVER (ORDER BY c.id) - 1) / $2)::int4 AS batch_no
                         FROM platform.customers AS c WHERE \(compiled.condition)
                     ), batches AS (
+                        -- DISTINCT in a subquery: Citus adds the columns' defaults (the id's
+                        -- nextval) to an INSERT … SELECT DISTINCT's list, which made every
+                        -- recipient a batch of its own.
                         INSERT INTO platform.campaign_batches (campaign_id, batch_no)
-                        SELECT DISTINCT $1::int8, batch_no FROM targeted
+                        SELECT $1::int8, batch_no FROM (SELECT DISTINCT batch_no FROM targeted) AS numbers
                         RETURNING id, batch_no
                     ), recipients AS (
                         INSERT INTO platform.campaign_recipients (campaign_id, customer_id, batch_id)

@@ -61,28 +61,36 @@ public struct CampaignReport: Sendable, Equatable {
         FROM platform.campaign_batches WHERE campaign_id = $1
         """
 
+    /// The joins below read the campaign's recipients first (a MATERIALIZED CTE): on
+    /// Citus the recipients are distributed and the outbox and orders are not, and a
+    /// plain join would ship the whole outbox or orders table to the shards.
     static let messages = """
+        WITH r AS MATERIALIZED (
+            SELECT campaign_id, customer_id FROM platform.campaign_recipients WHERE campaign_id = $1 AND status = 'queued'
+        )
         SELECT n.status, CASE WHEN n.status IN ('failed', 'suppressed') THEN split_part(n.failure_reason, ':', 1) END,
                count(*)::int8
-        FROM platform.campaign_recipients AS r
-        JOIN platform.notifications AS n ON n.dedupe_key = \(SendCampaignBatch.dedupeKey("r"))
-        WHERE r.campaign_id = $1 AND r.status = 'queued'
+        FROM r JOIN platform.notifications AS n ON n.dedupe_key = \(SendCampaignBatch.dedupeKey("r"))
         GROUP BY 1, 2
         """
 
     static let redeemed = """
+        WITH r AS MATERIALIZED (
+            SELECT coupon_id FROM platform.campaign_recipients WHERE campaign_id = $1 AND coupon_id IS NOT NULL
+        )
         SELECT count(DISTINCT o.coupon_id)::int8
-        FROM platform.campaign_recipients AS r JOIN platform.orders AS o ON o.coupon_id = r.coupon_id
-        WHERE r.campaign_id = $1 AND o.status <> '已取消'
+        FROM r JOIN platform.orders AS o ON o.coupon_id = r.coupon_id
+        WHERE o.status <> '已取消'
         """
 
     /// `$2` the attribution days.
     static let orders = """
+        WITH r AS MATERIALIZED (
+            SELECT customer_id, decided_at FROM platform.campaign_recipients WHERE campaign_id = $1 AND status = 'queued'
+        )
         SELECT count(*)::int8, count(DISTINCT r.customer_id)::int8
-        FROM platform.campaign_recipients AS r
-        JOIN platform.orders AS o ON o.customer_id = r.customer_id
+        FROM r JOIN platform.orders AS o ON o.customer_id = r.customer_id
             AND o.created_at >= r.decided_at AND o.created_at < r.decided_at + $2 * interval '1 day'
-        WHERE r.campaign_id = $1 AND r.status = 'queued'
         """
 
     public static func of(_ id: Int64, on connection: PostgresConnection) throws -> CampaignReport {

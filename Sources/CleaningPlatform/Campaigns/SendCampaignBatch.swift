@@ -50,7 +50,13 @@ public struct SendCampaignBatch: JobArguments {
         FROM batch AS b WHERE r.batch_id = b.id AND r.status = 'targeted'
         """
 
-    /// `$1` the batch. Locks the customer row of every recipient still to decide, in
+    /// `$1` the batch: the customers of its recipients still to decide.
+    static let recipientsToDecide = """
+        SELECT COALESCE(array_agg(r.customer_id), '{}') FROM platform.campaign_recipients AS r
+        WHERE r.batch_id = $1 AND r.status = 'targeted'
+        """
+
+    /// `$1` the customer ids of `recipientsToDecide`. Locks their customer rows, in
     /// id order, until the transaction ends: a batch of another campaign deciding
     /// one of them at the same time waits here, and its `send` (a later statement, so
     /// a later snapshot under READ COMMITTED) counts this batch's messages against
@@ -61,12 +67,16 @@ public struct SendCampaignBatch: JobArguments {
     /// leaves foreign-key checks (orders and coupons being written for these
     /// customers) unblocked, and waits for an opt-out being written, so the
     /// decision sees it. The worker may lock the rows: it may update some of their
-    /// columns (tiers, points).
+    /// columns (tiers, points). The ids come from a statement of their own because
+    /// Citus cannot lock rows of a coordinator table in a statement that also reads
+    /// the distributed recipients (it fails reading the subquery's result). The set
+    /// cannot change in between in a way that matters: the launch and a cancel
+    /// write a batch's targeted recipients under the campaign's exclusive lock (the
+    /// send holds it shared), and another run of the same batch decides nothing
+    /// once this one has finished the batch.
     static let lockRecipients = """
         SELECT count(*) FROM (
-            SELECT cu.id FROM platform.customers AS cu
-            WHERE cu.id IN (SELECT r.customer_id FROM platform.campaign_recipients AS r
-                            WHERE r.batch_id = $1 AND r.status = 'targeted')
+            SELECT cu.id FROM platform.customers AS cu WHERE cu.id = ANY ($1::int8[])
             ORDER BY cu.id
             FOR NO KEY UPDATE OF cu
         ) AS locked
@@ -86,17 +96,25 @@ public struct SendCampaignBatch: JobArguments {
             SELECT max(value) FILTER (WHERE code = 'frequency_cap_messages') AS cap_messages,
                    max(value) FILTER (WHERE code = 'frequency_cap_days') AS cap_days
             FROM platform.marketing_rules
+        ), targets AS MATERIALIZED (
+            -- The batch's recipients still to decide, each with its campaign messages
+            -- queued within the cap's days. Read on their own, so on Citus this is one
+            -- read per shard (the count is on the recipient's own shard: customer_id
+            -- is the distribution column) and the join with customers below runs on
+            -- the coordinator, instead of the customers table being shipped to the shards.
+            SELECT r.campaign_id, r.customer_id,
+                   (SELECT count(*) FROM platform.campaign_recipients AS p
+                    WHERE p.customer_id = r.customer_id AND p.status = 'queued'
+                      AND p.decided_at > $2::timestamptz - (SELECT cap_days FROM rules) * interval '1 day') AS recent
+            FROM platform.campaign_recipients AS r
+            WHERE r.batch_id = $1 AND r.status = 'targeted'
         ), decided AS (
-            SELECT r.campaign_id, r.customer_id, cu.phone, cu.name, cu.time_zone,
+            SELECT t.campaign_id, t.customer_id, cu.phone, cu.name, cu.time_zone,
                    CASE WHEN cu.marketing_opted_out_at IS NOT NULL THEN '\(CampaignSuppression.optedOut.rawValue)'
-                        WHEN (SELECT count(*) FROM platform.campaign_recipients AS p
-                              WHERE p.customer_id = r.customer_id AND p.status = 'queued'
-                                AND p.decided_at > $2::timestamptz - x.cap_days * interval '1 day') >= x.cap_messages
-                        THEN '\(CampaignSuppression.frequencyCap.rawValue)'
+                        WHEN t.recent >= x.cap_messages THEN '\(CampaignSuppression.frequencyCap.rawValue)'
                    END AS suppression
-            FROM batch AS b CROSS JOIN rules AS x
-            JOIN platform.campaign_recipients AS r ON r.batch_id = b.id AND r.status = 'targeted'
-            JOIN platform.customers AS cu ON cu.id = r.customer_id
+            FROM batch AS b CROSS JOIN rules AS x CROSS JOIN targets AS t
+            JOIN platform.customers AS cu ON cu.id = t.customer_id
         ), granted AS (
             INSERT INTO platform.coupons (template_id, customer_id, valid_from, valid_until)
             SELECT b.coupon_template_id, d.customer_id, $2, $2::timestamptz + b.valid_days * interval '1 day'
@@ -170,7 +188,8 @@ public struct SendCampaignBatch: JobArguments {
             try connection.execute(Self.suppressBatch, [id, now, suppression.rawValue])
             return []
         }
-        try connection.query(Self.lockRecipients, [id])
+        let customers = try connection.query(Self.recipientsToDecide, [id]).scalar([Int64].self)
+        try connection.query(Self.lockRecipients, [customers])
         let ids = try connection.query(Self.send, [id, now]).rows.map { try $0.decode(0, as: Int64.self) }
         try NotificationOutbox.enqueueDispatch(ids, on: connection)
         return ids
