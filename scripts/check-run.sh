@@ -7,9 +7,10 @@
 #
 #   scripts/check-run.sh --citus-only   the same on a fresh Citus cluster
 #       (scripts/run.sh --citus), in .checkrun/citus/
-#   scripts/check-run.sh --citus        both, with the same seed, then the two summaries
-#       and payout reports must be equal (scripts/summary_compare: the figures that
-#       depend on the moment each run had are checked per run instead)
+#   scripts/check-run.sh --citus        both at once, with the same seed placed around the
+#       same moment (SEED_NOW), then the two summaries and payout reports must be equal
+#       (scripts/summary_compare: the figures that depend on the moment each run had are
+#       checked per run instead)
 #   scripts/check-run.sh --test         the comparison's own unit tests
 set -euo pipefail
 
@@ -17,16 +18,25 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 case "${1:-}" in
     "") OUT="$ROOT/.checkrun"; TARGET="" ;;
     --citus-only) OUT="$ROOT/.checkrun/citus"; TARGET=--citus ;;
     --citus)
-        "$0"
-        "$0" --citus-only
-        PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
+        # Both runs at once, their data placed around one moment (jobsctl seed --now):
+        # the jobs' windows (the payout week, a tier's 12 months) then cut both data
+        # sets at the same rows, which two runs minutes apart would not.
+        SEED_NOW="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        export SEED_NOW
+        PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"   # as each run names its report
+        "$0" & SINGLE=$!
+        "$0" --citus-only & CITUS=$!
+        FAILED=0
+        wait "$SINGLE" || FAILED=1
+        wait "$CITUS" || FAILED=1
+        ((FAILED == 0)) || { echo "check-run: a run failed its own checks (above); the two were not compared" >&2; exit 1; }
         PYTHONPATH="$ROOT/scripts" exec python3 -m summary_compare \
             "$ROOT/.checkrun/summary.json" "$ROOT/.checkrun/citus/summary.json" \
             --reports "$ROOT/.checkrun/run/payouts-$PERIOD.csv" "$ROOT/.checkrun/citus/run/payouts-$PERIOD.csv" ;;
@@ -50,7 +60,8 @@ fi
 export RUN_DIR="$OUT/run"
 rm -rf "$RUN_DIR"
 
-START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# The data's own moment when both runs share one (the seed dates its exam submissions then).
+START="${SEED_NOW:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}"
 SEED_CUSTOMERS="${CHECK_CUSTOMERS:-300}" SEED_CLEANERS="${CHECK_CLEANERS:-30}" SEED_ORDERS="${CHECK_ORDERS:-1500}" \
     WORKERS=2 scripts/run.sh $TARGET >"$OUT/run.log" 2>&1 || {
     tail -n 40 "$OUT/run.log" >&2

@@ -12,6 +12,7 @@
 # no duplicate work.
 #
 # Sizes: SEED_CUSTOMERS (2000), SEED_CLEANERS (150), SEED_ORDERS (10000), SEED (20261123);
+# SEED_NOW (an ISO 8601 time: the moment the data is placed around; default the load's);
 # WORKERS (2) worker processes. Output files go to RUN_DIR (default .run/).
 #
 #   scripts/run.sh --citus   the same on a fresh Citus cluster (scripts/citus.sh: a
@@ -26,7 +27,7 @@ cd "$ROOT"
 command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 CITUS=0
@@ -67,7 +68,7 @@ if ((CITUS)); then
 fi
 START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 "$JOBSCTL" seed --customers "${SEED_CUSTOMERS:-2000}" --cleaners "${SEED_CLEANERS:-150}" \
-    --orders "${SEED_ORDERS:-10000}" --seed "${SEED:-20261123}"
+    --orders "${SEED_ORDERS:-10000}" --seed "${SEED:-20261123}" ${SEED_NOW:+--now "$SEED_NOW"}
 
 WORKER_PIDS=()
 stop_workers() {

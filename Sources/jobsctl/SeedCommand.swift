@@ -10,10 +10,10 @@ struct SeedCommand: Command {
     static let summary = "load a realistic demo data set (deterministic from a seed)"
     static let options: [CommandOption] = [
         .value("--customers", "N", default: "2000"), .value("--cleaners", "N", default: "150"),
-        .value("--orders", "N", default: "10000"), .value("--seed", "N", default: "20261123"), .flag("--force"),
+        .value("--orders", "N", default: "10000"), .value("--seed", "N", default: "20261123"), .value("--now", "TIME"), .flag("--force"),
     ] + DatabaseOptions.options
     static let help = """
-        Usage: jobsctl seed [--customers N] [--cleaners N] [--orders N] [--seed N] [--force]
+        Usage: jobsctl seed [--customers N] [--cleaners N] [--orders N] [--seed N] [--now TIME] [--force]
 
         Loads customers, cleaners with skills and service areas in Shanghai, orders over
         the last 90 days and the next 7 (with their reminders), reviews, complaints,
@@ -25,12 +25,18 @@ struct SeedCommand: Command {
           --cleaners N         default 150
           --orders N           default 10000
           --seed N             default 20261123
+          --now TIME           the moment the data is placed around (ISO 8601 with a zone,
+                               e.g. 2026-11-23T10:00:00+08:00; default: now). Two loads with
+                               the same seed and the same --now hold the same rows, to the
+                               second: scripts/check-run.sh --citus compares two such runs.
           --force              load another set even if data exists
         \(DatabaseOptions.help)
         """
 
     let dataSet: DemoDataSet
     let force: Bool
+    /// The data set's "now"; nil loads around the moment of loading.
+    let moment: Date?
     let zone: TimeZone
     let database: DatabaseOptions
 
@@ -42,6 +48,7 @@ struct SeedCommand: Command {
             customers: try count("--customers", 2_000, minimum: 1), cleaners: try count("--cleaners", 150, minimum: 1),
             orders: try count("--orders", 10_000, minimum: 0),
             seed: UInt64(try count("--seed", 20_261_123, minimum: 0)))
+        moment = try arguments.time("--now")
         force = arguments.flag("--force")
         do {
             zone = try BusinessTimeZone.fromEnvironment()
@@ -59,7 +66,7 @@ struct SeedCommand: Command {
             return
         }
         let started = Date()
-        let loaded = try dataSet.load(now: Date(), timeZone: zone, on: connection)
+        let loaded = try dataSet.load(now: moment ?? Date(), timeZone: zone, on: connection)
         try connection.executeScript("ANALYZE")
         print("""
             loaded in \(String(format: "%.1f", Date().timeIntervalSince(started)))s: \(loaded.customers) customers, \

@@ -49,6 +49,7 @@ final class JobsctlInputTests: XCTestCase {
             (["payouts", "run", "--period", "2026-W99"], "not an ISO week"),
             (["payouts", "run", "--period", "'; DELETE FROM platform.orders; --"], "not an ISO week"),
             (["seed", "--customers", "-5"], "--customers must be a whole number from 1 to"),
+            (["seed", "--now", "2026-02-30T10:00:00+08:00"], #"--now "2026-02-30T10:00:00+08:00" is not an ISO 8601 time"#),
             (["stats", "platform", "--from", "2026-11-01"], "--to DAY is required"),
             (["stats", "platform", "--from", "2026-02-30", "--to", "2026-03-01"], #"--from "2026-02-30" is not a day"#),
             (["stats", "platform", "--from", "2026-11-02", "--to", "2026-11-01"], "is after --to"),

@@ -35,10 +35,11 @@ public enum PayoutRun {
                 """, [period.name, period.start, period.end]
             ).first!
             let (runID, status) = try run.decode((Int64, String).self)
-            let inserted = try settle(runID: runID, period: PayoutPeriodBounds(period), on: connection)
+            let batched = try connection.acceptsWorkflows()
+            let inserted = try settle(runID: runID, period: PayoutPeriodBounds(period), batched: batched, on: connection)
             if status != "completed" || inserted > 0 {
                 try connection.execute("UPDATE platform.payout_runs SET status = 'running', completed_at = NULL WHERE id = $1", [runID])
-                if try connection.acceptsWorkflows() {
+                if batched {
                     try connection.enqueue(
                         try JobRequest(
                             FinishPayoutRun(runID: runID), queue: queue,
@@ -54,10 +55,11 @@ public enum PayoutRun {
 
     /// Settles what is left of the run and enqueues a payment job for each new
     /// line, in the caller's transaction; returns how many jobs were enqueued.
-    /// The jobs form the run's batch where the database runs batches (not on Citus).
-    static func settle(runID: Int64, period: PayoutPeriodBounds, on connection: PostgresConnection) throws -> Int {
+    /// The jobs form the run's batch when `batched` — where the database runs batches
+    /// (`acceptsWorkflows`: not on Citus).
+    static func settle(runID: Int64, period: PayoutPeriodBounds, batched: Bool, on connection: PostgresConnection) throws -> Int {
         let settled = try PayoutSettlement.settle(runID: runID, period: period, on: connection)
-        let batch = try connection.acceptsWorkflows() ? batchID(runID) : nil
+        let batch = batched ? batchID(runID) : nil
         let jobs = try settled.map { item in
             try JobRequest(
                 SettleCleanerPayout(runID: runID, cleanerID: item.line.cleanerID), queue: queue, maxAttempts: 25,

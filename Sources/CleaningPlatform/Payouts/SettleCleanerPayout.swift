@@ -103,7 +103,7 @@ public struct SettleCleanerPayout: JobArguments {
             guard let period = try PayoutPeriodBounds.of(run: runID, on: connection) else {
                 throw JobDiscarded("payout run \(runID) does not exist")
             }
-            _ = try PayoutRun.settle(runID: runID, period: period, on: connection)
+            _ = try PayoutRun.settle(runID: runID, period: period, batched: try connection.acceptsWorkflows(), on: connection)
             return try connection.query(findItem, [runID, cleanerID]).first?.decode((Int64, String, Int64).self)
         }
     }

@@ -17,6 +17,9 @@ public struct ClaimedJob: Sendable {
     public var runAt: Date
     /// Must start by then (see `JobRequest.deadline`).
     public var deadline: Date?
+    /// The coordinator transaction that enqueued the job, where the job can become
+    /// visible before that transaction commits (a Citus cluster; `EnqueuingTransaction`).
+    var enqueuingTransaction: Int64? = nil
 
     public var isLastAttempt: Bool { attempt >= maxAttempts }
 }

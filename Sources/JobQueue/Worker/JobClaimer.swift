@@ -67,7 +67,7 @@ enum JobClaimer {
         FROM picked
         WHERE j.queue = $1 AND j.id = picked.id
         RETURNING j.id, j.lease_id, j.kind, j.queue, j.args::text, j.attempt, j.max_attempts, j.priority,
-                  j.tags, j.created_at, j.run_at, j.deadline_at
+                  j.tags, j.created_at, j.run_at, j.deadline_at, j.enqueuing_xid::text::int8
         """
     }
 
@@ -92,7 +92,8 @@ enum JobClaimer {
                 id: id, lease: JobLease(jobID: id, leaseID: leaseID, queue: queue), kind: kind, queue: queue, argumentsJSON: args,
                 attempt: Int(attempt), maxAttempts: Int(maxAttempts), priority: Int(priority),
                 tags: try row.decode(8, as: [String].self), createdAt: try row.decode(9, as: Date.self),
-                runAt: try row.decode(10, as: Date.self), deadline: try row.decode(11, as: Date?.self))
+                runAt: try row.decode(10, as: Date.self), deadline: try row.decode(11, as: Date?.self),
+                enqueuingTransaction: try row.decode(12, as: Int64?.self))
         }.sorted { ($0.priority, $0.runAt, $0.id) < ($1.priority, $1.runAt, $1.id) }
     }
 }

@@ -56,7 +56,17 @@ final class QueueProducer: Sendable {
                         environment.metrics.claimed(jobs: jobs.count, seconds: (ContinuousClock.now - claimStarted).seconds)
                         claimedFull = jobs.count == limit
                         let leaseDeadline = ContinuousClock.now + environment.configuration.leaseDuration
-                        let attempts = jobs.map { LeasedAttempt(job: $0, leaseDeadline: leaseDeadline) }
+                        let verdicts = try await EnqueuingTransaction.verdicts(for: jobs, on: environment.database)
+                        var attempts: [LeasedAttempt] = []
+                        for job in jobs {
+                            let attempt = LeasedAttempt(job: job, leaseDeadline: leaseDeadline)
+                            if let verdict = verdicts[job.id] {
+                                logUnrun(attempt, verdict)
+                                group.addTask { await self.executor.finish(attempt, verdict) }
+                            } else {
+                                attempts.append(attempt)
+                            }
+                        }
                         for attempt in attempts { environment.running.add(attempt) }
                         for attempt in slots.accept(attempts) {
                             group.addTask { await self.runSlot(startingWith: attempt) }
@@ -76,6 +86,17 @@ final class QueueProducer: Sendable {
             }
             await releaseBuffered()
             await waitForRunningJobs()
+        }
+    }
+
+    /// A claimed job that must not run now (`EnqueuingTransaction`); its outcome is
+    /// written without running it.
+    private func logUnrun(_ attempt: LeasedAttempt, _ verdict: JobOutcome.Result) {
+        let fields = [("job_id", "\(attempt.job.id)"), ("kind", attempt.job.kind), ("queue", queue)]
+        if case .discarded(let error) = verdict {
+            environment.log.warning("job discarded unrun", fields + [("error", error)])
+        } else {
+            environment.log.info("job given back: the transaction that enqueued it has not committed yet", fields)
         }
     }
 

@@ -36,50 +36,11 @@ struct CouponExpiryPhase {
     func run() async throws -> Result {
         let tally = LogTally(keeping: ["coupons expired"])
         let services = PlatformServices(provider: InstantProvider(), log: tally.log(minimumLevel: .info))
-        let workerLog = LogTally()
-        let jobID = try await JobQueueClient(database: pool).enqueue(
-            try JobRequest(ExpireCoupons(), queue: PlatformJobs.maintenanceQueue)
-        ).id
-        let worker = try JobWorker(
-            database: options.database.configuration, handlers: PlatformJobs.handlers(services),
-            configuration: WorkerConfiguration(
-                queues: [PlatformJobs.maintenanceQueue: 1],
-                workerID: "bench-platform-expiry-\(ProcessInfo.processInfo.processIdentifier)",
-                runsLeaderServices: false),
-            log: workerLog.log(minimumLevel: .warning))
-
         Output.log("expiring \(dataset.coupons) coupons: one coupon.expire job, worker on queue maintenance …")
-        let clock = ContinuousClock()
-        let started = clock.now
-        let cpuBefore = CPUSample.take(serverPID: serverPID)
-        let running = Task { try await worker.run() }
-        let administration = JobAdministration(database: pool)
-        var state = JobState.available
-        let finished: Set<JobState> = [.completed, .discarded, .cancelled, .retryable]
-        do {
-            while true {
-                guard let job = try await administration.show(jobID) else {
-                    throw BenchFailure("coupon.expire job \(jobID) is gone from the queue")
-                }
-                state = job.job.state
-                if finished.contains(state) { break }
-                if clock.now - started > .seconds(3600) { throw BenchFailure("coupon.expire job \(jobID) still \(state) after an hour") }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-        } catch {
-            worker.shutdown()
-            try? await running.value
-            throw error
-        }
-        let wall = clock.now - started
-        let cpu = cpuBefore.until(CPUSample.take(serverPID: serverPID))
-        worker.shutdown()
-        try await running.value
-
-        let detail = try await administration.show(jobID)
-        let jobSeconds = detail.flatMap { detail in
-            detail.attemptedAt.flatMap { attempted in detail.job.finalizedAt?.timeIntervalSince(attempted) }
-        }
+        let job = try await SingleJobRun(options: options, pool: pool, serverPID: serverPID).run(
+            try JobRequest(ExpireCoupons(), queue: PlatformJobs.maintenanceQueue), name: "coupon.expire",
+            workerName: "expiry", services: services, workerLog: LogTally().log(minimumLevel: .warning),
+            pollEvery: .milliseconds(10))
         let counts = try await pool.query(
             """
             SELECT count(*) FILTER (WHERE status = 'expired')::int8,
@@ -90,7 +51,7 @@ struct CouponExpiryPhase {
         ).rows[0].decode((Int64, Int64, Int64).self)
         let reported = tally.lines("coupons expired").last.flatMap { LogTally.field("count", in: $0) }.flatMap { Int($0) }
         return Result(
-            coupons: dataset.coupons, wall: wall, jobSeconds: jobSeconds, jobState: state, reportedByJob: reported,
-            expired: Int(counts.0), notExpired: Int(counts.1), badExpiryTime: Int(counts.2), cpu: cpu)
+            coupons: dataset.coupons, wall: job.wall, jobSeconds: job.jobSeconds, jobState: job.state, reportedByJob: reported,
+            expired: Int(counts.0), notExpired: Int(counts.1), badExpiryTime: Int(counts.2), cpu: job.cpu)
     }
 }

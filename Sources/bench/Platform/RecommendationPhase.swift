@@ -130,50 +130,11 @@ struct RecommendationPhase {
 
         let tally = LogTally(keeping: ["cleaner recommendations"])
         let services = PlatformServices(provider: InstantProvider(), log: tally.log(minimumLevel: .info))
-        let jobID = try await JobQueueClient(database: pool).enqueue(
-            try JobRequest(RecommendCleaners(), queue: PlatformJobs.maintenanceQueue)
-        ).id
-        let worker = try JobWorker(
-            database: options.database.configuration, handlers: PlatformJobs.handlers(services),
-            configuration: WorkerConfiguration(
-                queues: [PlatformJobs.maintenanceQueue: 1],
-                workerID: "bench-platform-recommend-\(ProcessInfo.processInfo.processIdentifier)",
-                runsLeaderServices: false),
-            log: tally.log(minimumLevel: .warning))
         Output.log("recommending cleaners: one cleaner.recommend job, worker on queue maintenance …")
-        let jobStarted = clock.now
-        let cpuBefore = CPUSample.take(serverPID: serverPID)
-        let running = Task { try await worker.run() }
-        let administration = JobAdministration(database: pool)
-        var state = JobState.available
-        let finished: Set<JobState> = [.completed, .discarded, .cancelled, .retryable]
-        do {
-            var nextProgress = jobStarted + .seconds(30)
-            while true {
-                guard let job = try await administration.show(jobID) else {
-                    throw BenchFailure("cleaner.recommend job \(jobID) is gone from the queue")
-                }
-                state = job.job.state
-                if finished.contains(state) { break }
-                if clock.now >= nextProgress {
-                    nextProgress = clock.now + .seconds(30)
-                    Output.log("  job \(state.rawValue) after \(Int((clock.now - jobStarted).seconds)) s")
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        } catch {
-            worker.shutdown()
-            try? await running.value
-            throw error
-        }
-        let wall = clock.now - jobStarted
-        let cpu = cpuBefore.until(CPUSample.take(serverPID: serverPID))
-        worker.shutdown()
-        try await running.value
-        let detail = try await administration.show(jobID)
-        let jobSeconds = detail.flatMap { detail in
-            detail.attemptedAt.flatMap { attempted in detail.job.finalizedAt?.timeIntervalSince(attempted) }
-        }
+        let job = try await SingleJobRun(options: options, pool: pool, serverPID: serverPID).run(
+            try JobRequest(RecommendCleaners(), queue: PlatformJobs.maintenanceQueue), name: "cleaner.recommend",
+            workerName: "recommend", services: services, workerLog: tally.log(minimumLevel: .warning),
+            pollEvery: .milliseconds(20), reportsProgress: true)
 
         let night = BusinessCalendar.default.day(of: now)
         let checks = try await pool.query(Self.checks, [night, firstCustomer, lastCustomer, now]).rows[0]
@@ -181,8 +142,8 @@ struct RecommendationPhase {
         let sample = stride(from: 0, to: customers.count, by: max(1, customers.count / Self.sampleCustomers)).map { customers[$0] }
         let differing = try await pool.query(Self.compareWithoutPrefilter, [night, sample, now]).scalar(Int64.self)
         return Result(
-            customers: customers.count, cleaners: cleanerIDs.count, orders: orders, loading: loading, wall: wall,
-            jobSeconds: jobSeconds, jobState: state, cpu: cpu, customersWithList: Int(checks.0), rows: Int(checks.1),
+            customers: customers.count, cleaners: cleanerIDs.count, orders: orders, loading: loading, wall: job.wall,
+            jobSeconds: job.jobSeconds, jobState: job.state, cpu: job.cpu, customersWithList: Int(checks.0), rows: Int(checks.1),
             longestList: Int(checks.2), outsideArea: Int(checks.3), ratedTwoOrLess: Int(checks.4),
             sampleCompared: sample.count, sampleDiffering: Int(differing))
     }

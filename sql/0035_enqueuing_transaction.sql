@@ -1,0 +1,14 @@
+-- The transaction that enqueued a job, where a job can become visible before it.
+--
+-- On a Citus cluster a transaction that writes the coordinator's own tables (the
+-- platform's rows) and one job on a worker node's shard commits in one phase: Citus
+-- sends COMMIT to the worker before the coordinator commits its own part. For that
+-- moment the job can be claimed while the rows it is about (a notification, an order,
+-- a campaign batch) are not yet visible, and its handler would find them missing; had
+-- the coordinator failed then, the job would outlive the transaction that made it.
+-- The Citus install (sql/citus/0007) fills this column with the coordinator's
+-- transaction id on every insert, and a worker that claims such a job runs it only
+-- once that transaction has committed (JobQueue's `EnqueuingTransaction`; a rolled-back
+-- one discards the job unrun). On one server a job commits with its transaction, the
+-- column stays NULL and nothing waits. docs/scaling.md, "Jobs before their rows".
+ALTER TABLE queue.jobs ADD COLUMN enqueuing_xid xid8;
