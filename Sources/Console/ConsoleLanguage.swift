@@ -46,6 +46,7 @@ enum ConsoleLanguage: String, Sendable {
         "Batch": "批次", "Timeline": "时间线", "Attempted": "开始尝试", "Finalized": "结束", "When": "时间",
         "Who": "操作人", "Action": "操作", "Target": "对象", "Count": "数量", "Pause": "暂停", "Resume": "恢复",
         "Concurrency limit": "并发上限", "Aging seconds": "优先级老化秒数", "Save": "保存",
+        "Completed jobs": "已完成任务", "Kept": "保留", "Deleted": "删除",
         "Expression": "表达式", "Time zone": "时区", "Last fire": "上次触发", "Next fire": "下次触发",
         "Period": "周期", "Preview (dry run)": "预览（试算）", "Start run": "开始结算",
         "Cleaner": "保洁员", "Level": "等级", "Orders": "订单", "Gross": "总额", "Commission": "佣金",

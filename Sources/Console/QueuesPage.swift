@@ -8,9 +8,10 @@ extension ConsoleApplication {
         let queues = try await JobAdministration(database: database.pool(for: session.role)).queues()
         var body = "<div class=\"scroll\"><table class=\"cards\"><thead><tr><th>\(page.t("Queue"))</th>"
         body += "<th class=\"n\">\(page.t("Waiting"))</th><th class=\"n\">\(page.t("Running"))</th><th class=\"n\">\(page.t("Scheduled"))</th>"
-        body += "<th>\(page.t("Concurrency limit"))</th><th>\(page.t("Aging seconds"))</th><th>\(page.t("Action"))</th></tr></thead><tbody>"
+        body += "<th>\(page.t("Concurrency limit"))</th><th>\(page.t("Aging seconds"))</th><th>\(page.t("Completed jobs"))</th><th>\(page.t("Action"))</th></tr></thead><tbody>"
         for queue in queues {
             let name = HTMLText.escape(queue.name)
+            let completedJobsCell = "<td data-label=\"\(page.t("Completed jobs"))\">\(page.t(queue.keepCompleted ? "Kept" : "Deleted"))</td>"
             body += "<tr><td data-label=\"\(page.t("Queue"))\">\(name)\(queue.paused ? " <em>(\(page.t("Paused")))</em>" : "")</td>"
             body += "<td class=\"n\" data-label=\"\(page.t("Waiting"))\">\(queue.available)</td>"
             body += "<td class=\"n\" data-label=\"\(page.t("Running"))\">\(queue.running)</td>"
@@ -21,9 +22,10 @@ extension ConsoleApplication {
                 body += "<input name=\"value\" inputmode=\"numeric\" size=\"5\" value=\"\(queue.concurrencyLimit.map(String.init) ?? "")\" aria-label=\"\(page.t("Concurrency limit"))\"> <button>\(page.t("Save"))</button></form></td>"
                 body += "<td data-label=\"\(page.t("Aging seconds"))\">\(form)<input type=\"hidden\" name=\"op\" value=\"aging\">"
                 body += "<input name=\"value\" inputmode=\"numeric\" size=\"5\" value=\"\(queue.priorityAgingSeconds.map(String.init) ?? "")\" aria-label=\"\(page.t("Aging seconds"))\"> <button>\(page.t("Save"))</button></form></td>"
+                body += completedJobsCell
                 body += "<td>\(form)<button name=\"op\" value=\"\(queue.paused ? "resume" : "pause")\">\(page.t(queue.paused ? "Resume" : "Pause"))</button></form></td>"
             } else {
-                body += "<td>\(queue.concurrencyLimit.map(String.init) ?? "—")</td><td>\(queue.priorityAgingSeconds.map(String.init) ?? "—")</td><td></td>"
+                body += "<td>\(queue.concurrencyLimit.map(String.init) ?? "—")</td><td>\(queue.priorityAgingSeconds.map(String.init) ?? "—")</td>\(completedJobsCell)<td></td>"
             }
             body += "</tr>"
         }

@@ -1,14 +1,14 @@
 import CommandLineInterface
 import JobQueue
 
-/// `jobsctl queues list|pause|resume|limit|aging`
+/// `jobsctl queues list|pause|resume|limit|aging|completed`
 struct QueuesCommand: CommandGroup {
     static let name = "queues"
     static let summary = "list queues; pause, resume, limit concurrency across all workers"
     static let help = "Usage: jobsctl queues COMMAND [OPTIONS]"
     static let subcommands: [any CommandDescription.Type] = [
         QueuesListCommand.self, QueuesPauseCommand.self, QueuesResumeCommand.self, QueuesLimitCommand.self,
-        QueuesAgingCommand.self,
+        QueuesAgingCommand.self, QueuesCompletedCommand.self,
     ]
 }
 
@@ -37,11 +37,12 @@ struct QueuesListCommand: Command {
             print(try OutputFormat.json(queues))
             return
         }
-        var table = TextTable(["queue", "paused", "limit", "aging", "available", "running", "scheduled"])
+        var table = TextTable(["queue", "paused", "limit", "aging", "completed", "available", "running", "scheduled"])
         for queue in queues {
             table.append([
                 queue.name, queue.paused ? "yes" : "no", queue.concurrencyLimit.map(String.init) ?? "-",
-                queue.priorityAgingSeconds.map { "\($0)s" } ?? "-", "\(queue.available)", "\(queue.running)",
+                queue.priorityAgingSeconds.map { "\($0)s" } ?? "-", CompletedJobs(keep: queue.keepCompleted).rawValue,
+                "\(queue.available)", "\(queue.running)",
                 "\(queue.scheduled)",
             ])
         }
@@ -169,5 +170,58 @@ struct QueuesAgingCommand: Command {
     func run() async throws {
         try await AdminConnection.administration(database).setPriorityAging(queue, seconds: seconds)
         print("queue \(queue): " + (seconds.map { "priority ages one step per \($0)s" } ?? "no priority aging"))
+    }
+}
+
+/// What becomes of a queue's completed jobs, as `queues completed` takes and `queues list` shows it.
+enum CompletedJobs: String, CaseIterable {
+    case keep
+    case delete
+
+    init(keep: Bool) { self = keep ? .keep : .delete }
+}
+
+struct QueuesCompletedCommand: Command {
+    static let name = "completed"
+    static let summary = "keep a queue's completed jobs (default) or delete them when they complete"
+    static let options: [CommandOption] = DatabaseOptions.options
+    static let help = """
+        Usage: jobsctl queues completed QUEUE (keep | delete)
+
+        keep    completed jobs stay as `completed` rows until retention prunes them
+                (the default): `jobs show`, lists and `stats` see them.
+        delete  a job is deleted when it completes, which makes a completion write
+                less: for high-volume queues whose finished jobs nobody looks at. Still
+                kept: failed, cancelled and discarded jobs, members of a batch, and
+                jobs whose unique key is kept `always`. Workers' metrics still count
+                deleted jobs as completed; `stats` counts only completed rows.
+        Every worker process follows the setting from its next acknowledgement.
+
+        \(DatabaseOptions.help)
+        """
+
+    let queue: String
+    let choice: CompletedJobs
+    let database: DatabaseOptions
+
+    init(arguments: inout Arguments) throws {
+        queue = try queueName(&arguments)
+        // The options first: with the choice left out, the next word may be an option's
+        // value (a database URL), which the error below would repeat.
+        database = try DatabaseOptions(arguments: &arguments)
+        let text = try arguments.required("keep or delete")
+        guard let choice = CompletedJobs(rawValue: text) else {
+            throw CommandError.usage(
+                "\"\(text)\" is neither keep nor delete: say what becomes of QUEUE's completed jobs",
+                command: arguments.commandName)
+        }
+        self.choice = choice
+    }
+
+    func run() async throws {
+        try await AdminConnection.administration(database).setKeepCompleted(queue, choice == .keep)
+        print("queue \(queue): " + (choice == .keep
+            ? "completed jobs are kept until retention prunes them"
+            : "completed jobs are deleted when they complete"))
     }
 }

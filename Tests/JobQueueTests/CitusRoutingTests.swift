@@ -5,7 +5,8 @@ import TestSupport
 import XCTest
 
 /// On a Citus cluster (`scripts/test.sh --citus`), the statements a worker runs for
-/// every job — claim, heartbeat, lease check, batched and in-transaction completion —
+/// every job — claim, heartbeat, lease check, batched and in-transaction completion (updating
+/// or deleting the job) —
 /// and the per-queue housekeeping changes (staging, rescuing lapsed leases) are planned
 /// for one shard: every step of Citus' plan shows `Task Count: 1`, on one shard. A
 /// change that makes one of them fan out to every shard (or that Citus refuses to plan)
@@ -73,6 +74,23 @@ final class CitusRoutingTests: XCTestCase {
             fixture.queue, [Int32(1), 2, 1, 3], "worker",
         ]
         assertOneShard(try await plan(JobAckStatements.finish, outcomes, on: fixture), "batched acknowledgement")
+    }
+
+    /// On a queue that deletes its completed jobs, the acknowledgement's `DELETE` (and
+    /// its read of the queue's setting in the reference table) stays on the queue's shard.
+    func testDeletingCompletionsRunOnOneShard() async throws {
+        let fixture = try await QueueFixture.onCitus()
+        try await JobAdministration(database: fixture.pool).setKeepCompleted(fixture.queue, false)
+        let outcomes: [any PostgresEncodable] = [
+            [Int64(1), 2], [Int64(7), 7], ["completed", "discarded"], [nil, "bad input"] as [String?],
+            [nil, nil] as [Int64?], fixture.queue, [Int32(1), 1], "worker",
+        ]
+        let batched = try await plan(JobAckStatements.finish, outcomes, on: fixture)
+        XCTAssertTrue(batched.contains("Delete on jobs_"), "the plan deletes on the shard:\n\(batched)")
+        assertOneShard(batched, "batched acknowledgement deleting completed jobs")
+        let single = try await plan(JobAckStatements.completeOne, [Int64(1), Int64(7), fixture.queue], on: fixture)
+        XCTAssertTrue(single.contains("Delete on jobs_"), "the plan deletes on the shard:\n\(single)")
+        assertOneShard(single, "in-transaction completion deleting the job")
     }
 
     func testStagingAndRescueRunOnOneShardPerQueue() async throws {

@@ -18,7 +18,7 @@ final class JobsctlTests: XCTestCase {
         for command in [
             [], ["migrate"], ["enqueue"], ["jobs"], ["jobs", "list"], ["jobs", "show"], ["jobs", "retry"],
             ["jobs", "cancel"], ["jobs", "delete"], ["queues"], ["queues", "list"], ["queues", "pause"],
-            ["queues", "resume"], ["queues", "limit"], ["queues", "aging"], ["stats"], ["cron"], ["cron", "list"],
+            ["queues", "resume"], ["queues", "limit"], ["queues", "aging"], ["queues", "completed"], ["stats"], ["cron"], ["cron", "list"],
         ] {
             let run = try await jobsctl(command + ["--help"])
             XCTAssertEqual(run.status, 0, "\(command): \(run.output)")
@@ -146,10 +146,16 @@ final class JobsctlTests: XCTestCase {
         XCTAssertEqual(mine["paused"] as? Bool, true)
         XCTAssertEqual(mine["concurrencyLimit"] as? Int, 2)
         XCTAssertEqual(mine["available"] as? Int, 3)
+        XCTAssertEqual(mine["keepCompleted"] as? Bool, true, "completed jobs are kept by default")
         let resume = try await jobsctl(["queues", "resume", fixture.queue])
         XCTAssertEqual(resume.status, 0)
+        let deleting = try await jobsctl(["queues", "completed", fixture.queue, "delete"])
+        XCTAssertEqual(deleting.status, 0, deleting.output)
+        XCTAssertTrue(deleting.output.contains("deleted when they complete"), deleting.output)
         let tableRun = try await jobsctl(["queues", "list"])
         XCTAssertTrue(tableRun.output.contains(fixture.queue), tableRun.output)
+        let line = tableRun.output.split(separator: "\n").first { $0.contains(fixture.queue) } ?? ""
+        XCTAssertTrue(line.contains("delete"), "the table shows the queue's retention: \(tableRun.output)")
 
         let stats = try await jobsctl(["stats", "--json"])
         XCTAssertEqual(stats.status, 0, stats.output)
@@ -173,6 +179,7 @@ final class JobsctlTests: XCTestCase {
             (["jobs", "list", "--limit", "x"], 64, "--limit must be a whole number"),
             (["jobs", "retry", "--discarded"], 64, "--discarded needs --kind"),
             (["queues", "limit", "q", "-3"], 64, "whole number"),
+            (["queues", "completed", "q", "forget"], 64, "neither keep nor delete"),
             (["enqueue", "no.such.kind"], 64, "unknown kind \"no.such.kind\"; known kinds:"),
             (["jobs", "show", "999999999"], 1, "does not exist"),
             (["stats", "--watch", "zero"], 64, "--watch must be a number of seconds"),

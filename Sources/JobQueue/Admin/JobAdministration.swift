@@ -210,6 +210,8 @@ public struct JobAdministration: Sendable {
         public var paused: Bool
         public var concurrencyLimit: Int?
         public var priorityAgingSeconds: Int?
+        /// False where the queue deletes its jobs when they complete (`setKeepCompleted`).
+        public var keepCompleted: Bool
         public var available: Int
         public var running: Int
         public var scheduled: Int
@@ -229,16 +231,16 @@ public struct JobAdministration: Sendable {
                 GROUP BY queue
             ), names AS (SELECT name FROM queue.queues UNION SELECT queue FROM counts)
             SELECT n.name, COALESCE(q.paused, false), q.concurrency_limit::int8, q.priority_aging_seconds::int8,
-                   COALESCE(c.available, 0)::int8, COALESCE(c.running, 0)::int8, COALESCE(c.waiting, 0)::int8
+                   COALESCE(q.keep_completed, true), COALESCE(c.available, 0)::int8, COALESCE(c.running, 0)::int8, COALESCE(c.waiting, 0)::int8
             FROM names AS n LEFT JOIN queue.queues AS q ON q.name = n.name LEFT JOIN counts AS c ON c.queue = n.name
             ORDER BY n.name
             """)
         return try result.rows.map { row in
-            let (name, paused, limit, aging, available, running, scheduled) = try row.decode(
-                (String, Bool, Int64?, Int64?, Int64, Int64, Int64).self)
+            let (name, paused, limit, aging, keepCompleted, available, running, scheduled) = try row.decode(
+                (String, Bool, Int64?, Int64?, Bool, Int64, Int64, Int64).self)
             return QueueSummary(
                 name: name, paused: paused, concurrencyLimit: limit.map(Int.init),
-                priorityAgingSeconds: aging.map(Int.init), available: Int(available), running: Int(running),
+                priorityAgingSeconds: aging.map(Int.init), keepCompleted: keepCompleted, available: Int(available), running: Int(running),
                 scheduled: Int(scheduled))
         }
     }
@@ -274,6 +276,19 @@ public struct JobAdministration: Sendable {
             ON CONFLICT (name) DO UPDATE SET priority_aging_seconds = EXCLUDED.priority_aging_seconds,
                 updated_at = EXCLUDED.updated_at
             """, [queue, seconds.map { Int64($0) }])
+    }
+
+    /// Whether `queue`'s completed jobs are kept as `completed` rows until retention
+    /// prunes them (the default) or deleted when they complete. Every worker process
+    /// follows the change from its next acknowledgement: the completion statements read
+    /// the setting themselves. A deleted job no longer appears in `jobs` lists or in the
+    /// completed counts read from rows (`stats`); the workers' metrics still count it.
+    public func setKeepCompleted(_ queue: String, _ keep: Bool) async throws {
+        _ = try await database.query(
+            """
+            INSERT INTO queue.queues (name, keep_completed) VALUES ($1, $2)
+            ON CONFLICT (name) DO UPDATE SET keep_completed = EXCLUDED.keep_completed, updated_at = EXCLUDED.updated_at
+            """, [queue, keep])
     }
 
     // MARK: Statistics

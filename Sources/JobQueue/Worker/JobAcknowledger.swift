@@ -154,6 +154,16 @@ enum JobAckStatements {
     /// still runs on the shard's node, inside the routed statement. The error entry's
     /// attempt and worker ($7, $8) are the claim's, which the lease match makes the
     /// row's.
+    ///
+    /// A completion on a queue that deletes its completed jobs (`keep_completed`)
+    /// deletes the row instead, unless something still needs it (`completedRowNeeded`):
+    /// the outcome list decides the queue's part once per batch, the `DELETE` takes
+    /// those rows and the `UPDATE` every other one, so the two never touch the same row.
+    /// Both are fenced alike: a row rescued and completed (and deleted) by another
+    /// worker matches neither, so a stale outcome is refused, never written back. Each
+    /// locks its rows in job id order; a heartbeat never renews a job whose outcome is
+    /// waiting here, and a deadlock with anything else fails the whole statement, which
+    /// the acknowledger retries.
     static let finish = """
         WITH outcome AS MATERIALIZED (
             SELECT a.id, a.lease_id,
@@ -164,27 +174,66 @@ enum JobAckStatements {
                 CASE WHEN a.state = \(JobState.scheduled.sql) THEN 1 ELSE 0 END AS attempt_given_back,
                 CASE WHEN a.state IN \(JobState.sqlList(JobState.final)) THEN now() END AS finalized_at,
                 CASE WHEN a.error IS NOT NULL THEN jsonb_build_array(jsonb_build_object(
-                    'attempt', a.attempt, 'at', now(), 'error', a.error, 'worker', $8::text)) END AS error_entry
+                    'attempt', a.attempt, 'at', now(), 'error', a.error, 'worker', $8::text)) END AS error_entry,
+                a.state = \(JobState.completed.sql) AND \(queueDeletesCompleted("$6")) AS deletes_row
             FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int8[], $7::int4[])
                  AS a(id, lease_id, state, error, run_at_us, attempt)
+        ), deleted AS (
+            DELETE FROM queue.jobs AS j USING outcome AS o
+            WHERE j.queue = $6 AND j.id = o.id AND j.lease_id = o.lease_id AND j.lease_expires_at IS NOT NULL
+              AND o.deletes_row AND NOT \(completedRowNeeded("j"))
+            RETURNING j.id
+        ), updated AS (
+            UPDATE queue.jobs AS j SET
+                state = o.state,
+                run_at = COALESCE(o.run_at, j.run_at),
+                attempt = j.attempt - o.attempt_given_back,
+                finalized_at = o.finalized_at,
+                errors = CASE WHEN o.error_entry IS NULL THEN j.errors ELSE j.errors || o.error_entry END,
+                lease_id = NULL,
+                lease_expires_at = NULL
+            FROM outcome AS o
+            WHERE j.queue = $6 AND j.id = o.id AND j.lease_id = o.lease_id AND j.lease_expires_at IS NOT NULL
+              AND NOT (o.deletes_row AND NOT \(completedRowNeeded("j")))
+            RETURNING j.id
         )
-        UPDATE queue.jobs AS j SET
-            state = o.state,
-            run_at = COALESCE(o.run_at, j.run_at),
-            attempt = j.attempt - o.attempt_given_back,
-            finalized_at = o.finalized_at,
-            errors = CASE WHEN o.error_entry IS NULL THEN j.errors ELSE j.errors || o.error_entry END,
-            lease_id = NULL,
-            lease_expires_at = NULL
-        FROM outcome AS o
-        WHERE j.queue = $6 AND j.id = o.id AND j.lease_id = o.lease_id AND j.lease_expires_at IS NOT NULL
-        RETURNING j.id
+        SELECT id FROM deleted UNION ALL SELECT id FROM updated
         """
 
-    /// Completes one job inside a handler's own transaction (fenced).
+    /// Completes one job inside a handler's own transaction (fenced), deleting it
+    /// where its queue deletes completed jobs, like `finish`. Returns how many rows
+    /// it completed: 0 when the lease was lost.
     static let completeOne = """
-        UPDATE queue.jobs SET state = \(JobState.completed.sql), finalized_at = now(), lease_id = NULL,
-            lease_expires_at = NULL
-        WHERE queue = $3 AND id = $1 AND lease_id = $2 AND state = \(JobState.running.sql)
+        WITH deleted AS (
+            DELETE FROM queue.jobs AS j
+            WHERE j.queue = $3 AND j.id = $1 AND j.lease_id = $2 AND j.state = \(JobState.running.sql)
+              AND \(queueDeletesCompleted("$3")) AND NOT \(completedRowNeeded("j"))
+            RETURNING j.id
+        ), updated AS (
+            UPDATE queue.jobs AS j SET state = \(JobState.completed.sql), finalized_at = now(), lease_id = NULL,
+                lease_expires_at = NULL
+            WHERE j.queue = $3 AND j.id = $1 AND j.lease_id = $2 AND j.state = \(JobState.running.sql)
+              AND NOT (\(queueDeletesCompleted("$3")) AND NOT \(completedRowNeeded("j")))
+            RETURNING j.id
+        )
+        SELECT count(*)::int8 FROM (SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS applied
         """
+
+    /// Whether the queue named by the parameter `queue` deletes its completed jobs
+    /// (`keep_completed`, set by `jobsctl queues completed`); a queue without a
+    /// settings row keeps them. Never NULL, so its negation is the complement.
+    static func queueDeletesCompleted(_ queue: String) -> String {
+        "EXISTS (SELECT 1 FROM queue.queues AS q WHERE q.name = \(queue) AND NOT q.keep_completed)"
+    }
+
+    /// Whether job `j`'s row is still read after it completed, so it is kept even where
+    /// its queue deletes completed jobs: a batch member (the batch's callback counts its
+    /// members by state) or a job whose unique key is kept `always` (the row is the key).
+    /// A job's dependents do not need it: the leader releases a dependent whose
+    /// dependency no longer exists as if it had completed (`WorkflowResolver`, the rule
+    /// that already lets retention prune completed dependencies), and only failed
+    /// dependencies, whose rows are always kept, cancel it. Never NULL.
+    static func completedRowNeeded(_ j: String) -> String {
+        "(\(j).batch_id IS NOT NULL OR (\(j).unique_key IS NOT NULL AND \(j).unique_scope = '\(UniqueScope.always.rawValue)'))"
+    }
 }

@@ -22,7 +22,8 @@ public struct JobContext: Sendable {
         let lease = job.lease
         let value = try await database.withTransaction(isolation: isolation) { connection in
             let value = try body(connection)
-            let applied = try connection.execute(JobAckStatements.completeOne, [lease.jobID, lease.leaseID, lease.queue])
+            let applied = try connection.query(JobAckStatements.completeOne, [lease.jobID, lease.leaseID, lease.queue])
+                .first?.decode(0, as: Int64.self) ?? 0
             if applied == 0 { throw JobQueueError.leaseLost(jobID: lease.jobID) }
             return value
         }

@@ -16,7 +16,8 @@ struct AdapterCommand: Command {
         the fresh database in PGURL and prints one JSON line on stdout (logs on stderr):
 
           install   the project's migrations (MIGRATIONS_DIR, else the sql/ folder above
-                    the executable)
+                    the executable); queue "default" deletes its completed jobs, as the
+                    harness's limit does (QUEUE_BENCH_KEEP_COMPLETED=1 keeps them)
           enqueue   N no-op jobs, CONCURRENCY producers with their own connections,
                     ENQUEUE_BATCH jobs per enqueue call
           ANALYZE
@@ -27,7 +28,8 @@ struct AdapterCommand: Command {
 
         Environment: PGURL, N, CONCURRENCY (required); ENQUEUE_BATCH (1000), LAT_SAMPLES
         (100), LAT_INTERVAL_MS (50), LAT_TIMEOUT_S (30); QUEUE_BENCH_VERSION (shown as
-        the version).
+        the version, with the retention mode); QUEUE_BENCH_KEEP_COMPLETED (1 keeps
+        completed jobs as rows, the engine's default; unset or 0 deletes them).
         """
 
     init(arguments: inout Arguments) throws {}
@@ -38,6 +40,7 @@ struct AdapterCommand: Command {
         let database = PostgresConfiguration(conninfo: parameters.databaseURL, applicationName: "bench-queue")
 
         try BenchSchema.install(on: database)
+        try await BenchSchema.keepCompleted(parameters.keepCompleted, on: database)
         Output.log("installed the queue schema; enqueueing \(parameters.jobs) jobs")
 
         let enqueue = try await BulkEnqueue(
@@ -49,8 +52,13 @@ struct AdapterCommand: Command {
         let processing = try await ProcessingRun(configuration: database, concurrency: parameters.concurrency)
             .run(target: parameters.jobs)
         let counts = try BenchSchema.stateCounts(on: database)
-        let completed = counts[.completed, default: 0]
-        let verified = completed == parameters.jobs && counts.values.reduce(0, +) == parameters.jobs
+        // Deleted jobs are verified by their absence: a no-op job's row leaves the
+        // table only through its fenced completion, and every handler ran once.
+        let verified = parameters.keepCompleted
+            ? counts == [.completed: parameters.jobs]
+            : counts.isEmpty && processing.handled == parameters.jobs
+        let completed = parameters.keepCompleted
+            ? counts[.completed, default: 0] : parameters.jobs - counts.values.reduce(0, +)
         Output.log("processed \(processing.handled) jobs in \(processing.elapsed); rows by state: \(counts)")
 
         let latencies = try await LatencyProbe(
@@ -64,7 +72,10 @@ struct AdapterCommand: Command {
         var notes = [
             "enqueue: PostgresConnection.enqueue([JobRequest]) with \(parameters.enqueueBatch) jobs per call "
                 + "(one INSERT … unnest statement and commit per call)",
-            "process: engine defaults — claims of up to 20 jobs per round trip, up to 16 claimed ahead of free slots while jobs are short, outcomes written in batches, jobs kept as 'completed'",
+            "process: engine defaults — claims of up to 20 jobs per round trip, up to 16 claimed ahead of free slots while jobs are short, outcomes written in batches, "
+                + (parameters.keepCompleted
+                    ? "completed jobs kept as 'completed' rows (QUEUE_BENCH_KEEP_COMPLETED=1)"
+                    : "completed jobs deleted at completion (the queue's keep_completed off)"),
             "worker log level warning (per-job info lines off)",
         ]
         if latencies.count < parameters.latencySamples {
@@ -80,7 +91,8 @@ struct AdapterCommand: Command {
                 + "its own pool of \(WorkerConfiguration(queues: ["default": parameters.concurrency]).maxConnections) "
                 + "connections + 1 LISTEN connection; C producer connections for the enqueue",
             notes: notes.joined(separator: "; "),
-            version: environment["QUEUE_BENCH_VERSION"].flatMap { $0.isEmpty ? nil : $0 } ?? "cleaning-queue (dev)")
+            version: (environment["QUEUE_BENCH_VERSION"].flatMap { $0.isEmpty ? nil : $0 } ?? "cleaning-queue (dev)")
+                + (parameters.keepCompleted ? ", completed jobs kept" : ", completed jobs deleted"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         Output.line(String(decoding: try encoder.encode(result), as: UTF8.self))

@@ -3,7 +3,7 @@ import CommandLineInterface
 
 /// The harness adapter contract's environment (see the harness README): where to
 /// connect, how many jobs, the worker concurrency, the enqueue batch size and the
-/// latency phase's sampling.
+/// latency phase's sampling; and ours: whether completed jobs are kept.
 struct AdapterParameters: Sendable {
     var databaseURL: String
     var jobs: Int
@@ -12,6 +12,10 @@ struct AdapterParameters: Sendable {
     var latencySamples: Int
     var latencyInterval: Duration
     var latencyTimeout: Duration
+    /// `QUEUE_BENCH_KEEP_COMPLETED=1` keeps completed jobs as rows (the engine's
+    /// default); unset or 0, the queue deletes them at completion, as the harness's
+    /// limit and PgQueuer do.
+    var keepCompleted: Bool
 
     init(environment: [String: String]) throws {
         guard let url = environment["PGURL"], !url.isEmpty else {
@@ -24,6 +28,12 @@ struct AdapterParameters: Sendable {
         latencySamples = try Self.integer("LAT_SAMPLES", in: environment, default: 100, minimum: 0)
         latencyInterval = .milliseconds(try Self.integer("LAT_INTERVAL_MS", in: environment, default: 50, minimum: 0))
         latencyTimeout = .seconds(try Self.integer("LAT_TIMEOUT_S", in: environment, default: 30, minimum: 1))
+        switch environment["QUEUE_BENCH_KEEP_COMPLETED"] ?? "" {
+        case "1": keepCompleted = true
+        case "", "0": keepCompleted = false
+        case let other:
+            throw CommandError.failed("QUEUE_BENCH_KEEP_COMPLETED must be 1 (keep completed jobs) or 0, got \"\(other)\"")
+        }
     }
 
     private static func integer(_ name: String, in environment: [String: String], default value: Int?, minimum: Int)

@@ -53,12 +53,32 @@ enum BenchSchema {
             on: PostgresConnection.connect(configuration))
     }
 
-    /// Fails unless exactly `jobs` jobs are in the default queue, all `completed`.
-    static func requireCompleted(_ jobs: Int, on configuration: PostgresConfiguration, what: String) throws {
+    /// Sets what becomes of the default queue's completed jobs: kept as `completed` rows
+    /// (the engine's default) or deleted at completion (`jobsctl queues completed`).
+    static func keepCompleted(_ keep: Bool, on configuration: PostgresConfiguration) async throws {
+        let pool = PostgresPool(configuration: configuration, maxConnections: 1, name: "bench")
+        try await JobAdministration(database: pool).setKeepCompleted(JobRequest.defaultQueue, keep)
+        await pool.closeIdle()
+    }
+
+    /// Fails unless all `jobs` jobs of the default queue completed: every one a
+    /// `completed` row, or — where completed jobs are deleted — no row left (a row of a
+    /// no-op run leaves the table only through its fenced completion).
+    static func requireCompleted(
+        _ jobs: Int, keepCompleted: Bool = true, on configuration: PostgresConfiguration, what: String
+    ) throws {
         let counts = try stateCounts(on: configuration)
-        guard counts[.completed] == jobs, counts.values.reduce(0, +) == jobs else {
-            throw BenchFailure("\(what): expected \(jobs) completed jobs, found \(counts)")
+        guard counts == (keepCompleted ? [.completed: jobs] : [:]) else {
+            throw BenchFailure(
+                "\(what): expected \(keepCompleted ? "\(jobs) completed jobs" : "every job completed and deleted"), "
+                    + "found \(counts)")
         }
+    }
+
+    /// Jobs of the default queue not completed yet: what a run's completions lower,
+    /// whether completed jobs are kept or deleted.
+    static func unfinishedJobs(on configuration: PostgresConfiguration) throws -> Int {
+        try stateCounts(on: configuration).filter { $0.key != .completed }.values.reduce(0, +)
     }
 
     /// Jobs per state of the default queue.

@@ -31,6 +31,7 @@ struct Suite: Sendable {
     ) async throws {
         try BenchSchema.install(on: database)
         try ReferenceQueue.install(on: database)
+        try await BenchSchema.keepCompleted(!options.deleteCompleted, on: database)
         results.serverVersion = try BenchSchema.serverVersion(on: database)
 
         for repetition in 1...options.repetitions {
@@ -43,7 +44,8 @@ struct Suite: Sendable {
                 try BenchSchema.fill(jobs, on: database)
                 try BenchSchema.analyze(on: database)
                 let run = try await ProcessingRun(configuration: database, concurrency: concurrency).run(target: jobs)
-                try BenchSchema.requireCompleted(jobs, on: database, what: "1 process × \(concurrency)")
+                try BenchSchema.requireCompleted(
+                    jobs, keepCompleted: !options.deleteCompleted, on: database, what: "1 process × \(concurrency)")
                 let rate = Double(jobs) / run.elapsed.seconds
                 results.inProcess[concurrency, default: Samples()].append(rate)
                 results.inProcessCPU[concurrency, default: Samples()].append(run.cpu.microseconds / Double(jobs))
@@ -58,7 +60,9 @@ struct Suite: Sendable {
                 let run = try await WorkerFleet(
                     configuration: database, processes: fleet.processes, concurrency: fleet.concurrency
                 ).run()
-                try BenchSchema.requireCompleted(options.jobs, on: database, what: "\(fleet.processes) processes × \(fleet.concurrency)")
+                try BenchSchema.requireCompleted(
+                    options.jobs, keepCompleted: !options.deleteCompleted, on: database,
+                    what: "\(fleet.processes) processes × \(fleet.concurrency)")
                 let rate = Double(options.jobs) / run.elapsed.seconds
                 results.fleets[fleet, default: Samples()].append(rate)
                 results.fleetCPU[fleet, default: Samples()].append(run.cpu.microseconds / Double(options.jobs))
@@ -157,9 +161,9 @@ struct Suite: Sendable {
     private func processFirst(_ count: Int, with worker: ProcessingRun, in database: PostgresConfiguration)
         async throws -> Double
     {
-        let before = try BenchSchema.stateCounts(on: database)[.completed, default: 0]
+        let before = try BenchSchema.unfinishedJobs(on: database)
         let run = try await worker.run(target: count)
-        let completed = try BenchSchema.stateCounts(on: database)[.completed, default: 0] - before
+        let completed = try before - BenchSchema.unfinishedJobs(on: database)
         guard completed == run.handled else {
             throw BenchFailure("backlog run: \(run.handled) handlers ran but \(completed) jobs are completed")
         }

@@ -6,7 +6,7 @@ struct SuiteCommand: Command {
     static let name = "suite"
     static let summary = "enqueue, processing, latency, backlog and memory figures with pgbench references"
     static let options: [CommandOption] = [
-        .flag("--quick"), .value("--jobs", "N", default: "20000"), .value("--single-jobs", "N"),
+        .flag("--quick"), .flag("--delete-completed"), .value("--jobs", "N", default: "20000"), .value("--single-jobs", "N"),
         .value("--repeat", "N", default: "3"), .value("--concurrency", "LIST", default: "1,4,16"),
         .value("--processes", "LIST", default: "2x4,4x4"), .value("--producers", "N", default: "4"),
         .value("--enqueue-batch", "N", default: "1000"), .value("--latency-samples", "N", default: "100"),
@@ -32,6 +32,9 @@ struct SuiteCommand: Command {
         Options:
           --quick                  CI-sized run (< 1 minute): 5000 jobs, 1 repetition,
                                    100 000-job backlog, one 2x4 process layout
+          --delete-completed       the queue deletes its completed jobs (jobsctl queues
+                                   completed default delete), as the harness's limit
+                                   does; by default they are kept, the engine's default
           --jobs N                 jobs per processing run (default 20000)
           --single-jobs N          jobs per run at concurrency 1 and per pgbench k=1 run
                                    (default 4000)

@@ -28,6 +28,9 @@ struct SuiteOptions: Sendable {
     var backlogConcurrency = 4
     var pgbenchPath: String?
     var quick = false
+    /// The default queue deletes its completed jobs, as the harness's limit does
+    /// (the engine's default keeps them).
+    var deleteCompleted = false
 
     func jobs(atConcurrency concurrency: Int) -> Int { concurrency == 1 ? singleJobs : jobs }
 
@@ -56,6 +59,7 @@ struct SuiteOptions: Sendable {
         let command = arguments.commandName
         server = try DatabaseOptions(arguments: &arguments).configuration
         if arguments.flag("--quick") { applyQuickPreset() }
+        deleteCompleted = arguments.flag("--delete-completed")
         func positive(_ name: String, _ value: inout Int, minimum: Int = 1) throws {
             if let given = try arguments.integer(name, in: minimum...100_000_000) { value = given }
         }

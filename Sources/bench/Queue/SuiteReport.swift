@@ -14,6 +14,10 @@ struct SuiteReport {
                 + "(min–max); ratios of medians. Wall time \(Format.decimal(results.wallSeconds, places: 0)) s; "
                 + "1-min load average \(Format.decimal(results.loadBefore ?? .nan)) before, "
                 + "\(Format.decimal(results.loadAfter ?? .nan)) after.")
+        lines.append(
+            options.deleteCompleted
+                ? "Completed jobs deleted at completion (--delete-completed), as pgbench's deleting limit does."
+                : "Completed jobs kept as 'completed' rows (the engine's default).")
         lines.append("")
         lines += enqueueSection + [""] + processingSection + [""] + latencySection + [""] + backlogSection + [""]
             + memorySection

@@ -1,0 +1,16 @@
+-- Delete-on-complete retention per queue (issue 20). A queue with keep_completed = false
+-- has its jobs deleted when they complete instead of kept as `completed` rows until
+-- retention prunes them: for high-volume queues whose finished jobs nobody looks at, a
+-- completion then writes one row stamp instead of a new row version and two index
+-- entries. Failed, cancelled and discarded jobs keep their rows (operators need them),
+-- and so does a completed job something still reads: a batch member (its batch's
+-- callback counts the members) and a job whose unique key is kept `always`
+-- (JobAckStatements says why a job's dependents do not need it).
+--
+-- A yes/no per queue, not a retention interval: how long finished rows stay is the
+-- leader's process-wide RetentionPolicy; this decides only whether a completed row is
+-- written at all, which is what the completion statement must know. It lives in the
+-- database so every worker process agrees; the completion statements read it
+-- themselves (on Citus queue.queues is a reference table, present on every node).
+-- Default true: every existing queue keeps behaving as before.
+ALTER TABLE queue.queues ADD COLUMN keep_completed boolean NOT NULL DEFAULT true;
