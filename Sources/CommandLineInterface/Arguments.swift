@@ -9,10 +9,15 @@ public struct Arguments: Sendable {
     private var items: [String]
     /// The command path for messages, e.g. "jobsctl jobs list".
     public let commandName: String
+    /// The command's options that take a value: the word after one is its value, never
+    /// a positional argument — else `queues limit Q --database-url URL` would read the
+    /// URL, password and all, as the limit and echo it in the error.
+    private let valueOptions: Set<String>
 
-    public init(_ items: [String], commandName: String) {
+    public init(_ items: [String], commandName: String, valueOptions: Set<String> = []) {
         self.items = items
         self.commandName = commandName
+        self.valueOptions = valueOptions
     }
 
     /// The program, the first word of `commandName` ("jobsctl").
@@ -117,12 +122,20 @@ public struct Arguments: Sendable {
 
     /// The next positional argument, or nil when none is left.
     public mutating func positional() -> String? {
-        guard let index = items.firstIndex(where: { !$0.hasPrefix("--") || $0 == "--" }) else { return nil }
-        if items[index] == "--" {
-            items.remove(at: index)
-            return index < items.count ? items.remove(at: index) : nil
+        var index = 0
+        while index < items.count {
+            let item = items[index]
+            if item == "--" {
+                items.remove(at: index)
+                return index < items.count ? items.remove(at: index) : nil
+            }
+            if item.hasPrefix("--") {
+                index += valueOptions.contains(item) ? 2 : 1
+                continue
+            }
+            return items.remove(at: index)
         }
-        return items.remove(at: index)
+        return nil
     }
 
     /// A positional argument that must be there.

@@ -119,7 +119,8 @@ public enum CommandRunner {
     }
 
     private static func runLeaf(_ command: any Command.Type, arguments: [String], path: String) async throws {
-        var parsed = Arguments(arguments, commandName: path)
+        var parsed = Arguments(
+            arguments, commandName: path, valueOptions: Set(command.options.filter(\.takesValue).map(\.name)))
         if parsed.wantsHelp {
             print(command.help)
             return
