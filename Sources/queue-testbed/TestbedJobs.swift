@@ -1,3 +1,4 @@
+import Foundation
 import JobQueue
 import PostgresClient
 
@@ -102,11 +103,14 @@ enum TestbedJobs {
             }
         }
         registry.register(IntervalJob.self) { arguments, context in
+            // The handler's own start, not the insert's: a process stopped between the
+            // two would otherwise record a start from after it resumed.
+            let entered = Date()
             let job = context.job
             let worker = context.workerID
             _ = try await context.database.query(
-                "INSERT INTO testbed_intervals (job_id, attempt, worker, started_at) VALUES ($1, $2, $3, clock_timestamp())",
-                [job.id, Int32(job.attempt), worker])
+                "INSERT INTO testbed_intervals (job_id, attempt, worker, started_at) VALUES ($1, $2, $3, $4)",
+                [job.id, Int32(job.attempt), worker, entered])
             try await Task.sleep(for: .milliseconds(arguments.holdMs))
             _ = try await context.completeInTransaction { connection in
                 try connection.execute(
