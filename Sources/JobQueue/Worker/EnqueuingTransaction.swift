@@ -11,12 +11,18 @@ import PostgresClient
 /// worker asks the coordinator for those transactions' status: it waits (briefly) for
 /// the ones still committing, discards unrun a job whose transaction rolled back (the
 /// coordinator failed between the two commits), and gives back to the queue a job whose
-/// transaction is still open after `patience`.
+/// transaction is still open after `patience`. (Taking an id past the snapshot's xmax
+/// for one never reached discarded a job whose transaction was only committing: found
+/// by the concurrent demo comparison.)
 enum EnqueuingTransaction {
-    /// The status of each transaction; one that this server never reached (a lost
-    /// timeline after a failover) counts as rolled back, one too old to know as committed.
+    /// The status of each transaction, one too old to know counting as committed. An id
+    /// at or past the snapshot's xmax is newer than every finished transaction: still in
+    /// progress — the usual case here, a job seen in the moment before its coordinator
+    /// transaction commits — or, after a failover that lost WAL, never reached on this
+    /// timeline (`pg_xact_status` would fail on it); both count as in progress, so such a
+    /// job is given back until the coordinator's ids pass it.
     static let statusStatement = """
-        SELECT i, CASE WHEN i::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) THEN 'aborted'
+        SELECT i, CASE WHEN i::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) THEN 'in progress'
                        ELSE pg_xact_status(i::text::xid8) END
         FROM unnest($1::int8[]) AS i
         """
