@@ -87,12 +87,24 @@ final class WorkerProcessTests: XCTestCase {
     func testSigtermLetsRunningJobsFinishAndExitsZero() async throws {
         let fixture = try QueueFixture()
         let workers = try TestbedWorkers(queue: fixture.queue)
-        try await fixture.client.enqueue(Array(repeating: fixture.request("testbed.sleep", #"{"ms": 700}"#), count: 5))
+        _ = try await fixture.pool.query(
+            """
+            CREATE TABLE IF NOT EXISTS testbed_intervals (job_id bigint NOT NULL, attempt integer NOT NULL,
+                worker text NOT NULL, started_at timestamptz NOT NULL, ended_at timestamptz)
+            """)
+        try await fixture.client.enqueue(Array(repeating: fixture.request("testbed.interval", #"{"holdMs": 700}"#), count: 5))
         try await fixture.client.enqueue(
             Array(repeating: fixture.request("testbed.sleep", #"{"ms": 700}"#, runAt: Date().addingTimeInterval(3600)),
                   count: 3))
         let worker = try workers.start("graceful", ["--concurrency", "5"])
-        let busy = try await fixture.eventually { try await fixture.counts()["running", default: 0] == 5 }
+        // All five handlers started (claimed is not enough: a job claimed but not yet
+        // started when the stop comes goes back to the queue unstarted, by design).
+        let busy = try await fixture.eventually {
+            try await fixture.pool.query(
+                "SELECT count(*)::int8 FROM testbed_intervals i JOIN queue.jobs j ON j.id = i.job_id WHERE j.queue = $1",
+                [fixture.queue]
+            ).scalar(Int64.self) == 5
+        }
         XCTAssertTrue(busy, workers.logs())
         let status = await workers.stop([worker])
         XCTAssertEqual(status, [0], workers.logs())
