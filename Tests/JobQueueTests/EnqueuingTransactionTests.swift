@@ -16,10 +16,7 @@ final class EnqueuingTransactionTests: XCTestCase {
         try holder.executeScript("BEGIN")
         let transaction = try holder.query("SELECT pg_current_xact_id()::text::int8").scalar(Int64.self)
         let id = try await insertJob(naming: transaction, fixture: fixture)
-        let started = Recorder<Int64>()
-        var handlers = JobHandlerRegistry()
-        handlers.register(Step.self) { _, context in started.append(context.job.id) }
-        let worker = try fixture.worker(handlers)
+        let (worker, started) = try recordingWorker(fixture)
         try await worker.running {
             // Claimed, waited for the open transaction, and given back to the queue unrun.
             let givenBack = try await fixture.eventually {
@@ -47,10 +44,7 @@ final class EnqueuingTransactionTests: XCTestCase {
         let transaction = try holder.query("SELECT pg_current_xact_id()::text::int8").scalar(Int64.self)
         try holder.executeScript("ROLLBACK")
         let id = try await insertJob(naming: transaction, fixture: fixture)
-        let started = Recorder<Int64>()
-        var handlers = JobHandlerRegistry()
-        handlers.register(Step.self) { _, context in started.append(context.job.id) }
-        let worker = try fixture.worker(handlers)
+        let (worker, started) = try recordingWorker(fixture)
         try await worker.running {
             let discarded = try await fixture.eventually { try await fixture.row(id).state == "discarded" }
             let row = try await fixture.row(id)
@@ -74,6 +68,14 @@ final class EnqueuingTransactionTests: XCTestCase {
             "SELECT count(enqueuing_xid)::int8 FROM queue.jobs WHERE queue = $1 AND id = ANY($2)", [fixture.queue, ids]
         ).scalar(Int64.self)
         XCTAssertEqual(recorded, citus ? 3 : 0, citus ? "every insert through the coordinator records it" : "one server: none")
+    }
+
+    /// A worker on `fixture`'s queue whose handler records the ids of the jobs it ran.
+    private func recordingWorker(_ fixture: QueueFixture) throws -> (JobWorker, Recorder<Int64>) {
+        let started = Recorder<Int64>()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Step.self) { _, context in started.append(context.job.id) }
+        return (try fixture.worker(handlers), started)
     }
 
     /// A runnable job of `fixture`'s queue that names `transaction` as the one that enqueued it.
