@@ -206,8 +206,8 @@ struct QueuesCompletedCommand: Command {
 
     init(arguments: inout Arguments) throws {
         queue = try queueName(&arguments)
-        // The options first: with the choice left out, the next word may be an option's
-        // value (a database URL), which the error below would repeat.
+        // The options first, so a password given on the command line is refused before
+        // a missing choice is reported (ArgumentSweepTests).
         database = try DatabaseOptions(arguments: &arguments)
         let text = try arguments.required("keep or delete")
         guard let choice = CompletedJobs(rawValue: text) else {
