@@ -86,7 +86,7 @@ enum JobClaimer {
         queue: String, limit: Int, workerID: String, lease: Duration, withinQueueLimit: Bool = false,
         on database: PostgresPool
     ) async throws -> [ClaimedJob] {
-        let parameters: [any PostgresEncodable] = [queue, workerID, lease.milliseconds, LeaseSalt.random()]
+        let parameters = claimParameters(queue: queue, workerID: workerID, lease: lease)
         let result: PostgresResult
         if withinQueueLimit {
             result = try await database.withTransaction { connection in
@@ -96,7 +96,25 @@ enum JobClaimer {
         } else {
             result = try await database.query(claimStatement(limit: limit), parameters)
         }
-        return try result.rows.map { row in
+        return try claimedJobs(result)
+    }
+
+    /// The same claim on a connection the caller holds (the worker's LISTEN connection,
+    /// claiming as a notification arrives). Not for a queue limited across processes,
+    /// whose claim needs the lock-then-claim transaction.
+    static func claim(
+        queue: String, limit: Int, workerID: String, lease: Duration, on connection: PostgresConnection
+    ) throws -> [ClaimedJob] {
+        try claimedJobs(connection.query(
+            claimStatement(limit: limit), claimParameters(queue: queue, workerID: workerID, lease: lease)))
+    }
+
+    private static func claimParameters(queue: String, workerID: String, lease: Duration) -> [any PostgresEncodable] {
+        [queue, workerID, lease.milliseconds, LeaseSalt.random()]
+    }
+
+    private static func claimedJobs(_ result: PostgresResult) throws -> [ClaimedJob] {
+        try result.rows.map { row in
             let (id, leaseID, kind, queue, args, attempt, maxAttempts, priority) = try row.decode(
                 (Int64, Int64, String, String, String, Int32, Int32, Int16).self)
             return ClaimedJob(

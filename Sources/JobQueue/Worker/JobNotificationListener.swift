@@ -1,8 +1,11 @@
 import PostgresClient
 
-/// Holds one connection in LISTEN on the jobs channel and wakes the producer of
-/// the queue named in each notification. It reconnects after a lost connection
-/// and then wakes every producer, since notifications sent meanwhile were missed.
+/// Holds one connection in LISTEN on the jobs channel. A notification names a queue:
+/// its producer claims for its idle slots right here, on this connection and thread
+/// (both awake already, so the job starts without waking a pooled connection), or is
+/// woken to claim itself (`QueueProducer.claimAnnounced`). It reconnects after a lost
+/// connection and then wakes every producer, since notifications sent meanwhile were
+/// missed.
 struct JobNotificationListener: Sendable {
     let configuration: PostgresConfiguration
     let producers: [String: QueueProducer]
@@ -16,13 +19,23 @@ struct JobNotificationListener: Sendable {
         while !Task.isCancelled {
             do {
                 try await withTaskCancellationHandler {
-                    try await session.withConnection { [producers, wakeup, outage] connection in
+                    try await session.withConnection { [producers, wakeup, outage, log] connection in
                         try connection.listen(JobChannel.name)
                         outage.answered()
-                        if connectedBefore { for producer in producers.values { producer.wake.signal() } }
+                        if connectedBefore { for producer in producers.values { producer.requestClaim() } }
                         while !Task.isCancelled {
-                            for notification in try connection.waitForNotifications(timeout: .seconds(30), wakeup: wakeup) {
-                                producers[notification.payload]?.wake.signal()
+                            let notifications = try connection.waitForNotifications(timeout: .seconds(30), wakeup: wakeup)
+                            var announced = Set<String>()
+                            for notification in notifications where announced.insert(notification.payload).inserted {
+                                guard let producer = producers[notification.payload] else { continue }
+                                do {
+                                    try producer.claimAnnounced(on: connection)
+                                } catch where connection.isOpen {
+                                    // The producer claims instead; the connection still listens.
+                                    log.warning(
+                                        "claiming on the listener connection failed; the queue's producer claims instead",
+                                        [("queue", producer.queue), ("error", "\(error)")])
+                                }
                             }
                         }
                     }

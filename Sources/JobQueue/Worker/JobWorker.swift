@@ -78,6 +78,10 @@ public final class JobWorker: Sendable {
     /// its own intervals without scraping text.
     public var claimLatency: PrometheusText.Histogram { environment.metrics.claimLatency }
 
+    /// Claim statements this worker ran on its LISTEN connection when a notification
+    /// arrived (the rest ran on the pool), as `/metrics` counts them.
+    public var listenerClaimCount: Int { environment.metrics.listenerClaims }
+
     /// Outcomes the database refused because the lease had moved on (fencing).
     public func fencedOutcomeCount() async -> Int { await environment.acknowledger.fencedCount }
 
@@ -277,7 +281,7 @@ public final class JobWorker: Sendable {
                     let staged = try await JobMaintenance.stageDueJobs(on: environment.database)
                     environment.outage.answered()
                     if staged > 0 && listenConfiguration == nil {
-                        for producer in producers.values { producer.wake.signal() }
+                        for producer in producers.values { producer.requestClaim() }
                     }
                 } catch {
                     if !environment.outage.failed("staging due jobs", error) {

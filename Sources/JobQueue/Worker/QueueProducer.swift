@@ -1,4 +1,5 @@
 import PostgresClient
+import Synchronization
 
 /// Works one queue in one process: claims jobs in one round trip for the free slots
 /// and the claim-ahead buffer of its `SlotScheduler`, starts them on slots, and has
@@ -7,12 +8,40 @@ import PostgresClient
 /// starts the next buffered one without a round trip, so under load the claim of the
 /// next batch overlaps the run of this one. The producer sleeps until the buffer runs
 /// low, a NOTIFY, or the poll interval wakes it.
+///
+/// A NOTIFY for an idle queue is claimed on the listener's own connection and thread
+/// (`claimAnnounced`), which are awake already, instead of waking this producer to
+/// claim through a pooled connection whose thread and backend sleep: each wake-up of
+/// a sleeping thread is a large part of the start latency on an idle machine. The
+/// listener reserves the free slots in the `SlotScheduler` first, so its claims and
+/// the producer's never hold more than the slots and buffer allow, and hands the jobs
+/// over; the producer starts them like its own (`start`).
 final class QueueProducer: Sendable {
     let queue: String
-    let wake = WakeSignal()
+    private let wake = WakeSignal()
     private let slots: SlotScheduler
     private let executor: AttemptExecutor
     private let environment: WorkerEnvironment
+    private let shared = Mutex(Shared())
+
+    /// What the listener's thread and the producer's loop share.
+    private struct Shared {
+        /// The queue's settings as last read by the producer (the listener claims only
+        /// once they are known: no cross-process limit, not paused).
+        var settings = QueueSettings.unknown
+        /// Jobs the listener claimed, waiting for the producer to start them.
+        var handovers: [Handover] = []
+        /// Someone asked for a claim (work announced, a slot freed, shutdown) rather
+        /// than only handing jobs over.
+        var claimWanted = false
+    }
+
+    /// One claim made on the listener's connection.
+    private struct Handover {
+        var jobs: [ClaimedJob]
+        var reservation: Int
+        var leaseDeadline: ContinuousClock.Instant
+    }
 
     init(queue: String, concurrency: Int, prefetch: Int, environment: WorkerEnvironment) {
         self.queue = queue
@@ -21,71 +50,181 @@ final class QueueProducer: Sendable {
         self.environment = environment
     }
 
+    /// Wakes the producer to claim: work was announced, or may have been missed.
+    func requestClaim() {
+        shared.withLock { $0.claimWanted = true }
+        wake.signal()
+    }
+
     /// Stop claiming and starting buffered jobs; running jobs go on for `gracePeriod`.
     func stopClaiming(gracePeriod: Duration) {
         slots.stop(gracePeriod: gracePeriod)
-        wake.signal()
+        requestClaim()
+    }
+
+    /// A NOTIFY named this queue; runs on the listener's thread with its connection.
+    /// Claims for the idle slots there when that is safe (settings known, no limit
+    /// across processes, not paused, outcomes not backing up, not stopping) and hands
+    /// the jobs to the producer; otherwise, or when the claim filled every reserved
+    /// slot (more may wait), asks the producer to claim. A failed claim gives its
+    /// reservation back, asks the producer to claim, and rethrows.
+    func claimAnnounced(on connection: PostgresConnection) throws {
+        let settings = shared.withLock { $0.settings }
+        let configuration = environment.configuration
+        guard settings.readAt != nil, !settings.hasConcurrencyLimit, !settings.paused,
+            !environment.acknowledger.isBehind
+        else { return requestClaim() }
+        let reservation = slots.reserveFreeSlots(batch: configuration.claimBatchSize)
+        guard reservation > 0 else { return requestClaim() }
+        let jobs: [ClaimedJob]
+        do {
+            let claimStarted = ContinuousClock.now
+            jobs = try JobClaimer.claim(
+                queue: queue, limit: reservation, workerID: configuration.workerID,
+                lease: configuration.leaseDuration, on: connection)
+            environment.metrics.claimed(
+                jobs: jobs.count, seconds: (ContinuousClock.now - claimStarted).seconds, onListener: true)
+        } catch {
+            slots.release(reservation: reservation)
+            requestClaim()
+            throw error
+        }
+        slots.release(reservation: reservation - jobs.count)
+        if jobs.isEmpty { return }
+        let handover = Handover(
+            jobs: jobs, reservation: jobs.count, leaseDeadline: ContinuousClock.now + configuration.leaseDuration)
+        shared.withLock { $0.handovers.append(handover) }
+        if jobs.count == reservation { requestClaim() } else { wake.signal() }
     }
 
     /// Runs until `stopClaiming`, then until its jobs have finished or been released.
     func run() async {
         await withDiscardingTaskGroup { group in
             var failures = 0
-            var settings = QueueSettings.unknown
+            var claimNow = true
             while !slots.isStopping {
+                await startHandovers(in: &group)
+                var settings = shared.withLock { $0.settings }
                 if settings.isStale {
                     settings = (try? await QueueSettings.read(queue, on: environment.database)) ?? settings
+                    shared.withLock { [settings] in $0.settings = settings }
                 }
-                let (room, buffered, ahead) = slots.claimRoom(limitedAcrossProcesses: settings.hasConcurrencyLimit)
-                let limit = min(room, environment.configuration.claimBatchSize)
                 var claimedFull = false
-                if limit > 0 && environment.acknowledger.isBehind {
-                    try? await Task.sleep(for: .milliseconds(5))
-                    continue
-                }
-                // Refill once the buffer is down to half of what it may hold.
-                if limit > 0 && buffered <= ahead / 2 && !settings.paused {
-                    do {
-                        let claimStarted = ContinuousClock.now
-                        let jobs = try await JobClaimer.claim(
-                            queue: queue, limit: limit, workerID: environment.configuration.workerID,
-                            lease: environment.configuration.leaseDuration,
-                            withinQueueLimit: settings.hasConcurrencyLimit, on: environment.database)
-                        failures = 0
-                        environment.outage.answered()
-                        environment.metrics.claimed(jobs: jobs.count, seconds: (ContinuousClock.now - claimStarted).seconds)
-                        claimedFull = jobs.count == limit
-                        let leaseDeadline = ContinuousClock.now + environment.configuration.leaseDuration
-                        let verdicts = try await EnqueuingTransaction.verdicts(for: jobs, on: environment.database)
-                        var attempts: [LeasedAttempt] = []
-                        for job in jobs {
-                            let attempt = LeasedAttempt(job: job, leaseDeadline: leaseDeadline)
-                            if let verdict = verdicts[job.id] {
-                                logUnrun(attempt, verdict)
-                                group.addTask { await self.executor.finish(attempt, verdict) }
-                            } else {
-                                attempts.append(attempt)
-                            }
-                        }
-                        for attempt in attempts { environment.running.add(attempt) }
-                        for attempt in slots.accept(attempts) {
-                            group.addTask { await self.runSlot(startingWith: attempt) }
-                        }
-                    } catch {
-                        failures += 1
-                        if !environment.outage.failed("claiming", error) {
-                            environment.log.error(
-                                "claiming failed; will retry", [("queue", queue), ("error", "\(error)")])
-                        }
-                        try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5000)))
+                if claimNow && !settings.paused {
+                    let limit = slots.reserve(
+                        limitedAcrossProcesses: settings.hasConcurrencyLimit,
+                        batch: environment.configuration.claimBatchSize)
+                    if limit > 0 && environment.acknowledger.isBehind {
+                        slots.release(reservation: limit)
+                        try? await Task.sleep(for: .milliseconds(5))
                         continue
+                    }
+                    if limit > 0 {
+                        do {
+                            let claimStarted = ContinuousClock.now
+                            let jobs: [ClaimedJob]
+                            do {
+                                jobs = try await JobClaimer.claim(
+                                    queue: queue, limit: limit, workerID: environment.configuration.workerID,
+                                    lease: environment.configuration.leaseDuration,
+                                    withinQueueLimit: settings.hasConcurrencyLimit, on: environment.database)
+                            } catch {
+                                slots.release(reservation: limit)
+                                throw error
+                            }
+                            failures = 0
+                            environment.outage.answered()
+                            environment.metrics.claimed(
+                                jobs: jobs.count, seconds: (ContinuousClock.now - claimStarted).seconds, onListener: false)
+                            claimedFull = jobs.count == limit
+                            try await start(
+                                jobs, reservation: limit,
+                                leaseDeadline: ContinuousClock.now + environment.configuration.leaseDuration, in: &group)
+                        } catch {
+                            failures += 1
+                            if !environment.outage.failed("claiming", error) {
+                                environment.log.error(
+                                    "claiming failed; will retry", [("queue", queue), ("error", "\(error)")])
+                            }
+                            try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5000)))
+                            continue
+                        }
                     }
                 }
                 if claimedFull && !slots.isStopping { continue }
-                await wake.wait(timeout: environment.configuration.pollInterval)
+                let signalled = await wake.wait(timeout: environment.configuration.pollInterval)
+                let claimWanted = shared.withLock { shared in
+                    defer { shared.claimWanted = false }
+                    return shared.claimWanted
+                }
+                // A wake-up that only handed jobs over needs no claim of its own.
+                claimNow = claimWanted || !signalled
             }
+            await settleHandovers(in: &group)
             await releaseBuffered()
             await waitForRunningJobs()
+        }
+    }
+
+    /// Starts claimed jobs, ending the `reservation` their claim held: jobs that must
+    /// not run now (`EnqueuingTransaction`) get their outcome unrun; the rest join the
+    /// running registry (renewed by heartbeats) and the slots. If the verdicts cannot
+    /// be read, the reservation is given back and the jobs' leases lapse (rescued).
+    private func start(
+        _ jobs: [ClaimedJob], reservation: Int, leaseDeadline: ContinuousClock.Instant,
+        in group: inout DiscardingTaskGroup
+    ) async throws {
+        let verdicts: [Int64: JobOutcome.Result]
+        do {
+            verdicts = try await EnqueuingTransaction.verdicts(for: jobs, on: environment.database)
+        } catch {
+            slots.release(reservation: reservation)
+            throw error
+        }
+        var attempts: [LeasedAttempt] = []
+        for job in jobs {
+            let attempt = LeasedAttempt(job: job, leaseDeadline: leaseDeadline)
+            if let verdict = verdicts[job.id] {
+                logUnrun(attempt, verdict)
+                group.addTask { await self.executor.finish(attempt, verdict) }
+            } else {
+                attempts.append(attempt)
+            }
+        }
+        for attempt in attempts { environment.running.add(attempt) }
+        // Jobs given their outcome unrun free their reserved room too.
+        for attempt in slots.accept(attempts, reservation: reservation) {
+            group.addTask { await self.runSlot(startingWith: attempt) }
+        }
+    }
+
+    /// Starts the jobs the listener claimed and handed over.
+    private func startHandovers(in group: inout DiscardingTaskGroup) async {
+        let handovers = shared.withLock { shared in
+            defer { shared.handovers.removeAll() }
+            return shared.handovers
+        }
+        for handover in handovers {
+            do {
+                try await start(handover.jobs, reservation: handover.reservation, leaseDeadline: handover.leaseDeadline, in: &group)
+            } catch {
+                if !environment.outage.failed("claiming", error) {
+                    environment.log.error(
+                        "starting jobs claimed on a notification failed; their leases will lapse and they run again",
+                        [("queue", queue), ("error", "\(error)")])
+                }
+            }
+        }
+    }
+
+    /// Shutdown: waits for the listener's claims in flight and takes their jobs into the
+    /// buffer (stopped slots start nothing), so `releaseBuffered` gives them back.
+    private func settleHandovers(in group: inout DiscardingTaskGroup) async {
+        while true {
+            await startHandovers(in: &group)
+            let settled = shared.withLock { $0.handovers.isEmpty } && !slots.hasReservations
+            if settled { return }
+            await wake.wait(timeout: .milliseconds(50))
         }
     }
 
@@ -108,7 +247,7 @@ final class QueueProducer: Sendable {
             let started = ContinuousClock.now
             await executor.execute(attempt)
             let (next, bufferLow) = slots.slotFinished(after: (ContinuousClock.now - started).seconds)
-            if bufferLow { wake.signal() }
+            if bufferLow { requestClaim() }
             guard let next else { return }
             attempt = next
         }

@@ -3,8 +3,10 @@ import Synchronization
 /// Decides which of a queue's claimed attempts runs when: `concurrency` slots and,
 /// while the queue's jobs are short, a buffer of up to `prefetch` attempts claimed
 /// ahead. A slot that finishes a job takes the next buffered one at once. Running
-/// count, buffer and stop flag are guarded together, so a slot that frees up and the
-/// producer never both start the same buffered attempt.
+/// count, buffer, reservations and stop flag are guarded together, so a slot that
+/// frees up and the producer never both start the same buffered attempt, and the
+/// producer's claims and the listener's (`reserve`, `reserveFreeSlots`) never hold
+/// more than `concurrency` + claim-ahead between them.
 final class SlotScheduler: Sendable {
     let concurrency: Int
     let prefetch: Int
@@ -13,6 +15,8 @@ final class SlotScheduler: Sendable {
     private struct State {
         var running = 0
         var buffered: [LeasedAttempt] = []
+        /// Room taken by claims in flight, until their attempts are accepted.
+        var reserved = 0
         /// Index of the next buffered attempt (the array is compacted when it drains).
         var next = 0
         var stopping = false
@@ -48,21 +52,47 @@ final class SlotScheduler: Sendable {
         self.prefetch = max(0, prefetch)
     }
 
-    /// How many attempts the producer may claim now, how many wait in the buffer, and
-    /// how many it may hold beyond the free slots. A queue limited across processes
-    /// counts buffered attempts as running (their rows are leased), so it claims for
-    /// free slots only.
-    func claimRoom(limitedAcrossProcesses: Bool) -> (room: Int, buffered: Int, ahead: Int) {
+    /// Reserves room for the producer's next claim, at most `batch`: the free slots plus
+    /// the claim-ahead buffer's room, once the buffer is down to half of what it may hold
+    /// (0: no claim now). A queue limited across processes counts buffered attempts as
+    /// running (their rows are leased), so it claims for free slots only. The caller
+    /// hands the reservation back through `accept` or `release`.
+    func reserve(limitedAcrossProcesses: Bool, batch: Int) -> Int {
         state.withLock { state in
             let ahead = limitedAcrossProcesses ? 0 : claimAhead(averageSeconds: state.averageSeconds)
-            return (concurrency + ahead - state.running - state.bufferedCount, state.bufferedCount, ahead)
+            guard !state.stopping, state.bufferedCount <= ahead / 2 else { return 0 }
+            let room = min(batch, concurrency + ahead - state.running - state.bufferedCount - state.reserved)
+            guard room > 0 else { return 0 }
+            state.reserved += room
+            return room
         }
     }
 
-    /// Buffers freshly claimed attempts; returns those that start now in free slots
-    /// (counted as running from here).
-    func accept(_ attempts: [LeasedAttempt]) -> [LeasedAttempt] {
+    /// Reserves the slots that are idle and not promised to a claim in flight, at most
+    /// `batch`: what a claim on a notification may take, to start at once (0: none).
+    func reserveFreeSlots(batch: Int) -> Int {
         state.withLock { state in
+            guard !state.stopping else { return 0 }
+            let free = min(batch, concurrency - state.running - state.bufferedCount - state.reserved)
+            guard free > 0 else { return 0 }
+            state.reserved += free
+            return free
+        }
+    }
+
+    /// Gives back reserved room a claim did not use.
+    func release(reservation: Int) {
+        state.withLock { $0.reserved -= reservation }
+    }
+
+    /// Whether a claim holds reserved room (its attempts are not accepted yet).
+    var hasReservations: Bool { state.withLock { $0.reserved > 0 } }
+
+    /// Buffers freshly claimed attempts, ending the `reservation` their claim held;
+    /// returns those that start now in free slots (counted as running from here).
+    func accept(_ attempts: [LeasedAttempt], reservation: Int) -> [LeasedAttempt] {
+        state.withLock { state in
+            state.reserved -= reservation
             state.buffered.append(contentsOf: attempts)
             var starting: [LeasedAttempt] = []
             while state.running < concurrency, let attempt = state.takeBuffered() {

@@ -1,18 +1,24 @@
+import Dispatch
 import Synchronization
 
 /// Wakes a waiting loop (a queue's producer) early: new work was announced, a slot
 /// freed up, or shutdown began. A signal sent while nobody waits is kept for the next
 /// wait, so it is never lost; several signals collapse into one wake-up.
+///
+/// A wait is one continuation, resumed by whichever comes first of a signal, its
+/// timer (a Dispatch deadline, no task of its own) and the waiting task's
+/// cancellation: a wake-up resumes the waiter directly, with no tasks to start,
+/// cancel and join on every wait (it sits on the notify → claim → start path).
 final class WakeSignal: Sendable {
     private struct State {
         var pending = false
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
         var nextID: UInt64 = 0
     }
     private let state = Mutex(State())
 
     func signal() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
             guard !state.waiters.isEmpty else {
                 state.pending = true
                 return []
@@ -20,45 +26,58 @@ final class WakeSignal: Sendable {
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.resume(returning: true) }
     }
 
-    /// Returns when signalled, when `timeout` passed, or when the task is cancelled.
-    func wait(timeout: Duration) async {
-        let alreadySignalled = state.withLock { state in
-            defer { state.pending = false }
-            return state.pending
-        }
-        if alreadySignalled { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForSignal() }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
-    }
-
-    private func waitForSignal() async {
-        let id = state.withLock { state in
+    /// Returns when signalled (true), when `timeout` passed or the task is cancelled
+    /// (false).
+    @discardableResult
+    func wait(timeout: Duration) async -> Bool {
+        let id = state.withLock { state -> UInt64? in
+            if state.pending {
+                state.pending = false
+                return nil
+            }
             state.nextID += 1
             return state.nextID
         }
-        await withTaskCancellationHandler {
+        guard let id else { return true }
+        return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let resumeNow = state.withLock { state -> Bool in
-                    // Checked under the lock: a cancellation that ran its handler before
-                    // this registration is seen here, so the wait cannot hang.
-                    if state.pending || Task.isCancelled {
+                let resumeNow = state.withLock { state -> Bool? in
+                    // Checked under the lock: a signal or a cancellation that came
+                    // before this registration is seen here, so the wait cannot hang.
+                    if state.pending {
                         state.pending = false
                         return true
                     }
+                    if Task.isCancelled { return false }
                     state.waiters[id] = continuation
-                    return false
+                    return nil
                 }
-                if resumeNow { continuation.resume() }
+                if let resumeNow {
+                    continuation.resume(returning: resumeNow)
+                    return
+                }
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) {
+                    self.resume(id, signalled: false)
+                }
             }
         } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+            resume(id, signalled: false)
         }
+    }
+
+    /// Resumes waiter `id` if it still waits (a signal, its timer or its cancellation
+    /// may each come first; the others then find nothing).
+    private func resume(_ id: UInt64, signalled: Bool) {
+        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: signalled)
+    }
+}
+
+extension Duration {
+    /// The same span for a Dispatch deadline (capped at a million seconds).
+    fileprivate var dispatchInterval: DispatchTimeInterval {
+        .nanoseconds(Int(max(0, min(seconds, 1_000_000)) * 1_000_000_000))
     }
 }

@@ -16,6 +16,7 @@ final class WorkerMetrics: Sendable {
         var durations: [String: PrometheusText.Histogram] = [:]
         var claimLatency = PrometheusText.Histogram(upperBounds: WorkerMetrics.claimBuckets)
         var claimedJobs = 0
+        var listenerClaims = 0
         var fencedInRun = 0
     }
 
@@ -44,12 +45,18 @@ final class WorkerMetrics: Sendable {
         state.withLock { $0.fencedInRun += 1 }
     }
 
-    func claimed(jobs: Int, seconds: Double) {
+    /// A claim statement returned `jobs`; `onListener`: it ran on the LISTEN connection
+    /// as a notification arrived (`QueueProducer.claimAnnounced`), not on the pool.
+    func claimed(jobs: Int, seconds: Double, onListener: Bool) {
         state.withLock { state in
             state.claimLatency.observe(seconds)
             state.claimedJobs += jobs
+            if onListener { state.listenerClaims += 1 }
         }
     }
+
+    /// Claim statements run on the LISTEN connection so far.
+    var listenerClaims: Int { state.withLock { $0.listenerClaims } }
 
     /// The claim round trips so far (cumulative, like the exposition).
     var claimLatency: PrometheusText.Histogram { state.withLock { $0.claimLatency } }
@@ -74,6 +81,10 @@ final class WorkerMetrics: Sendable {
         text.gauge("queue_worker_running_jobs", help: "Jobs running in this process.", value: Double(running))
         text.counter(
             "queue_worker_claimed_jobs_total", help: "Jobs claimed by this process.", value: Double(snapshot.claimedJobs))
+        text.counter(
+            "queue_worker_listener_claims_total",
+            help: "Claim statements this process ran on its LISTEN connection as a notification arrived.",
+            value: Double(snapshot.listenerClaims))
         for (stage, count) in [(FenceStage.run, snapshot.fencedInRun), (FenceStage.write, fencedWrites)] {
             text.counter(
                 "queue_worker_fenced_outcomes_total",
