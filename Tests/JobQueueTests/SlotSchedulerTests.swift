@@ -79,4 +79,20 @@ final class WakeSignalTests: XCTestCase {
         let signalled = await waiter.value
         XCTAssertFalse(signalled)
     }
+
+    /// A wait ends at its deadline whether a timer of an earlier wait is still armed
+    /// (later or earlier than this deadline) or not.
+    func testAWaitEndsAtItsDeadlineWhateverTimersEarlierWaitsLeft() async {
+        let wake = WakeSignal()
+        let long = Task { await wake.wait(timeout: .seconds(3600)) }
+        long.cancel()
+        _ = await long.value
+        let afterALongerTimer = await wake.wait(timeout: .milliseconds(1))
+        XCTAssertFalse(afterALongerTimer)
+        let short = Task { await wake.wait(timeout: .milliseconds(20)) }
+        wake.signal()
+        _ = await short.value
+        let afterAShorterTimer = await wake.wait(timeout: .milliseconds(60))
+        XCTAssertFalse(afterAShorterTimer)
+    }
 }
