@@ -10,12 +10,13 @@ import XCTest
 final class ListenerClaimTests: XCTestCase {
     /// Enqueues single jobs one after another, each run before the next, until one was
     /// claimed on the listener connection (the first may be sent before the listener
-    /// connected; a poll then picks it up). Returns the job ids enqueued.
+    /// connected, a poll then picks it up; or find the queue's settings over a second
+    /// old, the producer then claims and refreshes them). Returns the job ids enqueued.
     private func enqueueUntilAListenerClaim(
         _ fixture: QueueFixture, _ worker: JobWorker, ran: Recorder<Int64>
     ) async throws -> [Int64] {
         var ids: [Int64] = []
-        for number in 0..<20 where worker.listenerClaimCount == 0 {
+        for number in 0..<50 where worker.listenerClaimCount == 0 {
             let job = try await fixture.client.enqueue(try JobRequest(Payload(number: number, label: ""), queue: fixture.queue))
             ids.append(job.id)
             let done = try await fixture.eventually { ran.all.contains(job.id) }

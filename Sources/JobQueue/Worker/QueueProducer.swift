@@ -27,7 +27,8 @@ final class QueueProducer: Sendable {
     /// What the listener's thread and the producer's loop share.
     private struct Shared {
         /// The queue's settings as last read by the producer (the listener claims only
-        /// once they are known: no cross-process limit, not paused).
+        /// while they are fresh: no cross-process limit, not paused). The producer
+        /// refreshes them whenever it wakes, a hand-over included.
         var settings = QueueSettings.unknown
         /// Jobs the listener claimed, waiting for the producer to start them.
         var handovers: [Handover] = []
@@ -63,15 +64,16 @@ final class QueueProducer: Sendable {
     }
 
     /// A NOTIFY named this queue; runs on the listener's thread with its connection.
-    /// Claims for the idle slots there when that is safe (settings known, no limit
-    /// across processes, not paused, outcomes not backing up, not stopping) and hands
+    /// Claims for the idle slots there when that is safe (settings read within the last
+    /// second, no limit across processes, not paused, outcomes not backing up, not
+    /// stopping) and hands
     /// the jobs to the producer; otherwise, or when the claim filled every reserved
     /// slot (more may wait), asks the producer to claim. A failed claim gives its
     /// reservation back, asks the producer to claim, and rethrows.
     func claimAnnounced(on connection: PostgresConnection) throws {
         let settings = shared.withLock { $0.settings }
         let configuration = environment.configuration
-        guard settings.readAt != nil, !settings.hasConcurrencyLimit, !settings.paused,
+        guard !settings.isStale, !settings.hasConcurrencyLimit, !settings.paused,
             !environment.acknowledger.isBehind
         else { return requestClaim() }
         let reservation = slots.reserveFreeSlots(batch: configuration.claimBatchSize)
