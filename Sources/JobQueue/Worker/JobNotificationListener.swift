@@ -23,17 +23,24 @@ struct JobNotificationListener: Sendable {
                         try connection.listen(JobChannel.name)
                         outage.answered()
                         if connectedBefore { for producer in producers.values { producer.requestClaim() } }
+                        // Cleared when a claim fails on a connection that still listens (a
+                        // LISTEN-only role, say): the producers claim from then on.
+                        var claimsHere = true
                         while !Task.isCancelled {
                             let notifications = try connection.waitForNotifications(timeout: .seconds(30), wakeup: wakeup)
                             var announced = Set<String>()
                             for notification in notifications where announced.insert(notification.payload).inserted {
                                 guard let producer = producers[notification.payload] else { continue }
+                                guard claimsHere else {
+                                    producer.requestClaim()
+                                    continue
+                                }
                                 do {
                                     try producer.claimAnnounced(on: connection)
                                 } catch where connection.isOpen {
-                                    // The producer claims instead; the connection still listens.
+                                    claimsHere = false
                                     log.warning(
-                                        "claiming on the listener connection failed; the queue's producer claims instead",
+                                        "claiming on the listener connection failed; the producers claim instead until it reconnects",
                                         [("queue", producer.queue), ("error", "\(error)")])
                                 }
                             }

@@ -66,10 +66,9 @@ final class QueueProducer: Sendable {
     /// A NOTIFY named this queue; runs on the listener's thread with its connection.
     /// Claims for the idle slots there when that is safe (settings read within the last
     /// second, no limit across processes, not paused, outcomes not backing up, not
-    /// stopping) and hands
-    /// the jobs to the producer; otherwise, or when the claim filled every reserved
-    /// slot (more may wait), asks the producer to claim. A failed claim gives its
-    /// reservation back, asks the producer to claim, and rethrows.
+    /// stopping) and hands the jobs to the producer; otherwise, or when the claim
+    /// filled every reserved slot (more may wait), asks the producer to claim. A failed
+    /// claim gives its reservation back, asks the producer to claim, and rethrows.
     func claimAnnounced(on connection: PostgresConnection) throws {
         let settings = shared.withLock { $0.settings }
         let configuration = environment.configuration
