@@ -8,22 +8,26 @@ from .hog import ConnectionHog
 from .runs import EffectRun, now_ms, say
 from .scrape import sample
 
+# A worker's LISTEN session: its last statement is the LISTEN or a claim it ran there
+# as a notification arrived (marked so by JobClaimer.onNotificationMarker).
+LISTEN_SESSION = "(query LIKE 'LISTEN %' OR query LIKE '/* claim on notification */%')"
+
 # Server processes of the workers whose application name matches `pattern`, each
 # with probability `fraction`, terminated; how many of them were LISTEN sessions
-# (their last statement) and how many pool sessions. Materialized first, so that
-# pg_terminate_backend runs only on the rows chosen.
-TERMINATE = """
+# and how many pool sessions. Materialized first, so that pg_terminate_backend runs
+# only on the rows chosen.
+TERMINATE = f"""
 WITH victims AS MATERIALIZED (
-    SELECT pid, query LIKE 'LISTEN %' AS listens FROM pg_stat_activity
+    SELECT pid, {LISTEN_SESSION} AS listens FROM pg_stat_activity
     WHERE application_name LIKE :'pattern' AND pid <> pg_backend_pid() AND random() < :'fraction'::float8
 )
 SELECT count(*) FILTER (WHERE listens), count(*) FILTER (WHERE NOT listens) FROM victims WHERE pg_terminate_backend(pid)
 """
 
 # Workers (by application name) holding a LISTEN session now.
-LISTENING = """
+LISTENING = f"""
 SELECT count(DISTINCT application_name) FROM pg_stat_activity
-WHERE application_name LIKE :'pattern' AND query LIKE 'LISTEN %'
+WHERE application_name LIKE :'pattern' AND {LISTEN_SESSION}
 """
 
 # max-connections: every session of the run's workers (the hog's admin session runs

@@ -42,7 +42,13 @@ enum JobClaimer {
             ? claimWithinLimitTexts[limit] : claimStatement(limitExpression: withinLimit(limit))
     }
 
+    /// Opens the text of a claim run on the LISTEN connection, so `pg_stat_activity`
+    /// still tells that session apart (its last statement is this claim or `LISTEN`):
+    /// chaos runs check that every worker listens again after its sessions are killed.
+    static let onNotificationMarker = "/* claim on notification */"
+
     private static let claimTexts = (0...64).map { claimStatement(limitExpression: "\($0)") }
+    private static let claimOnNotificationTexts = claimTexts.map { onNotificationMarker + " " + $0 }
     private static let claimWithinLimitTexts = (0...64).map { claimStatement(limitExpression: withinLimit($0)) }
 
     private static func withinLimit(_ limit: Int) -> String {
@@ -105,8 +111,9 @@ enum JobClaimer {
     static func claim(
         queue: String, limit: Int, workerID: String, lease: Duration, on connection: PostgresConnection
     ) throws -> [ClaimedJob] {
-        try claimedJobs(connection.query(
-            claimStatement(limit: limit), claimParameters(queue: queue, workerID: workerID, lease: lease)))
+        let text = limit < claimOnNotificationTexts.count
+            ? claimOnNotificationTexts[limit] : onNotificationMarker + " " + claimStatement(limit: limit)
+        return try claimedJobs(connection.query(text, claimParameters(queue: queue, workerID: workerID, lease: lease)))
     }
 
     private static func claimParameters(queue: String, workerID: String, lease: Duration) -> [any PostgresEncodable] {
