@@ -94,9 +94,10 @@ extension PostgresConnection {
     /// batch enqueued outside a transaction — the statement is its own transaction —
     /// commits without one and then announces its queues in a transaction of their
     /// own that writes nothing and does not wait for a flush (`JobChannel.announce`).
-    /// A crash between the two only leaves the jobs to the workers' poll. Inside a
-    /// caller's transaction the statement notifies, delivered at the caller's commit;
-    /// a single job does too, keeping the enqueue → start path at one round trip.
+    /// A crash or a broken connection between the two only leaves the jobs to the
+    /// workers' poll. Inside a caller's transaction the statement notifies, delivered
+    /// at the caller's commit; a single job does too, keeping the enqueue → start path
+    /// at one round trip.
     fileprivate func enqueueUnconditionally(_ requests: [JobRequest]) throws -> [EnqueueResult] {
         let announcesAfterCommit = requests.count > 1 && transactionStatus == .idle
         let tags = requests.map { $0.tags.isEmpty ? nil : PostgresArrayLiteral.text($0.tags) }
@@ -114,7 +115,9 @@ extension PostgresConnection {
             throw PostgresError(
                 kind: .client, message: "enqueue inserted \(ids.count) jobs for \(requests.count) requests")
         }
-        if announcesAfterCommit && !woken.isEmpty { try query(JobChannel.announce, [woken]) }
+        // The jobs are committed now: a failed announcement must not make the call throw
+        // (a caller would retry and enqueue them twice); the workers' poll finds them.
+        if announcesAfterCommit && !woken.isEmpty { _ = try? query(JobChannel.announce, [woken]) }
         return ids.map { EnqueueResult(id: $0, inserted: true) }
     }
 

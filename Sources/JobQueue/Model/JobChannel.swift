@@ -9,14 +9,12 @@ public enum JobChannel {
     static let notify = "SELECT pg_notify('\(name)', $1)"
 
     /// Announces work in each queue of $1 (a text array) as a transaction of its own,
-    /// after the transaction that made the work available has committed. It writes no
-    /// rows, so with `synchronous_commit` off for it its commit waits for no WAL flush,
-    /// and the cluster-wide lock every notifying commit takes is held only briefly.
-    /// If it is lost in a crash, workers find the jobs at their next poll.
-    static let announce = """
-        SELECT set_config('synchronous_commit', 'off', true), count(pg_notify('\(name)', q))
-        FROM unnest($1::text[]) AS q
-        """
+    /// after the transaction that made the work available has committed. It writes
+    /// nothing before its commit, so PostgreSQL does not wait for a WAL flush at that
+    /// commit, and the cluster-wide lock every notifying commit takes is held only
+    /// briefly (docs/performance-queue.md, "Bulk enqueue"). If it is lost in a crash,
+    /// workers find the jobs at their next poll.
+    static let announce = "SELECT count(pg_notify('\(name)', q)) FROM unnest($1::text[]) AS q"
 
     /// SQL: one notification per distinct queue among `relation`'s rows (a relation
     /// with a `queue` column, optionally filtered by `condition`); evaluates to the
