@@ -175,13 +175,13 @@ enum JobAckStatements {
                 CASE WHEN a.state IN \(JobState.sqlList(JobState.final)) THEN now() END AS finalized_at,
                 CASE WHEN a.error IS NOT NULL THEN jsonb_build_array(jsonb_build_object(
                     'attempt', a.attempt, 'at', now(), 'error', a.error, 'worker', $8::text)) END AS error_entry,
-                a.state = \(JobState.completed.sql) AND \(queueDeletesCompleted("$6")) AS deletes_row
+                a.state = \(JobState.completed.sql) AND \(queueDeletesCompleted("$6")) AS completed_in_deleting_queue
             FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int8[], $7::int4[])
                  AS a(id, lease_id, state, error, run_at_us, attempt)
         ), deleted AS (
             DELETE FROM queue.jobs AS j USING outcome AS o
             WHERE j.queue = $6 AND j.id = o.id AND j.lease_id = o.lease_id AND j.lease_expires_at IS NOT NULL
-              AND o.deletes_row AND NOT \(completedRowNeeded("j"))
+              AND \(completionDeletesRow(completedInDeletingQueue: "o.completed_in_deleting_queue", "j"))
             RETURNING j.id
         ), updated AS (
             UPDATE queue.jobs AS j SET
@@ -194,7 +194,7 @@ enum JobAckStatements {
                 lease_expires_at = NULL
             FROM outcome AS o
             WHERE j.queue = $6 AND j.id = o.id AND j.lease_id = o.lease_id AND j.lease_expires_at IS NOT NULL
-              AND NOT (o.deletes_row AND NOT \(completedRowNeeded("j")))
+              AND NOT \(completionDeletesRow(completedInDeletingQueue: "o.completed_in_deleting_queue", "j"))
             RETURNING j.id
         )
         SELECT id FROM deleted UNION ALL SELECT id FROM updated
@@ -207,13 +207,13 @@ enum JobAckStatements {
         WITH deleted AS (
             DELETE FROM queue.jobs AS j
             WHERE j.queue = $3 AND j.id = $1 AND j.lease_id = $2 AND j.state = \(JobState.running.sql)
-              AND \(queueDeletesCompleted("$3")) AND NOT \(completedRowNeeded("j"))
+              AND \(completionDeletesRow(completedInDeletingQueue: queueDeletesCompleted("$3"), "j"))
             RETURNING j.id
         ), updated AS (
             UPDATE queue.jobs AS j SET state = \(JobState.completed.sql), finalized_at = now(), lease_id = NULL,
                 lease_expires_at = NULL
             WHERE j.queue = $3 AND j.id = $1 AND j.lease_id = $2 AND j.state = \(JobState.running.sql)
-              AND NOT (\(queueDeletesCompleted("$3")) AND NOT \(completedRowNeeded("j")))
+              AND NOT \(completionDeletesRow(completedInDeletingQueue: queueDeletesCompleted("$3"), "j"))
             RETURNING j.id
         )
         SELECT count(*)::int8 FROM (SELECT id FROM deleted UNION ALL SELECT id FROM updated) AS applied
@@ -224,6 +224,14 @@ enum JobAckStatements {
     /// settings row keeps them. Never NULL, so its negation is the complement.
     static func queueDeletesCompleted(_ queue: String) -> String {
         "EXISTS (SELECT 1 FROM queue.queues AS q WHERE q.name = \(queue) AND NOT q.keep_completed)"
+    }
+
+    /// Whether a completion deletes job `j`'s row instead of keeping it `completed`: it
+    /// completed on a queue that deletes completed jobs (the expression given) and
+    /// nothing still needs the row. Never NULL, so `NOT` of it takes every other outcome:
+    /// the `DELETE` and the `UPDATE` of one statement never touch the same row.
+    static func completionDeletesRow(completedInDeletingQueue: String, _ j: String) -> String {
+        "(\(completedInDeletingQueue) AND NOT \(completedRowNeeded(j)))"
     }
 
     /// Whether job `j`'s row is still read after it completed, so it is kept even where

@@ -15,22 +15,18 @@ struct CouponExpiryPhase {
 
     struct Result: Sendable {
         var coupons: Int
-        /// Worker start → job row `completed`, observed by polling every 10 ms.
-        var wall: Duration
-        /// The job's attempt on the server's clock: claimed → finalized.
-        var jobSeconds: Double?
-        var jobState: JobState
+        /// The job's run (polled every 10 ms): its final state, wall and server CPU.
+        var job: SingleJobRun.Outcome
         /// What the job's own log line said it expired (every due coupon in the database).
         var reportedByJob: Int?
         var expired: Int
         var notExpired: Int
         var badExpiryTime: Int
-        var cpu: CPUSpent
 
         var verified: Bool {
-            jobState == .completed && expired == coupons && notExpired == 0 && badExpiryTime == 0
+            job.state == .completed && expired == coupons && notExpired == 0 && badExpiryTime == 0
         }
-        var rate: Double { Double(coupons) / wall.seconds }
+        var rate: Double { Double(coupons) / job.wall.seconds }
     }
 
     func run() async throws -> Result {
@@ -51,7 +47,7 @@ struct CouponExpiryPhase {
         ).rows[0].decode((Int64, Int64, Int64).self)
         let reported = tally.lines("coupons expired").last.flatMap { LogTally.field("count", in: $0) }.flatMap { Int($0) }
         return Result(
-            coupons: dataset.coupons, wall: job.wall, jobSeconds: job.jobSeconds, jobState: job.state, reportedByJob: reported,
-            expired: Int(counts.0), notExpired: Int(counts.1), badExpiryTime: Int(counts.2), cpu: job.cpu)
+            coupons: dataset.coupons, job: job, reportedByJob: reported,
+            expired: Int(counts.0), notExpired: Int(counts.1), badExpiryTime: Int(counts.2))
     }
 }

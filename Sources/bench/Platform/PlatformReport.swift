@@ -35,8 +35,8 @@ struct PlatformReport {
         table.append(["vacuum + analyse", "", Self.seconds(loading.vacuum), "", "", "", "", "then CHECKPOINT; likewise untimed before each later step"])
         if let expiry {
             var how = "1 coupon.expire job, 1 worker (maintenance=1)"
-            if let job = expiry.jobSeconds { how += "; job itself \(String(format: "%.2f", job)) s" }
-            table.append(row("expire coupons", expiry.coupons, expiry.wall, expiry.cpu, how))
+            if let job = expiry.job.jobSeconds { how += "; job itself \(String(format: "%.2f", job)) s" }
+            table.append(row("expire coupons", expiry.coupons, expiry.job.wall, expiry.job.cpu, how))
         }
         if let noop {
             table.append(row(
@@ -68,8 +68,8 @@ struct PlatformReport {
                 "load history", recommendations.orders, recommendations.loading, nil,
                 "\(recommendations.cleaners) cleaners in \(RecommendationPhase.cities) cities (COPY); orders (COPY), reviews"))
             var how = "1 cleaner.recommend job, 1 worker (maintenance=1), batches of \(RecommendCleaners.batchCustomers)"
-            if let job = recommendations.jobSeconds { how += "; job itself \(String(format: "%.2f", job)) s" }
-            table.append(row("recommend cleaners", recommendations.customers, recommendations.wall, recommendations.cpu, how))
+            if let job = recommendations.job.jobSeconds { how += "; job itself \(String(format: "%.2f", job)) s" }
+            table.append(row("recommend cleaners", recommendations.customers, recommendations.job.wall, recommendations.job.cpu, how))
         }
 
         var lines = ["bench platform — \(machine.cores) cores, \(machine.server) at \(machine.host)", ""]
@@ -91,7 +91,7 @@ struct PlatformReport {
         if let expiry {
             lines.append(check(
                 expiry.verified,
-                "coupons: job \(expiry.jobState); \(expiry.expired) of \(expiry.coupons) expired, \(expiry.notExpired) not, "
+                "coupons: job \(expiry.job.state); \(expiry.expired) of \(expiry.coupons) expired, \(expiry.notExpired) not, "
                     + "\(expiry.badExpiryTime) with a wrong expired_at; the job logged \(expiry.reportedByJob.map(String.init) ?? "?") expired"))
         }
         if let noop {
@@ -140,9 +140,9 @@ struct PlatformReport {
         }
         if let recommendations {
             lines.append(check(
-                recommendations.jobState == .completed && recommendations.customersWithList > 0
+                recommendations.job.state == .completed && recommendations.customersWithList > 0
                     && recommendations.longestList <= RecommendCleaners.listLength,
-                "recommendations: job \(recommendations.jobState.rawValue); \(recommendations.customersWithList) of "
+                "recommendations: job \(recommendations.job.state.rawValue); \(recommendations.customersWithList) of "
                     + "\(recommendations.customers) customers with a list, \(recommendations.rows) rows, the longest "
                     + "\(recommendations.longestList)"))
             lines.append(check(

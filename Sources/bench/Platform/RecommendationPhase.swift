@@ -30,10 +30,8 @@ struct RecommendationPhase {
         var cleaners: Int
         var orders: Int
         var loading: Duration
-        var wall: Duration
-        var jobSeconds: Double?
-        var jobState: JobState
-        var cpu: CPUSpent
+        /// The one `cleaner.recommend` job's run: final state, wall and server CPU.
+        var job: SingleJobRun.Outcome
         var customersWithList: Int
         var rows: Int
         var longestList: Int
@@ -43,7 +41,7 @@ struct RecommendationPhase {
         var sampleDiffering: Int
 
         var verified: Bool {
-            jobState == .completed && customersWithList > 0 && longestList <= RecommendCleaners.listLength
+            job.state == .completed && customersWithList > 0 && longestList <= RecommendCleaners.listLength
                 && outsideArea == 0 && ratedTwoOrLess == 0 && sampleDiffering == 0
         }
     }
@@ -142,8 +140,8 @@ struct RecommendationPhase {
         let sample = stride(from: 0, to: customers.count, by: max(1, customers.count / Self.sampleCustomers)).map { customers[$0] }
         let differing = try await pool.query(Self.compareWithoutPrefilter, [night, sample, now]).scalar(Int64.self)
         return Result(
-            customers: customers.count, cleaners: cleanerIDs.count, orders: orders, loading: loading, wall: job.wall,
-            jobSeconds: job.jobSeconds, jobState: job.state, cpu: job.cpu, customersWithList: Int(checks.0), rows: Int(checks.1),
+            customers: customers.count, cleaners: cleanerIDs.count, orders: orders, loading: loading, job: job,
+            customersWithList: Int(checks.0), rows: Int(checks.1),
             longestList: Int(checks.2), outsideArea: Int(checks.3), ratedTwoOrLess: Int(checks.4),
             sampleCompared: sample.count, sampleDiffering: Int(differing))
     }

@@ -52,11 +52,9 @@ struct AdapterCommand: Command {
         let processing = try await ProcessingRun(configuration: database, concurrency: parameters.concurrency)
             .run(target: parameters.jobs)
         let counts = try BenchSchema.stateCounts(on: database)
-        // Deleted jobs are verified by their absence: a no-op job's row leaves the
-        // table only through its fenced completion, and every handler ran once.
-        let verified = parameters.keepCompleted
-            ? counts == [.completed: parameters.jobs]
-            : counts.isEmpty && processing.handled == parameters.jobs
+        // Deleted jobs are verified by their absence, and every handler ran once.
+        let verified = BenchSchema.showAllCompleted(counts, jobs: parameters.jobs, keepCompleted: parameters.keepCompleted)
+            && (parameters.keepCompleted || processing.handled == parameters.jobs)
         let completed = parameters.keepCompleted
             ? counts[.completed, default: 0] : parameters.jobs - counts.values.reduce(0, +)
         Output.log("processed \(processing.handled) jobs in \(processing.elapsed); rows by state: \(counts)")

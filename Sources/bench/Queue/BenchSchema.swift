@@ -61,14 +61,19 @@ enum BenchSchema {
         await pool.closeIdle()
     }
 
-    /// Fails unless all `jobs` jobs of the default queue completed: every one a
-    /// `completed` row, or — where completed jobs are deleted — no row left (a row of a
-    /// no-op run leaves the table only through its fenced completion).
+    /// Whether the default queue's rows per state show all `jobs` jobs completed: every
+    /// one a `completed` row, or — where completed jobs are deleted — no row left (a row
+    /// of a no-op run leaves the table only through its fenced completion).
+    static func showAllCompleted(_ counts: [JobState: Int], jobs: Int, keepCompleted: Bool) -> Bool {
+        counts == (keepCompleted ? [.completed: jobs] : [:])
+    }
+
+    /// Fails unless all `jobs` jobs of the default queue completed (`showAllCompleted`).
     static func requireCompleted(
         _ jobs: Int, keepCompleted: Bool = true, on configuration: PostgresConfiguration, what: String
     ) throws {
         let counts = try stateCounts(on: configuration)
-        guard counts == (keepCompleted ? [.completed: jobs] : [:]) else {
+        guard showAllCompleted(counts, jobs: jobs, keepCompleted: keepCompleted) else {
             throw BenchFailure(
                 "\(what): expected \(keepCompleted ? "\(jobs) completed jobs" : "every job completed and deleted"), "
                     + "found \(counts)")
