@@ -206,6 +206,104 @@ final class EnqueueTests: XCTestCase {
             "one notification for a single available job")
     }
 
+    /// Outside a transaction a batch commits without a NOTIFY and then announces each
+    /// queue that got runnable work, once, in a statement of its own
+    /// (`JobChannel.announce`), before the call returns: a LISTENing connection hears
+    /// each such queue once, never the queue that got only scheduled work, and finds
+    /// the queue's jobs committed when it does.
+    func testAutocommitBulkEnqueueAnnouncesEachRunnableQueueOnceAfterItsCommit() async throws {
+        let fixture = try QueueFixture()
+        let other = fixture.queue + "-b"
+        let scheduledOnly = fixture.queue + "-c"
+        let listener = try TestDatabase.connect()
+        try listener.listen(JobChannel.name)
+        var requests = (0..<30).map { n in
+            var request = fixture.request("test.announce", "{\"n\": \(n)}")
+            request.queue = n.isMultiple(of: 2) ? fixture.queue : other
+            return request
+        }
+        requests.append(
+            JobRequest(kind: "test.announce", queue: scheduledOnly, runAt: Date().addingTimeInterval(3_600)))
+
+        let results = try await fixture.client.enqueue(requests)
+
+        var heard: [String] = []
+        var availableWhenHeard: [String: Int64] = [:]
+        let deadline = ContinuousClock.now + .seconds(20)
+        while heard.count < 2 && ContinuousClock.now < deadline {
+            for notification in try listener.waitForNotifications(timeout: .seconds(1)) {
+                heard.append(notification.payload)
+                availableWhenHeard[notification.payload] = try listener.query(
+                    "SELECT count(*)::int8 FROM queue.jobs WHERE queue = $1 AND state = 'available'",
+                    [notification.payload]
+                ).scalar(Int64.self)
+            }
+        }
+        heard += try listener.waitForNotifications(timeout: .milliseconds(300)).map(\.payload)
+        XCTAssertEqual(
+            heard.sorted(), [fixture.queue, other].sorted(),
+            "one notification per queue with runnable jobs, none for \(scheduledOnly) (scheduled work only)")
+        XCTAssertEqual(
+            availableWhenHeard, [fixture.queue: 15, other: 15], "each queue's jobs were committed when it was announced")
+        XCTAssertEqual(results.count, 31)
+        XCTAssertTrue(results.allSatisfy(\.inserted))
+    }
+
+    /// A batch in a transaction that rolls back inserts nothing and wakes nobody.
+    /// Notifications arrive in commit order, so the one of a job committed afterwards
+    /// proves none came before it.
+    func testBulkEnqueueInARolledBackTransactionInsertsNothingAndWakesNobody() async throws {
+        let fixture = try QueueFixture()
+        let listener = try TestDatabase.connect()
+        try listener.listen(JobChannel.name)
+        struct Abandoned: Error {}
+        do {
+            try await fixture.pool.withTransaction { connection in
+                _ = try connection.enqueue((0..<20).map { _ in fixture.request("test.rolled-back") })
+                throw Abandoned()
+            }
+            XCTFail("the transaction should have thrown")
+        } catch is Abandoned {}
+        let counts = try await fixture.counts()
+        XCTAssertEqual(counts, [:], "a rolled-back enqueue leaves no job")
+
+        let marker = fixture.queue + "-marker"
+        _ = try await fixture.client.enqueue(JobRequest(kind: "test.marker", queue: marker))
+        XCTAssertEqual(
+            try listener.waitForNotifications(timeout: .seconds(10)).map(\.payload), [marker],
+            "only the committed marker job's queue was announced")
+    }
+
+    /// Through PgBouncer in transaction pooling mode, where each transaction may run on
+    /// another server connection: an autocommit batch is announced after its commit
+    /// (the announcement is a transaction of its own), a batch in a transaction at its
+    /// commit; the LISTEN connection is direct, as workers' are.
+    func testBulkEnqueueThroughTransactionPoolingWakesListeners() async throws {
+        guard let url = try TestDatabase.pgbouncerURL() else {
+            throw XCTSkip("pgbouncer is not installed (apt-get install pgbouncer): the PgBouncer test did not run")
+        }
+        let fixture = try QueueFixture()
+        let pooled = PostgresPool(
+            configuration: PostgresConfiguration(conninfo: url, applicationName: "tests", pooling: .transaction),
+            maxConnections: 2)
+        let listener = try TestDatabase.connect()
+        try listener.listen(JobChannel.name)
+
+        let autocommitted = try await JobQueueClient(database: pooled).enqueue(
+            (0..<10).map { _ in fixture.request("test.pooled") })
+        XCTAssertEqual(
+            try listener.waitForNotifications(timeout: .seconds(10)).map(\.payload), [fixture.queue],
+            "the autocommit batch was announced once")
+        try await pooled.withTransaction { connection in
+            _ = try connection.enqueue((0..<5).map { _ in fixture.request("test.pooled") })
+        }
+        XCTAssertEqual(
+            try listener.waitForNotifications(timeout: .seconds(10)).map(\.payload), [fixture.queue],
+            "the batch in a transaction was announced at its commit")
+        let counts = try await fixture.counts()
+        XCTAssertEqual(counts, ["available": 15], "ids \(autocommitted.map(\.id))")
+    }
+
     func testUniqueKeyReturnsTheExistingJobWhilePending() async throws {
         let fixture = try QueueFixture()
         var request = fixture.request("test.unique")

@@ -34,8 +34,10 @@ extension PostgresConnection {
     }
 
     /// Enqueues many jobs in one statement (tested with 10 000+ per call); results are
-    /// in the order of `requests`. Idle workers are woken by one NOTIFY per queue,
-    /// delivered when the transaction commits.
+    /// in the order of `requests`. Idle workers are woken by one NOTIFY per queue that
+    /// got runnable work: inside the caller's transaction sent at its commit; outside
+    /// one, for a batch of plain jobs, right after the insert has committed
+    /// (`enqueueUnconditionally`).
     public func enqueue(_ requests: [JobRequest]) throws -> [EnqueueResult] {
         guard !requests.isEmpty else { return [] }
         for request in requests { try request.validateForEnqueue() }
@@ -84,21 +86,38 @@ extension PostgresConnection {
     /// inserted, so the ids come back as one array and map to the requests by order
     /// (the statement draws them from the sequence in request order, and a session's
     /// `nextval` only grows).
+    ///
+    /// The wake-up: a NOTIFY in a transaction serializes its commit with every other
+    /// notifying commit of the cluster, WAL flush included (PostgreSQL's
+    /// `PreCommit_Notify` holds one lock through the commit), which costs concurrent
+    /// producers their group commit (docs/performance-queue.md, "Bulk enqueue"). So a
+    /// batch enqueued outside a transaction — the statement is its own transaction —
+    /// commits without one and then announces its queues in a transaction of their
+    /// own that writes nothing and does not wait for a flush (`JobChannel.announce`).
+    /// A crash or a broken connection between the two only leaves the jobs to the
+    /// workers' poll. Inside a caller's transaction the statement notifies, delivered
+    /// at the caller's commit; a single job does too, keeping the enqueue → start path
+    /// at one round trip.
     fileprivate func enqueueUnconditionally(_ requests: [JobRequest]) throws -> [EnqueueResult] {
+        let announcesAfterCommit = requests.count > 1 && transactionStatus == .idle
         let tags = requests.map { $0.tags.isEmpty ? nil : PostgresArrayLiteral.text($0.tags) }
-        let ids = try query(
+        let (ids, woken) = try query(
             JobEnqueueStatements.insertUnconditionally,
             [
                 requests.map(\.kind), requests.map(\.queue), requests.map(\.argumentsJSON),
                 requests.map { Int64($0.priority) }, requests.map { $0.runAt.map(JobTime.microseconds) },
                 requests.map { Int64($0.maxAttempts) }, tags, requests.map(\.uniqueScope.rawValue),
                 requests.map { $0.deadline.map(JobTime.microseconds) }, requests.map(\.batchID),
+                !announcesAfterCommit,
             ]
-        ).scalar([Int64].self)
+        ).first!.decode(([Int64], [String]).self)
         guard ids.count == requests.count else {
             throw PostgresError(
                 kind: .client, message: "enqueue inserted \(ids.count) jobs for \(requests.count) requests")
         }
+        // The jobs are committed now: a failed announcement must not make the call throw
+        // (a caller would retry and enqueue them twice); the workers' poll finds them.
+        if announcesAfterCommit && !woken.isEmpty { _ = try? query(JobChannel.announce, [woken]) }
         return ids.map { EnqueueResult(id: $0, inserted: true) }
     }
 
@@ -175,7 +194,9 @@ enum JobEnqueueStatements {
     /// speculative insertion per row), no per-row join back to the input, and the ids
     /// as one array instead of a row per job. Measured on the server: about 30 % less
     /// backend CPU per 1 000-row batch than `insert` (docs/performance-queue.md). The
-    /// first state is the same rule, `queue.initial_state`, as everywhere.
+    /// first state is the same rule, `queue.initial_state`, as everywhere. Returns the
+    /// ids and the queues that got available jobs; `$11` says whether the statement
+    /// notifies those queues itself (false: the caller announces them after the commit).
     static let insertUnconditionally = """
         WITH inserted AS (
             INSERT INTO queue.jobs (id, kind, queue, args, priority, run_at, max_attempts, tags, unique_scope,
@@ -194,9 +215,11 @@ enum JobEnqueueStatements {
             ) AS input
             RETURNING id, queue, state
         ), woken AS (
-            SELECT \(JobChannel.notifyQueues(of: "inserted", where: "state = \(JobState.available.sql)")) AS n
+            SELECT DISTINCT queue FROM inserted WHERE state = \(JobState.available.sql)
         )
-        SELECT array_agg(id ORDER BY id) FROM inserted CROSS JOIN woken
+        SELECT (SELECT array_agg(id ORDER BY id) FROM inserted),
+               (SELECT COALESCE(array_agg(queue), '{}') FROM woken),
+               (SELECT count(pg_notify('\(JobChannel.name)', queue)) FROM woken WHERE $11::bool)
         """
 
     /// `queue.enqueue_job` (sql/0012_sql_api.sql): validates, inserts in the first

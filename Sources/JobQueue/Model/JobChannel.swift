@@ -8,6 +8,14 @@ public enum JobChannel {
     /// Announces work in the queue $1 (delivered when the transaction commits).
     static let notify = "SELECT pg_notify('\(name)', $1)"
 
+    /// Announces work in each queue of $1 (a text array) as a transaction of its own,
+    /// after the transaction that made the work available has committed. It writes
+    /// nothing before its commit, so PostgreSQL does not wait for a WAL flush at that
+    /// commit, and the cluster-wide lock every notifying commit takes is held only
+    /// briefly (docs/performance-queue.md, "Bulk enqueue"). If it is lost in a crash,
+    /// workers find the jobs at their next poll.
+    static let announce = "SELECT count(pg_notify('\(name)', q)) FROM unnest($1::text[]) AS q"
+
     /// SQL: one notification per distinct queue among `relation`'s rows (a relation
     /// with a `queue` column, optionally filtered by `condition`); evaluates to the
     /// number of notifications sent.

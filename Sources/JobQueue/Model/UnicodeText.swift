@@ -16,14 +16,20 @@ public enum UnicodeText {
     ]
 
     public static func isBlank(_ text: some StringProtocol) -> Bool {
-        text.unicodeScalars.allSatisfy { whitespace.contains($0) }
+        text.unicodeScalars.allSatisfy(isWhitespace)
+    }
+
+    /// Membership in `whitespace`, deciding ASCII without hashing (a bulk enqueue asks
+    /// for every job's kind and queue).
+    private static func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.isASCII ? scalar == " " || ("\u{0009}"..."\u{000D}").contains(scalar) : whitespace.contains(scalar)
     }
 
     /// `text` without leading and trailing whitespace (in the sense above).
     public static func trimmed(_ text: some StringProtocol) -> String {
         let scalars = text.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !whitespace.contains($0) }),
-            let last = scalars.lastIndex(where: { !whitespace.contains($0) })
+        guard let first = scalars.firstIndex(where: { !isWhitespace($0) }),
+            let last = scalars.lastIndex(where: { !isWhitespace($0) })
         else { return "" }
         return String(String.UnicodeScalarView(scalars[first...last]))
     }

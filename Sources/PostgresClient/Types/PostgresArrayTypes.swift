@@ -38,6 +38,13 @@ extension Double: PostgresArrayElement { public static var postgresArrayType: Po
 extension Array: PostgresEncodable where Element: PostgresArrayElement {
     public static var postgresType: PostgresDataType { Element.postgresArrayType }
 
+    // A parameter reaches this through `any PostgresEncodable`, so the generic body runs
+    // with a protocol call and a value-witness copy per element; the element types of
+    // bulk statements (the enqueue's ten arrays of 1 000) get compiled copies instead.
+    @_specialize(where Element == String)
+    @_specialize(where Element == String?)
+    @_specialize(where Element == Int64)
+    @_specialize(where Element == Int64?)
     public func encode(into writer: inout PostgresByteWriter) throws {
         writer.write(Int32(isEmpty ? 0 : 1))
         writer.write(Int32(0))
@@ -53,6 +60,9 @@ extension Array: PostgresEncodable where Element: PostgresArrayElement {
 }
 
 extension Array: PostgresDecodable where Element: PostgresDecodable {
+    // Compiled copies for the element types of bulk results (ids, queues), as for `encode`.
+    @_specialize(where Element == Int64)
+    @_specialize(where Element == String)
     public static func decode(from cell: PostgresCell) throws -> [Element] {
         var reader = try cell.reader(for: [Element].self)
         let dimensions = try reader.read(Int32.self)
@@ -71,7 +81,7 @@ extension Array: PostgresDecodable where Element: PostgresDecodable {
         for index in 0..<count {
             let length = Int(try reader.read(Int32.self))
             let bytes = length < 0 ? nil : try reader.readBytes(length)
-            let element = PostgresCell(type: elementType, bytes: bytes, columnName: "\(cell.columnName)[\(index + 1)]")
+            let element = PostgresCell(type: elementType, bytes: bytes, elementAt: index + 1, of: cell)
             result.append(try Element.decode(from: element))
         }
         return result

@@ -9,13 +9,27 @@ public struct PostgresCell {
     public let type: PostgresDataType
     /// `nil` for SQL NULL.
     public let bytes: UnsafeRawBufferPointer?
-    /// The column's name, for error messages.
-    public let columnName: String
+    private let column: String
+    /// The 1-based position of an array's element, whose cell this is.
+    private let elementPosition: Int?
+
+    /// The column's name (with the position of an array's element), for error messages;
+    /// built only when asked, not for each element of an array decoded.
+    public var columnName: String { elementPosition.map { "\(column)[\($0)]" } ?? column }
 
     public init(type: PostgresDataType, bytes: UnsafeRawBufferPointer?, columnName: String) {
         self.type = type
         self.bytes = bytes
-        self.columnName = columnName
+        self.column = columnName
+        self.elementPosition = nil
+    }
+
+    /// The cell of the element at 1-based `position` of the array in `array`.
+    init(type: PostgresDataType, bytes: UnsafeRawBufferPointer?, elementAt position: Int, of array: PostgresCell) {
+        self.type = type
+        self.bytes = bytes
+        self.column = array.columnName
+        self.elementPosition = position
     }
 
     public var isNull: Bool { bytes == nil }
