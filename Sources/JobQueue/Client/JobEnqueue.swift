@@ -219,7 +219,7 @@ enum JobEnqueueStatements {
         )
         SELECT (SELECT array_agg(id ORDER BY id) FROM inserted),
                (SELECT COALESCE(array_agg(queue), '{}') FROM woken),
-               (SELECT count(pg_notify('\(JobChannel.name)', queue)) FROM woken WHERE $11::bool)
+               \(JobChannel.notifyQueues(of: "woken", where: "$11::bool"))
         """
 
     /// `queue.enqueue_job` (sql/0012_sql_api.sql): validates, inserts in the first

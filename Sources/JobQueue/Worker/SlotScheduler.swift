@@ -27,6 +27,17 @@ final class SlotScheduler: Sendable {
 
         var bufferedCount: Int { buffered.count - next }
 
+        /// Reserves what is left of `capacity` (the slots, plus the claim-ahead room where
+        /// the caller counts it) after running, buffered and already reserved attempts,
+        /// at most `batch`; nothing once stopping.
+        mutating func reserve(capacity: Int, batch: Int) -> Int {
+            guard !stopping else { return 0 }
+            let room = min(batch, capacity - running - bufferedCount - reserved)
+            guard room > 0 else { return 0 }
+            reserved += room
+            return room
+        }
+
         mutating func record(seconds: Double) {
             averageSeconds = averageSeconds.map { $0 * 0.8 + seconds * 0.2 } ?? seconds
         }
@@ -60,11 +71,8 @@ final class SlotScheduler: Sendable {
     func reserve(limitedAcrossProcesses: Bool, batch: Int) -> Int {
         state.withLock { state in
             let ahead = limitedAcrossProcesses ? 0 : claimAhead(averageSeconds: state.averageSeconds)
-            guard !state.stopping, state.bufferedCount <= ahead / 2 else { return 0 }
-            let room = min(batch, concurrency + ahead - state.running - state.bufferedCount - state.reserved)
-            guard room > 0 else { return 0 }
-            state.reserved += room
-            return room
+            guard state.bufferedCount <= ahead / 2 else { return 0 }
+            return state.reserve(capacity: concurrency + ahead, batch: batch)
         }
     }
 
@@ -72,11 +80,7 @@ final class SlotScheduler: Sendable {
     /// `batch`: what a claim on a notification may take, to start at once (0: none).
     func reserveFreeSlots(batch: Int) -> Int {
         state.withLock { state in
-            guard !state.stopping else { return 0 }
-            let free = min(batch, concurrency - state.running - state.bufferedCount - state.reserved)
-            guard free > 0 else { return 0 }
-            state.reserved += free
-            return free
+            state.reserve(capacity: concurrency, batch: batch)
         }
     }
 
