@@ -12,6 +12,8 @@ struct QueueSettings: Sendable {
     static let maxAge = Duration.seconds(1)
 
     var isStale: Bool { readAt.map { ContinuousClock.now - $0 >= Self.maxAge } ?? true }
+    /// Half its age limit old: re-read it now, before the listener finds it stale.
+    var isAging: Bool { readAt.map { ContinuousClock.now - $0 >= Self.maxAge / 2 } ?? true }
 
     static func read(_ queue: String, on database: PostgresPool) async throws -> QueueSettings {
         let row = try await database.query(

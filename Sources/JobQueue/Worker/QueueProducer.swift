@@ -2,8 +2,9 @@ import PostgresClient
 import Synchronization
 
 /// Works one queue in one process: claims jobs in one round trip for the free slots
-/// and the claim-ahead buffer of its `SlotScheduler`, starts them on slots, and has
-/// the `AttemptExecutor` run them. Claimed-ahead attempts wait leased (renewed by the
+/// and the claim-ahead buffer of its `SlotScheduler`, hands them to its slots (one
+/// task per slot for the producer's whole run, parked while idle), and has the
+/// `AttemptExecutor` run them. Claimed-ahead attempts wait leased (renewed by the
 /// heartbeat like running jobs, released at shutdown); a slot that finishes a job
 /// starts the next buffered one without a round trip, so under load the claim of the
 /// next batch overlaps the run of this one. The producer sleeps until the buffer runs
@@ -15,7 +16,9 @@ import Synchronization
 /// a sleeping thread is a large part of the start latency on an idle machine. The
 /// listener reserves the free slots in the `SlotScheduler` first, so its claims and
 /// the producer's never hold more than the slots and buffer allow, and hands the jobs
-/// over; the producer starts them like its own (`start`).
+/// straight to parked slots (`admit`): listener thread → slot → handler, one wake-up.
+/// Only jobs whose enqueuing transaction must be checked first (`EnqueuingTransaction`,
+/// Citus) go through the producer, which starts them like its own (`start`).
 final class QueueProducer: Sendable {
     let queue: String
     private let wake = WakeSignal()
@@ -28,9 +31,11 @@ final class QueueProducer: Sendable {
     private struct Shared {
         /// The queue's settings as last read by the producer (the listener claims only
         /// while they are fresh: no cross-process limit, not paused). The producer
-        /// refreshes them whenever it wakes, a hand-over included.
+        /// re-reads them when it wakes once they are half their age limit old; the
+        /// listener wakes it for that after a claim.
         var settings = QueueSettings.unknown
-        /// Jobs the listener claimed, waiting for the producer to start them.
+        /// Jobs the listener claimed whose enqueuing transactions the producer must
+        /// check before it starts them.
         var handovers: [Handover] = []
         /// Someone asked for a claim (work announced, a slot freed, shutdown) rather
         /// than only handing jobs over.
@@ -92,8 +97,13 @@ final class QueueProducer: Sendable {
         }
         slots.release(reservation: reservation - jobs.count)
         if jobs.isEmpty { return }
-        let handover = Handover(
-            jobs: jobs, reservation: jobs.count, leaseDeadline: ContinuousClock.now + configuration.leaseDuration)
+        let leaseDeadline = ContinuousClock.now + configuration.leaseDuration
+        if jobs.allSatisfy({ $0.enqueuingTransaction == nil }) {
+            admit(jobs.map { LeasedAttempt(job: $0, leaseDeadline: leaseDeadline) }, reservation: jobs.count)
+            if jobs.count == reservation { requestClaim() } else if settings.isAging { wake.signal() }
+            return
+        }
+        let handover = Handover(jobs: jobs, reservation: jobs.count, leaseDeadline: leaseDeadline)
         shared.withLock { $0.handovers.append(handover) }
         if jobs.count == reservation { requestClaim() } else { wake.signal() }
     }
@@ -101,12 +111,15 @@ final class QueueProducer: Sendable {
     /// Runs until `stopClaiming`, then until its jobs have finished or been released.
     func run() async {
         await withDiscardingTaskGroup { group in
+            for _ in 0..<slots.concurrency {
+                group.addTask { await self.runSlot() }
+            }
             var failures = 0
             var claimNow = true
             while !slots.isStopping {
                 await startHandovers(in: &group)
                 var settings = shared.withLock { $0.settings }
-                if settings.isStale {
+                if settings.isAging {
                     settings = (try? await QueueSettings.read(queue, on: environment.database)) ?? settings
                     shared.withLock { [settings] in $0.settings = settings }
                 }
@@ -168,9 +181,9 @@ final class QueueProducer: Sendable {
     }
 
     /// Starts claimed jobs, ending the `reservation` their claim held: jobs that must
-    /// not run now (`EnqueuingTransaction`) get their outcome unrun; the rest join the
-    /// running registry (renewed by heartbeats) and the slots. If the verdicts cannot
-    /// be read, the reservation is given back and the jobs' leases lapse (rescued).
+    /// not run now (`EnqueuingTransaction`) get their outcome unrun; the rest are
+    /// admitted to the slots. If the verdicts cannot be read, the reservation is given
+    /// back and the jobs' leases lapse (rescued).
     private func start(
         _ jobs: [ClaimedJob], reservation: Int, leaseDeadline: ContinuousClock.Instant,
         in group: inout DiscardingTaskGroup
@@ -192,11 +205,15 @@ final class QueueProducer: Sendable {
                 attempts.append(attempt)
             }
         }
-        for attempt in attempts { environment.running.add(attempt) }
         // Jobs given their outcome unrun free their reserved room too.
-        for attempt in slots.accept(attempts, reservation: reservation) {
-            group.addTask { await self.runSlot(startingWith: attempt) }
-        }
+        admit(attempts, reservation: reservation)
+    }
+
+    /// Claimed attempts that may run join the running registry (renewed by heartbeats)
+    /// and go to parked slots or the buffer, ending the `reservation` their claim held.
+    private func admit(_ attempts: [LeasedAttempt], reservation: Int) {
+        for attempt in attempts { environment.running.add(attempt) }
+        slots.accept(attempts, reservation: reservation)
     }
 
     /// Starts the jobs the listener claimed and handed over.
@@ -240,17 +257,19 @@ final class QueueProducer: Sendable {
         }
     }
 
-    /// One slot: runs a job, then the next buffered one, until the buffer is empty.
+    /// One slot, for the producer's whole run: runs a job, then the next buffered one,
+    /// and parks when the buffer is empty until it is handed one; ends at shutdown.
     /// Wakes the producer when the buffer runs low and when the slot goes idle.
-    private func runSlot(startingWith first: LeasedAttempt) async {
-        var attempt = first
-        while true {
-            let started = ContinuousClock.now
-            await executor.execute(attempt)
-            let (next, bufferLow) = slots.slotFinished(after: (ContinuousClock.now - started).seconds)
-            if bufferLow { requestClaim() }
-            guard let next else { return }
-            attempt = next
+    private func runSlot() async {
+        while var attempt = await slots.nextAttempt() {
+            while true {
+                let started = ContinuousClock.now
+                await executor.execute(attempt)
+                let (next, bufferLow) = slots.slotFinished(after: (ContinuousClock.now - started).seconds)
+                if bufferLow { requestClaim() }
+                guard let next else { break }
+                attempt = next
+            }
         }
     }
 

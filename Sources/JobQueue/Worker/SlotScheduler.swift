@@ -2,11 +2,14 @@ import Synchronization
 
 /// Decides which of a queue's claimed attempts runs when: `concurrency` slots and,
 /// while the queue's jobs are short, a buffer of up to `prefetch` attempts claimed
-/// ahead. A slot that finishes a job takes the next buffered one at once. Running
-/// count, buffer, reservations and stop flag are guarded together, so a slot that
-/// frees up and the producer never both start the same buffered attempt, and the
-/// producer's claims and the listener's (`reserve`, `reserveFreeSlots`) never hold
-/// more than `concurrency` + claim-ahead between them.
+/// ahead. A slot that finishes a job takes the next buffered one at once; an idle slot
+/// waits parked (`nextAttempt`) and `accept` hands it an attempt directly, from
+/// whichever thread claimed it (the listener's, the producer's), so a job starts with
+/// one wake-up of the slot's task. Running count, buffer, parked slots, reservations
+/// and stop flag are guarded together, so two slots never start the same buffered
+/// attempt, an attempt never waits while a slot is idle, and the producer's claims and
+/// the listener's (`reserve`, `reserveFreeSlots`) never hold more than `concurrency` +
+/// claim-ahead between them.
 final class SlotScheduler: Sendable {
     let concurrency: Int
     let prefetch: Int
@@ -19,6 +22,8 @@ final class SlotScheduler: Sendable {
         var reserved = 0
         /// Index of the next buffered attempt (the array is compacted when it drains).
         var next = 0
+        /// Idle slots waiting for an attempt (nil: the scheduler stopped, the slot ends).
+        var parked: [CheckedContinuation<LeasedAttempt?, Never>] = []
         var stopping = false
         /// Until when running jobs may finish after stopping (nil: not stopping).
         var graceDeadline: ContinuousClock.Instant?
@@ -92,23 +97,49 @@ final class SlotScheduler: Sendable {
     /// Whether a claim holds reserved room (its attempts are not accepted yet).
     var hasReservations: Bool { state.withLock { $0.reserved > 0 } }
 
-    /// Buffers freshly claimed attempts, ending the `reservation` their claim held;
-    /// returns those that start now in free slots (counted as running from here).
-    func accept(_ attempts: [LeasedAttempt], reservation: Int) -> [LeasedAttempt] {
-        state.withLock { state in
+    /// Buffers freshly claimed attempts, ending the `reservation` their claim held, and
+    /// hands them to parked slots while slots are free; returns how many started (counted
+    /// as running from here). An attempt left buffered while a slot is free is taken by
+    /// that slot as it parks.
+    @discardableResult
+    func accept(_ attempts: [LeasedAttempt], reservation: Int) -> Int {
+        let starting = state.withLock { state in
             state.reserved -= reservation
             state.buffered.append(contentsOf: attempts)
-            var starting: [LeasedAttempt] = []
-            while state.running < concurrency, let attempt = state.takeBuffered() {
+            var starting: [(CheckedContinuation<LeasedAttempt?, Never>, LeasedAttempt)] = []
+            while state.running < concurrency, !state.parked.isEmpty, let attempt = state.takeBuffered() {
                 state.running += 1
-                starting.append(attempt)
+                starting.append((state.parked.removeLast(), attempt))
             }
             return starting
         }
+        for (slot, attempt) in starting { slot.resume(returning: attempt) }
+        return starting.count
     }
 
+    /// An idle slot's wait for its next attempt: a buffered one at once, else the one
+    /// `accept` hands it; nil once stopping (the slot ends).
+    func nextAttempt() async -> LeasedAttempt? {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> LeasedAttempt?? in
+                if let attempt = state.takeBuffered() {
+                    state.running += 1
+                    return .some(attempt)
+                }
+                if state.stopping { return .some(nil) }
+                state.parked.append(continuation)
+                return nil
+            }
+            if let now { continuation.resume(returning: now) }
+        }
+    }
+
+    /// How many slots wait parked for an attempt.
+    var parkedCount: Int { state.withLock { $0.parked.count } }
+
     /// A slot finished a job that ran `seconds`: the buffered attempt it runs next
-    /// (nil: the slot goes idle), and whether the buffer ran low enough to claim more.
+    /// (nil: the slot goes idle and parks in `nextAttempt`), and whether the buffer ran
+    /// low enough to claim more.
     func slotFinished(after seconds: Double) -> (next: LeasedAttempt?, bufferLow: Bool) {
         state.withLock { state in
             state.record(seconds: seconds)
@@ -126,14 +157,18 @@ final class SlotScheduler: Sendable {
         return prefetch
     }
 
-    /// No more starts from the buffer; running jobs may go on for `gracePeriod`. A
-    /// second call can only shorten the grace (a cancelled worker stops at once).
+    /// No more starts from the buffer; parked slots end; running jobs may go on for
+    /// `gracePeriod`. A second call can only shorten the grace (a cancelled worker
+    /// stops at once).
     func stop(gracePeriod: Duration) {
         let deadline = ContinuousClock.now + gracePeriod
-        state.withLock { state in
+        let parked = state.withLock { state in
             state.stopping = true
             state.graceDeadline = min(state.graceDeadline ?? deadline, deadline)
+            defer { state.parked.removeAll() }
+            return state.parked
         }
+        for slot in parked { slot.resume(returning: nil) }
     }
 
     var isStopping: Bool { state.withLock { $0.stopping } }
