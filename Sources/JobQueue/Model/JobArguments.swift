@@ -43,8 +43,14 @@ extension JobArguments {
         // unknown: skip the second parse and the re-encoding.
         // (jsonb prints an empty object as exactly `{}`.)
         if json == "{}" { return arguments }
+        // Usually every given field is one the value encodes again: found in one pass
+        // over both texts, without parsing either into objects (`JSONFieldPaths`).
+        let knownText = try? JobJSON.encoder.encode(arguments)
+        if let knownText, JSONFieldPaths.allPresent(JSONFieldPaths(json.utf8), in: JSONFieldPaths(knownText)) {
+            return arguments
+        }
         let given = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? [:]
-        let known = (try? JobJSON.encoder.encode(arguments))
+        let known = knownText
             .flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } ?? [:]
         if known is [String: Any] && !(given is [String: Any]) {
             throw JobArgumentsError("\(kind) arguments do not decode as \(Self.self): they must be a JSON object")
