@@ -302,6 +302,10 @@ public struct JobAdministration: Sendable {
         public var failedLastHour: Int
         /// Seconds the oldest runnable job has been waiting; nil when none waits.
         public var oldestAvailableAgeSeconds: Double?
+        /// False where the queue deletes its jobs when they complete (`setKeepCompleted`):
+        /// its completed counts are then not known from rows (they read 0); the workers'
+        /// metric `queue_worker_jobs_total` counts them.
+        public var keepsCompleted: Bool
     }
 
     public func statistics() async throws -> [QueueStatistics] {
@@ -311,16 +315,17 @@ public struct JobAdministration: Sendable {
                    (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 minute'))::int8,
                    (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 hour'))::int8,
                    (count(*) FILTER (WHERE state = \(JobState.discarded.sql) AND finalized_at > now() - interval '1 hour'))::int8,
-                   EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = \(JobState.available.sql)))::float8
+                   EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = \(JobState.available.sql)))::float8,
+                   COALESCE((SELECT q.keep_completed FROM queue.queues AS q WHERE q.name = jobs.queue), true)
             FROM queue.jobs GROUP BY queue, state ORDER BY queue, state
             """)
         var byQueue: [String: QueueStatistics] = [:]
         for row in result.rows {
-            let (queue, state, count, minute, hour, failed, oldest) = try row.decode(
-                (String, String, Int64, Int64, Int64, Int64, Double?).self)
+            let (queue, state, count, minute, hour, failed, oldest, keeps) = try row.decode(
+                (String, String, Int64, Int64, Int64, Int64, Double?, Bool).self)
             var stats = byQueue[queue] ?? QueueStatistics(
                 queue: queue, counts: [:], completedLastMinute: 0, completedLastHour: 0, failedLastHour: 0,
-                oldestAvailableAgeSeconds: nil)
+                oldestAvailableAgeSeconds: nil, keepsCompleted: keeps)
             stats.counts[state] = Int(count)
             stats.completedLastMinute += Int(minute)
             stats.completedLastHour += Int(hour)
