@@ -311,13 +311,14 @@ public struct JobAdministration: Sendable {
     public func statistics() async throws -> [QueueStatistics] {
         let result = try await database.query(
             """
-            SELECT queue, state, count(*)::int8,
-                   (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 minute'))::int8,
-                   (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 hour'))::int8,
-                   (count(*) FILTER (WHERE state = \(JobState.discarded.sql) AND finalized_at > now() - interval '1 hour'))::int8,
-                   EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = \(JobState.available.sql)))::float8,
-                   COALESCE((SELECT q.keep_completed FROM queue.queues AS q WHERE q.name = jobs.queue), true)
-            FROM queue.jobs GROUP BY queue, state ORDER BY queue, state
+            SELECT j.queue, j.state, count(*)::int8,
+                   (count(*) FILTER (WHERE j.state = \(JobState.completed.sql) AND j.finalized_at > now() - interval '1 minute'))::int8,
+                   (count(*) FILTER (WHERE j.state = \(JobState.completed.sql) AND j.finalized_at > now() - interval '1 hour'))::int8,
+                   (count(*) FILTER (WHERE j.state = \(JobState.discarded.sql) AND j.finalized_at > now() - interval '1 hour'))::int8,
+                   EXTRACT(EPOCH FROM now() - min(j.run_at) FILTER (WHERE j.state = \(JobState.available.sql)))::float8,
+                   COALESCE(q.keep_completed, true)
+            FROM queue.jobs AS j LEFT JOIN queue.queues AS q ON q.name = j.queue
+            GROUP BY j.queue, j.state, q.keep_completed ORDER BY j.queue, j.state
             """)
         var byQueue: [String: QueueStatistics] = [:]
         for row in result.rows {
