@@ -28,10 +28,12 @@ public struct JobRequest: Sendable {
     public var callbackForBatch: String?
 
     public static let defaultQueue = "default"
+    /// The arguments of a job that takes none: an empty JSON object (the column's default).
+    public static let noArguments = "{}"
     public static let defaultMaxAttempts = 20
 
     public init(
-        kind: String, argumentsJSON: String = "{}", queue: String = JobRequest.defaultQueue, priority: Int = 0,
+        kind: String, argumentsJSON: String = JobRequest.noArguments, queue: String = JobRequest.defaultQueue, priority: Int = 0,
         runAt: Date? = nil, maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [],
         uniqueKey: String? = nil, uniqueScope: UniqueScope = .active, deadline: Date? = nil,
         dependsOn: [Int64] = [], batchID: String? = nil, callbackForBatch: String? = nil
