@@ -30,7 +30,7 @@ case "${1:-}" in
         # sets at the same rows, which two runs minutes apart would not.
         SEED_NOW="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
         export SEED_NOW
-        PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"   # as each run names its report
+        PERIOD="$(TZ="${BUSINESS_TIME_ZONE:-Asia/Shanghai}" date -d '7 days ago' +%G-W%V)"   # as each run names its report
         "$0" & SINGLE=$!
         "$0" --citus-only & CITUS=$!
         FAILED=0
@@ -74,7 +74,7 @@ if [[ -n "$TARGET" ]]; then DATABASE_URL="$(scripts/citus.sh url)"; export DATAB
 END="$(date -u -d '+1 second' +%Y-%m-%dT%H:%M:%SZ)"
 BIN="$(swift build -c release --show-bin-path)"
 "$BIN/jobsctl" summary --since "$START" --json >"$OUT/summary.json"
-PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
+PERIOD="$(TZ="${BUSINESS_TIME_ZONE:-Asia/Shanghai}" date -d '7 days ago' +%G-W%V)"
 REPORT="$RUN_DIR/payouts-$PERIOD.csv"
 
 sql() { psql "$DATABASE_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }

@@ -83,9 +83,12 @@ for index in $(seq 1 "${WORKERS:-2}"); do
 done
 echo "started ${WORKERS:-2} workers (logs: $RUN_DIR/worker-*.log)"
 
+# Days and weeks are the platform's business days (BUSINESS_TIME_ZONE, as the
+# programs read it).
+BUSINESS_ZONE="${BUSINESS_TIME_ZONE:-Asia/Shanghai}"
 # One round of the batch jobs, once per day: unique keys held for good make a
 # second run the same day enqueue nothing.
-TODAY="$(TZ=Asia/Shanghai date +%F)"
+TODAY="$(TZ="$BUSINESS_ZONE" date +%F)"
 for kind in tier.recalculate coupon.expire coupon.expiry_reminder points.expire statistics.rollup quality.reinstate; do
     "$JOBSCTL" enqueue "$kind" --queue maintenance --unique-key "demo:$kind:$TODAY" --unique-scope always >/dev/null
 done
@@ -109,7 +112,7 @@ else
     echo "campaign $CAMPAIGN was launched by an earlier run today"
 fi
 
-PERIOD="$(TZ=Asia/Shanghai date -d '7 days ago' +%G-W%V)"
+PERIOD="$(TZ="$BUSINESS_ZONE" date -d '7 days ago' +%G-W%V)"
 # Last week's service quality, decided before the payout run (a week scored once
 # decides nothing again); overdue seeded complaints escalate on queue "complaints".
 "$JOBSCTL" enqueue quality.score --queue maintenance --args "{\"period\":\"$PERIOD\"}" \
@@ -134,7 +137,6 @@ echo
 echo "payout report for $PERIOD: $REPORT ($(($(wc -l <"$REPORT") - 2)) cleaners)"
 tail -n 1 "$REPORT" | awk -F, '{ printf "  totals: gross %s fen, commission %s fen, paid %s fen, carried %s fen\n", $5, $6, $11, $12 }'
 
-BUSINESS_ZONE="${BUSINESS_TIME_ZONE:-Asia/Shanghai}"
 YESTERDAY="$(TZ="$BUSINESS_ZONE" date -d yesterday +%F)"
 echo
 echo "statistics for yesterday ($YESTERDAY, $BUSINESS_ZONE; CSV: $RUN_DIR/statistics-$YESTERDAY.csv):"

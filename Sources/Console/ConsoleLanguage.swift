@@ -35,7 +35,7 @@ enum ConsoleLanguage: String, Sendable {
         "Audit": "审计日志", "Log out": "退出", "Log in": "登录", "Name": "用户名", "Password": "密码",
         "Wrong name or password.": "用户名或密码错误。", "Queue": "队列", "Waiting": "等待", "Running": "运行中",
         "Scheduled": "计划中", "Failed/h": "失败/小时", "Done/min": "完成/分钟", "Oldest wait": "最长等待",
-        "Throughput (30 min)": "吞吐（30 分钟）", "Workers": "工作进程", "Leases until": "租约到期",
+        "Throughput (30 min)": "吞吐（30 分钟）", "Completed jobs are deleted in this queue: no rows count them": "此队列完成即删除任务：无记录可计数", "Workers": "工作进程", "Leases until": "租约到期",
         "Leader": "主节点", "Service": "服务", "Holder": "持有者", "Paused": "已暂停", "State": "状态",
         "Kind": "类型", "Tag": "标签", "Created from": "创建起", "Created before": "创建止",
         "Arguments contain": "参数包含", "Filter": "筛选", "Attempt": "尝试", "Run at": "运行时间",

@@ -18,16 +18,21 @@ extension ConsoleApplication {
             body += "<tr><td data-label=\"\(page.t("Queue"))\"><a href=\"/jobs?queue=\(FormFields.encode(queue.name))\">\(name)</a>"
             if queue.paused { body += " <em>(\(page.t("Paused")))</em>" }
             body += "</td>"
-            for (heading, field, value) in [
+            var live = [
                 ("Waiting", "waiting", queue.waiting), ("Running", "running", queue.running),
                 ("Scheduled", "scheduled", queue.scheduled), ("Failed/h", "failedLastHour", queue.failedLastHour),
-                ("Done/min", "completedLastMinute", queue.completedLastMinute),
-            ] {
+            ]
+            if queue.keepsCompleted { live.append(("Done/min", "completedLastMinute", queue.completedLastMinute)) }
+            for (heading, field, value) in live {
                 body += "<td class=\"n\" data-label=\"\(page.t(heading))\" data-live=\"\(name)|\(field)\">\(value)</td>"
             }
+            // A queue that deletes its completed jobs leaves no rows to count them by.
+            let notKept = "<span title=\"\(page.t("Completed jobs are deleted in this queue: no rows count them"))\">—</span>"
+            if !queue.keepsCompleted { body += "<td class=\"n\" data-label=\"\(page.t("Done/min"))\">\(notKept)</td>" }
             let oldest = queue.oldestWaitSeconds.map { String(format: "%.0f s", $0) } ?? "—"
             body += "<td class=\"n\" data-label=\"\(page.t("Oldest wait"))\">\(oldest)</td>"
-            body += "<td data-label=\"\(page.t("Throughput (30 min)"))\">\(Self.sparkline(queue.completedPerMinute))</td></tr>"
+            let throughput = queue.keepsCompleted ? Self.sparkline(queue.completedPerMinute) : notKept
+            body += "<td data-label=\"\(page.t("Throughput (30 min)"))\">\(throughput)</td></tr>"
         }
         body += "</tbody></table></div><h2>\(page.t("Workers"))</h2>"
         body += "<div class=\"scroll\"><table class=\"cards\" id=\"workers\"><thead><tr>"

@@ -11,8 +11,9 @@ struct QueueStatsCommand: Command {
     static let help = """
         Usage: jobsctl stats [queues] [--json] [--watch [SECONDS]]
 
-        Per queue: jobs by state, completed in the last minute and hour, discarded
-        in the last hour, and how long the oldest runnable job has waited. Read from a
+        Per queue: jobs by state, completed in the last minute and hour ("–" where the
+        queue deletes its completed jobs), discarded in the last hour, and how long the
+        oldest runnable job has waited. Read from a
         hot standby (--read-url, DATABASE_READ_URL), it first says so and how far the
         standby's replay trails the primary (on standard error with --json).
 
@@ -67,12 +68,22 @@ struct QueueStatsCommand: Command {
         let states: [JobState] = [.available, .running, .scheduled, .retryable, .pending, .completed, .discarded, .cancelled]
         var table = TextTable(["queue"] + states.map(\.rawValue) + ["done/min", "done/h", "failed/h", "oldest wait"])
         for queue in statistics {
+            let done = queue.keepsCompleted ? ["\(queue.completedLastMinute)", "\(queue.completedLastHour)"] : ["–", "–"]
             table.append(
-                [queue.queue] + states.map { "\(queue.counts[$0.rawValue, default: 0])" } + [
-                    "\(queue.completedLastMinute)", "\(queue.completedLastHour)", "\(queue.failedLastHour)",
-                    DisplayFormat.age(seconds: queue.oldestAvailableAgeSeconds),
+                [queue.queue] + states.map { "\(queue.counts[$0.rawValue, default: 0])" } + done + [
+                    "\(queue.failedLastHour)", DisplayFormat.age(seconds: queue.oldestAvailableAgeSeconds),
                 ])
         }
-        return statistics.isEmpty ? "no jobs yet" : table.render()
+        guard !statistics.isEmpty else { return "no jobs yet" }
+        let deleting = statistics.filter { !$0.keepsCompleted }.map(\.queue)
+        guard !deleting.isEmpty else { return table.render() }
+        return table.render() + "\n" + deletedCompletionsNote(deleting)
+    }
+
+    /// Why a queue's done/min and done/h read "–": its completed jobs leave no rows to count.
+    static func deletedCompletionsNote(_ queues: [String]) -> String {
+        "–: \(queues.joined(separator: ", ")) delete\(queues.count == 1 ? "s" : "") completed jobs "
+            + "(jobsctl queues completed QUEUE keep|delete), so no rows count them; the workers' metric "
+            + "queue_worker_jobs_total does"
     }
 }

@@ -194,7 +194,7 @@ struct QueuesCompletedCommand: Command {
                 less: for high-volume queues whose finished jobs nobody looks at. Still
                 kept: failed, cancelled and discarded jobs, members of a batch, and
                 jobs whose unique key is kept `always`. Workers' metrics still count
-                deleted jobs as completed; `stats` counts only completed rows.
+                deleted jobs as completed; `stats` shows – for its completions.
         Every worker process follows the setting from its next acknowledgement.
 
         \(DatabaseOptions.help)

@@ -53,6 +53,15 @@ struct QueueWorkerCommand: WorkerCommand {
     func run() async throws {
         let log = PlatformLog.make(minimumLevel: options.logLevel, fields: [("worker", options.configuration.workerID)])
         let services = try Self.services(log: log)
+        do {
+            try BusinessTimeZone.requireAgreement(of: services.timeZone, with: database.configuration)
+        } catch let disagreement as BusinessTimeZone.Disagreement {
+            throw CommandError.failed("\(disagreement)")
+        } catch {
+            // The database is not reachable (or not migrated) yet: the worker waits for it
+            // as for any outage; the zones are compared at the next start.
+            log.warning("business time zone not compared with the database's", [("error", "\(error)")])
+        }
         let worker = try JobWorker(
             database: database.configuration, listenDatabase: options.listenDatabase, handlers: PlatformJobs.handlers(services),
             periodicJobs: try PlatformJobs.periodicJobs(timeZone: services.timeZone),

@@ -177,6 +177,26 @@ final class ArgumentSweepTests: XCTestCase {
         }
     }
 
+    /// A worker whose business time zone is not the database's (platform.business_hours,
+    /// where SQL counts complaint deadlines) refuses to start and says how to make them
+    /// agree, instead of deciding payout weeks in one zone and deadlines in another.
+    func testAWorkerWhoseBusinessTimeZoneIsNotTheDatabasesRefusesToStart() async throws {
+        let zone = try TestDatabase.connect().query("SELECT time_zone FROM platform.business_hours").scalar(String.self)
+        let other = zone == "Europe/Berlin" ? "America/Chicago" : "Europe/Berlin"
+        let output = NSTemporaryDirectory() + TestDatabase.uniqueName("zone") + ".out"
+        let process = try ChildProcess(
+            executable: try TestDatabase.executable("queue-worker"), arguments: [],
+            environment: ["DATABASE_URL": try TestDatabase.url, "BUSINESS_TIME_ZONE": other], outputPath: output)
+        let status = await process.wait(timeout: .seconds(30))
+        if status == nil { process.signal(SIGKILL) }
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: output)
+        XCTAssertEqual(status, 1, text)
+        XCTAssertTrue(
+            text.contains("platform.business_hours counts business hours in \(zone) but BUSINESS_TIME_ZONE is \(other)")
+                && text.contains("Set BUSINESS_TIME_ZONE=\(zone)"), text)
+    }
+
     /// The positive side of "validated, not normalised": a real date on 29 February of
     /// a leap year, with its offset, is stored as that instant.
     func testARealTimeIsAcceptedAsTheInstantItNames() async throws {

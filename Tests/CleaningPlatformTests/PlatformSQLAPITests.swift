@@ -147,6 +147,50 @@ final class PlatformSQLAPITests: XCTestCase {
         }
     }
 
+    /// Through the SQL API's enqueue functions the app enqueues only the kinds granted
+    /// to it (queue.enqueue_grants: a tier upgrade), not a payment or a campaign batch
+    /// with arguments of its choosing; a role that may write queue.jobs itself is not
+    /// limited. A refusal names the role and the kind and writes nothing.
+    func testTheAppEnqueuesOnlyTheKindsGrantedToIt() async throws {
+        let fixture = try PlatformFixture()
+        let customer = try await fixture.customer()
+        let queue = TestDatabase.uniqueName("grants")
+        let app = try await login("cleaning_app", fixture)
+        func jobs() async throws -> [String] {
+            try await fixture.pool.query("SELECT kind FROM queue.jobs WHERE queue = $1 ORDER BY id", [queue]).rows
+                .map { try $0.decode(String.self) }
+        }
+        let allowed = try app.query(
+            "SELECT queue.enqueue('tier.upgrade', jsonb_build_object('customerID', $1::int8), queue => $2)", [customer.id, queue])
+        XCTAssertGreaterThan(try allowed.scalar(Int64.self), 0)
+        for statement in [
+            "SELECT queue.enqueue('payout.settle_cleaner', '{\"cleanerID\": 1}', queue => $1)",
+            "SELECT * FROM queue.enqueue_many(jsonb_build_array(jsonb_build_object('kind', 'tier.upgrade', 'queue', $1::text), jsonb_build_object('kind', 'campaign.send_batch', 'queue', $1::text)))",
+        ] {
+            XCTAssertThrowsError(try app.query(statement, [queue]), statement) { error in
+                XCTAssertEqual((error as? PostgresError)?.sqlState, "42501", "\(error)")
+                XCTAssertTrue("\(error)".contains("may not enqueue jobs of kind"), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try app.query(
+            "SELECT * FROM queue.enqueue_many(jsonb_build_array(jsonb_build_object('kind', 'tier.upgrade', 'queue', $1::text), jsonb_build_object('kind', 'campaign.send_batch', 'queue', $1::text)))",
+            [queue])) { error in
+            XCTAssertTrue("\(error)".contains("job 2:") && "\(error)".contains("campaign.send_batch"), "names the element: \(error)")
+        }
+        let refusedJobs = try await jobs()
+        XCTAssertEqual(refusedJobs, ["tier.upgrade"], "a refused call writes nothing")
+        // A grant to a role the app's login belongs to opens the kind; a worker may anyway.
+        let kind = TestDatabase.uniqueName("kind")
+        _ = try await fixture.pool.query("INSERT INTO queue.enqueue_grants (grantee, kind) VALUES ('cleaning_app', $1)", [kind])
+        _ = try app.query("SELECT queue.enqueue($1, queue => $2)", [kind, queue])
+        _ = try await fixture.pool.query("DELETE FROM queue.enqueue_grants WHERE kind = $1", [kind])
+        let worker = try await login("cleaning_worker", fixture)
+        _ = try worker.query("SELECT queue.enqueue('payout.settle_cleaner', '{\"cleanerID\": 1}', queue => $1)", [queue])
+        let written = try await jobs()
+        XCTAssertEqual(written, ["tier.upgrade", kind, "payout.settle_cleaner"])
+        _ = try await fixture.pool.query("DELETE FROM queue.jobs WHERE queue = $1", [queue])
+    }
+
     /// The app role calls the API and reads what an app shows, and nothing else:
     /// no job rows, no ledger, no payouts or withdrawals, no notifications (they
     /// hold verification codes), no internal functions, no direct writes.

@@ -98,6 +98,21 @@ final class ConsoleOperationsTests: XCTestCase {
         XCTAssertTrue(row.contains("mail, payouts"), row)
     }
 
+    /// A queue that deletes its completed jobs has no rows to count them by: the
+    /// overview says so instead of a "Done/min" of 0 (which the live refresh would keep).
+    func testTheOverviewMarksAQueueThatDeletesItsCompletedJobs() throws {
+        let queue = TestDatabase.uniqueName("deleting")
+        let connection = try TestDatabase.connect()
+        try connection.query("INSERT INTO queue.queues (name, keep_completed) VALUES ($1, false)", [queue])
+        defer { _ = try? connection.query("DELETE FROM queue.queues WHERE name = $1", [queue]) }
+        let viewer = try fixture.client.loggedIn(fixture.viewerName, fixture.password)
+        let page = try viewer.get("/").body
+        let row = try XCTUnwrap(page.components(separatedBy: "<tr>").first { $0.contains(">\(queue)</a>") }, "listed")
+        XCTAssertTrue(row.contains("Completed jobs are deleted in this queue"), row)
+        XCTAssertFalse(row.contains("\(queue)|completedLastMinute"), "no live completion count: \(row)")
+        XCTAssertTrue(row.contains("\(queue)|waiting"), "the other numbers stay live: \(row)")
+    }
+
     func testWorkflowAndBatchPagesShowProgressAndTheirJobs() throws {
         let queue = TestDatabase.uniqueName("flows")
         let batch = TestDatabase.uniqueName("batch")

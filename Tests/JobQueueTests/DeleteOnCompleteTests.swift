@@ -53,6 +53,31 @@ final class DeleteOnCompleteTests: XCTestCase {
         XCTAssertEqual(summary?.paused, false, "setting retention leaves the other settings alone")
     }
 
+    /// Statistics and the dashboard's overview cannot count completions that left no
+    /// row: they say the queue does not keep them instead of reporting zero done.
+    func testStatisticsAndTheOverviewSayWhichQueuesDoNotKeepCompletions() async throws {
+        let deleting = try await deletingQueue()
+        let keeping = try QueueFixture()
+        for fixture in [deleting, keeping] {
+            _ = try await fixture.client.enqueue(fixture.request("test.done"))
+            let jobs = try await claim(fixture, limit: 1)
+            let written = await acknowledge(jobs.map { JobOutcome(lease: $0.lease, attempt: $0.attempt, result: .completed) }, on: fixture)
+            XCTAssertEqual(written.applied, 1)
+        }
+        let statistics = try await JobAdministration(database: deleting.pool).statistics()
+        let kept = statistics.first { $0.queue == keeping.queue }
+        XCTAssertEqual(kept?.keepsCompleted, true, "\(statistics)")
+        XCTAssertEqual(kept?.completedLastMinute, 1, "\(statistics)")
+        // The deleting queue has no rows left at all, so it is not listed; give it a waiting job.
+        _ = try await deleting.client.enqueue(deleting.request("test.waiting"))
+        let withWaiting = try await JobAdministration(database: deleting.pool).statistics()
+        XCTAssertEqual(withWaiting.first { $0.queue == deleting.queue }?.keepsCompleted, false, "\(withWaiting)")
+        let overview = try await deleting.pool.withConnection { try JobOverview.read(on: $0) }
+        let flags = overview.queues.filter { [deleting.queue, keeping.queue].contains($0.name) }
+            .map { "\($0.name) \($0.keepsCompleted)" }.sorted()
+        XCTAssertEqual(flags, ["\(deleting.queue) false", "\(keeping.queue) true"].sorted(), "\(overview.queues)")
+    }
+
     func testCompletedJobsAreDeletedAndFailedOnesKept() async throws {
         let fixture = try await deletingQueue()
         _ = try await fixture.client.enqueue((0..<4).map { _ in fixture.request("test.delete") })

@@ -163,8 +163,15 @@ final class JobsctlTests: XCTestCase {
         let row = try XCTUnwrap(rows.first { $0["queue"] as? String == fixture.queue })
         XCTAssertEqual((row["counts"] as? [String: Int])?["available"], 3)
         XCTAssertNotNil(row["oldestAvailableAgeSeconds"] as? Double)
+        XCTAssertEqual(row["keepsCompleted"] as? Bool, false, "\(row)")
         let statsTable = try await jobsctl(["stats"])
         XCTAssertTrue(statsTable.output.contains("OLDEST WAIT"), statsTable.output)
+        // Its completions leave no rows: "–", not a 0 that reads as "nothing done".
+        let statsLine = statsTable.output.split(separator: "\n").first { $0.hasPrefix(fixture.queue) } ?? ""
+        XCTAssertEqual(statsLine.split(separator: " ").filter { $0 == "–" }.count, 2, statsTable.output)
+        XCTAssertTrue(
+            statsTable.output.split(separator: "\n").contains { $0.hasPrefix("–: ") && $0.contains(fixture.queue) },
+            statsTable.output)
 
         let cron = try await jobsctl(["cron", "list"])
         XCTAssertEqual(cron.status, 0, cron.output)

@@ -25,43 +25,55 @@ public struct EscalateComplaint: JobArguments {
         try JobArgumentsError.requireID(complaintID, "complaintID")
     }
 
-    /// `$1` complaint, `$2` deadline, `$3` level, `$4` now, `$5` the business time zone.
-    static let escalate = """
+    /// Records the escalation when the deadline was missed: `$1` complaint, `$2`
+    /// deadline, `$3` level, `$4` now. Returns the new row's id; none when the deadline
+    /// was met or the escalation was recorded before.
+    static let record = """
         WITH missed AS (
-            SELECT k.id, k.severity, d.due
+            SELECT k.id, d.due
             FROM platform.complaints AS k
             CROSS JOIN LATERAL (SELECT CASE $2 WHEN 'acknowledge' THEN k.acknowledge_due_at ELSE k.resolve_due_at END AS due,
                                        CASE $2 WHEN 'acknowledge' THEN k.acknowledged_at ELSE k.resolved_at END AS done) AS d
             WHERE k.id = $1 AND d.due IS NOT NULL AND d.due <= $4 AND (d.done IS NULL OR d.done > d.due)
-        ), recorded AS (
-            INSERT INTO platform.complaint_escalations (complaint_id, deadline, level, due_at, escalated_at)
-            SELECT id, $2, $3, due, $4 FROM missed
-            ON CONFLICT (complaint_id, deadline, level) DO NOTHING
-            RETURNING id, due_at
-        ), notified AS (
-            \(NotificationOutbox.insertSelect(
-                """
-                (SELECT 'complaint_escalated',
-                        jsonb_build_object('complaint', m.id::text, 'severity', m.severity,
-                                           'deadline', CASE $2 WHEN 'acknowledge' THEN '受理' ELSE '处理' END,
-                                           'due', to_char(r.due_at AT TIME ZONE $5, 'MM-DD HH24:MI')),
-                        c.phone, $5, 'complaint_escalated:' || r.id
-                 FROM recorded AS r CROSS JOIN missed AS m
-                 JOIN platform.complaint_escalation_contacts AS c ON c.level = $3)
-                """, now: "$4"))
         )
-        SELECT (SELECT count(*) FROM recorded)::int8, n.id FROM (SELECT 1) AS one LEFT JOIN notified AS n ON true
+        INSERT INTO platform.complaint_escalations (complaint_id, deadline, level, due_at, escalated_at)
+        SELECT id, $2, $3, due, $4 FROM missed
+        ON CONFLICT (complaint_id, deadline, level) DO NOTHING
+        RETURNING id
+        """
+
+    /// The message to the level's contact about escalation `$1`: `$2` deadline, `$3`
+    /// level, `$4` now, `$5` the business time zone. A statement of its own, not a
+    /// CTE reading the insert's rows: on a Citus cluster the data-modifying CTE chain
+    /// wrote the escalation but no message (the contacts are a reference table there).
+    static let notify = """
+        \(NotificationOutbox.insertSelect(
+            """
+            (SELECT 'complaint_escalated',
+                    jsonb_build_object('complaint', k.id::text, 'severity', k.severity,
+                                       'deadline', CASE $2 WHEN 'acknowledge' THEN '受理' ELSE '处理' END,
+                                       'due', to_char(e.due_at AT TIME ZONE $5, 'MM-DD HH24:MI')),
+                    c.phone, $5, 'complaint_escalated:' || e.id
+             FROM platform.complaint_escalations AS e
+             JOIN platform.complaints AS k ON k.id = e.complaint_id
+             JOIN platform.complaint_escalation_contacts AS c ON c.level = $3
+             WHERE e.id = $1)
+            """, now: "$4"))
         """
 
     func run(_ context: JobContext, services: PlatformServices) async throws {
         let (complaint, deadline, level) = (complaintID, self.deadline.rawValue, self.level.rawValue)
         let (now, zone) = (services.clock.now, services.timeZone.identifier)
         let escalated = try await context.completeInTransaction { connection in
-            let rows = try connection.query(Self.escalate, [complaint, deadline, level, now, zone]).rows
-            try NotificationOutbox.enqueueDispatch(try rows.compactMap { try $0.decode(1, as: Int64?.self) }, on: connection)
-            return try rows.first?.decode(0, as: Int64.self) ?? 0
+            let recorded = try connection.query(Self.record, [complaint, deadline, level, now]).rows
+                .map { try $0.decode(0, as: Int64.self) }
+            for escalation in recorded {
+                let messages = try connection.query(Self.notify, [escalation, deadline, level, now, zone]).rows
+                try NotificationOutbox.enqueueDispatch(try messages.map { try $0.decode(0, as: Int64.self) }, on: connection)
+            }
+            return !recorded.isEmpty
         }
-        if escalated > 0 {
+        if escalated {
             services.log.info(
                 "complaint escalated",
                 [("complaint_id", "\(complaint)"), ("deadline", deadline), ("level", level)])

@@ -302,25 +302,31 @@ public struct JobAdministration: Sendable {
         public var failedLastHour: Int
         /// Seconds the oldest runnable job has been waiting; nil when none waits.
         public var oldestAvailableAgeSeconds: Double?
+        /// False where the queue deletes its jobs when they complete (`setKeepCompleted`):
+        /// its completed counts are then not known from rows (they read 0); the workers'
+        /// metric `queue_worker_jobs_total` counts them.
+        public var keepsCompleted: Bool
     }
 
     public func statistics() async throws -> [QueueStatistics] {
         let result = try await database.query(
             """
-            SELECT queue, state, count(*)::int8,
-                   (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 minute'))::int8,
-                   (count(*) FILTER (WHERE state = \(JobState.completed.sql) AND finalized_at > now() - interval '1 hour'))::int8,
-                   (count(*) FILTER (WHERE state = \(JobState.discarded.sql) AND finalized_at > now() - interval '1 hour'))::int8,
-                   EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE state = \(JobState.available.sql)))::float8
-            FROM queue.jobs GROUP BY queue, state ORDER BY queue, state
+            SELECT j.queue, j.state, count(*)::int8,
+                   (count(*) FILTER (WHERE j.state = \(JobState.completed.sql) AND j.finalized_at > now() - interval '1 minute'))::int8,
+                   (count(*) FILTER (WHERE j.state = \(JobState.completed.sql) AND j.finalized_at > now() - interval '1 hour'))::int8,
+                   (count(*) FILTER (WHERE j.state = \(JobState.discarded.sql) AND j.finalized_at > now() - interval '1 hour'))::int8,
+                   EXTRACT(EPOCH FROM now() - min(j.run_at) FILTER (WHERE j.state = \(JobState.available.sql)))::float8,
+                   COALESCE(q.keep_completed, true)
+            FROM queue.jobs AS j LEFT JOIN queue.queues AS q ON q.name = j.queue
+            GROUP BY j.queue, j.state, q.keep_completed ORDER BY j.queue, j.state
             """)
         var byQueue: [String: QueueStatistics] = [:]
         for row in result.rows {
-            let (queue, state, count, minute, hour, failed, oldest) = try row.decode(
-                (String, String, Int64, Int64, Int64, Int64, Double?).self)
+            let (queue, state, count, minute, hour, failed, oldest, keeps) = try row.decode(
+                (String, String, Int64, Int64, Int64, Int64, Double?, Bool).self)
             var stats = byQueue[queue] ?? QueueStatistics(
                 queue: queue, counts: [:], completedLastMinute: 0, completedLastHour: 0, failedLastHour: 0,
-                oldestAvailableAgeSeconds: nil)
+                oldestAvailableAgeSeconds: nil, keepsCompleted: keeps)
             stats.counts[state] = Int(count)
             stats.completedLastMinute += Int(minute)
             stats.completedLastHour += Int(hour)

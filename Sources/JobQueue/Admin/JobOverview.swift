@@ -17,6 +17,9 @@ public struct JobOverview: Sendable, Codable, Equatable {
         public var oldestWaitSeconds: Double?
         /// Completed jobs per minute, oldest minute first (`JobOverview.sparklineMinutes` values).
         public var completedPerMinute: [Int]
+        /// False where the queue deletes its jobs when they complete: the completed
+        /// figures above are then not known from rows (they read 0).
+        public var keepsCompleted: Bool
     }
 
     public struct Worker: Sendable, Codable, Equatable {
@@ -72,19 +75,20 @@ public struct JobOverview: Sendable, Codable, Equatable {
         )
         SELECT 'queue', n.name, COALESCE(q.paused, false), COALESCE(p.waiting, 0), COALESCE(p.running, 0),
                COALESCE(p.scheduled, 0), COALESCE(p.failed, 0), COALESCE(p.done, 0), p.oldest, s.per_minute,
-               NULL::text[], NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::timestamptz
+               NULL::text[], NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::timestamptz,
+               COALESCE(q.keep_completed, true)
         FROM names AS n LEFT JOIN per_queue AS p ON p.queue = n.name LEFT JOIN queue.queues AS q ON q.name = n.name
         LEFT JOIN spark AS s ON s.name = n.name
         UNION ALL
         SELECT 'worker', COALESCE(w.id, l.leased_by), false, COALESCE(w.pid, 0)::int8, COALESCE(l.running, 0), 0, 0, 0,
-               NULL, NULL, COALESCE(w.queues, l.queues), l.until, w.host, w.started_at, w.seen_at
+               NULL, NULL, COALESCE(w.queues, l.queues), l.until, w.host, w.started_at, w.seen_at, true
         FROM (SELECT * FROM queue.workers WHERE expires_at > now()) AS w
         FULL JOIN (
             SELECT leased_by, count(*)::int8 AS running, array_agg(DISTINCT queue) AS queues, max(lease_expires_at) AS until
             FROM queue.jobs WHERE state = \(JobState.running.sql) AND leased_by IS NOT NULL GROUP BY leased_by
         ) AS l ON l.leased_by = w.id
         UNION ALL
-        SELECT 'leader', name, false, 0, 0, 0, 0, 0, NULL, NULL, ARRAY[holder], expires_at, NULL, NULL, NULL
+        SELECT 'leader', name, false, 0, 0, 0, 0, 0, NULL, NULL, ARRAY[holder], expires_at, NULL, NULL, NULL, true
         FROM queue.leaders WHERE expires_at > now()
         ORDER BY 1, 2
         """
@@ -106,13 +110,15 @@ public struct JobOverview: Sendable, Codable, Equatable {
             let until = try row.decode(11, as: Date?.self)
             let (host, started, seen) = try (
                 row.decode(12, as: String?.self), row.decode(13, as: Date?.self), row.decode(14, as: Date?.self))
+            let keepsCompleted = try row.decode(15, as: Bool.self)
             switch what {
             case "queue":
                 overview.queues.append(
                     Queue(
                         name: name, paused: paused, waiting: Int(waiting), running: Int(running),
                         scheduled: Int(scheduled), failedLastHour: Int(failed), completedLastMinute: Int(done),
-                        oldestWaitSeconds: oldest.map { max(0, $0) }, completedPerMinute: (perMinute ?? []).map(Int.init)))
+                        oldestWaitSeconds: oldest.map { max(0, $0) }, completedPerMinute: (perMinute ?? []).map(Int.init),
+                        keepsCompleted: keepsCompleted))
             case "worker":
                 overview.workers.append(
                     Worker(

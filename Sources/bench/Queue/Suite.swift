@@ -99,7 +99,13 @@ struct Suite: Sendable {
             pgbench: pgbench, jobs: options.jobs, clients: options.producers, batch: options.enqueueBatch,
             on: database)
         results.referenceEnqueue.append(reference)
-        Output.log("bulk enqueue: \(Format.count(rate)) jobs/s; pgbench INSERT batches: \(Format.count(reference)) jobs/s")
+        let tableFloor = try await JobTableInsertFloor.rate(
+            pgbench: pgbench, jobs: options.jobs, clients: options.producers, batch: options.enqueueBatch,
+            on: database)
+        results.tableFloorEnqueue.append(tableFloor)
+        Output.log(
+            "bulk enqueue: \(Format.count(rate)) jobs/s; pgbench INSERT batches: \(Format.count(reference)) jobs/s; "
+                + "pgbench INSERT batches into queue.jobs: \(Format.count(tableFloor)) jobs/s")
     }
 
     private func measureReference(

@@ -32,6 +32,9 @@ struct SuiteReport {
                 + "    client CPU " + Format.decimal(results.enqueueCPU.median ?? .nan, places: 1) + " µs/job",
             "  pgbench, INSERT … generate_series       " + Format.rate(results.referenceEnqueue)
                 + "    ours/pgbench " + Format.ratio(results.enqueue, results.referenceEnqueue),
+            "  pgbench, the same into queue.jobs       " + Format.rate(results.tableFloorEnqueue)
+                + "    queue.jobs/pgbench " + Format.ratio(results.tableFloorEnqueue, results.referenceEnqueue)
+                + " (the ceiling of ours/pgbench: constant rows, no client, no NOTIFY)",
         ]
     }
 

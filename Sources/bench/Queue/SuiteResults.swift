@@ -17,6 +17,9 @@ struct SuiteResults: Sendable {
     var inProcessCPU: [Int: Samples] = [:]
     var fleetCPU: [SuiteOptions.Fleet: Samples] = [:]
     var referenceEnqueue = Samples()
+    /// pgbench inserting the same batches of constant rows into the engine's own job
+    /// table (`JobTableInsertFloor`): the most any enqueue statement could reach.
+    var tableFloorEnqueue = Samples()
     /// Processing rate of one in-process worker, by concurrency.
     var inProcess: [Int: Samples] = [:]
     /// Processing rate of worker processes, by layout.
