@@ -222,7 +222,10 @@ final class EnqueueTests: XCTestCase {
         XCTAssertEqual(try listener.waitForNotifications(timeout: .milliseconds(200)), [])
 
         let stored = try enqueuer.query(
-            "SELECT id, (args->>'n')::int8, state, tags, deadline_at IS NOT NULL FROM queue.jobs WHERE id = ANY($1) ORDER BY id",
+            """
+            SELECT id, (args->>'n')::int8, state, tags, deadline_at IS NOT NULL
+            FROM queue.jobs WHERE id = ANY($1) ORDER BY id
+            """,
             [[scheduled.id, available.id]]
         ).rows.map { row in
             try "\(row.decode(0, as: Int64.self)) n=\(row.decode(1, as: Int64.self)) \(row.decode(2, as: String.self)) "

@@ -19,9 +19,9 @@ final class JobTableTests: XCTestCase {
             VALUES ('test.check', $1, $2, $3, CASE WHEN $4 THEN now() END, CASE WHEN $5 THEN 1 END,
                     CASE WHEN $5 THEN now() END)
             """
-        func verdict(_ state: String, scope: String = UniqueScope.active.rawValue, final: Bool = false, leased: Bool = false)
-            -> String
-        {
+        func verdict(
+            _ state: String, scope: String = UniqueScope.active.rawValue, final: Bool = false, leased: Bool = false
+        ) -> String {
             do {
                 _ = try connection.query(insert, [fixture.queue, state, scope, final, leased])
                 return "accepted"

@@ -263,9 +263,10 @@ enum JobEnqueueStatements {
         """
 
     /// `insertUnconditionally` for one job (`enqueue(_ request:)`): scalar parameters,
-    /// one `VALUES`-like row, the NOTIFY for an available job in the statement without
-    /// arrays, `DISTINCT` or aggregates — the least a statement can do with the same
-    /// first-state rule, which is on the enqueue → start path. Returns the job's id.
+    /// one row, the NOTIFY for an available job in the statement, no arrays, `DISTINCT`
+    /// or aggregates — about the table's least possible insert with the same first-state
+    /// rule, on the enqueue → start path (docs/performance-queue.md, "Start latency").
+    /// Returns the job's id.
     static let insertOne = """
         WITH inserted AS (
             INSERT INTO queue.jobs (kind, queue, args, priority, run_at, max_attempts, tags, unique_scope, deadline_at,

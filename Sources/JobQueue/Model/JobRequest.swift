@@ -33,8 +33,8 @@ public struct JobRequest: Sendable {
     public static let defaultMaxAttempts = 20
 
     public init(
-        kind: String, argumentsJSON: String = JobRequest.noArguments, queue: String = JobRequest.defaultQueue, priority: Int = 0,
-        runAt: Date? = nil, maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [],
+        kind: String, argumentsJSON: String = JobRequest.noArguments, queue: String = JobRequest.defaultQueue,
+        priority: Int = 0, runAt: Date? = nil, maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [],
         uniqueKey: String? = nil, uniqueScope: UniqueScope = .active, deadline: Date? = nil,
         dependsOn: [Int64] = [], batchID: String? = nil, callbackForBatch: String? = nil
     ) {
