@@ -158,6 +158,88 @@ final class EnqueueTests: XCTestCase {
             "\(described)")
     }
 
+    /// The lean bulk statement sends a column that no request of the batch sets as one
+    /// NULL array, and `{}` arguments as NULL: a batch mixing requests with and without
+    /// each optional value stores every request's own values, in request order, and a
+    /// batch setting none stores the defaults.
+    func testBulkEnqueueMixingSetAndUnsetColumnsStoresEachRequestsOwnValues() async throws {
+        let fixture = try QueueFixture()
+        let later = Date().addingTimeInterval(3_600)
+        var full = fixture.request("test.mixed", #"{"n": 1}"#, runAt: later)
+        full.tags = ["order:1", "order:1:timed"]
+        full.deadline = later.addingTimeInterval(600)
+        var tagged = fixture.request("test.mixed", #"{"n": 3}"#)
+        tagged.tags = ["order:3"]
+        let mixed = [fixture.request("test.mixed"), full, fixture.request("test.mixed"), tagged]
+        let plain = [fixture.request("test.plain"), fixture.request("test.plain")]
+
+        let results = try await fixture.client.enqueue(mixed) + fixture.client.enqueue(plain)
+
+        let stored = try await fixture.pool.query(
+            """
+            SELECT id, kind, args::text, state, tags, deadline_at IS NOT NULL, run_at > created_at + interval '1 minute'
+            FROM queue.jobs WHERE id = ANY($1) ORDER BY id
+            """, [results.map(\.id)])
+        let rows = try stored.rows.map { row in
+            try [
+                "\(row.decode(0, as: Int64.self))", row.decode(1, as: String.self), row.decode(2, as: String.self),
+                row.decode(3, as: String.self), "\(row.decode(4, as: [String].self))",
+                "deadline \(row.decode(5, as: Bool.self))", "later \(row.decode(6, as: Bool.self))",
+            ].joined(separator: " | ")
+        }
+        XCTAssertEqual(
+            rows,
+            zip(results.map(\.id), [
+                "test.mixed | {} | available | [] | deadline false | later false",
+                #"test.mixed | {"n": 1} | scheduled | ["order:1", "order:1:timed"] | deadline true | later true"#,
+                "test.mixed | {} | available | [] | deadline false | later false",
+                #"test.mixed | {"n": 3} | available | ["order:3"] | deadline false | later false"#,
+                "test.plain | {} | available | [] | deadline false | later false",
+                "test.plain | {} | available | [] | deadline false | later false",
+            ]).map { "\($0) | \($1)" },
+            "one row per request, ids in request order, each with its own values")
+    }
+
+    /// A single plain job (no unique key, dependencies or batch callback) takes the
+    /// one-row insert: the returned id is its row, an available job wakes its queue
+    /// once when the insert commits, a scheduled one wakes nobody.
+    func testSinglePlainJobIsItsOwnRowAndWakesItsQueueOnlyWhenAvailable() async throws {
+        let fixture = try QueueFixture()
+        let listener = try TestDatabase.connect()
+        try listener.listen(JobChannel.name)
+        let enqueuer = try TestDatabase.connect()
+        var scheduledRequest = fixture.request("test.single", #"{"n": 2}"#, runAt: Date().addingTimeInterval(600))
+        scheduledRequest.tags = ["single"]
+        scheduledRequest.deadline = Date().addingTimeInterval(900)
+
+        let scheduled = try enqueuer.enqueue(scheduledRequest)
+        XCTAssertEqual(
+            try listener.waitForNotifications(timeout: .milliseconds(300)), [], "scheduled work wakes nobody yet")
+        let available = try enqueuer.enqueue(fixture.request("test.single", #"{"n": 1}"#))
+        XCTAssertEqual(
+            try listener.waitForNotifications(timeout: .seconds(5)).map(\.payload), [fixture.queue],
+            "one notification for the available job, after its commit")
+        XCTAssertEqual(try listener.waitForNotifications(timeout: .milliseconds(200)), [])
+
+        let stored = try enqueuer.query(
+            """
+            SELECT id, (args->>'n')::int8, state, tags, deadline_at IS NOT NULL
+            FROM queue.jobs WHERE id = ANY($1) ORDER BY id
+            """,
+            [[scheduled.id, available.id]]
+        ).rows.map { row in
+            try "\(row.decode(0, as: Int64.self)) n=\(row.decode(1, as: Int64.self)) \(row.decode(2, as: String.self)) "
+                + "\(row.decode(3, as: [String].self)) deadline \(row.decode(4, as: Bool.self))"
+        }
+        XCTAssertTrue(scheduled.inserted && available.inserted)
+        XCTAssertEqual(
+            stored,
+            [
+                "\(scheduled.id) n=2 scheduled [\"single\"] deadline true",
+                "\(available.id) n=1 available [] deadline false",
+            ])
+    }
+
     func testEnqueueInsideARolledBackTransactionLeavesNoJob() async throws {
         let fixture = try QueueFixture()
         struct BusinessRuleBroken: Error {}

@@ -7,6 +7,46 @@ import XCTest
 /// The engine's counts and table-level facts that benchmarks read instead of the job
 /// table itself.
 final class JobTableTests: XCTestCase {
+    /// The state and scope check constraints (migration 0036 wrote their lists as array
+    /// literals, PostgreSQL reads those faster): every `JobState` and both unique scopes
+    /// are accepted, with a finished time exactly when final and a lease exactly when
+    /// running; anything else is refused by the constraint that says so.
+    func testTheJobTableAcceptsEveryStateAndScopeAndRefusesOthers() async throws {
+        let fixture = try QueueFixture()
+        let connection = try TestDatabase.connect()
+        let insert = """
+            INSERT INTO queue.jobs (kind, queue, state, unique_scope, finalized_at, lease_id, lease_expires_at)
+            VALUES ('test.check', $1, $2, $3, CASE WHEN $4 THEN now() END, CASE WHEN $5 THEN 1 END,
+                    CASE WHEN $5 THEN now() END)
+            """
+        func verdict(
+            _ state: String, scope: String = UniqueScope.active.rawValue, final: Bool = false, leased: Bool = false
+        ) -> String {
+            do {
+                _ = try connection.query(insert, [fixture.queue, state, scope, final, leased])
+                return "accepted"
+            } catch let error as PostgresError where error.isCheckViolation {
+                return error.constraint ?? "a check without a name: \(error)"
+            } catch {
+                return "\(error)"
+            }
+        }
+        for state in JobState.allCases {
+            for scope in [UniqueScope.active, .always] {
+                XCTAssertEqual(
+                    verdict(state.rawValue, scope: scope.rawValue, final: state.isFinal, leased: state == .running),
+                    "accepted", "\(state), scope \(scope)")
+            }
+        }
+        XCTAssertEqual(verdict("paused"), "jobs_state_check")
+        XCTAssertEqual(verdict("Available"), "jobs_state_check")
+        XCTAssertEqual(verdict(JobState.available.rawValue, scope: "never"), "jobs_unique_scope_check")
+        XCTAssertEqual(verdict(JobState.completed.rawValue), "final_has_time")
+        XCTAssertEqual(verdict(JobState.available.rawValue, final: true), "final_has_time")
+        XCTAssertEqual(verdict(JobState.running.rawValue), "running_has_lease")
+        _ = try connection.query("DELETE FROM queue.jobs WHERE queue = $1", [fixture.queue])
+    }
+
     func testCountsByStateForOneQueueOneKindAndSinceATime() async throws {
         let fixture = try QueueFixture()
         let before = try await fixture.pool.query("SELECT now()").scalar(Date.self)

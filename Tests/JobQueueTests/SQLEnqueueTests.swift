@@ -8,9 +8,10 @@ import XCTest
 /// client: every path stores the same row for the same request, refuses the same
 /// bad input, and wakes workers the same way.
 final class SQLEnqueueTests: XCTestCase {
-    /// The four ways in: the Swift client one at a time (which runs
-    /// `queue.enqueue_job`) and as a list (its array statement), and SQL one at a
-    /// time with named parameters and as a JSON array.
+    /// The four ways in: the Swift client one at a time (a one-row insert, or
+    /// `queue.enqueue_job` for a unique key, dependencies or a batch callback) and as a
+    /// list (its array statements), and SQL one at a time with named parameters and as
+    /// a JSON array.
     enum Path: CaseIterable { case swiftSingle, swiftBulk, sqlSingle, sqlBulk }
 
     static let enqueueSQL = """

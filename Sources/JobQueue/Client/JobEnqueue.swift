@@ -13,15 +13,16 @@ extension PostgresConnection {
     /// is open, so the job exists if and only if the caller's own rows commit. A job
     /// that can hold a unique key or wait on dependencies runs the SQL API's
     /// `queue.enqueue_job`, the implementation front ends in other languages call too
-    /// (`queue.enqueue`); the rest — nearly every single job — take the bulk path's
-    /// lean insert as a batch of one: the same first-state rule and NOTIFY, validated
-    /// here as the function would, without a PL/pgSQL call (≈ 0.15 ms less server time
-    /// per job, which is on the enqueue → start path; docs/performance-queue.md).
+    /// (`queue.enqueue`); the rest — nearly every single job — take a one-row insert
+    /// (`JobEnqueueStatements.insertOne`): the same first-state rule and NOTIFY,
+    /// validated here as the function would, without a PL/pgSQL call, arrays or
+    /// aggregates (server time on the enqueue → start path; docs/performance-queue.md,
+    /// "Start latency").
     @discardableResult
     public func enqueue(_ request: JobRequest) throws -> EnqueueResult {
         try request.validateForEnqueue()
         try JobWorkflows.check([request], on: self)
-        if request.entersUnconditionally { return try enqueueUnconditionally([request])[0] }
+        if request.entersUnconditionally { return try enqueueUnconditionally(request) }
         let (id, inserted) = try query(
             JobEnqueueStatements.enqueueOne,
             [
@@ -71,6 +72,23 @@ extension PostgresConnection {
     }
 }
 
+extension [JobRequest] {
+    /// The requests' values of an optional column as an array parameter, or NULL when
+    /// every value is nil (`JobEnqueueStatements.insertUnconditionally`'s `unnest` reads
+    /// a NULL array as all NULLs).
+    fileprivate func column<Value: PostgresArrayElement>(_ value: (JobRequest) -> Value?) -> [Value?]? {
+        var values: [Value?] = []
+        var anySet = false
+        values.reserveCapacity(count)
+        for request in self {
+            let element = value(request)
+            anySet = anySet || element != nil
+            values.append(element)
+        }
+        return anySet ? values : nil
+    }
+}
+
 extension JobRequest {
     /// True when the job is inserted whatever else is in the table: it has no unique
     /// key (it cannot lose a conflict) and neither dependencies nor a batch callback
@@ -82,6 +100,21 @@ extension JobRequest {
 }
 
 extension PostgresConnection {
+    /// `enqueue(_:)` for one request that `entersUnconditionally`: one row from scalar
+    /// parameters, its NOTIFY in the statement (delivered at commit), so the enqueue →
+    /// start path stays one round trip.
+    fileprivate func enqueueUnconditionally(_ request: JobRequest) throws -> EnqueueResult {
+        let id = try query(
+            JobEnqueueStatements.insertOne,
+            [
+                request.kind, request.queue, request.argumentsJSON, Int64(request.priority), request.runAt,
+                Int64(request.maxAttempts), request.tags, request.uniqueScope.rawValue, request.deadline,
+                request.batchID,
+            ]
+        ).first!.decode(Int64.self)
+        return EnqueueResult(id: id, inserted: true)
+    }
+
     /// `enqueue(_:)` for requests that are all `entersUnconditionally`: every row is
     /// inserted, so the ids come back as one array and map to the requests by order
     /// (the statement draws them from the sequence in request order, and a session's
@@ -96,19 +129,24 @@ extension PostgresConnection {
     /// own that writes nothing and does not wait for a flush (`JobChannel.announce`).
     /// A crash or a broken connection between the two only leaves the jobs to the
     /// workers' poll. Inside a caller's transaction the statement notifies, delivered
-    /// at the caller's commit; a single job does too, keeping the enqueue → start path
-    /// at one round trip.
+    /// at the caller's commit; so does a batch of one.
+    ///
+    /// A column no request sets (run-at, tags, deadline, batch; arguments `{}`) travels
+    /// as one NULL array instead of an array of NULLs or of `{}`: nothing to build, send
+    /// or take apart per row, and `unnest` pads it with NULLs (docs/performance-queue.md,
+    /// "Bulk enqueue").
     fileprivate func enqueueUnconditionally(_ requests: [JobRequest]) throws -> [EnqueueResult] {
         let announcesAfterCommit = requests.count > 1 && transactionStatus == .idle
-        let tags = requests.map { $0.tags.isEmpty ? nil : PostgresArrayLiteral.text($0.tags) }
         let (ids, woken) = try query(
             JobEnqueueStatements.insertUnconditionally,
             [
-                requests.map(\.kind), requests.map(\.queue), requests.map(\.argumentsJSON),
-                requests.map { Int64($0.priority) }, requests.map { $0.runAt.map(JobTime.microseconds) },
-                requests.map { Int64($0.maxAttempts) }, tags, requests.map(\.uniqueScope.rawValue),
-                requests.map { $0.deadline.map(JobTime.microseconds) }, requests.map(\.batchID),
-                !announcesAfterCommit,
+                requests.map(\.kind), requests.map(\.queue),
+                requests.column { $0.argumentsJSON == JobRequest.noArguments ? nil : $0.argumentsJSON },
+                requests.map { Int64($0.priority) }, requests.column { $0.runAt.map(JobTime.microseconds) },
+                requests.map { Int64($0.maxAttempts) },
+                requests.column { $0.tags.isEmpty ? nil : PostgresArrayLiteral.text($0.tags) },
+                requests.map(\.uniqueScope.rawValue), requests.column { $0.deadline.map(JobTime.microseconds) },
+                requests.column(\.batchID), !announcesAfterCommit,
             ]
         ).first!.decode(([Int64], [String]).self)
         guard ids.count == requests.count else {
@@ -194,15 +232,17 @@ enum JobEnqueueStatements {
     /// speculative insertion per row), no per-row join back to the input, and the ids
     /// as one array instead of a row per job. Measured on the server: about 30 % less
     /// backend CPU per 1 000-row batch than `insert` (docs/performance-queue.md). The
-    /// first state is the same rule, `queue.initial_state`, as everywhere. Returns the
-    /// ids and the queues that got available jobs; `$11` says whether the statement
-    /// notifies those queues itself (false: the caller announces them after the commit).
+    /// first state is the same rule, `queue.initial_state`, as everywhere. A NULL
+    /// argument (or a NULL `$3`) is the empty object. Returns the ids and the queues
+    /// that got available jobs; `$11` says whether the statement notifies those queues
+    /// itself (false: the caller announces them after the commit).
     static let insertUnconditionally = """
         WITH inserted AS (
             INSERT INTO queue.jobs (id, kind, queue, args, priority, run_at, max_attempts, tags, unique_scope,
                                     deadline_at, batch_id, state)
             OVERRIDING SYSTEM VALUE
-            SELECT nextval('queue.jobs_id_seq'), kind, queue, args::jsonb, priority::int2, run_at, max_attempts::int4,
+            SELECT nextval('queue.jobs_id_seq'), kind, queue, COALESCE(args::jsonb, '{}'), priority::int2, run_at,
+                   max_attempts::int4,
                    COALESCE(tags::text[], '{}'), unique_scope,
                    timestamptz 'epoch' + deadline_us * interval '1 microsecond', batch_id,
                    queue.initial_state('{}', NULL, run_at)
@@ -220,6 +260,23 @@ enum JobEnqueueStatements {
         SELECT (SELECT array_agg(id ORDER BY id) FROM inserted),
                (SELECT COALESCE(array_agg(queue), '{}') FROM woken),
                \(JobChannel.notifyQueues(of: "woken", where: "$11::bool"))
+        """
+
+    /// `insertUnconditionally` for one job (`enqueue(_ request:)`): scalar parameters,
+    /// one row, the NOTIFY for an available job in the statement, no arrays, `DISTINCT`
+    /// or aggregates — about the table's least possible insert with the same first-state
+    /// rule, on the enqueue → start path (docs/performance-queue.md, "Start latency").
+    /// Returns the job's id.
+    static let insertOne = """
+        WITH inserted AS (
+            INSERT INTO queue.jobs (kind, queue, args, priority, run_at, max_attempts, tags, unique_scope, deadline_at,
+                                    batch_id, state)
+            SELECT $1::text, $2::text, $3::text::jsonb, $4::int2, run_at, $6::int4, $7::text[], $8::text,
+                   $9::timestamptz, $10::text, queue.initial_state('{}', NULL, run_at)
+            FROM (SELECT COALESCE($5::timestamptz, now()) AS run_at) AS starts
+            RETURNING id, queue, state
+        )
+        SELECT id, \(JobChannel.notifyQueue(in: "queue", when: "state = \(JobState.available.sql)")) FROM inserted
         """
 
     /// `queue.enqueue_job` (sql/0012_sql_api.sql): validates, inserts in the first

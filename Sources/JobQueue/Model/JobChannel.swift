@@ -16,6 +16,12 @@ public enum JobChannel {
     /// workers find the jobs at their next poll.
     static let announce = "SELECT count(pg_notify('\(name)', q)) FROM unnest($1::text[]) AS q"
 
+    /// SQL: a notification for the queue named in `column` of one row when `condition`
+    /// holds (a single row's insert: no DISTINCT or aggregate needed).
+    static func notifyQueue(in column: String, when condition: String) -> String {
+        "CASE WHEN \(condition) THEN pg_notify('\(name)', \(column)) END"
+    }
+
     /// SQL: one notification per distinct queue among `relation`'s rows (a relation
     /// with a `queue` column, optionally filtered by `condition`); evaluates to the
     /// number of notifications sent.

@@ -28,11 +28,13 @@ public struct JobRequest: Sendable {
     public var callbackForBatch: String?
 
     public static let defaultQueue = "default"
+    /// The arguments of a job that takes none: an empty JSON object (the column's default).
+    public static let noArguments = "{}"
     public static let defaultMaxAttempts = 20
 
     public init(
-        kind: String, argumentsJSON: String = "{}", queue: String = JobRequest.defaultQueue, priority: Int = 0,
-        runAt: Date? = nil, maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [],
+        kind: String, argumentsJSON: String = JobRequest.noArguments, queue: String = JobRequest.defaultQueue,
+        priority: Int = 0, runAt: Date? = nil, maxAttempts: Int = JobRequest.defaultMaxAttempts, tags: [String] = [],
         uniqueKey: String? = nil, uniqueScope: UniqueScope = .active, deadline: Date? = nil,
         dependsOn: [Int64] = [], batchID: String? = nil, callbackForBatch: String? = nil
     ) {
@@ -97,6 +99,16 @@ public struct JobRequest: Sendable {
         if let tag = tags.first(where: { $0.isEmpty || $0.utf8.count > JobRequest.maxTagBytes }) {
             throw JobQueueError.invalidJob("a tag must be 1 to \(JobRequest.maxTagBytes) bytes, got \(tag.utf8.count)")
         }
+        // No arguments (the empty object) is a valid, small, NUL-free object: a bulk
+        // enqueue of argument-less jobs skips a JSON parse per job.
+        if argumentsJSON != JobRequest.noArguments { try validateArguments() }
+        if !dependsOn.isEmpty && callbackForBatch != nil {
+            throw JobQueueError.invalidJob("a batch callback cannot also depend on jobs; put it in the batch's workflow")
+        }
+    }
+
+    /// The arguments' part of `validateForEnqueue`: size, a JSON object, no NUL.
+    private func validateArguments() throws {
         if argumentsJSON.utf8.count > JobRequest.maxArgumentsBytes {
             throw JobQueueError.invalidJob(
                 "arguments are \(argumentsJSON.utf8.count) bytes; the limit is \(JobRequest.maxArgumentsBytes)")
@@ -108,9 +120,6 @@ public struct JobRequest: Sendable {
         }
         if !(parsed is [String: Any]) {
             throw JobQueueError.invalidJob("arguments must be a JSON object, not \(argumentsJSON.prefix(80))")
-        }
-        if !dependsOn.isEmpty && callbackForBatch != nil {
-            throw JobQueueError.invalidJob("a batch callback cannot also depend on jobs; put it in the batch's workflow")
         }
         if argumentsContainNUL {
             throw JobQueueError.invalidJob("arguments contain a NUL character, which PostgreSQL cannot store in jsonb")
