@@ -42,7 +42,7 @@ extension JobArguments {
         // An empty object (every argument-less job, the hot path) has no field to be
         // unknown: skip the second parse and the re-encoding.
         // (jsonb prints an empty object as exactly `{}`.)
-        if json == "{}" { return arguments }
+        if json == JobRequest.noArguments { return arguments }
         // Usually every given field is one the value encodes again: found in one pass
         // over both texts, without parsing either into objects (`JSONFieldPaths`).
         let knownText = try? JobJSON.encoder.encode(arguments)

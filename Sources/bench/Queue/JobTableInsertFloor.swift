@@ -18,7 +18,8 @@ enum JobTableInsertFloor {
         """
 
     /// Jobs per second that `clients` pgbench clients insert this way, `batch` per
-    /// statement, about `jobs` in all; the job table is emptied before and after.
+    /// statement, about `jobs` in all, into the emptied job table (left filled: the
+    /// suite empties it before each next measurement).
     static func rate(
         pgbench: Pgbench, jobs: Int, clients: Int, batch: Int, on configuration: PostgresConfiguration
     ) async throws -> Double {
@@ -37,7 +38,6 @@ enum JobTableInsertFloor {
                 "pgbench's insert into queue.jobs: expected \(transactions * clients * batch) available jobs, "
                     + "found \(inserted)")
         }
-        try BenchSchema.reset(on: configuration)
         return Double(inserted) / run.elapsed.seconds
     }
 }
