@@ -83,8 +83,9 @@ final class ListenerClaimFailureTests: XCTestCase {
     }
 
     /// A worker on the test database with an application name of its own, whose
-    /// connections carry `options` (libpq's `options`, e.g. `-c lock_timeout=…`).
-    private func listeningWorker(options: String? = nil) throws -> Listening {
+    /// connections carry `options` (libpq's `options`, e.g. `-c lock_timeout=…`), and
+    /// that LISTENs as `listenRole` if given.
+    private func listeningWorker(options: String? = nil, listenRole: String? = nil) throws -> Listening {
         let fixture = try QueueFixture()
         let ran = Recorder<Int64>()
         let lines = Recorder<String>()
@@ -100,8 +101,13 @@ final class ListenerClaimFailureTests: XCTestCase {
             queues: [fixture.queue: 2], workerID: TestDatabase.uniqueName("worker"), pollInterval: .milliseconds(200),
             leaseDuration: .seconds(30), rescueInterval: .seconds(60), stageInterval: .seconds(60),
             shutdownGracePeriod: .seconds(5))
+        var listenDatabase: PostgresConfiguration?
+        if let listenRole {
+            listenDatabase = database
+            listenDatabase?.conninfo = try PostgresPrograms.url(as: listenRole)
+        }
         let worker = try JobWorker(
-            database: database, handlers: handlers, configuration: settings,
+            database: database, listenDatabase: listenDatabase, handlers: handlers, configuration: settings,
             log: JobLog(minimumLevel: .info, sink: { lines.append($0) }))
         return Listening(
             fixture: fixture, worker: worker, sessionName: database.applicationName + JobWorker.listenSessionNameSuffix,
@@ -156,6 +162,40 @@ final class ListenerClaimFailureTests: XCTestCase {
                 listening.worker.listenerClaimCount, claims, "no claim on the new LISTEN connection:\n\(listening.evidence)")
             try await listening.assertEachRanOnce(ids)
         }
+    }
+
+    /// The listener's role may LISTEN but not claim: that failure would repeat, so after
+    /// the first one the producers claim every notified job, each once, and the
+    /// listener stops trying (one warning, not one per notification).
+    func testAListenerWhoseRoleMayNotClaimLeavesClaimingToTheProducers() async throws {
+        let role = TestDatabase.uniqueName("listen_only")
+        let admin = try TestDatabase.connect()
+        _ = try admin.execute("CREATE ROLE \(role) LOGIN")
+        let listening = try listeningWorker(listenRole: role)
+        let fixture = listening.fixture
+        var ids: [Int64] = []
+        var refusals: [String] { listening.lines.all.filter { $0.contains("42501") } }
+        try await listening.worker.running {
+            let listens = try await fixture.eventually { try await listening.listenSession() != nil }
+            XCTAssertTrue(listens, "the listener never connected:\n\(listening.evidence)")
+            // Single jobs until the listener tried to claim one (it claims only while its
+            // copy of the queue's settings is fresh), then three more.
+            var more = 3
+            for number in 0..<30 where more > 0 {
+                if !refusals.isEmpty { more -= 1 }
+                let job = try await fixture.client.enqueue(try JobRequest(Payload(number: number, label: ""), queue: fixture.queue))
+                ids.append(job.id)
+                try await listening.assertEachRanOnce(ids)
+            }
+        }
+        let gone = try await fixture.eventually {
+            try await fixture.pool.query("SELECT count(*)::int8 FROM pg_stat_activity WHERE usename = $1", [role])
+                .scalar(Int64.self) == 0
+        }
+        XCTAssertTrue(gone, "the listener's session outlived the worker")
+        _ = try admin.execute("DROP ROLE \(role)")
+        XCTAssertEqual(listening.worker.listenerClaimCount, 0, listening.evidence)
+        XCTAssertEqual(refusals.count, 1, "one warning for a failure that repeats:\n\(listening.evidence)")
     }
 
     /// The claim fails on a connection that stays open (lock timeout): the producer
