@@ -15,8 +15,13 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
+    /// A value in [0, 1) (53 random bits).
+    public mutating func fraction() -> Double {
+        Double(next() >> 11) / Double(1 << 53)
+    }
+
     /// True with probability `p`.
     public mutating func chance(_ p: Double) -> Bool {
-        Double(next() >> 11) / Double(1 << 53) < p
+        fraction() < p
     }
 }

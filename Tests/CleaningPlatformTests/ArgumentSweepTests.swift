@@ -181,6 +181,8 @@ final class ArgumentSweepTests: XCTestCase {
     /// where SQL counts complaint deadlines) refuses to start and says how to make them
     /// agree, instead of deciding payout weeks in one zone and deadlines in another.
     func testAWorkerWhoseBusinessTimeZoneIsNotTheDatabasesRefusesToStart() async throws {
+        // The zone the worker is compared with is a migrated table's row.
+        try TestDatabase.migrate()
         let zone = try TestDatabase.connect().query("SELECT time_zone FROM platform.business_hours").scalar(String.self)
         let other = zone == "Europe/Berlin" ? "America/Chicago" : "Europe/Berlin"
         let output = NSTemporaryDirectory() + TestDatabase.uniqueName("zone") + ".out"

@@ -124,13 +124,21 @@ final class FlowControlSendsTests: XCTestCase {
         let policy = FlowControlPolicy()
         let now = Date()
         let freeAt = now.addingTimeInterval(50)
-        let wakes = (0..<50).map { _ in policy.wakeTime(after: freeAt, now: now, latest: now.addingTimeInterval(3600)) }
-        XCTAssertTrue(wakes.allSatisfy { $0 >= freeAt && $0 < freeAt.addingTimeInterval(10) })
+        let jobs = (Int64(1)...50)
+        let wakes = jobs.map { policy.wakeTime(ofJob: $0, after: freeAt, now: now, latest: now.addingTimeInterval(3600)) }
+        XCTAssertTrue(wakes.allSatisfy { $0 >= freeAt && $0 < freeAt.addingTimeInterval(10) }, "\(wakes)")
         XCTAssertGreaterThan(Set(wakes).count, 40, "spread, not one instant")
-        let nearExpiry = (0..<50).map { _ in policy.wakeTime(after: freeAt, now: now, latest: freeAt.addingTimeInterval(2)) }
-        XCTAssertTrue(nearExpiry.allSatisfy { $0 >= freeAt && $0 < freeAt.addingTimeInterval(2) })
+        // Job 7 wakes at its jitter's share of the spread (a fifth of the 50 s wait).
+        let share = JobJitter(jobID: 7, moment: freeAt).share
+        XCTAssertEqual(
+            policy.wakeTime(ofJob: 7, after: freeAt, now: now, latest: now.addingTimeInterval(3600))
+                .timeIntervalSince(freeAt), 10 * share, accuracy: 0.000_1, "job 7 at its share \(share)")
+        let nearExpiry = jobs.map { policy.wakeTime(ofJob: $0, after: freeAt, now: now, latest: freeAt.addingTimeInterval(2)) }
+        XCTAssertTrue(nearExpiry.allSatisfy { $0 >= freeAt && $0 < freeAt.addingTimeInterval(2) }, "\(nearExpiry)")
         let quietNight = now.addingTimeInterval(8 * 3600)
-        let morning = (0..<50).map { _ in policy.wakeTime(after: quietNight, now: now, latest: quietNight.addingTimeInterval(86_400)) }
+        let morning = jobs.map {
+            policy.wakeTime(ofJob: $0, after: quietNight, now: now, latest: quietNight.addingTimeInterval(86_400))
+        }
         XCTAssertTrue(morning.allSatisfy { $0 < quietNight.addingTimeInterval(300) }, "at most the configured spread")
     }
 }

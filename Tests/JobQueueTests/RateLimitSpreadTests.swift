@@ -42,6 +42,9 @@ final class RateLimitSpreadTests: XCTestCase {
                 let offset = runAt.timeIntervalSince(freeAt)
                 evidence.append(String(format: "job %lld: run_at − free = %.3f s, its share %.3f s", id, offset, share))
                 XCTAssertLessThan(share, interval, "a share stays within the permit interval")
+                XCTAssertEqual(
+                    share, interval * JobJitter(jobID: id, moment: freeAt).share, accuracy: 0.001,
+                    "job \(id): its share is its jitter for the free moment")
                 // At least its share past the free moment; at most a second more (the
                 // time from the refusal to the outcome's own clock reading).
                 XCTAssertGreaterThanOrEqual(offset, share - 0.001, "job \(id) came back before its share")

@@ -113,13 +113,20 @@ final class WorkerTests: XCTestCase {
 
     func testBackoffGrowsAndIsJittered() {
         let policy = RetryPolicy(baseDelay: .seconds(1), maxDelay: .seconds(60), jitter: 0.2)
-        XCTAssertEqual(policy.delay(afterAttempt: 1, random: 0), .seconds(1))
-        XCTAssertEqual(policy.delay(afterAttempt: 4, random: 0), .seconds(8))
-        XCTAssertEqual(policy.delay(afterAttempt: 30, random: 0), .seconds(60), "capped")
-        XCTAssertEqual(policy.delay(afterAttempt: 4, random: 1), .milliseconds(9600))
-        XCTAssertEqual(policy.delay(afterAttempt: 4, random: -1), .milliseconds(6400))
-        let spread = Set((0..<50).map { _ in policy.delay(afterAttempt: 5) })
-        XCTAssertGreaterThan(spread.count, 10, "jitter spreads retries")
+        XCTAssertEqual(policy.delay(afterAttempt: 1, share: 0), .seconds(1))
+        XCTAssertEqual(policy.delay(afterAttempt: 4, share: 0), .seconds(8))
+        XCTAssertEqual(policy.delay(afterAttempt: 30, share: 0), .seconds(60), "capped")
+        XCTAssertEqual(policy.delay(afterAttempt: 4, share: 1), .milliseconds(9600))
+        XCTAssertEqual(policy.delay(afterAttempt: 4, share: -1), .milliseconds(6400))
+        // Fifty jobs failing their fifth attempt together: each its own delay, within 16 s ± 20 %.
+        let delays = (1...50).map { policy.delay(ofJob: Int64($0), afterAttempt: 5) }
+        XCTAssertGreaterThan(Set(delays).count, 40, "jitter spreads retries: \(delays)")
+        XCTAssertTrue(delays.allSatisfy { $0 >= .milliseconds(12_800) && $0 <= .milliseconds(19_200) }, "\(delays)")
+        // A job's delay is the one its jitter for that attempt predicts.
+        let share = JobJitter(jobID: 42, attempt: 5).signedShare
+        XCTAssertEqual(
+            policy.delay(ofJob: 42, afterAttempt: 5).seconds, 16 * (1 + 0.2 * share), accuracy: 0.001,
+            "job 42's fifth retry at its share \(share)")
     }
 
     func testSnoozeGivesTheAttemptBackAndCancelFromInsideEndsTheJob() async throws {

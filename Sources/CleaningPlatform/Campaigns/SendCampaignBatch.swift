@@ -156,7 +156,8 @@ public struct SendCampaignBatch: JobArguments {
         var suppression: CampaignSuppression? = now >= endsAt ? .windowClosed : nil
         if suppression == nil, let opens = services.flowControl.quietUntil(now, calendar: services.calendar) {
             guard opens >= endsAt else {
-                let wake = services.flowControl.wakeTime(after: opens, now: now, latest: endsAt)
+                let wake = services.flowControl.wakeTime(
+                    ofJob: context.job.id, after: opens, now: now, latest: endsAt)
                 throw JobSnoozed(for: .milliseconds(Int64(max(0.05, wake.timeIntervalSince(now)) * 1000) + 1))
             }
             suppression = .quietHours

@@ -56,7 +56,8 @@ public struct DispatchNotification: JobArguments {
             if status == .failed { throw JobDiscarded(reason) }
             return
         case .holdUntil(let opens):
-            throw Self.snooze(until: flowControl.wakeTime(after: opens, now: now, latest: expiresAt), now: now)
+            let wake = flowControl.wakeTime(ofJob: context.job.id, after: opens, now: now, latest: expiresAt)
+            throw Self.snooze(until: wake, now: now)
         }
         let limit = flowControl.rateLimit(for: template, recipient: notification.recipient)
         let jobID = context.job.id
@@ -70,7 +71,8 @@ public struct DispatchNotification: JobArguments {
                 return
             }
             log.info("notification delayed by flow control", fields + [("until", until)])
-            throw Self.snooze(until: flowControl.wakeTime(after: freeAt, now: now, latest: expiresAt), now: now)
+            let wake = flowControl.wakeTime(ofJob: jobID, after: freeAt, now: now, latest: expiresAt)
+            throw Self.snooze(until: wake, now: now)
         }
 
         // The permit just taken counts a send; whatever keeps the gateway from

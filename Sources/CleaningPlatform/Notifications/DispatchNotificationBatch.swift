@@ -95,7 +95,8 @@ public struct DispatchNotificationBatch: JobArguments {
             let latest = held.map(\.expiresAt).min()
         {
             throw DispatchNotification.snooze(
-                until: services.flowControl.wakeTime(after: opens, now: now, latest: latest), now: now)
+                until: services.flowControl.wakeTime(ofJob: context.job.id, after: opens, now: now, latest: latest),
+                now: now)
         }
 
         // One permit per message, all in one transaction; a message its recipient's

@@ -30,14 +30,15 @@ public struct FlowControlPolicy: Sendable {
         self.maximumWakeSpread = maximumWakeSpread
     }
 
-    /// When a message held back until `freeAt` should be tried again: `freeAt` plus
-    /// a random spread of up to a fifth of the wait (at least 1 s, at most
-    /// `maximumWakeSpread`), never past `latest` (its expiry). Many jobs held by the
-    /// same limit or the same quiet hours then wake spread out instead of together.
-    public func wakeTime(after freeAt: Date, now: Date, latest: Date) -> Date {
+    /// When job `jobID`'s message held back until `freeAt` should be tried again:
+    /// `freeAt` plus the job's share (`JobJitter` for that moment) of a spread of up to
+    /// a fifth of the wait (at least 1 s, at most `maximumWakeSpread`), never past
+    /// `latest` (its expiry). Many jobs held by the same limit or the same quiet hours
+    /// then wake spread out instead of together.
+    public func wakeTime(ofJob jobID: Int64, after freeAt: Date, now: Date, latest: Date) -> Date {
         let wait = max(0, freeAt.timeIntervalSince(now))
         let spread = min(Self.seconds(maximumWakeSpread), max(1, wait / 5), max(0, latest.timeIntervalSince(freeAt)))
-        return freeAt.addingTimeInterval(spread > 0 ? Double.random(in: 0..<spread) : 0)
+        return freeAt.addingTimeInterval(spread * JobJitter(jobID: jobID, moment: freeAt).share)
     }
 
     private static func seconds(_ duration: Duration) -> Double {

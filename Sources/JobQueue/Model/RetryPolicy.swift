@@ -2,7 +2,8 @@
 ///
 /// delay(n) = min(maxDelay, base · 2^(n−1)) · (1 ± jitter), for the n-th failed
 /// attempt. Jitter spreads retries of jobs that failed together (an outage) so they
-/// do not all come back in the same second.
+/// do not all come back in the same second; each job's share of it is its
+/// `JobJitter` for that attempt (seeded by the job id and the attempt).
 public struct RetryPolicy: Sendable, Equatable {
     public var baseDelay: Duration
     public var maxDelay: Duration
@@ -17,12 +18,19 @@ public struct RetryPolicy: Sendable, Equatable {
 
     public static let `default` = RetryPolicy()
 
-    /// The delay before the attempt after failed attempt `attempt` (1-based).
-    public func delay(afterAttempt attempt: Int, random: Double = Double.random(in: -1...1)) -> Duration {
+    /// The delay before job `jobID` runs again after its failed attempt `attempt`
+    /// (1-based).
+    public func delay(ofJob jobID: Int64, afterAttempt attempt: Int) -> Duration {
+        delay(afterAttempt: attempt, share: JobJitter(jobID: jobID, attempt: attempt).signedShare)
+    }
+
+    /// The delay after failed attempt `attempt` with the jitter at `share` of its
+    /// range: −1 is `1 − jitter` times the backoff, 1 is `1 + jitter` times it.
+    public func delay(afterAttempt attempt: Int, share: Double) -> Duration {
         let base = baseDelay.seconds
         let exponent = Double(min(max(attempt - 1, 0), 62))
         let raw = min(maxDelay.seconds, base * pow2(exponent))
-        let jittered = raw * (1 + jitter * min(max(random, -1), 1))
+        let jittered = raw * (1 + jitter * min(max(share, -1), 1))
         return .milliseconds(Int64((max(0, jittered) * 1000).rounded()))
     }
 

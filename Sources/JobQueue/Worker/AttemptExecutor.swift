@@ -125,7 +125,7 @@ struct AttemptExecutor: Sendable {
             environment.log.warning("job failed on its last attempt; discarded", fields() + [("error", error)])
             await finish(attempt, .discarded(error: error))
         } else {
-            let delay = entry.options.retryPolicy.delay(afterAttempt: job.attempt)
+            let delay = entry.options.retryPolicy.delay(ofJob: job.id, afterAttempt: job.attempt)
             environment.log.warning("job failed; will retry", fields() + [("error", error), ("retry_in", "\(delay)")])
             await finish(attempt, .retry(at: Date().addingTimeInterval(delay.seconds), error: error))
         }

@@ -1,6 +1,5 @@
 public import Foundation
 public import PostgresClient
-import SeededRandom
 
 /// At most `limit` permits per `key` in any `window`, across every process: e.g.
 /// 5 SMS per hour per phone number. Several rules can share a key (1 per minute,
@@ -80,16 +79,14 @@ public struct RateLimit: Sendable, Equatable {
 
     /// How far past `blocked.freeAt` job `jobID`, refused a permit, comes back: a share
     /// of the blocking rule's permit interval (window ÷ limit, at most
-    /// `maximumSnoozeSpread`), drawn by the project's seeded generator from the job id
-    /// and the free moment. Jobs refused in the same window then return spread over
-    /// that interval instead of all at the instant the first permit frees (a
-    /// thundering herd against the limit); each still takes a permit, so the limit
-    /// holds. The same job and moment always give the same share (tests predict it).
+    /// `maximumSnoozeSpread`) — its `JobJitter` for the free moment. Jobs refused in
+    /// the same window then return spread over that interval instead of all at the
+    /// instant the first permit frees (a thundering herd against the limit); each
+    /// still takes a permit, so the limit holds. The same job and moment always give
+    /// the same share (tests predict it).
     static func snoozeSpread(jobID: Int64, _ blocked: Blocked) -> Duration {
         let interval = min(blocked.rule.window / blocked.rule.limit, maximumSnoozeSpread)
-        let freeAtMilliseconds = Int64((blocked.freeAt.timeIntervalSince1970 * 1000).rounded())
-        var random = SeededRandom(seed: UInt64(bitPattern: jobID) ^ UInt64(bitPattern: freeAtMilliseconds))
-        return interval * Double.random(in: 0..<1, using: &random)
+        return interval * JobJitter(jobID: jobID, moment: blocked.freeAt).share
     }
 }
 
