@@ -77,7 +77,9 @@ final class LeaseKeeperTests: XCTestCase {
             try await context.completeInTransaction { connection in
                 // The row lock the completion takes anyway, taken first so the test can
                 // start the heartbeat while this transaction holds it.
-                try connection.execute("SELECT 1 FROM queue.jobs WHERE id = $1 FOR UPDATE", [context.job.id])
+                // (The queue named too: on Citus a locking read must name the shard.)
+                try connection.execute(
+                    "SELECT 1 FROM queue.jobs WHERE queue = $1 AND id = $2 FOR UPDATE", [context.job.queue, context.job.id])
                 rowLocked.withLock { $0 = true }
                 commit.wait()
             }
@@ -90,14 +92,17 @@ final class LeaseKeeperTests: XCTestCase {
         let locked = try await fixture.eventually { rowLocked.withLock { $0 } }
         XCTAssertTrue(locked, "the handler did not reach its transaction: \(parts.evidence)")
 
+        // On one server the renewal's session waits for the lock; on a Citus
+        // coordinator the wait is on the worker node holding the shard, which
+        // citus_lock_waits reports with the coordinator's statement.
+        let citus = try await fixture.pool.query(
+            "SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").scalar(Int64.self) == 1
+        let waitingRenewals = citus
+            ? "SELECT count(*)::int8 FROM citus_lock_waits WHERE blocked_statement LIKE $1"
+            : "SELECT count(*)::int8 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1"
         let heartbeat = Task { await parts.keeper.renewOnce() }
         let renewalWaits = try await fixture.eventually {
-            try await fixture.pool.query(
-                """
-                SELECT count(*)::int8 FROM pg_stat_activity
-                WHERE wait_event_type = 'Lock' AND query LIKE '%SET lease_expires_at = now() + $3%'
-                """
-            ).scalar(Int64.self) > 0
+            try await fixture.pool.query(waitingRenewals, ["%SET lease_expires_at = now() + $3%"]).scalar(Int64.self) > 0
         }
         XCTAssertTrue(renewalWaits, "the heartbeat's renewal never waited for the completing transaction")
         commit.signal()
