@@ -79,7 +79,8 @@ final class LeaseKeeperTests: XCTestCase {
                 // start the heartbeat while this transaction holds it.
                 // (The queue named too: on Citus a locking read must name the shard.)
                 try connection.execute(
-                    "SELECT 1 FROM queue.jobs WHERE queue = $1 AND id = $2 FOR UPDATE", [context.job.queue, context.job.id])
+                    "SELECT 1 FROM queue.jobs WHERE queue = $1 AND id = $2 FOR UPDATE",
+                    [context.job.queue, context.job.id])
                 rowLocked.withLock { $0 = true }
                 commit.wait()
             }
@@ -102,7 +103,8 @@ final class LeaseKeeperTests: XCTestCase {
             : "SELECT count(*)::int8 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1"
         let heartbeat = Task { await parts.keeper.renewOnce() }
         let renewalWaits = try await fixture.eventually {
-            try await fixture.pool.query(waitingRenewals, ["%SET lease_expires_at = now() + $3%"]).scalar(Int64.self) > 0
+            let renewal = "%SET lease_expires_at = now() + $3%"
+            return try await fixture.pool.query(waitingRenewals, [renewal]).scalar(Int64.self) > 0
         }
         XCTAssertTrue(renewalWaits, "the heartbeat's renewal never waited for the completing transaction")
         commit.signal()

@@ -42,13 +42,7 @@ enum JobClaimer {
             ? claimWithinLimitTexts[limit] : claimStatement(limitExpression: withinLimit(limit))
     }
 
-    /// Opens the text of a claim run on the LISTEN connection, so `pg_stat_activity` and
-    /// `pg_stat_statements` tell claims on notification apart from the producers' (the
-    /// session itself is named by `JobWorker.listenSessionNameSuffix`).
-    static let onNotificationMarker = "/* claim on notification */"
-
     private static let claimTexts = (0...64).map { claimStatement(limitExpression: "\($0)") }
-    private static let claimOnNotificationTexts = claimTexts.map { onNotificationMarker + " " + $0 }
     private static let claimWithinLimitTexts = (0...64).map { claimStatement(limitExpression: withinLimit($0)) }
 
     private static func withinLimit(_ limit: Int) -> String {
@@ -107,13 +101,13 @@ enum JobClaimer {
 
     /// The same claim on a connection the caller holds (the worker's LISTEN connection,
     /// claiming as a notification arrives). Not for a queue limited across processes,
-    /// whose claim needs the lock-then-claim transaction.
+    /// whose claim needs the lock-then-claim transaction. (`pg_stat_activity` tells the
+    /// LISTEN session apart by its name, `JobWorker.listenSessionNameSuffix`.)
     static func claim(
         queue: String, limit: Int, workerID: String, lease: Duration, on connection: PostgresConnection
     ) throws -> [ClaimedJob] {
-        let text = limit < claimOnNotificationTexts.count
-            ? claimOnNotificationTexts[limit] : onNotificationMarker + " " + claimStatement(limit: limit)
-        return try claimedJobs(connection.query(text, claimParameters(queue: queue, workerID: workerID, lease: lease)))
+        let parameters = claimParameters(queue: queue, workerID: workerID, lease: lease)
+        return try claimedJobs(connection.query(claimStatement(limit: limit), parameters))
     }
 
     private static func claimParameters(queue: String, workerID: String, lease: Duration) -> [any PostgresEncodable] {
