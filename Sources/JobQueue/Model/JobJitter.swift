@@ -3,7 +3,7 @@ import SeededRandom
 
 /// The one way retries, snoozes and held-back work are spread: a share drawn by the
 /// project's seeded generator (`SeededRandom`) from what identifies the event — a job
-/// id and its attempt for a retry, a job id and the moment it waits for for a snooze.
+/// id and its attempt for a retry, a job id and the moment it waits until for a snooze.
 /// Jobs that fail or are held back together draw different shares, so they do not
 /// come back in the same instant; the same event always draws the same share, so a
 /// test (or an operator reading `run_at`) can predict it.
