@@ -67,14 +67,51 @@ final class FlatJSONObjectTests: XCTestCase {
         XCTAssertNil(FlatJSONObject(#"{"inner": 1}"#)?.decode(Nested.self), "a nested value")
     }
 
+    private struct WithDouble: Codable { var ratio: Double }
+    private struct WithNested: Codable { var inner: WithDouble }
+    private struct OddKey: Codable {
+        var value: Int
+        enum CodingKeys: String, CodingKey { case value = "wert_ä" }
+    }
+
+    /// The strict check's quick form without encoding: where it answers, the same answer
+    /// as `JSONFieldPaths` on `JSONEncoder`'s text; where the value encodes more than
+    /// plain fields, no answer.
+    func testKnownFieldsAreFoundAsJSONFieldPathsFindsThem() throws {
+        let plain = Plain(id: 1, count: 2, small: 3, name: "n", active: true, note: nil, extra: 4)
+        let cases: [(String, Bool)] = [
+            (#"{"id": 1, "count": 2, "small": 3, "name": "n", "active": true, "extra": 4}"#, true),
+            (#"{"id": 1, "count": 2, "small": 3, "name": "n", "active": true, "extra": 4, "colour": "red"}"#, false),
+            (#"{"id": 1, "count": 2, "small": 3, "name": "n", "active": true, "colour": null}"#, true),
+            (#"{"id": 1, "count": 2, "small": 3, "name": "n", "active": true, "note": "given"}"#, false),
+            (#"{}"#, true),
+        ]
+        let knownText = try JobJSON.encoder.encode(plain)
+        for (text, expected) in cases {
+            let object = try XCTUnwrap(FlatJSONObject(text), text)
+            XCTAssertEqual(object.fieldsAreKnown(to: plain), expected, text)
+            XCTAssertEqual(
+                JSONFieldPaths.allPresent(JSONFieldPaths(text.utf8), in: JSONFieldPaths(knownText)), expected,
+                "JSONFieldPaths agrees on \(text)")
+        }
+        let object = try XCTUnwrap(FlatJSONObject(#"{"ratio": 1}"#))
+        XCTAssertNil(object.fieldsAreKnown(to: WithDouble(ratio: .nan)), "a double (NaN does not encode)")
+        XCTAssertNil(object.fieldsAreKnown(to: WithNested(inner: WithDouble(ratio: 1))), "a nested value")
+        XCTAssertNil(object.fieldsAreKnown(to: OddKey(value: 1)), "a key beyond printable ASCII")
+        XCTAssertNil(object.fieldsAreKnown(to: [1, 2]), "not an object")
+    }
+
     /// A refusal is worded by `JSONDecoder`, as before the quick path existed.
     func testRefusalsAreWordedAsJSONDecoderWordsThem() {
         struct Order: JobArguments { static let kind = "test.flat_order"; var orderID: Int }
-        for text in [#"{"orderID": "7"}"#, #"{}"#, #"{"orderID": 1.5}"#, #"{"orderID": 7, "colour": "red"}"#] {
+        for text in [
+            #"{"orderID": "7"}"#, #"{}"#, #"{"orderID": 1.5}"#, #"{"orderID": 7, "colour": "red"}"#,
+            #"{"orderID": 7, "colour": null}"#,
+        ] {
             var expected = "accepted"
             do {
                 let value = try JobJSON.decoder.decode(Order.self, from: Data(text.utf8))
-                if text.contains("colour") { expected = "test.flat_order: unknown field \"colour\"" } else { _ = value }
+                if text.contains(#""colour": "red""#) { expected = "test.flat_order: unknown field \"colour\"" } else { _ = value }
             } catch {
                 expected = "test.flat_order arguments do not decode as Order: \(JobArgumentsError.describe(error))"
             }

@@ -38,6 +38,16 @@ struct FlatJSONObject {
         return value
     }
 
+    /// True when every field this object gives a value is one `value` encodes (null or
+    /// not), as `JSONFieldPaths.allPresent` finds on `JSONEncoder`'s text, without
+    /// encoding it; nil when `value` encodes anything but integers, strings, booleans and
+    /// nulls into one top-level object, or a key `JSONEncoder` would write differently.
+    func fieldsAreKnown(to value: some Encodable) -> Bool? {
+        let encoder = FlatKeyRecorder()
+        guard (try? value.encode(to: encoder)) != nil, !encoder.record.refused, encoder.record.isObject else { return nil }
+        return fields.allSatisfy { $0.value == .null || encoder.record.keys.contains($0.key) }
+    }
+
     private static func read(_ bytes: UnsafeBufferPointer<UInt8>) -> [String: Value]? {
         var index = 0
         var fields: [String: Value] = [:]
@@ -193,4 +203,94 @@ private struct FlatKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer { throw decoder.refuse() }
     func superDecoder() throws -> any Decoder { throw decoder.refuse() }
     func superDecoder(forKey key: Key) throws -> any Decoder { throw decoder.refuse() }
+}
+
+/// The keys a value's `encode(to:)` writes into its top-level object, when it writes only
+/// integers, strings, booleans and nulls there under keys `JSONEncoder` writes as they are
+/// (printable ASCII, no quote or backslash).
+private final class FlatKeyRecord {
+    var keys: Set<String> = []
+    var isObject = false
+    var refused = false
+}
+
+private struct FlatKeyRecorder: Encoder {
+    let record = FlatKeyRecord()
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        record.isObject = true
+        return KeyedEncodingContainer(FlatKeyedRecorder<Key>(record: record))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        record.refused = true
+        return FlatRefusedContainer(record: record)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        record.refused = true
+        return FlatRefusedContainer(record: record)
+    }
+}
+
+private struct FlatKeyedRecorder<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let record: FlatKeyRecord
+    var codingPath: [any CodingKey] { [] }
+
+    private func note(_ key: Key) {
+        let plain = key.stringValue.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }
+        if plain { record.keys.insert(key.stringValue) } else { record.refused = true }
+    }
+
+    mutating func encodeNil(forKey key: Key) throws { note(key) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { note(key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { note(key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { note(key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { note(key) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { note(key) }
+
+    /// Every other type (a double may not encode at all, a date or nested value …):
+    /// `JSONEncoder` decides.
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { record.refused = true }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
+        record.refused = true
+        return KeyedEncodingContainer(FlatKeyedRecorder<NestedKey>(record: FlatKeyRecord()))
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        record.refused = true
+        return FlatRefusedContainer(record: record)
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        record.refused = true
+        return FlatKeyRecorder()
+    }
+
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        record.refused = true
+        return FlatKeyRecorder()
+    }
+}
+
+/// What a refused request gets to write into: nothing it writes counts.
+private struct FlatRefusedContainer: UnkeyedEncodingContainer, SingleValueEncodingContainer {
+    let record: FlatKeyRecord
+    var codingPath: [any CodingKey] { [] }
+    var count: Int { 0 }
+
+    mutating func encodeNil() throws {}
+    mutating func encode<T: Encodable>(_ value: T) throws {}
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        KeyedEncodingContainer(FlatKeyedRecorder<NestedKey>(record: record))
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { self }
+    mutating func superEncoder() -> any Encoder { FlatKeyRecorder() }
 }

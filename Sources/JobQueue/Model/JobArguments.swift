@@ -31,8 +31,9 @@ extension JobArguments {
         // Plain flat objects, most jobs' arguments, without `JSONDecoder`: the same value,
         // in less cold code on a worker that sleeps between jobs; anything else, and every
         // refusal, goes through `JSONDecoder`.
-        if let flat = FlatJSONObject(json)?.decode(Self.self) {
-            arguments = flat
+        let flat = FlatJSONObject(json)
+        if let value = flat?.decode(Self.self) {
+            arguments = value
         } else {
             do {
                 arguments = try JobJSON.decoder.decode(Self.self, from: Data(json.utf8))
@@ -49,6 +50,8 @@ extension JobArguments {
         // unknown: skip the second parse and the re-encoding.
         // (jsonb prints an empty object as exactly `{}`.)
         if json == JobRequest.noArguments { return arguments }
+        // A flat object's fields against the keys the value encodes, without encoding it.
+        if flat?.fieldsAreKnown(to: arguments) == true { return arguments }
         // Usually every given field is one the value encodes again: found in one pass
         // over both texts, without parsing either into objects (`JSONFieldPaths`).
         let knownText = try? JobJSON.encoder.encode(arguments)
