@@ -3,7 +3,7 @@
 // PostgresClient (data layer) → JobQueue (queue engine, domain-free) →
 // CleaningPlatform (the platform's jobs) → DemoData → executables. Beside them, leaf
 // utilities with no project dependency: Metrics (Prometheus text), HTTPServer,
-// SeededRandom (the one deterministic generator: demo data and benchmarks);
+// SeededRandom (the one deterministic generator: demo data, benchmarks, rate-limit snoozes);
 // BenchSupport (what every benchmark shares) serves the `bench` executable;
 // Console (the web console, on HTTPServer and the engine and platform) serves
 // jobsctl console. CommandLineInterface (argument parsing, commands) and WorkerRuntime (a worker
@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ"], swiftSettings: strict),
         .target(name: "Metrics", swiftSettings: strict),
         .target(name: "HTTPServer", swiftSettings: strict),
-        .target(name: "JobQueue", dependencies: ["PostgresClient", "Metrics"], swiftSettings: strict),
+        .target(name: "JobQueue", dependencies: ["PostgresClient", "Metrics", "SeededRandom"], swiftSettings: strict),
         .target(name: "CleaningPlatform", dependencies: ["JobQueue", "PostgresClient"], swiftSettings: strict),
         .target(name: "SeededRandom", swiftSettings: strict),
         .target(

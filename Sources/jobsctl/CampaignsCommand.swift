@@ -37,9 +37,14 @@ struct CampaignsCommand: CommandGroup {
             try arguments.required("CAMPAIGN (a campaign id)"), what: "CAMPAIGN", command: arguments.commandName)
     }
 
-    /// Runs a desk action; a refusal becomes an error that says what to do.
-    static func act<T>(_ database: DatabaseOptions, _ body: (PostgresConnection) throws -> T) throws -> T {
-        let connection = try PostgresConnection.connect(database.configuration)
+    /// Runs a desk action; a refusal becomes an error that says what to do. An action
+    /// that counts days, weeks or business hours in `zone` first checks that the
+    /// database counts in it too.
+    static func act<T>(
+        _ database: DatabaseOptions, countingIn zone: TimeZone? = nil, _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
+        let connection = try zone.map { try BusinessZoneConnection.connect(database.configuration, countingIn: $0) }
+            ?? PostgresConnection.connect(database.configuration)
         do {
             return try body(connection)
         } catch let refusal as CampaignDesk.Refusal {
@@ -144,7 +149,7 @@ struct CampaignsCreateCommand: Command {
 
     func run() async throws {
         let (campaign, now, zone) = (campaign, now, calendar.timeZone)
-        let connection = try PostgresConnection.connect(database.configuration)
+        let connection = try BusinessZoneConnection.connect(database.configuration, countingIn: zone)
         if once, let existing = try CampaignDesk.id(named: campaign.name, on: connection) {
             print(format == .json
                 ? try OutputFormat.json(Created(id: existing, created: false))
@@ -246,7 +251,9 @@ struct CampaignsActionCommand<Action: CampaignAction>: Command {
 
     func run() async throws {
         let (id, calendar) = (campaignID, calendar)
-        print(try CampaignsCommand.act(database) { try Action.run(id, now: Date(), calendar: calendar, on: $0) })
+        print(try CampaignsCommand.act(database, countingIn: calendar.timeZone) {
+            try Action.run(id, now: Date(), calendar: calendar, on: $0)
+        })
     }
 }
 

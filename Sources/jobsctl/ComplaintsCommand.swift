@@ -41,9 +41,14 @@ struct ComplaintsCommand: CommandGroup {
             try arguments.required("COMPLAINT (a complaint id)"), what: "COMPLAINT", command: arguments.commandName)
     }
 
-    /// Runs a desk action, turning its refusal into an error that says what to do.
-    static func act<T>(_ database: DatabaseOptions, _ body: (PostgresConnection) throws -> T) throws -> T {
-        let connection = try PostgresConnection.connect(database.configuration)
+    /// Runs a desk action, turning its refusal into an error that says what to do. An
+    /// action that counts days, weeks or business hours in `zone` first checks that the
+    /// database counts in it too.
+    static func act<T>(
+        _ database: DatabaseOptions, countingIn zone: TimeZone? = nil, _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
+        let connection = try zone.map { try BusinessZoneConnection.connect(database.configuration, countingIn: $0) }
+            ?? PostgresConnection.connect(database.configuration)
         do {
             return try body(connection)
         } catch let refusal as ComplaintDesk.Refusal {
@@ -362,7 +367,7 @@ struct ComplaintsReportCommand: Command {
         let now = Date()
         let since = calendar.adding(days: -7 * weeks, to: now)
         let zone = calendar.timeZone
-        let (ages, weekly) = try ComplaintsCommand.act(database) { connection in
+        let (ages, weekly) = try ComplaintsCommand.act(database, countingIn: zone) { connection in
             (try ComplaintReport.openByAge(now: now, on: connection),
              try ComplaintReport.breachesPerWeek(since: since, now: now, timeZone: zone, on: connection))
         }

@@ -57,6 +57,8 @@ struct ConsoleCommand: Command {
         } catch {
             throw CommandError.failed("\(error)")
         }
+        // Its pages count days and weeks in `zone`: checked once, before serving.
+        _ = try BusinessZoneConnection.connect(database.configuration, countingIn: zone)
         let console: ConsoleServer
         do {
             console = try ConsoleServer(

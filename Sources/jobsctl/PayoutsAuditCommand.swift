@@ -28,17 +28,18 @@ struct PayoutsAuditCommand: Command {
         """
 
     let period: PayoutPeriod
+    let zone: TimeZone
     let reports: [String]
     let database: ReadDatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        period = try PayoutPeriod.required(&arguments)
+        (period, zone) = try PayoutPeriod.required(&arguments)
         reports = try arguments.options("--report")
         database = try ReadDatabaseOptions(arguments: &arguments)
     }
 
     func run() async throws {
-        let connection = try PostgresConnection.connect(database.configuration)
+        let connection = try BusinessZoneConnection.connect(database.configuration, countingIn: zone)
         let audit = try PayoutRunAudit.of(period, reports: reports, on: connection)
         let failures = audit.failures
         print(

@@ -46,6 +46,7 @@ struct PayoutsRunCommand: Command {
         """
 
     let period: PayoutPeriod
+    let zone: TimeZone
     let dryRun: Bool
     let reportPath: String?
     let wait: Duration
@@ -53,7 +54,7 @@ struct PayoutsRunCommand: Command {
 
     init(arguments: inout Arguments) throws {
         let command = arguments.commandName
-        period = try PayoutPeriod.required(&arguments)
+        (period, zone) = try PayoutPeriod.required(&arguments)
         dryRun = arguments.flag("--dry-run")
         reportPath = try arguments.option("--report")
         if let path = reportPath ?? (dryRun ? nil : Self.defaultReportPath(period)) {
@@ -66,7 +67,7 @@ struct PayoutsRunCommand: Command {
     static func defaultReportPath(_ period: PayoutPeriod) -> String { "payouts-\(period.name).csv" }
 
     func run() async throws {
-        let connection = try PostgresConnection.connect(database.configuration)
+        let connection = try BusinessZoneConnection.connect(database.configuration, countingIn: zone)
         let lines: [PayoutLine]
         if dryRun {
             let dry = try PayoutRun.dryRun(period, on: connection)

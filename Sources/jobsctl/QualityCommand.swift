@@ -76,7 +76,7 @@ struct QualityDecisionsCommand: Command {
     let database: DatabaseOptions
 
     init(arguments: inout Arguments) throws {
-        period = try PayoutPeriod.required(&arguments)
+        period = try PayoutPeriod.required(&arguments).period
         format = OutputFormat(arguments: &arguments)
         database = try DatabaseOptions(arguments: &arguments)
     }

@@ -59,7 +59,7 @@ struct SeedCommand: Command {
     }
 
     func run() async throws {
-        let connection = try PostgresConnection.connect(database.configuration)
+        let connection = try BusinessZoneConnection.connect(database.configuration, countingIn: zone)
         let existing = try connection.query("SELECT count(*)::int8 FROM platform.customers").scalar(Int64.self)
         if existing > 0 && !force {
             print("data already loaded (\(existing) customers); nothing to do (--force loads another set)")

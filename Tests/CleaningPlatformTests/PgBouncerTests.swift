@@ -73,8 +73,10 @@ final class PgBouncerTests: XCTestCase {
         let firstName = TestDatabase.uniqueName("pooled-a")
         let first = try worker(firstName)
         let listening = try await direct.eventually {
+            // The LISTEN session by its name, whatever statement it ran last.
             try await direct.pool.query(
-                "SELECT count(*)::int8 FROM pg_stat_activity WHERE application_name = 'queue-worker' AND query LIKE 'LISTEN %'"
+                "SELECT count(*)::int8 FROM pg_stat_activity WHERE application_name = $1",
+                ["queue-worker" + JobWorker.listenSessionNameSuffix]
             ).scalar(Int64.self) > 0
         }
         XCTAssertTrue(listening, "the worker LISTENs on its direct connection\n\(log(firstName))")

@@ -25,7 +25,8 @@ final class PooledWorkerTests: XCTestCase {
             try await fixture.counts() == ["completed": jobs]
         }
         let listeners = try await fixture.pool.query(
-            "SELECT count(*)::int8 FROM pg_stat_activity WHERE application_name = 'queue-testbed' AND query LIKE 'LISTEN %'"
+            "SELECT count(*)::int8 FROM pg_stat_activity WHERE application_name = $1",
+            ["queue-testbed" + JobWorker.listenSessionNameSuffix]
         ).scalar(Int64.self)
         let statuses = await workers.stop([worker])
         let counts = try await fixture.counts()

@@ -8,18 +8,20 @@ from .hog import ConnectionHog
 from .runs import EffectRun, now_ms, say
 from .scrape import sample
 
-# A worker's LISTEN session: its last statement is the LISTEN or a claim it ran there
-# as a notification arrived (marked so by JobClaimer.onNotificationMarker).
-LISTEN_SESSION = "(query LIKE 'LISTEN %' OR query LIKE '/* claim on notification */%')"
+# A worker's LISTEN session: the worker names it after itself plus this suffix
+# (JobWorker.listenSessionNameSuffix), whatever statement it ran last.
+LISTEN_SUFFIX = " listener"
+LISTEN_SESSION = f"(application_name LIKE '%{LISTEN_SUFFIX}')"
 
-# Server processes of the workers whose application name matches `pattern`, each
-# with probability `fraction`, terminated; how many of them were LISTEN sessions
-# and how many pool sessions. Materialized first, so that pg_terminate_backend runs
-# only on the rows chosen.
+# Server processes of the workers whose application name matches `pattern` (their
+# LISTEN sessions too), each with probability `fraction`, terminated; how many of
+# them were LISTEN sessions and how many pool sessions. Materialized first, so that
+# pg_terminate_backend runs only on the rows chosen.
 TERMINATE = f"""
 WITH victims AS MATERIALIZED (
     SELECT pid, {LISTEN_SESSION} AS listens FROM pg_stat_activity
-    WHERE application_name LIKE :'pattern' AND pid <> pg_backend_pid() AND random() < :'fraction'::float8
+    WHERE (application_name LIKE :'pattern' OR application_name LIKE :'pattern' || '{LISTEN_SUFFIX}')
+      AND pid <> pg_backend_pid() AND random() < :'fraction'::float8
 )
 SELECT count(*) FILTER (WHERE listens), count(*) FILTER (WHERE NOT listens) FROM victims WHERE pg_terminate_backend(pid)
 """

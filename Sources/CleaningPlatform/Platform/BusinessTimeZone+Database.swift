@@ -21,7 +21,13 @@ extension BusinessTimeZone {
     /// programs decide in `zone`. Zones are compared by name, as both sides were set:
     /// an alias (PRC for Asia/Shanghai) is refused too rather than guessed equal.
     public static func requireAgreement(of zone: TimeZone, with configuration: PostgresConfiguration) throws {
-        let database = try PostgresConnection.connect(configuration).query("SELECT time_zone FROM platform.business_hours").scalar(String.self)
+        try requireAgreement(of: zone, on: PostgresConnection.connect(configuration))
+    }
+
+    /// The same check on a connection the caller goes on using (`jobsctl`'s commands
+    /// that count days or weeks check before they read or write anything).
+    public static func requireAgreement(of zone: TimeZone, on connection: PostgresConnection) throws {
+        let database = try connection.query("SELECT time_zone FROM platform.business_hours").scalar(String.self)
         guard database == zone.identifier else {
             throw Disagreement(database: database, programs: zone.identifier)
         }

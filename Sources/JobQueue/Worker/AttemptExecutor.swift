@@ -50,7 +50,7 @@ struct AttemptExecutor: Sendable {
             await finish(attempt, .discarded(error: "expired: not started by its deadline \(deadline)"))
             return
         }
-        let completion = CompletionMarker()
+        let completion = attempt.completion
         let context = JobContext(
             job: job, database: environment.database, workerID: environment.configuration.workerID, log: log,
             completion: completion)
@@ -131,7 +131,10 @@ struct AttemptExecutor: Sendable {
         }
     }
 
+    /// Hands the outcome to the acknowledger, the attempt marked finished first: the
+    /// write can end its lease before the slot removes it from the running registry.
     func finish(_ attempt: LeasedAttempt, _ result: JobOutcome.Result) async {
+        attempt.markFinished()
         environment.metrics.jobFinished(
             kind: attempt.job.kind, outcome: result.metricLabel, seconds: (ContinuousClock.now - attempt.claimedAt).seconds)
         await environment.acknowledger.submit(JobOutcome(lease: attempt.job.lease, attempt: attempt.job.attempt, result: result))

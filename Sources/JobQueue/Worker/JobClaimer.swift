@@ -42,9 +42,9 @@ enum JobClaimer {
             ? claimWithinLimitTexts[limit] : claimStatement(limitExpression: withinLimit(limit))
     }
 
-    /// Opens the text of a claim run on the LISTEN connection, so `pg_stat_activity`
-    /// still tells that session apart (its last statement is this claim or `LISTEN`):
-    /// chaos runs check that every worker listens again after its sessions are killed.
+    /// Opens the text of a claim run on the LISTEN connection, so `pg_stat_activity` and
+    /// `pg_stat_statements` tell claims on notification apart from the producers' (the
+    /// session itself is named by `JobWorker.listenSessionNameSuffix`).
     static let onNotificationMarker = "/* claim on notification */"
 
     private static let claimTexts = (0...64).map { claimStatement(limitExpression: "\($0)") }

@@ -20,15 +20,21 @@ public struct JobContext: Sendable {
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         let lease = job.lease
-        let value = try await database.withTransaction(isolation: isolation) { connection in
-            let value = try body(connection)
-            let applied = try connection.query(JobAckStatements.completeOne, [lease.jobID, lease.leaseID, lease.queue])
-                .first?.decode(0, as: Int64.self) ?? 0
-            if applied == 0 { throw JobQueueError.leaseLost(jobID: lease.jobID) }
+        completion.beginCompleting()
+        do {
+            let value = try await database.withTransaction(isolation: isolation) { connection in
+                let value = try body(connection)
+                let applied = try connection.query(JobAckStatements.completeOne, [lease.jobID, lease.leaseID, lease.queue])
+                    .first?.decode(0, as: Int64.self) ?? 0
+                if applied == 0 { throw JobQueueError.leaseLost(jobID: lease.jobID) }
+                return value
+            }
+            completion.endCompleting(committed: true)
             return value
+        } catch {
+            completion.endCompleting(committed: false)
+            throw error
         }
-        completion.markCompleted()
-        return value
     }
 
     /// An idempotency key for calls to outside services, stable across retries of
@@ -37,9 +43,26 @@ public struct JobContext: Sendable {
 }
 
 /// Set once a handler completed its job inside its own transaction, so the runtime
-/// does not acknowledge it a second time.
+/// does not acknowledge it a second time; and, while that transaction runs, tells the
+/// heartbeat that a row no longer leased may be this attempt's own completion (its
+/// commit comes before the marker is set), not a lost lease.
 final class CompletionMarker: Sendable {
-    private let completed = Mutex(false)
-    func markCompleted() { completed.withLock { $0 = true } }
-    var isCompleted: Bool { completed.withLock { $0 } }
+    private struct State {
+        var inFlight = 0
+        var completed = false
+    }
+    private let state = Mutex(State())
+
+    /// Called before the completing transaction starts.
+    func beginCompleting() { state.withLock { $0.inFlight += 1 } }
+    /// Called once it committed or failed.
+    func endCompleting(committed: Bool) {
+        state.withLock { state in
+            state.inFlight -= 1
+            if committed { state.completed = true }
+        }
+    }
+    var isCompleted: Bool { state.withLock { $0.completed } }
+    /// A completion committed or may be committing right now.
+    var mayHaveCompleted: Bool { state.withLock { $0.completed || $0.inFlight > 0 } }
 }

@@ -63,6 +63,10 @@ public final class JobWorker: Sendable {
         return database.pooling.allowsListen ? database : nil
     }
 
+    /// Appended to the application name of the worker's LISTEN session, so
+    /// `pg_stat_activity` tells it apart from the pool's sessions (`queue-worker listener`).
+    public static let listenSessionNameSuffix = " listener"
+
     /// The pool the worker uses; handlers get it as `JobContext.database`.
     public var database: PostgresPool { environment.database }
 

@@ -3,7 +3,9 @@ import PostgresClient
 /// Renews the leases of every job running in this process with one statement per
 /// interval, and passes on operators' cancel requests. A job whose renewal is refused (it was rescued and belongs to another
 /// attempt now), or whose lease ran out while the database was unreachable, has its
-/// handler cancelled: its outcome could not be written anyway.
+/// handler cancelled: its outcome could not be written anyway. A row that is no longer
+/// leased because of the attempt's own outcome (written by the acknowledger, or its
+/// completion in the handler's transaction, perhaps deleting the row) is not a loss.
 struct LeaseKeeper: Sendable {
     let database: PostgresPool
     let running: RunningJobs
@@ -53,7 +55,7 @@ struct LeaseKeeper: Sendable {
                         log.info("cancel requested; stopping the handler", [("job_id", "\(attempt.job.id)")])
                         attempt.stop(.cancelRequested)
                     }
-                } else if !attempt.isFinished && running.all.contains(where: { $0 === attempt }) {
+                } else if !attempt.mayHaveEndedItsLease && running.all.contains(where: { $0 === attempt }) {
                     log.warning("lease lost; stopping the handler", [("job_id", "\(attempt.job.id)")])
                     attempt.stop(.leaseLost)
                 }

@@ -22,6 +22,8 @@ final class LeasedAttempt: Sendable {
 
     let job: ClaimedJob
     let claimedAt = ContinuousClock.now
+    /// The handler's completion in its own transaction (`JobContext.completeInTransaction`).
+    let completion = CompletionMarker()
     private let state: Mutex<State>
 
     init(job: ClaimedJob, leaseDeadline: ContinuousClock.Instant) {
@@ -48,10 +50,17 @@ final class LeasedAttempt: Sendable {
 
     var stopReason: StopReason? { state.withLock { $0.reason } }
 
-    /// The handler returned or threw; its lease no longer matters to the keeper
-    /// (a completion committed inside the handler ends the lease legitimately).
+    /// The handler returned or threw, or the attempt's outcome was handed to the
+    /// acknowledger: from here on the outcome write may end the lease at any moment.
     func markFinished() { state.withLock { $0.finished = true } }
     var isFinished: Bool { state.withLock { $0.finished } }
+
+    /// Whether this attempt's own outcome may have ended its lease (written by the
+    /// acknowledger, or committed by the handler's completion in its own transaction,
+    /// possibly deleting the row): a heartbeat that finds the row no longer leased
+    /// then says nothing, and a real loss shows up as the fenced outcome or the
+    /// completion's `leaseLost`.
+    var mayHaveEndedItsLease: Bool { isFinished || completion.mayHaveCompleted }
 
     var leaseDeadline: ContinuousClock.Instant {
         get { state.withLock { $0.leaseDeadline } }

@@ -1,5 +1,6 @@
 public import Foundation
 public import PostgresClient
+import SeededRandom
 
 /// At most `limit` permits per `key` in any `window`, across every process: e.g.
 /// 5 SMS per hour per phone number. Several rules can share a key (1 per minute,
@@ -46,32 +47,61 @@ public struct RateLimit: Sendable, Equatable {
     /// Takes a permit on `connection` (inside the caller's transaction, or its own).
     /// Returns nil when taken, else the time a permit frees up.
     public func take(on connection: PostgresConnection, jobID: Int64? = nil) throws -> Date? {
-        let body = { (connection: PostgresConnection) throws -> Date? in
+        try takeOrBlock(on: connection, jobID: jobID)?.freeAt
+    }
+
+    /// Why no permit was taken: when one frees up, under the rule that frees last.
+    struct Blocked: Sendable, Equatable {
+        var freeAt: Date
+        var rule: Rule
+    }
+
+    /// `take`, saying which rule blocked.
+    func takeOrBlock(on connection: PostgresConnection, jobID: Int64?) throws -> Blocked? {
+        let body = { (connection: PostgresConnection) throws -> Blocked? in
             try connection.query(Self.lockKey, [key])
-            var freeAt: Date?
+            var blocked: Blocked?
             for rule in rules {
                 let row = try connection.query(
                     Self.blockingPermit, [key, Int64(rule.limit), rule.window.milliseconds]
                 ).first
-                if let blockedUntil = try row?.decode(0, as: Date.self) {
-                    freeAt = max(freeAt ?? blockedUntil, blockedUntil)
+                if let blockedUntil = try row?.decode(0, as: Date.self), blockedUntil > blocked?.freeAt ?? .distantPast {
+                    blocked = Blocked(freeAt: blockedUntil, rule: rule)
                 }
             }
-            if freeAt == nil { try connection.execute(Self.take, [key, jobID]) }
-            return freeAt
+            if blocked == nil { try connection.execute(Self.take, [key, jobID]) }
+            return blocked
         }
         return connection.isInTransaction ? try body(connection) : try connection.withTransaction(body)
+    }
+
+    /// The most a snoozed job's return is put off past the moment a permit frees up.
+    public static let maximumSnoozeSpread = Duration.seconds(30)
+
+    /// How far past `blocked.freeAt` job `jobID`, refused a permit, comes back: a share
+    /// of the blocking rule's permit interval (window ÷ limit, at most
+    /// `maximumSnoozeSpread`), drawn by the project's seeded generator from the job id
+    /// and the free moment. Jobs refused in the same window then return spread over
+    /// that interval instead of all at the instant the first permit frees (a
+    /// thundering herd against the limit); each still takes a permit, so the limit
+    /// holds. The same job and moment always give the same share (tests predict it).
+    static func snoozeSpread(jobID: Int64, _ blocked: Blocked) -> Duration {
+        let interval = min(blocked.rule.window / blocked.rule.limit, maximumSnoozeSpread)
+        let freeAtMilliseconds = Int64((blocked.freeAt.timeIntervalSince1970 * 1000).rounded())
+        var random = SeededRandom(seed: UInt64(bitPattern: jobID) ^ UInt64(bitPattern: freeAtMilliseconds))
+        return interval * Double.random(in: 0..<1, using: &random)
     }
 }
 
 extension JobContext {
-    /// Takes a permit under `limit` or snoozes this job until one frees up (the job
-    /// runs again then, without using up an attempt).
+    /// Takes a permit under `limit` or snoozes this job until one frees up, plus its
+    /// share of a spread (`RateLimit.snoozeSpread`) so that jobs refused together do
+    /// not all come back at once (the job runs again then, without using up an attempt).
     public func acquire(_ limit: RateLimit) async throws {
         let jobID = job.id
-        let freeAt = try await database.withConnection { try limit.take(on: $0, jobID: jobID) }
-        if let freeAt {
-            let wait = max(0.05, freeAt.timeIntervalSinceNow)
+        let blocked = try await database.withConnection { try limit.takeOrBlock(on: $0, jobID: jobID) }
+        if let blocked {
+            let wait = max(0.05, blocked.freeAt.timeIntervalSinceNow) + RateLimit.snoozeSpread(jobID: jobID, blocked).seconds
             throw JobSnoozed(for: .milliseconds(Int64(wait * 1000) + 1))
         }
     }

@@ -19,12 +19,14 @@ enum JobTableInsertFloor {
 
     /// Jobs per second that `clients` pgbench clients insert this way, `batch` per
     /// statement, about `jobs` in all, into the emptied job table (left filled: the
-    /// suite empties it before each next measurement).
+    /// suite empties it before each next measurement), and what pgbench's run cost.
     static func rate(
-        pgbench: Pgbench, jobs: Int, clients: Int, batch: Int, on configuration: PostgresConfiguration
-    ) async throws -> Double {
+        pgbench: Pgbench, jobs: Int, clients: Int, batch: Int, on configuration: PostgresConfiguration,
+        sampler: ServerSampler
+    ) async throws -> (rate: Double, cost: EnqueueCost) {
         try BenchSchema.reset(on: configuration)
         let transactions = max(1, (jobs + clients * batch - 1) / (clients * batch))
+        let before = try await sampler.take()
         let run = try await pgbench.run(
             script: insertBatch, clients: clients, length: .transactionsPerClient(transactions),
             variables: [
@@ -32,12 +34,16 @@ enum JobTableInsertFloor {
                 "state": JobState.available.rawValue,
             ],
             conninfo: configuration.conninfo)
+        let spent = before.until(try await sampler.take())
         let inserted = try BenchSchema.stateCounts(on: configuration)[.available] ?? 0
         guard inserted == transactions * clients * batch else {
             throw BenchFailure(
                 "pgbench's insert into queue.jobs: expected \(transactions * clients * batch) available jobs, "
                     + "found \(inserted)")
         }
-        return Double(inserted) / run.elapsed.seconds
+        return (
+            Double(inserted) / run.elapsed.seconds,
+            EnqueueCost(jobs: inserted, elapsed: run.elapsed, clientCPU: run.cpu, spent: spent)
+        )
     }
 }

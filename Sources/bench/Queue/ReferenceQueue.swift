@@ -91,15 +91,22 @@ enum ReferenceQueue {
     }
 
     /// Jobs per second that `clients` pgbench clients insert, `batch` per statement.
+    /// `sampler` measures what pgbench's run alone cost (`EnqueueCost`).
     static func enqueueRate(
-        pgbench: Pgbench, jobs: Int, clients: Int, batch: Int, on configuration: PostgresConfiguration
-    ) async throws -> Double {
+        pgbench: Pgbench, jobs: Int, clients: Int, batch: Int, on configuration: PostgresConfiguration,
+        sampler: ServerSampler
+    ) async throws -> (rate: Double, cost: EnqueueCost) {
         try reset(filling: 0, on: configuration)
         let transactions = max(1, (jobs + clients * batch - 1) / (clients * batch))
+        let before = try await sampler.take()
         let run = try await pgbench.run(
             script: insertBatch, clients: clients, length: .transactionsPerClient(transactions),
             variables: ["batch": String(batch)], conninfo: configuration.conninfo)
+        let spent = before.until(try await sampler.take())
         let inserted = try total(on: configuration)
-        return Double(inserted) / run.elapsed.seconds
+        return (
+            Double(inserted) / run.elapsed.seconds,
+            EnqueueCost(jobs: inserted, elapsed: run.elapsed, clientCPU: run.cpu, spent: spent)
+        )
     }
 }

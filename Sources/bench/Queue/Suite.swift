@@ -19,7 +19,13 @@ struct Suite: Sendable {
         try await ScratchDatabase.using(on: options.server) { scratch in
             results.databaseName = scratch.name
             Output.log("scratch database \(scratch.name); \(pgbench.version)")
-            try await measure(in: scratch.configuration, pgbench: pgbench, into: &results)
+            let pool = PostgresPool(configuration: scratch.configuration, maxConnections: 1, name: "bench")
+            let serverPID = await CPUSample.serverPID(pool: pool)
+            await pool.closeIdle()
+            let sampler = ServerSampler(
+                serverPID: serverPID, watcher: try PostgresConnection.connect(scratch.administration),
+                database: scratch.name)
+            try await measure(in: scratch.configuration, pgbench: pgbench, sampler: sampler, into: &results)
         }
         results.wallSeconds = (ContinuousClock.now - started).seconds
         results.loadAfter = LoadAverage.oneMinute()
@@ -27,7 +33,7 @@ struct Suite: Sendable {
     }
 
     private func measure(
-        in database: PostgresConfiguration, pgbench: Pgbench, into results: inout SuiteResults
+        in database: PostgresConfiguration, pgbench: Pgbench, sampler: ServerSampler, into results: inout SuiteResults
     ) async throws {
         try BenchSchema.install(on: database)
         try ReferenceQueue.install(on: database)
@@ -36,7 +42,7 @@ struct Suite: Sendable {
 
         for repetition in 1...options.repetitions {
             Output.log("repetition \(repetition) of \(options.repetitions)")
-            try await measureEnqueue(in: database, pgbench: pgbench, into: &results)
+            try await measureEnqueue(in: database, pgbench: pgbench, sampler: sampler, into: &results)
             var referenced = Set<Int>()
             for concurrency in options.concurrencies {
                 let jobs = options.jobs(atConcurrency: concurrency)
@@ -82,12 +88,14 @@ struct Suite: Sendable {
     }
 
     private func measureEnqueue(
-        in database: PostgresConfiguration, pgbench: Pgbench, into results: inout SuiteResults
+        in database: PostgresConfiguration, pgbench: Pgbench, sampler: ServerSampler, into results: inout SuiteResults
     ) async throws {
         try BenchSchema.reset(on: database)
+        let before = try await sampler.take()
         let run = try await BulkEnqueue(
             configuration: database, producers: options.producers, batchSize: options.enqueueBatch
         ).run(jobs: options.jobs)
+        let spent = before.until(try await sampler.take())
         let counts = try BenchSchema.stateCounts(on: database)
         guard counts[.available] == options.jobs else {
             throw BenchFailure("bulk enqueue: expected \(options.jobs) available jobs, found \(counts)")
@@ -95,17 +103,21 @@ struct Suite: Sendable {
         let rate = Double(options.jobs) / run.elapsed.seconds
         results.enqueue.append(rate)
         results.enqueueCPU.append(run.cpu.microseconds / Double(options.jobs))
+        results.enqueueCosts[.ours, default: EnqueueCosts()].append(
+            EnqueueCost(jobs: options.jobs, elapsed: run.elapsed, clientCPU: run.cpu, spent: spent))
         let reference = try await ReferenceQueue.enqueueRate(
             pgbench: pgbench, jobs: options.jobs, clients: options.producers, batch: options.enqueueBatch,
-            on: database)
-        results.referenceEnqueue.append(reference)
+            on: database, sampler: sampler)
+        results.referenceEnqueue.append(reference.rate)
+        results.enqueueCosts[.minimalTable, default: EnqueueCosts()].append(reference.cost)
         let tableFloor = try await JobTableInsertFloor.rate(
             pgbench: pgbench, jobs: options.jobs, clients: options.producers, batch: options.enqueueBatch,
-            on: database)
-        results.tableFloorEnqueue.append(tableFloor)
+            on: database, sampler: sampler)
+        results.tableFloorEnqueue.append(tableFloor.rate)
+        results.enqueueCosts[.jobTable, default: EnqueueCosts()].append(tableFloor.cost)
         Output.log(
-            "bulk enqueue: \(Format.count(rate)) jobs/s; pgbench INSERT batches: \(Format.count(reference)) jobs/s; "
-                + "pgbench INSERT batches into queue.jobs: \(Format.count(tableFloor)) jobs/s")
+            "bulk enqueue: \(Format.count(rate)) jobs/s; pgbench INSERT batches: \(Format.count(reference.rate)) jobs/s; "
+                + "pgbench INSERT batches into queue.jobs: \(Format.count(tableFloor.rate)) jobs/s")
     }
 
     private func measureReference(

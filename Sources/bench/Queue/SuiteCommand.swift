@@ -20,7 +20,8 @@ struct SuiteCommand: Command {
         Measures, against one server in one run (in a scratch database it creates and drops):
           - bulk enqueue rate (producers × enqueue batch), beside pgbench inserting the same
             batches into a minimal table, and the same rows of constants into the engine's
-            own job table (what its constraints and indexes allow at best);
+            own job table (what its constraints and indexes allow at best), with what
+            each spent per 1 000 jobs: server CPU, client CPU, WAL and wall time;
           - processing rate of no-op jobs with one worker in this process at each
             concurrency, and with several `bench queue work` processes;
           - beside each, pgbench claiming and completing jobs on a minimal table with the

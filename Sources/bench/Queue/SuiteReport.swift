@@ -35,7 +35,20 @@ struct SuiteReport {
             "  pgbench, the same into queue.jobs       " + Format.rate(results.tableFloorEnqueue)
                 + "    queue.jobs/pgbench " + Format.ratio(results.tableFloorEnqueue, results.referenceEnqueue)
                 + " (the ceiling of ours/pgbench: constant rows, no client, no NOTIFY)",
-        ]
+            "  per 1 000 jobs, medians: server CPU (backends and background processes) / client CPU / WAL / wall",
+        ] + SuiteResults.EnqueueSubject.allCases.map { subject in
+            let costs = results.enqueueCosts[subject] ?? EnqueueCosts()
+            let name = switch subject {
+            case .ours: "ours"
+            case .minimalTable: "pgbench, minimal table"
+            case .jobTable: "pgbench, queue.jobs"
+            }
+            return "    " + Format.padded(name, 24, right: false) + " "
+                + (costs.serverCPU.isEmpty ? "–" : Format.decimal(costs.serverCPU.median ?? .nan) + " ms")
+                + " / " + Format.decimal(costs.clientCPU.median ?? .nan) + " ms"
+                + " / " + Format.decimal(costs.walKiB.median ?? .nan, places: 0) + " KiB"
+                + " / " + Format.decimal(costs.wall.median ?? .nan) + " ms"
+        }
     }
 
     private var processingSection: [String] {

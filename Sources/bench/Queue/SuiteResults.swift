@@ -20,6 +20,17 @@ struct SuiteResults: Sendable {
     /// pgbench inserting the same batches of constant rows into the engine's own job
     /// table (`JobTableInsertFloor`): the most any enqueue statement could reach.
     var tableFloorEnqueue = Samples()
+    /// The three bulk inserts measured side by side.
+    enum EnqueueSubject: Sendable, Hashable, CaseIterable {
+        /// `enqueue([JobRequest])`.
+        case ours
+        /// pgbench, `ReferenceQueue.insertBatch`.
+        case minimalTable
+        /// pgbench, `JobTableInsertFloor.insertBatch`.
+        case jobTable
+    }
+    /// What each bulk insert spent per 1 000 jobs (server and client CPU, WAL, wall).
+    var enqueueCosts: [EnqueueSubject: EnqueueCosts] = [:]
     /// Processing rate of one in-process worker, by concurrency.
     var inProcess: [Int: Samples] = [:]
     /// Processing rate of worker processes, by layout.
