@@ -8,9 +8,10 @@ import XCTest
 /// table itself.
 final class JobTableTests: XCTestCase {
     /// The state and scope check constraints (migration 0036 wrote their lists as array
-    /// literals, PostgreSQL reads those faster): every `JobState` and both unique scopes
-    /// are accepted, with a finished time exactly when final and a lease exactly when
-    /// running; anything else is refused by the constraint that says so.
+    /// literals, migration 0039 moved them and the other one-column checks into domains,
+    /// which PostgreSQL reads faster): every `JobState` and both unique scopes are
+    /// accepted, with a finished time exactly when final and a lease exactly when running;
+    /// anything else is refused (SQLSTATE 23514) by the constraint that says so.
     func testTheJobTableAcceptsEveryStateAndScopeAndRefusesOthers() async throws {
         let fixture = try QueueFixture()
         let connection = try TestDatabase.connect()
@@ -44,6 +45,56 @@ final class JobTableTests: XCTestCase {
         XCTAssertEqual(verdict(JobState.completed.rawValue), "final_has_time")
         XCTAssertEqual(verdict(JobState.available.rawValue, final: true), "final_has_time")
         XCTAssertEqual(verdict(JobState.running.rawValue), "running_has_lease")
+        _ = try connection.query("DELETE FROM queue.jobs WHERE queue = $1", [fixture.queue])
+    }
+
+    /// The other one-column checks (kind and queue lengths, priority, attempt, max
+    /// attempts; migration 0039 moved all but the queue's into domains): each bound's
+    /// value is accepted, one past it refused by the named constraint, on insert and on
+    /// update alike, and the refusal says which constraint and which value's type.
+    func testTheJobTableRefusesEachColumnOutsideItsBoundsByName() async throws {
+        let fixture = try QueueFixture()
+        let connection = try TestDatabase.connect()
+        func verdict(_ sql: String, _ parameters: [any PostgresEncodable]) -> String {
+            do {
+                _ = try connection.query(sql, parameters)
+                return "accepted"
+            } catch let error as PostgresError where error.isCheckViolation {
+                return error.constraint ?? "a check without a name: \(error)"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let insert = "INSERT INTO queue.jobs (kind, queue, priority, attempt, max_attempts) VALUES ($1, $2, $3, $4, $5)"
+        func inserting(
+            kind: String = "test.bounds", queue: String? = nil, priority: Int = 0, attempt: Int = 0, maxAttempts: Int = 1
+        ) -> String {
+            verdict(insert, [kind, queue ?? fixture.queue, priority, attempt, maxAttempts])
+        }
+        XCTAssertEqual(inserting(kind: String(repeating: "k", count: 200), priority: 32767), "accepted")
+        XCTAssertEqual(inserting(kind: ""), "jobs_kind_check")
+        XCTAssertEqual(inserting(kind: String(repeating: "k", count: 201)), "jobs_kind_check")
+        XCTAssertEqual(inserting(queue: ""), "jobs_queue_check")
+        XCTAssertEqual(inserting(queue: String(repeating: "q", count: 101)), "jobs_queue_check")
+        XCTAssertEqual(inserting(priority: -1), "jobs_priority_check")
+        XCTAssertEqual(inserting(attempt: -1), "jobs_attempt_check")
+        XCTAssertEqual(inserting(maxAttempts: 0), "jobs_max_attempts_check")
+
+        func update(_ assignment: String) -> String { "UPDATE queue.jobs SET \(assignment) WHERE queue = $1" }
+        for (assignment, constraint) in [
+            ("state = 'paused'", "jobs_state_check"), ("kind = ''", "jobs_kind_check"),
+            ("priority = -1", "jobs_priority_check"), ("attempt = attempt - 1", "jobs_attempt_check"),
+            ("max_attempts = 0", "jobs_max_attempts_check"), ("unique_scope = 'never'", "jobs_unique_scope_check"),
+        ] {
+            XCTAssertEqual(
+                verdict(update(assignment), [fixture.queue]), constraint, assignment)
+        }
+        do {
+            _ = try connection.query(update("state = 'paused'"), [fixture.queue])
+            XCTFail("a job in state 'paused' was accepted")
+        } catch let error as PostgresError {
+            XCTAssertTrue("\(error)".contains("jobs_state_check"), "the refusal names the constraint: \(error)")
+        }
         _ = try connection.query("DELETE FROM queue.jobs WHERE queue = $1", [fixture.queue])
     }
 

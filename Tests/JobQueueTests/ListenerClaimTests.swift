@@ -51,6 +51,65 @@ final class ListenerClaimTests: XCTestCase {
             "the count is exposed: \(metrics)")
     }
 
+    /// A job claimed on the listener's connection runs its handler with exactly the
+    /// enqueued arguments, and arguments the type refuses (written around the client's
+    /// check) discard the job with the refusal, as on the producer's path. Jobs go one at a time;
+    /// each is counted as the listener's when the listener's claim count grew while it
+    /// ran, until both a good and a refused job went that way.
+    func testArgumentsDecodedOnTheListenerReachTheHandlerAndRefusalsStillDiscard() async throws {
+        let fixture = try QueueFixture()
+        let received = Recorder<String>()
+        var handlers = JobHandlerRegistry()
+        handlers.register(Payload.self) { arguments, _ in received.append("\(arguments.number):\(arguments.label)") }
+        let worker = try fixture.worker(handlers) { $0.pollInterval = .seconds(5); $0.stageInterval = .seconds(60) }
+        var listenerGood = 0
+        var listenerRefused = 0
+        var evidence: [String] = []
+        try await worker.running {
+            for number in 0..<60 where listenerGood == 0 || listenerRefused == 0 {
+                let claimsBefore = worker.listenerClaimCount
+                let refused = number % 2 == 1
+                let id: Int64
+                if refused {
+                    // Stored as a client of another language could: a field Payload lacks.
+                    id = try await fixture.pool.query(
+                        """
+                        WITH job AS (INSERT INTO queue.jobs (kind, queue, args) VALUES ($1, $2, $3::jsonb) RETURNING id, queue)
+                        SELECT id FROM job GROUP BY id, queue HAVING count(pg_notify('\(JobChannel.name)', queue)) = 1
+                        """,
+                        [Payload.kind, fixture.queue, "{\"number\": \(number), \"label\": \"x\", \"colour\": \"red\"}"]
+                    ).scalar(Int64.self)
+                } else {
+                    id = try await fixture.client.enqueue(
+                        try JobRequest(Payload(number: number, label: "n\(number)"), queue: fixture.queue)).id
+                }
+                let settled = try await fixture.eventually {
+                    let state = try await fixture.row(id).state
+                    return state == (refused ? "discarded" : "completed")
+                }
+                let row = try await fixture.row(id)
+                let counts = try await fixture.counts()
+                XCTAssertTrue(settled, "job \(id) (refused: \(refused)) did not settle: \(row), \(counts)")
+                let onListener = worker.listenerClaimCount > claimsBefore
+                evidence.append("\(id):\(row.state):listener=\(onListener)")
+                if refused {
+                    XCTAssertEqual(row.attempt, 1, "job \(id) refused once: \(row)")
+                    XCTAssertTrue(
+                        row.errors.last?.contains("unknown field \"colour\"") == true,
+                        "job \(id) discarded with the refusal: \(row.errors)")
+                    if onListener { listenerRefused += 1 }
+                } else {
+                    _ = try await fixture.eventually { received.all.contains("\(number):n\(number)") }
+                    XCTAssertTrue(received.all.contains("\(number):n\(number)"), "job \(id)'s arguments: \(received.all)")
+                    if onListener { listenerGood += 1 }
+                }
+            }
+        }
+        XCTAssertGreaterThan(listenerGood, 0, "no good job was claimed on the listener: \(evidence)")
+        XCTAssertGreaterThan(listenerRefused, 0, "no refused job was claimed on the listener: \(evidence)")
+        XCTAssertEqual(received.all.count, Set(received.all).count, "no handler ran twice: \(received.all)")
+    }
+
     /// Many notifications while slots free up and the producer claims: the listener
     /// claims only for idle slots it reserved, so handlers never run beyond the
     /// queue's concurrency, and every job runs once.
