@@ -113,7 +113,11 @@ public struct DemoDataSet: Sendable {
             // an order drawn for a cleaner already booked then is left waiting for dispatch.
             var booked: [Int64: [Range<Date>]] = [:]
             for index in orderRows.indices {
-                let minutes = Int32(120 + random.next() % 240)
+                // A completed order ended before now: its length is capped by the time
+                // since it started (it was found ended by its service's length).
+                let drawn = Int32(120 + random.next() % 240)
+                let minutes = orderRows[index].status == "已完成"
+                    ? min(drawn, Int32(now.timeIntervalSince(orderRows[index].start) / 60)) : drawn
                 if orderRows[index].status == "已接单", let cleaner = orderRows[index].cleaner {
                     let start = orderRows[index].start
                     let occupied = start..<start.addingTimeInterval(Double(minutes) * 60)
