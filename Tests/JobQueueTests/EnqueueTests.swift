@@ -200,6 +200,47 @@ final class EnqueueTests: XCTestCase {
             "one row per request, ids in request order, each with its own values")
     }
 
+    /// A value every request of a batch shares is sent once (`BatchColumn`); every row
+    /// must still get it, and a batch whose requests share a value up to the last one
+    /// must give the last its own — for each column the bulk insert takes.
+    func testBulkEnqueueStoresSharedAndLastDifferingValuesInEveryColumn() async throws {
+        let fixture = try QueueFixture()
+        let otherQueue = fixture.queue + "-b"
+        func shared() -> JobRequest {
+            JobRequest(
+                kind: "test.shared", argumentsJSON: #"{"n": 7}"#, queue: fixture.queue, priority: 3,
+                runAt: Date().addingTimeInterval(3_600), maxAttempts: 7, tags: ["campaign:1", "wave:1"],
+                uniqueScope: .always, deadline: Date().addingTimeInterval(7_200), batchID: "batch-\(fixture.queue)")
+        }
+        let last = JobRequest(kind: "test.last", queue: otherQueue, maxAttempts: 8)
+        let results = try await fixture.client.enqueue([shared(), shared(), shared()])
+            + fixture.client.enqueue([shared(), shared(), last])
+
+        let stored = try await fixture.pool.query(
+            """
+            SELECT kind, queue, args::text, priority::int8, state, max_attempts::int8, tags, unique_scope,
+                   round(extract(epoch FROM run_at - created_at) / 60)::int8,
+                   coalesce(round(extract(epoch FROM deadline_at - created_at) / 60)::int8, -1),
+                   coalesce(batch_id, '-')
+            FROM queue.jobs WHERE id = ANY($1) ORDER BY id
+            """, [results.map(\.id)])
+        let rows = try stored.rows.map { row in
+            try [
+                row.decode(0, as: String.self), row.decode(1, as: String.self), row.decode(2, as: String.self),
+                "\(row.decode(3, as: Int64.self))", row.decode(4, as: String.self), "\(row.decode(5, as: Int64.self))",
+                "\(row.decode(6, as: [String].self))", row.decode(7, as: String.self),
+                "run in \(row.decode(8, as: Int64.self)) min", "deadline in \(row.decode(9, as: Int64.self)) min",
+                row.decode(10, as: String.self),
+            ].joined(separator: " | ")
+        }
+        let sharedRow = #"test.shared | \#(fixture.queue) | {"n": 7} | 3 | scheduled | 7 | ["campaign:1", "wave:1"] | always | run in 60 min | deadline in 120 min | batch-\#(fixture.queue)"#
+        XCTAssertEqual(
+            rows,
+            Array(repeating: sharedRow, count: 5)
+                + ["test.last | \(otherQueue) | {} | 0 | available | 8 | [] | active | run in 0 min | deadline in -1 min | -"],
+            "every job of both batches stored with its request's values, in request order")
+    }
+
     /// A single plain job (no unique key, dependencies or batch callback) takes the
     /// one-row insert: the returned id is its row, an available job wakes its queue
     /// once when the insert commits, a scheduled one wakes nobody.

@@ -72,23 +72,6 @@ extension PostgresConnection {
     }
 }
 
-extension [JobRequest] {
-    /// The requests' values of an optional column as an array parameter, or NULL when
-    /// every value is nil (`JobEnqueueStatements.insertUnconditionally`'s `unnest` reads
-    /// a NULL array as all NULLs).
-    fileprivate func column<Value: PostgresArrayElement>(_ value: (JobRequest) -> Value?) -> [Value?]? {
-        var values: [Value?] = []
-        var anySet = false
-        values.reserveCapacity(count)
-        for request in self {
-            let element = value(request)
-            anySet = anySet || element != nil
-            values.append(element)
-        }
-        return anySet ? values : nil
-    }
-}
-
 extension JobRequest {
     /// True when the job is inserted whatever else is in the table: it has no unique
     /// key (it cannot lose a conflict) and neither dependencies nor a batch callback
@@ -131,23 +114,26 @@ extension PostgresConnection {
     /// workers' poll. Inside a caller's transaction the statement notifies, delivered
     /// at the caller's commit; so does a batch of one.
     ///
-    /// A column no request sets (run-at, tags, deadline, batch; arguments `{}`) travels
-    /// as one NULL array instead of an array of NULLs or of `{}`: nothing to build, send
-    /// or take apart per row, and `unnest` pads it with NULLs (docs/performance-queue.md,
-    /// "Bulk enqueue").
+    /// A column whose value every request shares travels once (`BatchColumn`): in a
+    /// batch of one kind for one queue, with default priority and attempts, only what
+    /// differs — usually the arguments — is sent per job; `{}` arguments as NULL, which
+    /// the statement stores as `{}`.
     fileprivate func enqueueUnconditionally(_ requests: [JobRequest]) throws -> [EnqueueResult] {
         let announcesAfterCommit = requests.count > 1 && transactionStatus == .idle
+        let columns: [[any PostgresEncodable]] = [
+            BatchColumn(requests) { $0.kind }.parameters, BatchColumn(requests) { $0.queue }.parameters,
+            BatchColumn(requests) { $0.argumentsJSON == JobRequest.noArguments ? nil : $0.argumentsJSON }.parameters,
+            BatchColumn(requests) { Int64($0.priority) }.parameters,
+            BatchColumn(requests) { $0.runAt.map(JobTime.microseconds) }.parameters,
+            BatchColumn(requests) { Int64($0.maxAttempts) }.parameters,
+            BatchColumn(requests) { $0.tags.isEmpty ? nil : PostgresArrayLiteral.text($0.tags) }.parameters,
+            BatchColumn(requests) { $0.uniqueScope.rawValue }.parameters,
+            BatchColumn(requests) { $0.deadline.map(JobTime.microseconds) }.parameters,
+            BatchColumn(requests) { $0.batchID }.parameters,
+        ]
         let (ids, woken) = try query(
             JobEnqueueStatements.insertUnconditionally,
-            [
-                requests.map(\.kind), requests.map(\.queue),
-                requests.column { $0.argumentsJSON == JobRequest.noArguments ? nil : $0.argumentsJSON },
-                requests.map { Int64($0.priority) }, requests.column { $0.runAt.map(JobTime.microseconds) },
-                requests.map { Int64($0.maxAttempts) },
-                requests.column { $0.tags.isEmpty ? nil : PostgresArrayLiteral.text($0.tags) },
-                requests.map(\.uniqueScope.rawValue), requests.column { $0.deadline.map(JobTime.microseconds) },
-                requests.column(\.batchID), !announcesAfterCommit,
-            ]
+            columns.flatMap { $0 } + [Int32(requests.count), !announcesAfterCommit]
         ).first!.decode(([Int64], [String]).self)
         guard ids.count == requests.count else {
             throw PostgresError(
@@ -232,10 +218,14 @@ enum JobEnqueueStatements {
     /// speculative insertion per row), no per-row join back to the input, and the ids
     /// as one array instead of a row per job. Measured on the server: about 30 % less
     /// backend CPU per 1 000-row batch than `insert` (docs/performance-queue.md). The
-    /// first state is the same rule, `queue.initial_state`, as everywhere. A NULL
-    /// argument (or a NULL `$3`) is the empty object. Returns the ids and the queues
-    /// that got available jobs; `$11` says whether the statement notifies those queues
-    /// itself (false: the caller announces them after the commit).
+    /// first state is the same rule, `queue.initial_state`, as everywhere.
+    ///
+    /// Each column of `bulkColumns` comes as two parameters, an array and a value all
+    /// rows share (`BatchColumn`); `generate_series` over `$21`, the number of rows, sets
+    /// the length, since every array may be NULL. A NULL argument is the empty object.
+    /// Returns the ids and the queues that got available jobs; `$22` says whether the
+    /// statement notifies those queues itself (false: the caller announces them after
+    /// the commit).
     static let insertUnconditionally = """
         WITH inserted AS (
             INSERT INTO queue.jobs (id, kind, queue, args, priority, run_at, max_attempts, tags, unique_scope,
@@ -247,11 +237,16 @@ enum JobEnqueueStatements {
                    timestamptz 'epoch' + deadline_us * interval '1 microsecond', batch_id,
                    queue.initial_state('{}', NULL, run_at)
             FROM (
-                SELECT i.*, COALESCE(timestamptz 'epoch' + run_at_us * interval '1 microsecond', now()) AS run_at
-                FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::text[],
-                            $8::text[], $9::int8[], $10::text[])
-                     AS i(kind, queue, args, priority, run_at_us, max_attempts, tags, unique_scope, deadline_us,
-                          batch_id)
+                SELECT given.*, COALESCE(timestamptz 'epoch' + run_at_us * interval '1 microsecond', now()) AS run_at
+                FROM (
+                    SELECT \(bulkColumns.enumerated().map { index, column in
+                        rowValue(column.name, type: column.type, parameter: 2 * index + 1) + " AS \(column.name)"
+                    }.joined(separator: ",\n                           "))
+                    FROM ROWS FROM (generate_series(1, $21::int4), \(bulkColumns.enumerated().map { index, column in
+                        "unnest($\(2 * index + 1)::\(column.type)[])"
+                    }.joined(separator: ", ")))
+                         AS i(ordinal, \(bulkColumns.map(\.name).joined(separator: ", ")))
+                ) AS given
             ) AS input
             RETURNING id, queue, state
         ), woken AS (
@@ -259,8 +254,23 @@ enum JobEnqueueStatements {
         )
         SELECT (SELECT array_agg(id ORDER BY id) FROM inserted),
                (SELECT COALESCE(array_agg(queue), '{}') FROM woken),
-               \(JobChannel.notifyQueues(of: "woken", where: "$11::bool"))
+               \(JobChannel.notifyQueues(of: "woken", where: "$22::bool"))
         """
+
+    /// `insertUnconditionally`'s columns in parameter order, with the type of their
+    /// parameters: times as microseconds since the epoch, tags as an array literal.
+    private static let bulkColumns: [(name: String, type: String)] = [
+        ("kind", "text"), ("queue", "text"), ("args", "text"), ("priority", "int8"), ("run_at_us", "int8"),
+        ("max_attempts", "int8"), ("tags", "text"), ("unique_scope", "text"), ("deadline_us", "int8"),
+        ("batch_id", "text"),
+    ]
+
+    /// SQL: a row's value of the `BatchColumn` `name`, whose array is the parameter
+    /// `$parameter` (unnested as `i.name`, padded with NULLs when the array is NULL) and
+    /// shared value `$parameter + 1`.
+    private static func rowValue(_ name: String, type: String, parameter: Int) -> String {
+        "CASE WHEN $\(parameter)::\(type)[] IS NULL THEN $\(parameter + 1)::\(type) ELSE i.\(name) END"
+    }
 
     /// `insertUnconditionally` for one job (`enqueue(_ request:)`): scalar parameters,
     /// one row, the NOTIFY for an available job in the statement, no arrays, `DISTINCT`
