@@ -206,11 +206,13 @@ final class EnqueueTests: XCTestCase {
     func testBulkEnqueueStoresSharedAndLastDifferingValuesInEveryColumn() async throws {
         let fixture = try QueueFixture()
         let otherQueue = fixture.queue + "-b"
+        // A Citus cluster refuses batches (workflows): there the batch column stays unset.
+        let batch = try await fixture.isCitus ? nil : "batch-\(fixture.queue)"
         func shared() -> JobRequest {
             JobRequest(
                 kind: "test.shared", argumentsJSON: #"{"n": 7}"#, queue: fixture.queue, priority: 3,
                 runAt: Date().addingTimeInterval(3_600), maxAttempts: 7, tags: ["campaign:1", "wave:1"],
-                uniqueScope: .always, deadline: Date().addingTimeInterval(7_200), batchID: "batch-\(fixture.queue)")
+                uniqueScope: .always, deadline: Date().addingTimeInterval(7_200), batchID: batch)
         }
         let last = JobRequest(kind: "test.last", queue: otherQueue, maxAttempts: 8)
         let results = try await fixture.client.enqueue([shared(), shared(), shared()])
@@ -233,7 +235,7 @@ final class EnqueueTests: XCTestCase {
                 row.decode(10, as: String.self),
             ].joined(separator: " | ")
         }
-        let sharedRow = #"test.shared | \#(fixture.queue) | {"n": 7} | 3 | scheduled | 7 | ["campaign:1", "wave:1"] | always | run in 60 min | deadline in 120 min | batch-\#(fixture.queue)"#
+        let sharedRow = #"test.shared | \#(fixture.queue) | {"n": 7} | 3 | scheduled | 7 | ["campaign:1", "wave:1"] | always | run in 60 min | deadline in 120 min | \#(batch ?? "-")"#
         XCTAssertEqual(
             rows,
             Array(repeating: sharedRow, count: 5)

@@ -22,12 +22,18 @@ struct QueueFixture {
     /// single server, saying how to run it.
     static func onCitus() async throws -> QueueFixture {
         let fixture = try QueueFixture()
-        let citus = try await fixture.pool.query(
-            "SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").first?.decode(0, as: Int64.self)
-        guard citus == 1 else {
+        guard try await fixture.isCitus else {
             throw XCTSkip("the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus")
         }
         return fixture
+    }
+
+    /// True on a Citus coordinator (`scripts/test.sh --citus`).
+    var isCitus: Bool {
+        get async throws {
+            try await pool.query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'")
+                .first?.decode(0, as: Int64.self) == 1
+        }
     }
 
     var client: JobQueueClient { JobQueueClient(database: pool) }
