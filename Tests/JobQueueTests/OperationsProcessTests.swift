@@ -62,16 +62,7 @@ final class OperationsProcessTests: XCTestCase {
         let counts = try await fixture.counts()
         XCTAssertTrue(done, "\(counts)\n\(workers.logs())")
         XCTAssertEqual(statuses, Array(repeating: 0, count: 8))
-        // For every permit, the permits in the window ending at it never exceed the limit.
-        let worst = try await fixture.pool.query(
-            """
-            SELECT COALESCE(max(n), 0)::int8 FROM (
-                SELECT (SELECT count(*) FROM queue.rate_limit_permits q
-                        WHERE q.key = p.key AND q.taken_at > p.taken_at - interval '1 second'
-                          AND q.taken_at <= p.taken_at) AS n
-                FROM queue.rate_limit_permits p WHERE p.key = $1) AS windows
-            """, [key]
-        ).scalar(Int64.self)
+        let worst = try await fixture.pool.mostPermitsInAnyWindow(key: key, interval: .seconds(1))
         XCTAssertLessThanOrEqual(worst, 4, "never more than 4 permits in any second")
         let permits = try await fixture.pool.query(
             "SELECT count(*)::int8 FROM queue.rate_limit_permits WHERE key = $1", [key]).scalar(Int64.self)

@@ -57,16 +57,7 @@ final class RateLimitSpreadTests: XCTestCase {
             let counts = try await fixture.counts()
             XCTAssertTrue(done, "not every job ran: \(counts)\n\(evidence.joined(separator: "\n"))")
         }
-        // For every permit, the permits in the window ending at it never exceed the limit.
-        let worst = try await fixture.pool.query(
-            """
-            SELECT COALESCE(max(n), 0)::int8 FROM (
-                SELECT (SELECT count(*) FROM queue.rate_limit_permits q
-                        WHERE q.key = p.key AND q.taken_at > p.taken_at - interval '4 seconds'
-                          AND q.taken_at <= p.taken_at) AS n
-                FROM queue.rate_limit_permits p WHERE p.key = $1) AS windows
-            """, [key]
-        ).scalar(Int64.self)
+        let worst = try await fixture.pool.mostPermitsInAnyWindow(key: key, interval: .seconds(4))
         XCTAssertLessThanOrEqual(worst, 3, "never more than 3 permits in any 4 s")
         let permitted = try await fixture.pool.query(
             "SELECT count(DISTINCT job_id)::int8 FROM queue.rate_limit_permits WHERE key = $1", [key]
