@@ -81,6 +81,7 @@ let package = Package(
             name: "ConsoleTests", dependencies: ["Console", "JobQueue", "PostgresClient", "HTTPServer", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Metrics", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "BenchTests", dependencies: ["bench", "BenchSupport"], swiftSettings: strict),
         .testTarget(
             name: "CommandLineInterfaceTests", dependencies: ["CommandLineInterface", "PostgresClient", "TestSupport"],
             swiftSettings: strict),

@@ -21,17 +21,11 @@ struct EnqueueCost: Sendable {
     }
 }
 
-/// The costs of repeated measurements of one subject, summarized by medians.
-struct EnqueueCosts: Sendable {
-    var serverCPU = Samples()
-    var clientCPU = Samples()
-    var walKiB = Samples()
-    var wall = Samples()
-
-    mutating func append(_ cost: EnqueueCost) {
-        if let server = cost.serverCPU { serverCPU.append(server) }
-        clientCPU.append(cost.clientCPU)
-        walKiB.append(cost.walKiB)
-        wall.append(cost.wall)
+extension [EnqueueCost] {
+    /// The median of one figure over the measurements that have it (repetitions are
+    /// summarized by medians); nil when none has it, as the server's CPU when the
+    /// server is not local.
+    func median(_ figure: (EnqueueCost) -> Double?) -> Double? {
+        Percentile.linear(compactMap(figure), 50)
     }
 }

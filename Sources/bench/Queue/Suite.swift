@@ -103,18 +103,18 @@ struct Suite: Sendable {
         let rate = Double(options.jobs) / run.elapsed.seconds
         results.enqueue.append(rate)
         results.enqueueCPU.append(run.cpu.microseconds / Double(options.jobs))
-        results.enqueueCosts[.ours, default: EnqueueCosts()].append(
+        results.enqueueCosts[.ours, default: []].append(
             EnqueueCost(jobs: options.jobs, elapsed: run.elapsed, clientCPU: run.cpu, spent: spent))
         let reference = try await ReferenceQueue.enqueueRate(
             pgbench: pgbench, jobs: options.jobs, clients: options.producers, batch: options.enqueueBatch,
             on: database, sampler: sampler)
         results.referenceEnqueue.append(reference.rate)
-        results.enqueueCosts[.minimalTable, default: EnqueueCosts()].append(reference.cost)
+        results.enqueueCosts[.minimalTable, default: []].append(reference.cost)
         let tableFloor = try await JobTableInsertFloor.rate(
             pgbench: pgbench, jobs: options.jobs, clients: options.producers, batch: options.enqueueBatch,
             on: database, sampler: sampler)
         results.tableFloorEnqueue.append(tableFloor.rate)
-        results.enqueueCosts[.jobTable, default: EnqueueCosts()].append(tableFloor.cost)
+        results.enqueueCosts[.jobTable, default: []].append(tableFloor.cost)
         Output.log(
             "bulk enqueue: \(Format.count(rate)) jobs/s; pgbench INSERT batches: \(Format.count(reference.rate)) jobs/s; "
                 + "pgbench INSERT batches into queue.jobs: \(Format.count(tableFloor.rate)) jobs/s")

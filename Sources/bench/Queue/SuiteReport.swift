@@ -37,17 +37,17 @@ struct SuiteReport {
                 + " (the ceiling of ours/pgbench: constant rows, no client, no NOTIFY)",
             "  per 1 000 jobs, medians: server CPU (backends and background processes) / client CPU / WAL / wall",
         ] + SuiteResults.EnqueueSubject.allCases.map { subject in
-            let costs = results.enqueueCosts[subject] ?? EnqueueCosts()
+            let costs = results.enqueueCosts[subject] ?? []
             let name = switch subject {
             case .ours: "ours"
             case .minimalTable: "pgbench, minimal table"
             case .jobTable: "pgbench, queue.jobs"
             }
             return "    " + Format.padded(name, 24, right: false) + " "
-                + (costs.serverCPU.isEmpty ? "–" : Format.decimal(costs.serverCPU.median ?? .nan) + " ms")
-                + " / " + Format.decimal(costs.clientCPU.median ?? .nan) + " ms"
-                + " / " + Format.decimal(costs.walKiB.median ?? .nan, places: 0) + " KiB"
-                + " / " + Format.decimal(costs.wall.median ?? .nan) + " ms"
+                + (costs.median(\.serverCPU).map { Format.decimal($0) + " ms" } ?? "–")
+                + " / " + Format.decimal(costs.median(\.clientCPU) ?? .nan) + " ms"
+                + " / " + Format.decimal(costs.median(\.walKiB) ?? .nan, places: 0) + " KiB"
+                + " / " + Format.decimal(costs.median(\.wall) ?? .nan) + " ms"
         }
     }
 

@@ -30,7 +30,7 @@ struct SuiteResults: Sendable {
         case jobTable
     }
     /// What each bulk insert spent per 1 000 jobs (server and client CPU, WAL, wall).
-    var enqueueCosts: [EnqueueSubject: EnqueueCosts] = [:]
+    var enqueueCosts: [EnqueueSubject: [EnqueueCost]] = [:]
     /// Processing rate of one in-process worker, by concurrency.
     var inProcess: [Int: Samples] = [:]
     /// Processing rate of worker processes, by layout.
