@@ -5,8 +5,9 @@ import TestSupport
 import XCTest
 
 /// `jobsctl` commands that count days, weeks or business hours in the program's zone
-/// refuse, before they read or write anything, when `BUSINESS_TIME_ZONE` is not the
-/// zone the database counts business hours in — as `queue-worker` refuses to start.
+/// refuse, before they read or write anything (or serve, for `jobsctl console`), when
+/// `BUSINESS_TIME_ZONE` is not the zone the database counts business hours in — as
+/// `queue-worker` refuses to start.
 final class JobsctlBusinessTimeZoneTests: XCTestCase {
     func testCommandsCountingDaysOrWeeksRefuseAZoneThatIsNotTheDatabases() async throws {
         _ = try PlatformFixture()
@@ -21,12 +22,15 @@ final class JobsctlBusinessTimeZoneTests: XCTestCase {
             ["campaigns", "launch", "999999999"],
             ["complaints", "report"],
             ["seed", "--customers", "1", "--cleaners", "1", "--orders", "0", "--force"],
+            // Serves until stopped once it starts: it must refuse before serving.
+            ["console", "--port", "0"],
         ]
         let customersBefore = try TestDatabase.connect().query("SELECT count(*)::int8 FROM platform.customers").scalar(Int64.self)
         for arguments in commands {
             let run = try await JobsctlRun.run(arguments, environment: ["BUSINESS_TIME_ZONE": other])
             let command = "jobsctl " + arguments.joined(separator: " ")
             XCTAssertEqual(run.status, 1, "\(command): \(run.output)")
+            XCTAssertFalse(run.output.contains("console: http"), "\(command) served: \(run.output)")
             XCTAssertTrue(
                 run.output.contains("platform.business_hours counts business hours in \(zone) but BUSINESS_TIME_ZONE is \(other)")
                     && run.output.contains("Set BUSINESS_TIME_ZONE=\(zone)"),
