@@ -70,8 +70,8 @@ public struct WorkerConfiguration: Sendable {
 
     /// The defaults of `claimBatchSize` and `prefetch`, also those of the `--batch`
     /// and `--prefetch` flags.
-    public static let defaultClaimBatchSize = 20
-    public static let defaultPrefetch = 16
+    public static let defaultClaimBatchSize = 40
+    public static let defaultPrefetch = 32
 
     /// host-pid, unique per process on a host.
     public static func defaultWorkerID() -> String {

@@ -4,7 +4,7 @@ import PostgresClient
 
 /// How every benchmark builds its worker: one `JobWorker` working the default queue
 /// with the given concurrency (LISTEN on `listenDatabase` when given) and otherwise the engine's defaults (claim batches of
-/// 20, LISTEN/NOTIFY plus a 1 s poll, batched outcomes), logging warnings and errors
+/// 40, claim-ahead of 32, LISTEN/NOTIFY plus a 1 s poll, batched outcomes), logging warnings and errors
 /// only — the per-job "job completed" info lines would otherwise be most of the work.
 /// `customize` changes other settings for one benchmark (the bloat run's retention).
 enum BenchWorker {
