@@ -57,8 +57,7 @@ final class EnqueuingTransactionTests: XCTestCase {
 
     func testJobsRecordTheirTransactionOnCitusAndNotOnOneServer() async throws {
         let fixture = try QueueFixture()
-        let citus = try await fixture.pool.query(
-            "SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").scalar(Int64.self) == 1
+        let citus = try await fixture.isCitus
         let single = try await fixture.client.enqueue(fixture.request(Step.kind, #"{"name":"a"}"#))
         let bulk = try await fixture.client.enqueue([
             fixture.request(Step.kind, #"{"name":"b"}"#), fixture.request(Step.kind, #"{"name":"c"}"#),
