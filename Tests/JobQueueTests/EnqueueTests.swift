@@ -243,6 +243,26 @@ final class EnqueueTests: XCTestCase {
             "every job of both batches stored with its request's values, in request order")
     }
 
+    /// Migration 0040: each connection draws job ids from its own block of 1 000, so
+    /// its batches stay contiguous while another connection enqueues in between, and
+    /// the other connection's ids come from a later block.
+    func testEachConnectionDrawsJobIdsFromItsOwnBlock() async throws {
+        let fixture = try QueueFixture()
+        if try await fixture.isCitus { throw XCTSkip("on Citus the id sequence keeps Citus's own ranges (0040)") }
+        let first = try TestDatabase.connect()
+        let second = try TestDatabase.connect()
+        let batch = { (0..<3).map { _ in fixture.request("test.block") } }
+
+        let before = try first.enqueue(batch()).map(\.id)
+        let between = try second.enqueue(batch()).map(\.id)
+        let after = try first.enqueue(batch()).map(\.id)
+
+        let firsts = before + after
+        XCTAssertEqual(firsts, Array(firsts[0]..<(firsts[0] + 6)), "one connection's ids are contiguous: \(firsts)")
+        XCTAssertEqual(between, Array(between[0]..<(between[0] + 3)))
+        XCTAssertGreaterThanOrEqual(between[0], firsts[0] + 1_000, "the other connection's block comes after: \(between)")
+    }
+
     /// A single plain job (no unique key, dependencies or batch callback) takes the
     /// one-row insert: the returned id is its row, an available job wakes its queue
     /// once when the insert commits, a scheduled one wakes nobody.
