@@ -107,10 +107,7 @@ struct PlatformFixture {
 
     /// Skips the test unless the test database is a Citus coordinator.
     func requireCitus() async throws {
-        let citus = try await pool.query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").scalar(Int64.self)
-        guard citus == 1 else {
-            throw XCTSkip("the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus")
-        }
+        guard try TestDatabase.isCitus else { throw XCTSkip(TestDatabase.singleServerSkipReason) }
     }
 
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {

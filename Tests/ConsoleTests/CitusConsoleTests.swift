@@ -14,9 +14,7 @@ import XCTest
 final class CitusConsoleTests: XCTestCase {
     func testTheOverviewListsRegisteredWorkersAndLeaseHoldersFromEveryShardAsTheViewer() async throws {
         let connection = try TestDatabase.connect()
-        guard try connection.query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").scalar(Int64.self) == 1 else {
-            throw XCTSkip("the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus")
-        }
+        guard try TestDatabase.isCitus else { throw XCTSkip(TestDatabase.singleServerSkipReason) }
         let fixture = try ConsoleFixture(refreshInterval: .seconds(60))
         defer { fixture.server.stop() }
         let registryPlacement = try connection.query(

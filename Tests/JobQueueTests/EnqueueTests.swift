@@ -207,7 +207,7 @@ final class EnqueueTests: XCTestCase {
         let fixture = try QueueFixture()
         let otherQueue = fixture.queue + "-b"
         // A Citus cluster refuses batches (workflows): there the batch column stays unset.
-        let batch = try await fixture.isCitus ? nil : "batch-\(fixture.queue)"
+        let batch = try TestDatabase.isCitus ? nil : "batch-\(fixture.queue)"
         func shared() -> JobRequest {
             JobRequest(
                 kind: "test.shared", argumentsJSON: #"{"n": 7}"#, queue: fixture.queue, priority: 3,
@@ -248,7 +248,7 @@ final class EnqueueTests: XCTestCase {
     /// the other connection's ids come from a later block.
     func testEachConnectionDrawsJobIdsFromItsOwnBlock() async throws {
         let fixture = try QueueFixture()
-        if try await fixture.isCitus { throw XCTSkip("on Citus the id sequence keeps Citus's own ranges (0040)") }
+        if try TestDatabase.isCitus { throw XCTSkip("on Citus the id sequence keeps Citus's own ranges (0040)") }
         let first = try TestDatabase.connect()
         let second = try TestDatabase.connect()
         let batch = { (0..<3).map { _ in fixture.request("test.block") } }

@@ -57,7 +57,7 @@ final class EnqueuingTransactionTests: XCTestCase {
 
     func testJobsRecordTheirTransactionOnCitusAndNotOnOneServer() async throws {
         let fixture = try QueueFixture()
-        let citus = try await fixture.isCitus
+        let citus = try TestDatabase.isCitus
         let single = try await fixture.client.enqueue(fixture.request(Step.kind, #"{"name":"a"}"#))
         let bulk = try await fixture.client.enqueue([
             fixture.request(Step.kind, #"{"name":"b"}"#), fixture.request(Step.kind, #"{"name":"c"}"#),

@@ -96,7 +96,7 @@ final class LeaseKeeperTests: XCTestCase {
         // On one server the renewal's session waits for the lock; on a Citus
         // coordinator the wait is on the worker node holding the shard, which
         // citus_lock_waits reports with the coordinator's statement.
-        let citus = try await fixture.isCitus
+        let citus = try TestDatabase.isCitus
         let waitingRenewals = citus
             ? "SELECT count(*)::int8 FROM citus_lock_waits WHERE blocked_statement LIKE $1"
             : "SELECT count(*)::int8 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1"

@@ -22,18 +22,10 @@ struct QueueFixture {
     /// single server, saying how to run it.
     static func onCitus() async throws -> QueueFixture {
         let fixture = try QueueFixture()
-        guard try await fixture.isCitus else {
-            throw XCTSkip("the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus")
+        guard try TestDatabase.isCitus else {
+            throw XCTSkip(TestDatabase.singleServerSkipReason)
         }
         return fixture
-    }
-
-    /// True on a Citus coordinator (`scripts/test.sh --citus`).
-    var isCitus: Bool {
-        get async throws {
-            try await pool.query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'")
-                .first?.decode(0, as: Int64.self) == 1
-        }
     }
 
     var client: JobQueueClient { JobQueueClient(database: pool) }

@@ -82,6 +82,18 @@ public enum TestDatabase {
 }
 
 extension TestDatabase {
+    /// True when the test database is a Citus coordinator (`scripts/test.sh --citus`),
+    /// where the distributed layout is checked and what Citus refuses is left out.
+    public static var isCitus: Bool {
+        get throws {
+            try connect().query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").scalar(Int64.self) == 1
+        }
+    }
+
+    /// Why a Citus-only test skips on a single server, and how to run it.
+    public static let singleServerSkipReason =
+        "the test database is a single server, not a Citus coordinator: run scripts/test.sh --citus"
+
     /// The repository's `sql/` folder (found from this file's location).
     public static var migrationsFolder: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

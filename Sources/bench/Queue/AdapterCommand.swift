@@ -70,7 +70,8 @@ struct AdapterCommand: Command {
         var notes = [
             "enqueue: PostgresConnection.enqueue([JobRequest]) with \(parameters.enqueueBatch) jobs per call "
                 + "(one INSERT … unnest statement and commit per call)",
-            "process: engine defaults — claims of up to 20 jobs per round trip, up to 16 claimed ahead of free slots while jobs are short, outcomes written in batches, "
+            "process: engine defaults — claims of up to \(WorkerConfiguration.defaultClaimBatchSize) jobs per round trip, "
+                + "up to \(WorkerConfiguration.defaultPrefetch) claimed ahead of free slots while jobs are short, outcomes written in batches, "
                 + (parameters.keepCompleted
                     ? "completed jobs kept as 'completed' rows (QUEUE_BENCH_KEEP_COMPLETED=1)"
                     : "completed jobs deleted at completion (the queue's keep_completed off)"),

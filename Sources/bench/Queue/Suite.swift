@@ -102,7 +102,6 @@ struct Suite: Sendable {
         }
         let rate = Double(options.jobs) / run.elapsed.seconds
         results.enqueue.append(rate)
-        results.enqueueCPU.append(run.cpu.microseconds / Double(options.jobs))
         results.enqueueCosts[.ours, default: []].append(
             EnqueueCost(jobs: options.jobs, elapsed: run.elapsed, clientCPU: run.cpu, spent: spent))
         let reference = try await ReferenceQueue.enqueueRate(

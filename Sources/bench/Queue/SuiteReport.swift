@@ -29,7 +29,8 @@ struct SuiteReport {
             "Bulk enqueue: \(Format.count(Double(options.jobs))) jobs, \(options.producers) producers, "
                 + "\(options.enqueueBatch) jobs per call",
             "  ours, enqueue([JobRequest])             " + Format.rate(results.enqueue)
-                + "    client CPU " + Format.decimal(results.enqueueCPU.median ?? .nan, places: 1) + " µs/job",
+                + "    client CPU " + Format.decimal((results.enqueueCosts[.ours] ?? []).median(\.clientCPU) ?? .nan, places: 1)
+                + " µs/job",
             "  pgbench, INSERT … generate_series       " + Format.rate(results.referenceEnqueue)
                 + "    ours/pgbench " + Format.ratio(results.enqueue, results.referenceEnqueue),
             "  pgbench, the same into queue.jobs       " + Format.rate(results.tableFloorEnqueue)

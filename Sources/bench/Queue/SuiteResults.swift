@@ -11,9 +11,8 @@ struct SuiteResults: Sendable {
     var pgbenchVersion = ""
     var databaseName = ""
     var enqueue = Samples()
-    /// Client CPU time per job, µs: of the enqueue, of the in-process runs, of the
-    /// worker processes.
-    var enqueueCPU = Samples()
+    /// Client CPU time per job, µs: of the in-process runs, of the worker processes
+    /// (the enqueue's is in `enqueueCosts`).
     var inProcessCPU: [Int: Samples] = [:]
     var fleetCPU: [SuiteOptions.Fleet: Samples] = [:]
     var referenceEnqueue = Samples()
