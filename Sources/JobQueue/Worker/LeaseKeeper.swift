@@ -13,13 +13,14 @@ struct LeaseKeeper: Sendable {
     let log: JobLog
     let outage: DatabaseOutage
 
-    /// Tests "still running" as `lease_expires_at IS NOT NULL`, for the reason given at
-    /// `JobAckStatements.finish`. One statement per queue ($4), so on a Citus cluster
+    /// Tests "still running under this lease" as the outcome statement does
+    /// (`JobAckStatements.stillLeased`, whose plan does not depend on the statistics'
+    /// idea of how many jobs run). One statement per queue ($4), so on a Citus cluster
     /// each runs on one shard.
     static let renew = """
         UPDATE queue.jobs AS j SET lease_expires_at = now() + $3 * interval '1 millisecond'
         FROM unnest($1::int8[], $2::int8[]) AS a(id, lease_id)
-        WHERE j.queue = $4 AND j.id = a.id AND j.lease_id = a.lease_id AND j.lease_expires_at IS NOT NULL
+        WHERE j.queue = $4 AND j.id = a.id AND \(JobAckStatements.stillLeased("j", by: "a"))
         RETURNING j.id, j.cancel_requested_at IS NOT NULL
         """
 
