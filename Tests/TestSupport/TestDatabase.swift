@@ -85,10 +85,14 @@ extension TestDatabase {
     /// True when the test database is a Citus coordinator (`scripts/test.sh --citus`),
     /// where the distributed layout is checked and what Citus refuses is left out.
     public static var isCitus: Bool {
-        get throws {
-            try connect().query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").scalar(Int64.self) == 1
-        }
+        get throws { try citusAnswer.get() }
     }
+
+    /// Asked once per test process (the test database does not change kind during a
+    /// run), instead of a connection per question.
+    private static let citusAnswer = Result(catching: {
+        try connect().query("SELECT count(*)::int8 FROM pg_extension WHERE extname = 'citus'").scalar(Int64.self) == 1
+    })
 
     /// Why a Citus-only test skips on a single server, and how to run it.
     public static let singleServerSkipReason =
