@@ -131,10 +131,14 @@ extension PostgresConnection {
             BatchColumn(requests) { $0.deadline.map(JobTime.microseconds) }.parameters,
             BatchColumn(requests) { $0.batchID }.parameters,
         ]
-        let (ids, woken) = try query(
+        var (ids, woken) = try query(
             JobEnqueueStatements.insertUnconditionally,
             columns.flatMap { $0 } + [Int32(requests.count), !announcesAfterCommit]
         ).first!.decode(([Int64], [String]).self)
+        // The statement aggregates the ids in insertion order, which is request order;
+        // sorting restates that (ascending ids are request order) at no cost for input
+        // already in order, without a sort on the server.
+        ids.sort()
         guard ids.count == requests.count else {
             throw PostgresError(
                 kind: .client, message: "enqueue inserted \(ids.count) jobs for \(requests.count) requests")
@@ -223,9 +227,12 @@ enum JobEnqueueStatements {
     /// Each column of `bulkColumns` comes as two parameters, an array and a value all
     /// rows share (`BatchColumn`); `generate_series` over `$21`, the number of rows, sets
     /// the length, since every array may be NULL. A NULL argument is the empty object.
-    /// Returns the ids and the queues that got available jobs; `$22` says whether the
-    /// statement notifies those queues itself (false: the caller announces them after
-    /// the commit).
+    /// Returns the ids (in insertion order, unsorted: the caller sorts) and the queues
+    /// that got available jobs; `$22` says whether the statement notifies those queues
+    /// itself (false: the caller announces them after the commit). When the batch shares
+    /// its queue — nearly always — that queue is the answer if any job became available,
+    /// without a `DISTINCT` over the inserted rows (a sort of every row's queue,
+    /// measured at 0.3–0.5 ms of a 1 000-row batch's 7 ms).
     static let insertUnconditionally = """
         WITH inserted AS (
             INSERT INTO queue.jobs (id, kind, queue, args, priority, run_at, max_attempts, tags, unique_scope,
@@ -248,11 +255,14 @@ enum JobEnqueueStatements {
                          AS i(ordinal, \(bulkColumns.map(\.name).joined(separator: ", ")))
                 ) AS given
             ) AS input
-            RETURNING id, queue, state
+            RETURNING id, queue, state = \(JobState.available.sql) AS available
         ), woken AS (
-            SELECT DISTINCT queue FROM inserted WHERE state = \(JobState.available.sql)
+            SELECT \(sharedQueue)::text AS queue
+            WHERE \(queueArray)::text[] IS NULL AND EXISTS (SELECT FROM inserted WHERE available)
+            UNION ALL
+            SELECT DISTINCT queue FROM inserted WHERE \(queueArray)::text[] IS NOT NULL AND available
         )
-        SELECT (SELECT array_agg(id ORDER BY id) FROM inserted),
+        SELECT (SELECT array_agg(id) FROM inserted),
                (SELECT COALESCE(array_agg(queue), '{}') FROM woken),
                \(JobChannel.notifyQueues(of: "woken", where: "$22::bool"))
         """
@@ -265,11 +275,16 @@ enum JobEnqueueStatements {
         ("batch_id", "text"),
     ]
 
+    /// The parameters of the queue column: its array (NULL when the batch shares one
+    /// queue) and the shared queue.
+    private static let queueArray = "$\(2 * bulkColumns.firstIndex { $0.name == "queue" }! + 1)"
+    private static let sharedQueue = "$\(2 * bulkColumns.firstIndex { $0.name == "queue" }! + 2)"
+
     /// SQL: a row's value of the `BatchColumn` `name`, whose array is the parameter
     /// `$parameter` (unnested as `i.name`, padded with NULLs when the array is NULL) and
-    /// shared value `$parameter + 1`.
+    /// shared value `$parameter + 1` (NULL whenever the array is given).
     private static func rowValue(_ name: String, type: String, parameter: Int) -> String {
-        "CASE WHEN $\(parameter)::\(type)[] IS NULL THEN $\(parameter + 1)::\(type) ELSE i.\(name) END"
+        "COALESCE(i.\(name), $\(parameter + 1)::\(type))"
     }
 
     /// `insertUnconditionally` for one job (`enqueue(_ request:)`): scalar parameters,
