@@ -80,4 +80,65 @@ final class StalledWorkerBufferTests: XCTestCase {
         ).scalar(Int64.self)
         XCTAssertEqual(finished, Int64(jobs), "every job ran to completion once")
     }
+
+    /// The server counts a lease from the claim statement's start, so a claim whose
+    /// answer arrives late — here it waits on a table lock for longer than the lease —
+    /// hands the worker jobs whose lease has already run out, which a rescuer may be
+    /// running by then. The worker must give such jobs back unstarted and run them under
+    /// a lease of their own: the attempt that ran started within the lease it ran under.
+    func testJobsWhoseLeaseRanOutWhileTheClaimWaitedAreNotStartedUnderIt() async throws {
+        let fixture = try QueueFixture()
+        let workers = try TestbedWorkers(queue: fixture.queue)
+        _ = try await fixture.pool.query(
+            """
+            CREATE TABLE IF NOT EXISTS testbed_intervals (job_id bigint NOT NULL, attempt integer NOT NULL,
+                worker text NOT NULL, started_at timestamptz NOT NULL, ended_at timestamptz)
+            """)
+        let job = try await fixture.client.enqueue(fixture.request("testbed.interval", #"{"holdMs": 0}"#))
+
+        // A claim draws its lease id from `queue.lease_seq` while it executes, after its
+        // transaction (and so its lease) has started; an `ALTER SEQUENCE` left open holds
+        // a lock that makes that wait. (A lock on the job table would hold the claim
+        // before its transaction starts: a later start, a later lease.) NO CYCLE is the
+        // sequence's setting already.
+        let blocker = try TestDatabase.connect()
+        _ = try blocker.query("BEGIN")
+        _ = try blocker.query("ALTER SEQUENCE queue.lease_seq NO CYCLE")
+        let worker = try workers.start("late-answer", ["--concurrency", "1", "--lease", "1"])
+        let claimWaits = try await fixture.eventually(timeout: .seconds(30)) {
+            try await fixture.pool.query(
+                """
+                SELECT count(*)::int8 FROM pg_stat_activity
+                WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE SKIP LOCKED%' AND query LIKE '%lease_seq%'
+                """
+            ).scalar(Int64.self) > 0
+        }
+        XCTAssertTrue(claimWaits, "the worker's claim waits on the lock\n\(workers.logs())")
+        // Longer than the 1 s lease the waiting claim will grant from its start.
+        try await Task.sleep(for: .milliseconds(2_500))
+        _ = try blocker.query("COMMIT")
+
+        let completed = try await fixture.eventually(timeout: .seconds(30)) {
+            try await fixture.counts() == ["completed": 1]
+        }
+        let counts = try await fixture.counts()
+        XCTAssertTrue(completed, "\(counts)\n\(workers.logs())")
+        let statuses = await workers.stop([worker])
+        XCTAssertEqual(statuses, [0], workers.logs())
+
+        // `attempted_at` is the start of the claim that granted the lease the job last
+        // ran under (a job given back unstarted keeps no attempt of its own).
+        let runs = try await fixture.pool.query(
+            """
+            SELECT i.attempt, extract(epoch FROM i.started_at - j.attempted_at)::float8
+            FROM testbed_intervals i JOIN queue.jobs j ON j.id = i.job_id
+            WHERE i.job_id = $1 ORDER BY i.started_at
+            """, [job.id]
+        ).rows.map { try $0.decode((Int32, Double).self) }
+        XCTAssertEqual(runs.count, 1, "the job ran once: \(runs)\n\(workers.logs())")
+        if let run = runs.last {
+            XCTAssertLessThan(
+                run.1, 1.0, "the handler started \(run.1) s into a 1 s lease\n\(workers.logs())")
+        }
+    }
 }

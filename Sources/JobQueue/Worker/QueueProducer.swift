@@ -83,8 +83,11 @@ final class QueueProducer: Sendable {
         let reservation = slots.reserveFreeSlots(batch: configuration.claimBatchSize)
         guard reservation > 0 else { return requestClaim() }
         let jobs: [ClaimedJob]
+        // The server counts the lease from its statement's start; counting here from
+        // before the claim was sent keeps the local deadline no later than the server's,
+        // however long the answer took to arrive (a lock wait, a stopped process).
+        let claimStarted = ContinuousClock.now
         do {
-            let claimStarted = ContinuousClock.now
             jobs = try JobClaimer.claim(
                 queue: queue, limit: reservation, workerID: configuration.workerID,
                 lease: configuration.leaseDuration, on: connection)
@@ -97,7 +100,7 @@ final class QueueProducer: Sendable {
         }
         slots.release(reservation: reservation - jobs.count)
         if jobs.isEmpty { return }
-        let leaseDeadline = ContinuousClock.now + configuration.leaseDuration
+        let leaseDeadline = claimStarted + configuration.leaseDuration
         if jobs.allSatisfy({ $0.enqueuingTransaction == nil }) {
             admit(jobs.map { LeasedAttempt(job: $0, leaseDeadline: leaseDeadline) }, reservation: jobs.count)
             if jobs.count == reservation { requestClaim() } else if settings.isAging { wake.signal() }
@@ -151,9 +154,10 @@ final class QueueProducer: Sendable {
                             environment.metrics.claimed(
                                 jobs: jobs.count, seconds: (ContinuousClock.now - claimStarted).seconds, onListener: false)
                             claimedFull = jobs.count == limit
+                            // From before the claim was sent, as in `claimAnnounced`.
                             try await start(
                                 jobs, reservation: limit,
-                                leaseDeadline: ContinuousClock.now + environment.configuration.leaseDuration, in: &group)
+                                leaseDeadline: claimStarted + environment.configuration.leaseDuration, in: &group)
                         } catch {
                             failures += 1
                             if !environment.outage.failed("claiming", error) {
