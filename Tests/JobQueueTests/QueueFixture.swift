@@ -75,6 +75,16 @@ struct QueueFixture {
         return counts
     }
 
+    /// The table `testbed.interval` jobs record their runs in (the testbed's own
+    /// definition), created before any worker starts so a test can query it at once.
+    func createTestbedIntervals() async throws {
+        _ = try await pool.query(
+            """
+            CREATE TABLE IF NOT EXISTS testbed_intervals (job_id bigint NOT NULL, attempt integer NOT NULL,
+                worker text NOT NULL, started_at timestamptz NOT NULL, ended_at timestamptz)
+            """)
+    }
+
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
         try await TestSupport.eventually(timeout: timeout, condition)
     }

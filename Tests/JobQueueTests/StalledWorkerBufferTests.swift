@@ -15,11 +15,7 @@ final class StalledWorkerBufferTests: XCTestCase {
     func testBufferedJobsWhoseLeaseRanOutAreNotStartedAfterAStop() async throws {
         let fixture = try QueueFixture()
         let workers = try TestbedWorkers(queue: fixture.queue)
-        _ = try await fixture.pool.query(
-            """
-            CREATE TABLE IF NOT EXISTS testbed_intervals (job_id bigint NOT NULL, attempt integer NOT NULL,
-                worker text NOT NULL, started_at timestamptz NOT NULL, ended_at timestamptz)
-            """)
+        try await fixture.createTestbedIntervals()
         let jobs = 400
         try await fixture.client.enqueue(
             Array(repeating: fixture.request("testbed.interval", #"{"holdMs": 5}"#, maxAttempts: 20), count: jobs))
@@ -82,18 +78,14 @@ final class StalledWorkerBufferTests: XCTestCase {
     }
 
     /// The server counts a lease from the claim statement's start, so a claim whose
-    /// answer arrives late — here it waits on a table lock for longer than the lease —
+    /// answer arrives late — here it waits on a lock for longer than the lease —
     /// hands the worker jobs whose lease has already run out, which a rescuer may be
     /// running by then. The worker must give such jobs back unstarted and run them under
     /// a lease of their own: the attempt that ran started within the lease it ran under.
     func testJobsWhoseLeaseRanOutWhileTheClaimWaitedAreNotStartedUnderIt() async throws {
         let fixture = try QueueFixture()
         let workers = try TestbedWorkers(queue: fixture.queue)
-        _ = try await fixture.pool.query(
-            """
-            CREATE TABLE IF NOT EXISTS testbed_intervals (job_id bigint NOT NULL, attempt integer NOT NULL,
-                worker text NOT NULL, started_at timestamptz NOT NULL, ended_at timestamptz)
-            """)
+        try await fixture.createTestbedIntervals()
         let job = try await fixture.client.enqueue(fixture.request("testbed.interval", #"{"holdMs": 0}"#))
 
         // A claim draws its lease id from `queue.lease_seq` while it executes, after its

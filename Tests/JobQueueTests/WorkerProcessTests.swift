@@ -87,11 +87,7 @@ final class WorkerProcessTests: XCTestCase {
     func testSigtermLetsRunningJobsFinishAndExitsZero() async throws {
         let fixture = try QueueFixture()
         let workers = try TestbedWorkers(queue: fixture.queue)
-        _ = try await fixture.pool.query(
-            """
-            CREATE TABLE IF NOT EXISTS testbed_intervals (job_id bigint NOT NULL, attempt integer NOT NULL,
-                worker text NOT NULL, started_at timestamptz NOT NULL, ended_at timestamptz)
-            """)
+        try await fixture.createTestbedIntervals()
         try await fixture.client.enqueue(Array(repeating: fixture.request("testbed.interval", #"{"holdMs": 700}"#), count: 5))
         try await fixture.client.enqueue(
             Array(repeating: fixture.request("testbed.sleep", #"{"ms": 700}"#, runAt: Date().addingTimeInterval(3600)),
