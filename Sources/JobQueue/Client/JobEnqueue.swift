@@ -275,10 +275,11 @@ enum JobEnqueueStatements {
         ("batch_id", "text"),
     ]
 
-    /// The parameters of the queue column: its array (NULL when the batch shares one
-    /// queue) and the shared queue.
-    private static let queueArray = "$\(2 * bulkColumns.firstIndex { $0.name == "queue" }! + 1)"
-    private static let sharedQueue = "$\(2 * bulkColumns.firstIndex { $0.name == "queue" }! + 2)"
+    /// The queue column's parameters, numbered as `rowValue`'s: the array (NULL when the
+    /// batch shares one queue) and, one after it, the shared queue.
+    private static let queueParameter = 2 * bulkColumns.firstIndex { $0.name == "queue" }! + 1
+    private static let queueArray = "$\(queueParameter)"
+    private static let sharedQueue = "$\(queueParameter + 1)"
 
     /// SQL: a row's value of the `BatchColumn` `name`, whose array is the parameter
     /// `$parameter` (unnested as `i.name`, padded with NULLs when the array is NULL) and
