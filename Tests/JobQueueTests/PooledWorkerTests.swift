@@ -14,9 +14,7 @@ final class PooledWorkerTests: XCTestCase {
         }
         let fixture = try QueueFixture()
         let workers = try TestbedWorkers(queue: fixture.queue)
-        _ = try await fixture.pool.query(
-            "CREATE TABLE IF NOT EXISTS testbed_effects (job_id bigint NOT NULL, attempt integer NOT NULL, "
-                + "worker text NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+        try await fixture.createTestbedEffects()
         let jobs = 200
         try await fixture.client.enqueue(Array(repeating: fixture.request("testbed.effect"), count: jobs))
         let worker = try workers.start(

@@ -75,6 +75,14 @@ struct QueueFixture {
         return counts
     }
 
+    /// The table `testbed.effect` jobs record their effects in (the testbed's own
+    /// definition), created before any worker starts so a test can query it at once.
+    func createTestbedEffects() async throws {
+        _ = try await pool.query(
+            "CREATE TABLE IF NOT EXISTS testbed_effects (job_id bigint NOT NULL, attempt integer NOT NULL, "
+                + "worker text NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+    }
+
     /// The table `testbed.interval` jobs record their runs in (the testbed's own
     /// definition), created before any worker starts so a test can query it at once.
     func createTestbedIntervals() async throws {

@@ -60,9 +60,7 @@ final class TestbedVerdictTests: XCTestCase {
 
     func testPassesACleanRunAndFailsEachBrokenRule() async throws {
         let fixture = try QueueFixture()
-        _ = try await fixture.pool.query(
-            "CREATE TABLE IF NOT EXISTS testbed_effects (job_id bigint NOT NULL, attempt integer NOT NULL, "
-                + "worker text NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+        try await fixture.createTestbedEffects()
         let workers = try TestbedWorkers(queue: fixture.queue)
         let folder = workers.logFolder
         try await fixture.client.enqueue(Array(repeating: fixture.request("testbed.effect"), count: 12))

@@ -20,16 +20,10 @@ final class WorkerProcessTests: XCTestCase {
         ).first!.decode((Int64, Int64).self)
     }
 
-    private func ensureEffectsTable(_ fixture: QueueFixture) async throws {
-        _ = try await fixture.pool.query(
-            "CREATE TABLE IF NOT EXISTS testbed_effects (job_id bigint NOT NULL, attempt integer NOT NULL, "
-                + "worker text NOT NULL, at timestamptz NOT NULL DEFAULT now())")
-    }
-
     func testEightWorkerProcessesRunEveryJobExactlyOnce() async throws {
         let fixture = try QueueFixture()
         let workers = try TestbedWorkers(queue: fixture.queue)
-        try await ensureEffectsTable(fixture)
+        try await fixture.createTestbedEffects()
         let jobs = Int(ProcessInfo.processInfo.environment["QUEUE_TEST_JOBS"] ?? "") ?? 20_000
         var remaining = jobs
         while remaining > 0 {
@@ -53,7 +47,7 @@ final class WorkerProcessTests: XCTestCase {
     func testAKilledWorkersJobsAreRescuedAndTheirEffectsHappenOnce() async throws {
         let fixture = try QueueFixture()
         let workers = try TestbedWorkers(queue: fixture.queue)
-        try await ensureEffectsTable(fixture)
+        try await fixture.createTestbedEffects()
         let jobs = 60
         try await fixture.client.enqueue(
             Array(repeating: fixture.request("testbed.effect", #"{"sleepMs": 400}"#), count: jobs))
