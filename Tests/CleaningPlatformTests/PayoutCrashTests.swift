@@ -13,9 +13,7 @@ import Glibc
 final class PayoutCrashTests: XCTestCase {
     func testKillingTheWorkerHalfWayNeitherPaysTwiceNorSkipsAnyone() async throws {
         let fixture = try PlatformFixture()
-        let zone = TimeZone(identifier: "Asia/Shanghai")!
-        let period = try PayoutPeriod(
-            String(format: "%04d-W%02d", Int.random(in: 2040...2190), Int.random(in: 1...52)), timeZone: zone)
+        let period = try PlatformFixture.uniquePayoutPeriod()
         let customer = try await fixture.customer().id
         let cleaners = 120
         // Cleaners with two completed orders each, loaded directly (statuses valid on insert).

@@ -138,11 +138,24 @@ struct PlatformFixture {
 
 extension PlatformFixture {
     /// An ISO week of its own per test (runs are per period, and tests share a database).
+    /// Weeks are handed out in turn from a random start, four apart, so no two calls of
+    /// one test process get the same week or a neighbour (tests also use the week
+    /// before or after theirs): drawn at random each time, two of the ~20 calls of a run
+    /// met in one week now and then, and a test then paid another test's cleaner.
     static func uniquePayoutPeriod() throws -> PayoutPeriod {
-        try PayoutPeriod(
-            String(format: "%04d-W%02d", Int.random(in: 2040...2190), Int.random(in: 1...52)),
+        let slot = nextPayoutSlot.withLock { next in
+            defer { next = (next + 1) % payoutSlots }
+            return next
+        }
+        let week = slot * 4
+        return try PayoutPeriod(
+            String(format: "%04d-W%02d", 2040 + week / 52, 1 + week % 52),
             timeZone: TimeZone(identifier: "Asia/Shanghai")!)
     }
+
+    /// Every fourth of weeks 1–52 of the years 2040–2190, far from any real or seeded data.
+    private static let payoutSlots = 151 * 52 / 4
+    private static let nextPayoutSlot = Mutex(Int.random(in: 0..<payoutSlots))
 
     func cleaner(level: String) async throws -> Int64 {
         let id = try await cleaner().id
